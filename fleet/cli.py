@@ -1,0 +1,395 @@
+"""The `fleet` command line. Every command is a thin call into fleet.core.
+
+Exit codes: 0 success, 1 an operation failed, 2 usage or config error. Errors go to stderr
+as one readable message, never a traceback (run with -v to log details to the log file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from fleet import __version__
+from fleet.core.agents import BUILTIN_PROFILES, status_of_screen
+from fleet.core.config import Config, ConfigError, load_config
+from fleet.core.errors import FleetError, UsageError
+from fleet.core.logs import log_path, setup_logging
+from fleet.core.models import Session, Status
+from fleet.core.supervisor import DEFAULT_AGENT, Supervisor
+from fleet.core.textsafe import inert, inert_bytes
+
+log = logging.getLogger("fleet.cli")
+
+EPILOG = """\
+sessions are named HOST/NAME (as `fleet new` prints them) or by a unique prefix of their id.
+
+examples:
+  fleet hosts                                   check every configured host
+  fleet new alpha --repo ~/src/app "fix the flaky login test"
+  fleet ls                                      every session on every host
+  fleet screen alpha/fix-the-flaky-login-test   what the agent shows now
+  fleet send alpha/fix-the-flaky-login-test "use pytest, not unittest"
+  fleet attach alpha/fix-the-flaky-login-test   take over its terminal (detach: C-b d)
+
+config: --config PATH, else $FLEET_CONFIG, else $XDG_CONFIG_HOME/fleet/fleet.toml
+state:  $FLEET_HOME, else $XDG_DATA_HOME/fleet (holds fleet.log)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fleet",
+        description="Supervise AI coding agents running in tmux on your hosts, over SSH.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", metavar="PATH", help="the fleet.toml to use")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr too")
+    parser.add_argument("--version", action="version", version=f"fleet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, help: str, **kw: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, **kw)
+
+    p = add("hosts", "show the configured hosts and whether each is reachable (and why not)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add("new", "start an agent session in a new git worktree on a host")
+    p.add_argument("host", help="a host name from the config")
+    p.add_argument("--repo", required=True, help="path of a git repository ON THE HOST")
+    p.add_argument("--agent", default=DEFAULT_AGENT, help="agent profile (default: %(default)s)")
+    p.add_argument("--name", help="session name (default: from the task); branch fleet/NAME")
+    p.add_argument("--base", help="ref to branch from (default: the repo's HEAD)")
+    p.add_argument("task", nargs="*", help="what the agent should do")
+    p.add_argument("--json", action="store_true", help="print the session as JSON")
+
+    p = add("ls", "list sessions on all hosts")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add("screen", "print the agent's current screen as plain text")
+    p.add_argument("session")
+
+    p = add("tail", "print the agent's output log (escape sequences removed)")
+    p.add_argument("session")
+    p.add_argument("-n", "--lines", type=int, default=50, help="lines to show (default: 50)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new output")
+    p.add_argument("--raw", action="store_true", help="pass the raw bytes through unchanged")
+
+    p = add("send", "send a steering message to an agent (typed literally, then Enter)")
+    p.add_argument("session")
+    p.add_argument("text", nargs="+", help="the message; '-' reads it from stdin")
+
+    p = add("interrupt", "interrupt what the agent is doing (its profile's interrupt key)")
+    p.add_argument("session")
+
+    p = add("stop", "stop an agent; its worktree and branch stay")
+    p.add_argument("session")
+
+    p = add("resume", "start a stopped or finished agent again in the same worktree")
+    p.add_argument("session")
+
+    p = add("attach", "hand this terminal to the agent's tmux session (detach to come back)")
+    p.add_argument("session")
+
+    p = add("agents", "show the agent profiles in force, or check one against a screen")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    agents_sub = p.add_subparsers(dest="agents_command", metavar="SUBCOMMAND")
+    c = agents_sub.add_parser(
+        "check",
+        help="print the status a profile gives the screen text in FILE",
+        description="Print the status a profile gives the screen text in FILE ('-': stdin), "
+        "so you can test your waiting/working patterns on a saved screen "
+        "(fleet screen SESSION > FILE).",
+    )
+    c.add_argument("name", help="agent profile name")
+    c.add_argument("file", help="a file holding the screen text, or - for stdin")
+    c.add_argument(
+        "--quiet-for",
+        type=float,
+        default=float("inf"),
+        metavar="SECONDS",
+        help="how long the screen has not changed (default: forever, so only patterns and "
+        "the idle rule decide)",
+    )
+    return parser
+
+
+# -- output helpers -------------------------------------------------------------------
+
+
+def _status_text(session: Session) -> str:
+    if session.status in (Status.EXITED, Status.FAILED) and session.exit_code is not None:
+        return f"{session.status} ({session.exit_code})"
+    return str(session.status)
+
+
+def _age(since: float) -> str:
+    if not since:
+        return "-"
+    secs = max(0, int(time.time() - since))
+    if secs < 60:
+        return f"{secs}s"
+    if secs < 3600:
+        return f"{secs // 60}m"
+    if secs < 86400:
+        return f"{secs // 3600}h{secs % 3600 // 60:02d}m"
+    return f"{secs // 86400}d"
+
+
+def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n")
+
+
+def _json(value: Any, out: TextIO) -> None:
+    out.write(json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+# -- commands -------------------------------------------------------------------------
+
+
+async def cmd_hosts(sup: Supervisor, args: argparse.Namespace) -> int:
+    if not sup.links:
+        raise UsageError(f"no hosts configured in {sup.config.path}: add a [hosts.NAME] table")
+    checks = await sup.check_hosts()
+    if args.json:
+        _json(
+            [
+                {
+                    "name": c.name,
+                    "ssh": c.target,
+                    "reachable": c.reachable,
+                    "reason": c.reason,
+                    "versions": c.versions,
+                }
+                for c in checks
+            ],
+            sys.stdout,
+        )
+    else:
+        rows = [["HOST", "SSH", "STATE", "DETAILS"]]
+        for c in checks:
+            if c.reachable:
+                v = c.versions
+                details = f"python {v.get('python')}, {v.get('tmux')}, {v.get('git')}"
+                rows.append([c.name, c.target, "ok", details])
+            else:
+                rows.append([c.name, c.target, "unreachable", c.reason])
+        _table(rows, sys.stdout)
+    return 0 if all(c.reachable for c in checks) else 1
+
+
+async def cmd_new(sup: Supervisor, args: argparse.Namespace) -> int:
+    session = await sup.new_session(
+        args.host,
+        args.repo,
+        agent=args.agent,
+        name=args.name,
+        base=args.base,
+        task=" ".join(args.task),
+    )
+    if args.json:
+        _json(session.to_json(), sys.stdout)
+    else:
+        print(session.ref)
+    return 0
+
+
+async def cmd_ls(sup: Supervisor, args: argparse.Namespace) -> int:
+    listing = await sup.list_sessions()
+    for host, reason in sorted(listing.errors.items()):
+        print(f"fleet: {host}: {reason}", file=sys.stderr)
+    if args.json:
+        _json([s.to_json() for s in listing.sessions], sys.stdout)
+    elif listing.sessions:
+        rows = [["SESSION", "ID", "AGENT", "STATUS", "FOR", "CHANGES", "BRANCH"]]
+        for s in listing.sessions:
+            rows.append(
+                [
+                    s.ref,
+                    s.id,
+                    s.agent,
+                    _status_text(s),
+                    _age(s.status_since),
+                    str(s.diffstat),
+                    s.branch,
+                ]
+            )
+        _table(rows, sys.stdout)
+    elif not listing.errors:
+        print("no sessions yet: start one with `fleet new HOST --repo PATH TASK`")
+    return 1 if listing.errors else 0
+
+
+async def cmd_screen(sup: Supervisor, args: argparse.Namespace) -> int:
+    text = inert(await sup.screen(args.session))
+    sys.stdout.write(text.rstrip("\n") + "\n")
+    return 0
+
+
+async def cmd_tail(sup: Supervisor, args: argparse.Namespace) -> int:
+    async for chunk in sup.tail(args.session, lines=args.lines, follow=args.follow):
+        if args.raw:
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+        else:
+            sys.stdout.write(inert_bytes(chunk))
+            sys.stdout.flush()
+    return 0
+
+
+async def cmd_send(sup: Supervisor, args: argparse.Namespace) -> int:
+    text = sys.stdin.read() if args.text == ["-"] else " ".join(args.text)
+    session = await sup.send(args.session, text)
+    print(f"sent to {session.ref}", file=sys.stderr)
+    return 0
+
+
+async def cmd_interrupt(sup: Supervisor, args: argparse.Namespace) -> int:
+    session = await sup.interrupt(args.session)
+    print(f"interrupted {session.ref}", file=sys.stderr)
+    return 0
+
+
+async def cmd_stop(sup: Supervisor, args: argparse.Namespace) -> int:
+    session = await sup.stop(args.session)
+    print(
+        f"stopped {session.ref}; its worktree {session.worktree} and branch "
+        f"{session.branch} stay (fleet resume {session.ref})",
+        file=sys.stderr,
+    )
+    return 0
+
+
+async def cmd_resume(sup: Supervisor, args: argparse.Namespace) -> int:
+    session = await sup.resume(args.session)
+    print(f"resumed {session.ref}", file=sys.stderr)
+    return 0
+
+
+async def cmd_attach(sup: Supervisor, args: argparse.Namespace) -> int:
+    session = await sup.find(args.session)
+    await sup.close()
+    argv = sup.attach_argv(session)
+    log.info("attach %s: %s", session.ref, argv)
+    try:
+        return subprocess.run(argv, check=False).returncode
+    except FileNotFoundError:
+        raise FleetError("attach needs the OpenSSH client (ssh) on this machine") from None
+
+
+def cmd_agents(config: Config, sup: Supervisor, args: argparse.Namespace) -> int:
+    profiles = sup.profiles
+    if args.agents_command == "check":
+        profile = sup.profile(args.name)
+        try:
+            if args.file == "-":
+                text = sys.stdin.read()
+            else:
+                text = Path(args.file).read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+        print(status_of_screen(profile, text, quiet_for=args.quiet_for))
+        return 0
+    if args.json:
+        _json(
+            [
+                {
+                    "name": p.name,
+                    "command": p.command,
+                    "resume": p.resume,
+                    "waiting": list(p.waiting),
+                    "working": list(p.working),
+                    "idle": list(p.idle),
+                    "idle_after": p.idle_after,
+                    "send_mode": str(p.send_mode),
+                    "interrupt": list(p.interrupt),
+                    "source": _source(config, p.name),
+                }
+                for p in profiles.values()
+            ],
+            sys.stdout,
+        )
+        return 0
+    rows = [["AGENT", "SOURCE", "COMMAND", "RESUME"]]
+    for p in profiles.values():
+        rows.append([p.name, _source(config, p.name), p.command, p.resume or "-"])
+    _table(rows, sys.stdout)
+    return 0
+
+
+def _source(config: Config, name: str) -> str:
+    if name in config.agents:
+        return "config+built-in" if name in BUILTIN_PROFILES else "config"
+    return "built-in"
+
+
+ASYNC_COMMANDS: dict[str, Callable[[Supervisor, argparse.Namespace], Awaitable[int]]] = {
+    "hosts": cmd_hosts,
+    "new": cmd_new,
+    "ls": cmd_ls,
+    "screen": cmd_screen,
+    "tail": cmd_tail,
+    "send": cmd_send,
+    "interrupt": cmd_interrupt,
+    "stop": cmd_stop,
+    "resume": cmd_resume,
+    "attach": cmd_attach,
+}
+
+
+async def _run_async(config: Config, args: argparse.Namespace) -> int:
+    async with Supervisor(config) as sup:
+        return await ASYNC_COMMANDS[args.command](sup, args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # argparse cannot take free words after options ("new alpha --repo r fix the bug"):
+    # words left over go to the task / message, anything else is a usage error.
+    if extra and args.command in ("new", "send") and not any(w.startswith("-") for w in extra):
+        if args.command == "new":
+            args.task += extra
+        else:
+            args.text += extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        config = load_config(args.config)
+        setup_logging(verbose=args.verbose)
+        log.info("fleet %s: %s", args.command, config.path)
+        if args.command == "agents":
+            return cmd_agents(config, Supervisor(config), args)
+        return asyncio.run(_run_async(config, args))
+    except ConfigError as exc:
+        print(f"fleet: {exc}", file=sys.stderr)
+        return 2
+    except FleetError as exc:
+        log.info("failed: %s", exc)
+        print(f"fleet: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: say so plainly, keep the details in the log
+        log.exception("internal error")
+        print(
+            f"fleet: internal error: {type(exc).__name__}: {exc} (details in the log: "
+            f"{log_path()})",
+            file=sys.stderr,
+        )
+        return 1

@@ -1,0 +1,304 @@
+"""Built-in agent profiles, user overrides, command templates and the screen-status check.
+
+Patterns are matched by fleet.core.remote.hostside.classify (the same code runs on the hosts):
+re.MULTILINE over the last `scope` non-blank, right-stripped lines, so `\\Z` means "at the end of
+the last non-blank line". They key off stable UI chrome (footer hints, dialog titles, option
+lists), never off conversation text. Precedence: waiting > working > idle > timing, so an idle
+pattern may also be visible while the agent works, as long as a working pattern covers that case.
+
+Recorded against (see tests/fixtures/screens): Claude Code 2.1, Codex 0.169, aider 0.86,
+Gemini CLI 0.61, opencode 1.18. Screens named `*synthetic*` there are written from the CLIs' known
+dialogs, not recorded.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import replace
+
+from fleet.core.models import AgentProfile, SendMode, Status
+from fleet.core.remote.hostside.classify import classify
+
+TASK = "{task}"
+# The shell word holding {task} (with the blanks before it): `claude {task}` -> `claude`,
+# `gemini --prompt-interactive={task}` -> `gemini` when there is no task.
+_TASK_WORD_RE = re.compile(r"[ \t]*[^\s]*\{task\}[^\s]*")
+
+# A braille spinner frame at the start of a line, also inside a box (│ Gemini, ┃ opencode).
+_BRAILLE_SPINNER = r"^[ \t│┃]*[\u2801-\u28ff][ \t]+\S"
+
+CLAUDE = AgentProfile(
+    name="claude",
+    command="claude {task}",
+    resume="claude --continue",
+    waiting=(
+        # Footer of every Claude Code dialog: "Esc to cancel · Tab to amend" (permission),
+        # "Enter to select · ↑/↓ to navigate · Esc to cancel" (AskUserQuestion).
+        r"\bEsc to cancel\b",
+        r"\bEnter to (?:select|confirm)\b",
+        # Permission dialogs: "Do you want to proceed?", "Do you want to create NOTES.md?",
+        # "Do you want to make this edit to util.py?".
+        # Indented by at most one space (or a box edge): the model's prose starts with "● " and
+        # its continuation lines with two spaces.
+        r"^(?:│ )? ?Do you want to (?:proceed|create|make|allow|overwrite|run|fetch|use)\b[^\n]*\?",
+        r"No, and tell Claude what to do differently",
+        r"Do you trust the files in this folder\?",
+    ),
+    working=(
+        r"\besc to interrupt\b",
+        # Spinner line: "✶ Flibbertigibbeting… (7s · ↓ 40 tokens)"; a finished turn reads
+        # "✻ Brewed for 2s · done 5:37 AM" (no ellipsis).
+        r"^[·✢✳✶✻✽*] \S[^\n]*… \(",
+    ),
+    idle=(
+        r"\? for shortcuts",
+        r"^❯$",  # the empty input box (its trailing no-break space is stripped)
+    ),
+    enter_delay=0.15,
+    interrupt=("Escape",),
+    description="Claude Code (Anthropic); the task is its first prompt",
+)
+
+CODEX = AgentProfile(
+    name="codex",
+    command="codex {task}",
+    resume="codex resume --last",
+    waiting=(
+        r"Would you like to (?:run the following command|make the following edits"
+        r"|grant these permissions)",
+        # Footers: approvals "Press enter to confirm or esc to cancel", trust "Press enter to
+        # continue", API key entry "Press enter to save", questions "enter to submit answer".
+        r"^\s*Press enter to (?:confirm|continue|save|select|submit)\b",
+        r"\benter to submit\b",
+        r"Yes, proceed \(y\)",
+        r"Do you trust the contents of this directory\?",
+    ),
+    working=(
+        # "• Working (10s • esc to interrupt)"
+        r"\besc to interrupt\b",
+    ),
+    # No idle pattern: while Codex streams a reply its "Working" line disappears and the screen
+    # looks idle, footer included; the timing rule tells the two apart.
+    idle=(),
+    enter_delay=0.1,
+    interrupt=("Escape",),
+    description="Codex CLI (OpenAI); the task is its first prompt",
+)
+
+AIDER = AgentProfile(
+    name="aider",
+    # aider has no "first prompt, then stay interactive" flag (--message exits after one turn):
+    # fleet types the task once the prompt shows (see first_message).
+    command="aider",
+    resume="aider --restore-chat-history",
+    waiting=(
+        # A pending confirmation is the LAST line: "Run shell commands? (Y)es/(N)o/(D)on't ask
+        # again [Yes]:". An answered one (even with the default, "[Yes]:" then nothing) has
+        # output below it, so it is ignored.
+        r"\(Y\)es/\(N\)o[^\n]*\[[^\]\n]*\]: ?\Z",
+    ),
+    working=(
+        # The last line is not the input prompt ("diff>", "architect>", "ask>", ">"): aider is
+        # streaming (it shows no spinner), running a command, or waiting for the model.
+        r"^(?![\w.-]*>(?: |$)).*\Z",
+        r"\bWaiting for [\w./:-]+",
+    ),
+    idle=(
+        # The input prompt is the last line, empty or with text the person is typing.
+        r"^[\w.-]*>(?: [^\n]*)?\Z",
+    ),
+    scope=10,
+    enter_delay=0.05,
+    interrupt=("C-c",),
+    description="aider; the task is typed at its prompt once it is ready",
+)
+
+GEMINI = AgentProfile(
+    name="gemini",
+    # -i / --prompt-interactive: run the prompt and stay interactive (-p would exit).
+    command="gemini --prompt-interactive={task}",
+    # Documented as `gemini --resume latest` (also -r, by index or session id) since ~0.20;
+    # older releases have no --resume and only the in-app /chat resume.
+    resume="gemini --resume latest",
+    waiting=(
+        r"Allow execution of\b",
+        r"Apply this change\?",
+        r"Do you want to proceed\?",
+        r"Yes, allow (?:once|always)",
+        r"Waiting for user confirmation",
+        # ask_user: "Enter to select · ↑/↓ to navigate · Esc to cancel" inside a box.
+        r"\bEnter to select\b",
+        r"Do you trust this folder\?",
+    ),
+    working=(
+        # "⠸ Thinking... (esc to cancel, 5s)" shown for the whole turn, streaming included.
+        r"\(esc to cancel, \d",
+        _BRAILLE_SPINNER,
+    ),
+    idle=(r"Type your message or @path/to/file",),
+    enter_delay=0.1,
+    interrupt=("Escape",),
+    description="Gemini CLI (Google); the task is its first prompt",
+)
+
+OPENCODE = AgentProfile(
+    name="opencode",
+    # --prompt fills the first prompt; opencode 1.0.x was reported (sst/opencode#4700) to only
+    # prefill the input box without sending it, in which case the session reads idle until
+    # someone presses Enter.
+    command="opencode --prompt={task}",
+    resume="opencode --continue",
+    waiting=(
+        r"Permission required",  # "△ Permission required"
+        r"\bAllow once\b.*\bAllow always\b",
+        # Dialog footers: "⇆ select  enter confirm"; "enter submit" is assumed for questions.
+        r"\benter (?:confirm|submit)\b",
+    ),
+    working=(
+        # Footer while a session is busy: "⬝⬝⬝⬝  esc interrupt" ("esc again to interrupt" once).
+        r"\besc (?:again to )?interrupt\b",
+        _BRAILLE_SPINNER,
+    ),
+    idle=(r"\bctrl\+p commands\b",),
+    enter_delay=0.1,
+    interrupt=("Escape",),
+    description="opencode (sst); the task fills its first prompt",
+)
+
+SHELL = AgentProfile(
+    name="shell",
+    # A plain interactive shell; a task is typed into it as a command line (see first_message).
+    command='exec "${SHELL:-/bin/sh}"',
+    resume=None,
+    waiting=(
+        r"(?i)(?:\[y/n\]|\(y/n\)|\(yes/no[^)\n]*\)\??|password[^\n]*:|passphrase[^\n]*:) ?\Z",
+    ),
+    working=(),
+    idle=(r"[$#%>❯] ?\Z",),  # a prompt at the end of the last line
+    scope=5,
+    enter_delay=0.05,
+    interrupt=("C-c",),
+    description="An interactive shell in the worktree; the task is typed as a command",
+)
+
+BUILTIN_PROFILES: dict[str, AgentProfile] = {
+    profile.name: profile for profile in (CLAUDE, CODEX, AIDER, GEMINI, OPENCODE, SHELL)
+}
+
+PROFILE_KEYS = frozenset(
+    {
+        "command",
+        "resume",
+        "waiting",
+        "working",
+        "idle",
+        "idle_after",
+        "scope",
+        "send_mode",
+        "enter_delay",
+        "interrupt",
+        "description",
+    }
+)
+
+
+def render_command(template: str, task: str) -> str:
+    """The shell command for `template` with `{task}` replaced by the shell-quoted task.
+
+    `{task}` must stand unquoted, as a word of its own (`claude {task}`) or glued to an option
+    (`--prompt={task}`): it becomes exactly one shell word. With no task (empty or blank) that
+    whole word goes, so `claude {task}` runs `claude`. Any other braces stay as written
+    (`${HOME}`, `{a,b}`): this is not str.format.
+    """
+    if TASK not in template:
+        return template
+    if not task.strip():
+        return _TASK_WORD_RE.sub("", template).strip()
+    return template.replace(TASK, shlex.quote(task))
+
+
+def first_message(profile: AgentProfile, task: str) -> str:
+    """The task to type into the agent once it is ready, "" when its command carries the task."""
+    if not task.strip() or TASK in profile.command:
+        return ""
+    return task
+
+
+def _patterns(name: str, key: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise ValueError(f"agent profile {name!r}: {key} must be a list of strings")
+
+
+def _number(name: str, key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"agent profile {name!r}: {key} must be a number >= 0")
+    return float(value)
+
+
+def _text(name: str, key: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"agent profile {name!r}: {key} must be a string")
+    return value
+
+
+def _apply(profile: AgentProfile, fields: Mapping[str, object]) -> AgentProfile:
+    name = profile.name
+    unknown = sorted(set(fields) - PROFILE_KEYS)
+    if unknown:
+        raise ValueError(f"agent profile {name!r}: unknown key {unknown[0]!r}")
+    changes: dict[str, object] = {}
+    for key, value in fields.items():
+        if key in ("waiting", "working", "idle", "interrupt"):
+            changes[key] = _patterns(name, key, value)
+        elif key in ("idle_after", "enter_delay"):
+            changes[key] = _number(name, key, value)
+        elif key == "scope":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"agent profile {name!r}: scope must be a whole number >= 1")
+            changes[key] = value
+        elif key == "send_mode":
+            try:
+                changes[key] = SendMode(_text(name, key, value))
+            except ValueError:
+                modes = ", ".join(mode.value for mode in SendMode)
+                raise ValueError(
+                    f"agent profile {name!r}: send_mode must be one of {modes}"
+                ) from None
+        elif key == "resume":
+            # An empty resume template means "this agent cannot resume".
+            changes[key] = _text(name, key, value) or None
+        else:  # command, description
+            changes[key] = _text(name, key, value)
+    merged = replace(profile, **changes)  # type: ignore[arg-type]
+    if not merged.command.strip():
+        raise ValueError(f"agent profile {name!r} needs a command")
+    return merged
+
+
+def resolve_profiles(overrides: Mapping[str, Mapping[str, object]]) -> dict[str, AgentProfile]:
+    """The built-in profiles with the user's `[agents.NAME]` tables applied field by field.
+
+    A table named like a built-in changes only the fields it sets (a field given replaces the
+    built-in value, pattern lists included); any other name is a new profile and needs a command.
+    """
+    profiles = dict(BUILTIN_PROFILES)
+    for name, fields in overrides.items():
+        base = profiles.get(name) or AgentProfile(name=name, command="")
+        profiles[name] = _apply(base, fields)
+    return profiles
+
+
+def status_of_screen(profile: AgentProfile, screen: str, quiet_for: float = math.inf) -> Status:
+    """The status `profile` reads from `screen`, as `fleet agents check NAME FILE` shows it.
+
+    `quiet_for` is how long the screen has not changed. A saved screen is frozen, so the default
+    is infinity: a screen that no pattern matches reads "idle" (pass a small value to see what
+    the timing rule says about a screen that is still moving).
+    """
+    return Status(classify(screen, profile.rules(), quiet_for))

@@ -1,0 +1,127 @@
+"""The shared vocabulary of fleet: plain dataclasses and enums, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    STARTING = "starting"
+    WORKING = "working"
+    NEEDS_INPUT = "needs-input"
+    IDLE = "idle"
+    EXITED = "exited"
+    FAILED = "failed"
+    LOST = "lost"
+    STOPPED = "stopped"
+
+
+class SendMode(StrEnum):
+    """How steering text reaches an agent's input box."""
+
+    TYPE = "type"  # tmux send-keys -l: typed literally
+    PASTE = "paste"  # tmux paste-buffer -p: one bracketed paste
+
+
+@dataclass(frozen=True)
+class AgentProfile:
+    """How to start, resume, steer and read one kind of agent."""
+
+    name: str
+    command: str
+    resume: str | None = None
+    # Regexes (re.MULTILINE) over the bottom `scope` non-blank lines of the screen.
+    waiting: tuple[str, ...] = ()
+    working: tuple[str, ...] = ()
+    idle: tuple[str, ...] = ()
+    # A screen that has not changed for this long while no pattern matches counts as idle.
+    idle_after: float = 5.0
+    scope: int = 30
+    send_mode: SendMode = SendMode.TYPE
+    # Pause between the text and Enter: some TUIs take a fast Enter as part of a paste.
+    enter_delay: float = 0.0
+    interrupt: tuple[str, ...] = ("C-c",)
+    description: str = ""
+
+    def rules(self) -> dict[str, Any]:
+        """What the host needs to classify this agent's screen (sent as JSON)."""
+        return {
+            "waiting": list(self.waiting),
+            "working": list(self.working),
+            "idle": list(self.idle),
+            "idle_after": self.idle_after,
+            "scope": self.scope,
+        }
+
+
+@dataclass(frozen=True)
+class DiffStat:
+    added: int = 0
+    removed: int = 0
+    files: int = 0
+
+    def __str__(self) -> str:
+        if not self.files:
+            return "no changes"
+        noun = "file" if self.files == 1 else "files"
+        return f"+{self.added} -{self.removed} · {self.files} {noun}"
+
+
+@dataclass
+class Session:
+    """One agent run on one host, as the host describes it."""
+
+    id: str
+    name: str
+    host: str
+    agent: str
+    status: Status
+    branch: str
+    worktree: str
+    repo: str
+    base: str = ""
+    task: str = ""
+    created: float = 0.0
+    status_since: float = 0.0
+    exit_code: int | None = None
+    diffstat: DiffStat = field(default_factory=DiffStat)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.host}/{self.name}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "host": self.host,
+            "ref": self.ref,
+            "agent": self.agent,
+            "status": str(self.status),
+            "exit_code": self.exit_code,
+            "branch": self.branch,
+            "worktree": self.worktree,
+            "repo": self.repo,
+            "base": self.base,
+            "task": self.task,
+            "created": self.created,
+            "status_since": self.status_since,
+            "diffstat": {
+                "added": self.diffstat.added,
+                "removed": self.diffstat.removed,
+                "files": self.diffstat.files,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class HostCheck:
+    """Whether a host is usable, and why not."""
+
+    name: str
+    target: str
+    reachable: bool
+    reason: str = ""
+    versions: dict[str, str] = field(default_factory=dict)

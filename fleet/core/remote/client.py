@@ -1,0 +1,218 @@
+"""Calls into the helper on a host: install it on first contact, then JSON in, JSON out.
+
+The remote command line is always fixed text (the helper's hash is hex); every argument
+travels as JSON on the channel's stdin, so nothing a user or an agent wrote is ever
+interpreted by a remote shell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncssh
+
+from ..errors import HostSetupError, HostUnreachable, RemoteError
+from ..ssh import HostLink
+from .bundle import Bundle, bundle
+
+log = logging.getLogger("fleet.remote")
+
+REQUIRED_TOOLS = ("python3", "tmux", "git")
+MIN_PYTHON = (3, 8)
+CALL_TIMEOUT = 120.0
+
+_PROBE = (
+    'for t in python3 tmux git; do command -v "$t" >/dev/null 2>&1 || echo "missing $t"; '
+    "done; python3 -c 'import sys; print(\"python %d %d\" % sys.version_info[:2])' 2>/dev/null; "
+    "test -x {path} && echo installed; exit 0"
+)
+
+
+class HelperClient:
+    """The helper on one host, reached through that host's shared connection."""
+
+    def __init__(self, link: HostLink, helper: Bundle | None = None) -> None:
+        self.link = link
+        self.bundle = helper or bundle()
+        self._ready = False
+        self._install_lock = asyncio.Lock()
+
+    @property
+    def host(self) -> str:
+        return self.link.name
+
+    @property
+    def command(self) -> str:
+        return f"python3 {self.bundle.remote_path}"
+
+    async def ensure_installed(self) -> None:
+        """Check the host has what fleet needs and upload the helper if this version is absent."""
+        if self._ready and self.link.connected:
+            return
+        async with self._install_lock:
+            if self._ready and self.link.connected:
+                return
+            try:
+                async with self.link.channel() as conn:
+                    probe = await conn.run(_PROBE.format(path=self.bundle.remote_path), check=False)
+            except (asyncssh.Error, OSError) as exc:
+                self.link.drop()
+                raise HostUnreachable(self.host, f"connection lost: {_reason(exc)}") from None
+            out = str(probe.stdout or "")
+            missing = [line.split()[1] for line in out.splitlines() if line.startswith("missing ")]
+            if missing:
+                raise HostSetupError(
+                    self.host,
+                    f"missing {', '.join(missing)}: fleet needs ssh, tmux, git and python3 "
+                    f"on each host (e.g. `apt-get install {' '.join(missing)}`)",
+                )
+            for line in out.splitlines():
+                if line.startswith("python "):
+                    major, minor = (int(x) for x in line.split()[1:3])
+                    if (major, minor) < MIN_PYTHON:
+                        raise HostSetupError(
+                            self.host, f"python3 is {major}.{minor}; fleet needs 3.8 or newer"
+                        )
+            if "installed" not in out.split():
+                try:
+                    await self._upload()
+                except (asyncssh.Error, OSError) as exc:
+                    self.link.drop()
+                    raise HostUnreachable(
+                        self.host, f"connection lost while installing the helper: {_reason(exc)}"
+                    ) from None
+            self._ready = True
+
+    async def _upload(self) -> None:
+        """SFTP where the host offers it; else the same bytes through `cat` on a fixed command."""
+        path = self.bundle.remote_path
+        tmp = f"{path}.tmp-{secrets.token_hex(4)}"
+        log.info("%s: uploading helper %s", self.host, self.bundle.digest)
+        try:
+            async with self.link.channel() as conn, conn.start_sftp_client() as sftp:
+                await sftp.makedirs(".fleet", exist_ok=True)
+                await sftp.chmod(".fleet", 0o700)
+                async with sftp.open(tmp, "wb", asyncssh.SFTPAttrs(permissions=0o700)) as f:
+                    await f.write(self.bundle.data)
+                await sftp.chmod(tmp, 0o700)
+                await sftp.posix_rename(tmp, path)
+            return
+        except asyncssh.ChannelOpenError as exc:
+            log.info("%s: no SFTP (%s); uploading through the shell", self.host, exc.reason)
+        except asyncssh.SFTPError as exc:
+            raise HostSetupError(self.host, f"cannot install the helper: {exc.reason}") from None
+        script = (
+            f"umask 077 && mkdir -p .fleet && chmod 700 .fleet && cat > {tmp} && "
+            f"chmod 700 {tmp} && mv -f {tmp} {path}"
+        )
+        async with self.link.channel() as conn:
+            result = await conn.run(script, input=self.bundle.data, encoding=None, check=False)
+        if result.exit_status != 0:
+            stderr = result.stderr or b""
+            err = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+            err = err.strip()
+            raise HostSetupError(self.host, f"cannot install the helper in ~/.fleet: {err}")
+
+    async def call(
+        self, op: str, args: dict[str, Any] | None = None, timeout: float = CALL_TIMEOUT
+    ) -> Any:
+        """One request, one answer."""
+        await self.ensure_installed()
+        request = json.dumps({"op": op, "args": args or {}}) + "\n"
+        try:
+            async with self.link.channel() as conn:
+                result = await asyncio.wait_for(
+                    conn.run(self.command, input=request, check=False), timeout
+                )
+        except TimeoutError:
+            raise HostUnreachable(self.host, f"no answer to {op} within {timeout:g} s") from None
+        except (asyncssh.Error, OSError) as exc:
+            self.link.drop()
+            raise HostUnreachable(
+                self.host, f"connection lost during {op}: {_reason(exc)}"
+            ) from None
+        answer = _last_json_line(str(result.stdout or ""))
+        if answer is None:
+            err = str(result.stderr or "").strip().splitlines()
+            raise RemoteError(
+                self.host,
+                "protocol",
+                f"the helper gave no answer to {op}"
+                + (f": {err[-1]}" if err else f" (exit status {result.exit_status})"),
+            )
+        if not answer.get("ok"):
+            error = answer.get("error") or {}
+            raise RemoteError(
+                self.host, str(error.get("kind", "error")), str(error.get("message", "failed"))
+            )
+        return answer.get("result")
+
+    async def stream(
+        self, op: str, args: dict[str, Any] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """A long-lived call: yields events until the helper ends or the caller stops."""
+        await self.ensure_installed()
+        request = json.dumps({"op": op, "args": args or {}}) + "\n"
+        async with self.link.channel() as conn:
+            try:
+                process = await conn.create_process(
+                    self.command, encoding="utf-8", errors="replace"
+                )
+            except (asyncssh.Error, OSError) as exc:
+                self.link.drop()
+                raise HostUnreachable(self.host, f"cannot start {op}: {_reason(exc)}") from None
+            try:
+                process.stdin.write(request)
+                async for line in process.stdout:
+                    line = line.strip()
+                    if not line:
+                        continue
+                    try:
+                        event = json.loads(line)
+                    except ValueError:
+                        log.warning("%s: ignored a malformed %s line", self.host, op)
+                        continue
+                    if not isinstance(event, dict):
+                        continue
+                    if event.get("type") == "error":
+                        error = event.get("error") or {}
+                        raise RemoteError(
+                            self.host,
+                            str(error.get("kind", "error")),
+                            str(error.get("message", "failed")),
+                        )
+                    yield event
+                await process.wait()
+            except (asyncssh.Error, OSError) as exc:
+                self.link.drop()
+                raise HostUnreachable(
+                    self.host, f"connection lost during {op}: {_reason(exc)}"
+                ) from None
+            else:
+                if process.exit_status is None:
+                    # A cut connection ends the stream without an exit status.
+                    self.link.drop()
+                    raise HostUnreachable(self.host, f"connection lost during {op}")
+            finally:
+                process.close()
+
+
+def _last_json_line(text: str) -> dict[str, Any] | None:
+    for line in reversed(text.strip().splitlines()):
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None)
+    return str(reason or exc or type(exc).__name__)

@@ -1,0 +1,122 @@
+"""Entry point: one JSON request on stdin's first line, JSON out. Never a shell string.
+
+Plain ops answer one line: {"ok": true, "result": ...} or {"ok": false, "error": {...}}.
+Streaming ops (watch, tail) answer one JSON event per line until the client closes stdin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import threading
+
+from . import gitops, sessions, tmux, watch, watcher
+from .layout import BASE, HelperError, ensure_dirs
+
+PROTOCOL = 1
+MAX_REQUEST = 1024 * 1024
+
+
+def op_hello(args: dict) -> dict:
+    ensure_dirs()
+    try:
+        free = shutil.disk_usage(BASE).free
+    except OSError:
+        free = None
+    return {
+        "protocol": PROTOCOL,
+        "helper": watcher.version(),
+        "python": sys.version.split()[0],
+        "tmux": tmux.version(),
+        "git": gitops.version(),
+        "home": os.path.expanduser("~"),
+        "disk_free": free,
+    }
+
+
+PLAIN = {
+    "hello": op_hello,
+    "list": sessions.op_list,
+    "new": sessions.op_new,
+    "screen": sessions.op_screen,
+    "send": sessions.op_send,
+    "keys": sessions.op_keys,
+    "stop": sessions.op_stop,
+    "resume": sessions.op_resume,
+}
+# Operations after which the host must be observed even when no client is watching.
+WATCHED = ("list", "new", "resume", "send")
+STREAMS = {
+    "watch": watch.op_watch,
+    "tail": sessions.op_tail,
+}
+
+
+def _emit(obj: dict) -> None:
+    try:
+        sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")
+        sys.stdout.flush()
+    except (BrokenPipeError, OSError):
+        os._exit(0)
+
+
+def _exit_when_client_leaves() -> None:
+    """A stream lives as long as its channel: stdin reaching EOF means the client is gone."""
+
+    def wait() -> None:
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        except OSError:
+            pass
+        os._exit(0)
+
+    threading.Thread(target=wait, daemon=True).start()
+
+
+def main(argv: list) -> int:
+    os.umask(0o077)
+    if argv[:1] == ["exec"] and len(argv) == 2:
+        return sessions.op_exec(argv[1])
+    if argv[:1] == ["watcher"]:
+        return watcher.run_daemon()
+    line = sys.stdin.buffer.readline(MAX_REQUEST)
+    try:
+        request = json.loads(line.decode("utf-8"))
+        op = request["op"]
+        args = request.get("args") or {}
+        if not isinstance(op, str) or not isinstance(args, dict):
+            raise TypeError
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        _emit(
+            {
+                "ok": False,
+                "error": {
+                    "kind": "bad-request",
+                    "message": "expected one JSON object {op, args} per call",
+                },
+            }
+        )
+        return 2
+    try:
+        if op in STREAMS:
+            _exit_when_client_leaves()
+            STREAMS[op](args, _emit)
+            return 0
+        if op not in PLAIN:
+            raise HelperError("bad-request", "unknown operation %r" % op)
+        if op in WATCHED:
+            watcher.ensure_running()
+        _emit({"ok": True, "result": PLAIN[op](args)})
+        return 0
+    except HelperError as e:
+        error = {"kind": e.kind, "message": e.message}
+    except Exception as e:  # report, never leave the client waiting on a traceback
+        error = {"kind": "internal", "message": "%s: %s" % (type(e).__name__, e)}
+    if op in STREAMS:
+        _emit({"type": "error", "error": error})
+    else:
+        _emit({"ok": False, "error": error})
+    return 1

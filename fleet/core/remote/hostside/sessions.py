@@ -1,0 +1,368 @@
+"""Sessions on this host: create, list, read, steer, interrupt, stop, resume.
+
+A session is a directory ~/.fleet/sessions/<id>/ (meta.json: what it is; state.json: what the
+watcher last saw; output.log: raw pane output; screen.txt: the last screen), a git worktree
+~/.fleet/worktrees/<name> on branch fleet/<name>, and a tmux session fleet-<id> on fleet's own
+tmux socket. The host is the source of truth for all of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import shlex
+import sys
+import time
+
+from . import gitops, tmux
+from .layout import (
+    SESSIONS,
+    WORKTREES,
+    HelperError,
+    check_id,
+    check_name,
+    ensure_dirs,
+    new_id,
+    read_json,
+    session_dir,
+    tmux_name,
+    write_json,
+)
+
+WIDTH, HEIGHT = 200, 50
+LIVE = ("starting", "working", "needs-input", "idle")
+
+
+def all_metas() -> list:
+    try:
+        ids = sorted(os.listdir(SESSIONS))
+    except OSError:
+        return []
+    metas = []
+    for sid in ids:
+        if not re.match(r"^[a-z2-7]{8}$", sid):
+            continue
+        meta = read_json(os.path.join(SESSIONS, sid, "meta.json"))
+        if isinstance(meta, dict):
+            metas.append(meta)
+    return metas
+
+
+def load_meta(session_id: str) -> dict:
+    meta = read_json(os.path.join(session_dir(session_id), "meta.json"))
+    if not isinstance(meta, dict):
+        raise HelperError("not-found", "no session %s on this host" % session_id)
+    return meta
+
+
+def pane_facts(meta: dict, pane) -> tuple:
+    """(status, exit_code) from what tmux knows; status None means alive (classify the screen)."""
+    if pane is None:
+        return "stopped", None
+    if pane.dead:
+        code = pane.exit_code
+        return ("exited" if code == 0 else "failed"), code
+    return None, None
+
+
+def describe(meta: dict, panes: dict) -> dict:
+    """The session as `fleet ls` shows it."""
+    state = read_json(os.path.join(session_dir(meta["id"]), "state.json"), {}) or {}
+    status, code = pane_facts(meta, panes.get(tmux_name(meta["id"])))
+    if status is None:
+        status = state.get("status") if state.get("status") in LIVE else "starting"
+    elif status == "stopped" and state.get("status") in ("exited", "failed"):
+        status, code = state["status"], state.get("exit_code")
+    out = {
+        k: meta.get(k)
+        for k in ("id", "name", "agent", "branch", "worktree", "repo", "base", "task", "created")
+    }
+    out["status"] = status
+    out["exit_code"] = code
+    out["status_since"] = state.get("since", meta.get("created"))
+    out["diffstat"] = state.get("diffstat") or {"added": 0, "removed": 0, "files": 0}
+    return out
+
+
+def op_list(args: dict) -> list:
+    panes = tmux.panes()
+    return [describe(meta, panes) for meta in all_metas()]
+
+
+def _unique_name(wanted, agent: str, task: str) -> str:
+    taken = {m.get("name") for m in all_metas()}
+    if wanted:
+        name = check_name(wanted)
+        if name in taken:
+            raise HelperError("exists", "a session named %s already exists on this host" % name)
+        return name
+    words = re.findall(r"[a-z0-9]+", task.lower())[:4]
+    stem = "-".join(words)[:32].strip("-") or agent or "session"
+    stem = stem if re.match(r"^[a-z0-9]", stem) else "s-" + stem
+    name, n = stem, 2
+    while name in taken or os.path.exists(os.path.join(WORKTREES, name)):
+        name = "%s-%d" % (stem, n)
+        n += 1
+    return check_name(name)
+
+
+def _str(args: dict, key: str, default=None, required: bool = False):
+    value = args.get(key, default)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise HelperError("bad-request", "%s must be a string" % key)
+    if "\0" in value:
+        raise HelperError("bad-request", "%s must not contain NUL" % key)
+    return value
+
+
+def op_new(args: dict) -> dict:
+    ensure_dirs()
+    agent = _str(args, "agent", required=True)
+    command = _str(args, "command", required=True)
+    task = _str(args, "task", "") or ""
+    repo = gitops.repo_root(_str(args, "repo", required=True))
+    base = _str(args, "base", "HEAD") or "HEAD"
+    base_sha = gitops.resolve(repo, base)
+    name = _unique_name(_str(args, "name"), agent, task)
+    session_id = new_id()
+    while os.path.exists(os.path.join(SESSIONS, session_id)):
+        session_id = new_id()
+    worktree = os.path.join(WORKTREES, name)
+    branch = "fleet/" + name
+    gitops.add_worktree(repo, worktree, branch, base_sha)
+    sdir = os.path.join(SESSIONS, session_id)
+    os.makedirs(sdir, mode=0o700)
+    meta = {
+        "id": session_id,
+        "name": name,
+        "agent": agent,
+        "repo": repo,
+        "base": base,
+        "base_sha": base_sha,
+        "branch": branch,
+        "worktree": worktree,
+        "task": task,
+        "command": command,
+        "resume_command": _str(args, "resume_command"),
+        "rules": args.get("rules") if isinstance(args.get("rules"), dict) else {},
+        "created": round(time.time(), 3),
+        "stopped": False,
+        "runs": 1,
+    }
+    write_json(os.path.join(sdir, "meta.json"), meta)
+    _launch(meta, command)
+    return describe(meta, tmux.panes())
+
+
+def _launch(meta: dict, command: str) -> None:
+    """Start the agent in tmux so that pipe-pane and remain-on-exit are in place first."""
+    sdir = session_dir(meta["id"])
+    write_json(os.path.join(sdir, "run.json"), {"command": command, "at": time.time()})
+    go = os.path.join(sdir, "go")
+    with contextlib.suppress(OSError):
+        os.unlink(go)
+    os.mkfifo(go, 0o600)
+    # The pane runs this helper's `exec`, which waits on the fifo until the log is attached,
+    # then becomes the agent. Only helper-owned paths go into this string, each quoted.
+    pane_cmd = " ".join(
+        shlex.quote(p) for p in (sys.executable, os.path.abspath(sys.argv[0]), "exec", meta["id"])
+    )
+    name = tmux_name(meta["id"])
+    tmux.start(name, meta["worktree"], pane_cmd, os.path.join(sdir, "output.log"), WIDTH, HEIGHT)
+    deadline = time.time() + 15
+    while True:
+        try:
+            fd = os.open(go, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as e:
+            if e.errno != errno.ENXIO or time.time() > deadline:
+                tmux.kill(name)
+                raise HelperError("start", "the agent's pane did not start") from None
+            time.sleep(0.01)
+    os.write(fd, b"go\n")
+    os.close(fd)
+
+
+def op_exec(session_id: str):
+    """Runs inside the tmux pane: wait for the go signal, then become the agent's command."""
+    sdir = session_dir(check_id(session_id))
+    with open(os.path.join(sdir, "go"), "rb") as f:
+        f.read(3)
+    os.unlink(os.path.join(sdir, "go"))
+    meta = load_meta(session_id)
+    run = read_json(os.path.join(sdir, "run.json"), {}) or {}
+    command = run.get("command") or meta["command"]
+    os.chdir(meta["worktree"])
+    os.environ["FLEET_SESSION"] = session_id
+    shell = os.environ.get("SHELL") or "/bin/sh"
+    # A login shell, so the agent finds what the person's profile puts on PATH (nvm, ~/.local).
+    os.execvp(shell, [shell, "-lc", command])
+
+
+def _alive_name(session_id: str) -> str:
+    name = tmux_name(session_id)
+    pane = tmux.panes().get(name)
+    if pane is None or pane.dead:
+        raise HelperError("not-running", "session %s is not running" % session_id)
+    return name
+
+
+def op_screen(args: dict) -> dict:
+    session_id = check_id(args.get("session"))
+    load_meta(session_id)
+    name = tmux_name(session_id)
+    if name in tmux.panes():
+        return {"text": tmux.capture(name), "live": True}
+    try:
+        with open(os.path.join(session_dir(session_id), "screen.txt"), encoding="utf-8") as f:
+            return {"text": f.read(), "live": False}
+    except OSError:
+        return {"text": "", "live": False}
+
+
+def op_send(args: dict) -> dict:
+    session_id = check_id(args.get("session"))
+    text = _str(args, "text", required=True)
+    name = _alive_name(session_id)
+    if args.get("mode") == "paste":
+        tmux.paste(name, text)
+    elif text:
+        tmux.send_literal(name, text)
+    if args.get("enter", True):
+        delay = args.get("enter_delay", 0)
+        if isinstance(delay, (int, float)) and 0 < delay <= 5:
+            time.sleep(delay)
+        tmux.send_keys(name, ["Enter"])
+    return {"sent": len(text)}
+
+
+def op_keys(args: dict) -> dict:
+    session_id = check_id(args.get("session"))
+    keys = args.get("keys")
+    if not isinstance(keys, list) or not keys:
+        raise HelperError("bad-request", "keys must be a non-empty list of tmux key names")
+    tmux.send_keys(_alive_name(session_id), keys)
+    return {"keys": keys}
+
+
+def op_stop(args: dict) -> dict:
+    session_id = check_id(args.get("session"))
+    meta = load_meta(session_id)
+    name = tmux_name(session_id)
+    pane = tmux.panes().get(name)
+    if pane is not None and not pane.dead and pane.pid > 0:
+        _terminate_group(pane.pid)
+    tmux.kill(name)
+    meta["stopped"] = True
+    write_json(os.path.join(session_dir(session_id), "meta.json"), meta)
+    return describe(meta, tmux.panes())
+
+
+def _terminate_group(pid: int) -> None:
+    """Agents start children (servers, shells) that would outlive a plain kill-session."""
+    import signal
+
+    try:
+        pgid = os.getpgid(pid)
+        os.killpg(pgid, signal.SIGTERM)
+    except OSError:
+        return
+    deadline = time.time() + 3
+    while time.time() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except OSError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(OSError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def op_resume(args: dict) -> dict:
+    session_id = check_id(args.get("session"))
+    command = _str(args, "command", required=True)
+    meta = load_meta(session_id)
+    name = tmux_name(session_id)
+    pane = tmux.panes().get(name)
+    if pane is not None and not pane.dead:
+        raise HelperError("running", "session %s is already running" % meta["name"])
+    if not os.path.isdir(meta["worktree"]):
+        raise HelperError("not-found", "the worktree %s is gone" % meta["worktree"])
+    tmux.kill(name)
+    if isinstance(args.get("rules"), dict):
+        meta["rules"] = args["rules"]
+    meta["stopped"] = False
+    meta["runs"] = int(meta.get("runs", 1)) + 1
+    write_json(os.path.join(session_dir(session_id), "meta.json"), meta)
+    _launch(meta, command)
+    return describe(meta, tmux.panes())
+
+
+def op_tail(args: dict, emit) -> None:
+    """Stream the raw output log from an offset; with follow, until the client goes away."""
+    import base64
+
+    session_id = check_id(args.get("session"))
+    load_meta(session_id)
+    path = os.path.join(session_dir(session_id), "output.log")
+    offset = args.get("offset")
+    lines = args.get("lines")
+    follow = bool(args.get("follow"))
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = 0
+    if not isinstance(offset, int) or offset < 0:
+        offset = _offset_of_last_lines(path, size, lines if isinstance(lines, int) else 50)
+    offset = min(offset, size)
+    name = tmux_name(session_id)
+    while True:
+        chunk = b""
+        try:
+            with open(path, "rb") as f:
+                f.seek(offset)
+                chunk = f.read(256 * 1024)
+        except OSError:
+            pass
+        if chunk:
+            emit(
+                {"type": "data", "offset": offset, "data": base64.b64encode(chunk).decode("ascii")}
+            )
+            offset += len(chunk)
+            continue
+        if not follow:
+            break
+        pane = tmux.panes().get(name)
+        if pane is None or pane.dead:
+            # Drain what the pane wrote before it ended, then say so.
+            with open(path, "rb") as f:
+                f.seek(offset)
+                if f.read(1):
+                    continue
+            emit({"type": "end", "offset": offset})
+            break
+        time.sleep(0.2)
+
+
+def _offset_of_last_lines(path: str, size: int, lines: int) -> int:
+    if lines <= 0:
+        return size
+    try:
+        with open(path, "rb") as f:
+            start = max(0, size - 256 * 1024)
+            f.seek(start)
+            data = f.read(size - start)
+    except OSError:
+        return 0
+    pos = len(data)
+    if data.endswith(b"\n"):
+        pos -= 1
+    for _ in range(lines):
+        pos = data.rfind(b"\n", 0, pos)
+        if pos < 0:
+            return start
+    return start + pos + 1

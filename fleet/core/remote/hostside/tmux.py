@@ -1,0 +1,112 @@
+"""tmux on the host, always through argv lists (never a shell string) on fleet's own socket."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+
+from .layout import TMUX_SOCKET, HelperError
+
+KEY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+-]{0,15}$")
+_PANE_FORMAT = "#{session_name}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_pid}"
+
+
+class Pane:
+    __slots__ = ("dead", "exit_code", "pid", "session")
+
+    def __init__(self, session: str, dead: bool, exit_code, pid: int) -> None:
+        self.session = session
+        self.dead = dead
+        self.exit_code = exit_code
+        self.pid = pid
+
+
+def tmux(*args: str, input_bytes: bytes = b"", check: bool = True) -> str:
+    try:
+        proc = subprocess.run(
+            ["tmux", "-L", TMUX_SOCKET, *args],
+            input=input_bytes,
+            capture_output=True,
+            timeout=30,
+        )
+    except FileNotFoundError:
+        raise HelperError("missing-tool", "tmux is not installed on this host") from None
+    if check and proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip()
+        raise HelperError("tmux", "tmux %s failed: %s" % (args[0], err or proc.returncode))
+    return proc.stdout.decode("utf-8", "replace")
+
+
+def panes() -> dict:
+    """Every fleet pane on this host by tmux session name (one tmux call for all sessions)."""
+    out = tmux("list-panes", "-a", "-F", _PANE_FORMAT, check=False)
+    result: dict[str, Pane] = {}
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) != 4:
+            continue
+        name, dead, status, pid = parts
+        code = int(status) if status.lstrip("-").isdigit() else None
+        result.setdefault(name, Pane(name, dead == "1", code, int(pid) if pid.isdigit() else 0))
+    return result
+
+
+def target(name: str) -> str:
+    # "=" asks for an exact session name, never a prefix match.
+    return "=" + name + ":"
+
+
+def capture(name: str) -> str:
+    return tmux("capture-pane", "-p", "-t", target(name), check=True)
+
+
+def start(name: str, cwd: str, argv_command: str, log_path: str, width: int, height: int) -> None:
+    """Start a detached session whose pane runs `argv_command` (a fixed helper invocation)."""
+    tmux(
+        "new-session",
+        "-d",
+        "-s",
+        name,
+        "-x",
+        str(width),
+        "-y",
+        str(height),
+        "-c",
+        cwd,
+        argv_command,
+    )
+    tmux("set-option", "-t", target(name), "remain-on-exit", "on")
+    tmux("set-option", "-t", target(name), "history-limit", "5000")
+    tmux("pipe-pane", "-t", target(name), "-o", "exec cat >> " + shlex.quote(log_path))
+
+
+def send_literal(name: str, text: str) -> None:
+    # -l: every character is typed as itself; "--" keeps text like "-x" from being an option.
+    tmux("send-keys", "-t", target(name), "-l", "--", text)
+
+
+def send_keys(name: str, keys) -> None:
+    for key in keys:
+        if not isinstance(key, str) or not KEY_NAME_RE.match(key):
+            raise HelperError("bad-request", "invalid tmux key name: %r" % (key,))
+    tmux("send-keys", "-t", target(name), *keys)
+
+
+def paste(name: str, text: str) -> None:
+    buffer = "fleet-" + name
+    tmux("load-buffer", "-b", buffer, "-", input_bytes=text.encode("utf-8"))
+    # -p: bracketed paste when the application asked for it; -d: drop the buffer afterwards.
+    tmux("paste-buffer", "-p", "-d", "-b", buffer, "-t", target(name))
+
+
+def kill(name: str) -> None:
+    tmux("kill-session", "-t", "=" + name, check=False)
+
+
+def version() -> str:
+    try:
+        proc = subprocess.run(["tmux", "-V"], capture_output=True, timeout=10)
+    except FileNotFoundError:
+        return ""
+    return proc.stdout.decode("utf-8", "replace").strip()

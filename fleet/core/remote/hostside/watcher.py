@@ -1,0 +1,254 @@
+"""The watcher: one small daemon per host that observes fleet's sessions and journals changes.
+
+It outlives SSH connections (that is the point: what happens while the laptop sleeps is still
+recorded, in order, in the journal). It learns that a pane changed from the size of its
+pipe-pane log (a stat), and only then captures that pane's screen, at most every CAPTURE_MIN
+seconds per pane. It exits by itself when no session has been alive for IDLE_EXIT seconds;
+every helper call that needs it starts it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Optional
+
+from . import gitops, journal, tmux
+from .classify import classify
+from .layout import (
+    SESSIONS,
+    WATCHER_INFO,
+    WATCHER_LOCK,
+    WATCHER_LOG,
+    ensure_dirs,
+    read_json,
+    tmux_name,
+    write_json,
+    write_text,
+)
+from .sessions import all_metas, pane_facts
+
+TICK = 0.25
+PANES_EVERY = 1.0
+CAPTURE_MIN = 0.3
+DIFFSTAT_MIN = 5.0
+STARTING_MAX = 10.0
+IDLE_EXIT = 300.0
+
+
+def version() -> str:
+    base = os.path.basename(sys.argv[0])
+    if base.startswith("helper-") and base.endswith(".pyz"):
+        return base[len("helper-") : -len(".pyz")]
+    return "dev"
+
+
+class Tracked:
+    """What the watcher remembers of one session between ticks."""
+
+    def __init__(self, meta: dict, state: dict) -> None:
+        self.id = meta["id"]
+        self.log_size = -1
+        self.last_capture = 0.0
+        self.pending = True
+        self.screen: Optional[str] = None
+        self.last_change = time.time()
+        self.started = time.time()
+        self.status = state.get("status")
+        self.since = state.get("since", meta.get("created", time.time()))
+        self.exit_code = state.get("exit_code")
+        self.diffstat = state.get("diffstat")
+        self.diffstat_at = 0.0
+        self.diffstat_dirty = True
+        self.runs = meta.get("runs", 1)
+
+    def state(self) -> dict:
+        return {
+            "status": self.status,
+            "since": self.since,
+            "exit_code": self.exit_code,
+            "diffstat": self.diffstat,
+        }
+
+
+class Watcher:
+    def __init__(self) -> None:
+        self.writer = journal.Writer()
+        self.tracked: dict[str, Tracked] = {}
+        self.panes: dict[str, tmux.Pane] = {}
+        self.panes_at = 0.0
+        self.last_alive = time.time()
+
+    def run(self) -> None:
+        while True:
+            now = time.time()
+            alive = self.tick(now)
+            if alive:
+                self.last_alive = now
+            elif now - self.last_alive > IDLE_EXIT:
+                return
+            time.sleep(TICK)
+
+    def tick(self, now: float) -> bool:
+        metas = all_metas()
+        logs = {}
+        moved = False
+        for meta in metas:
+            try:
+                logs[meta["id"]] = os.stat(os.path.join(SESSIONS, meta["id"], "output.log")).st_size
+            except OSError:
+                logs[meta["id"]] = 0
+            t = self.tracked.get(meta["id"])
+            if t is None or t.log_size != logs[meta["id"]] or t.runs != meta.get("runs", 1):
+                moved = True
+        if moved or now - self.panes_at >= PANES_EVERY:
+            self.panes = tmux.panes()
+            self.panes_at = now
+        alive = False
+        seen = set()
+        for meta in metas:
+            seen.add(meta["id"])
+            alive = self.observe(meta, logs[meta["id"]], now) or alive
+        for gone in set(self.tracked) - seen:
+            del self.tracked[gone]
+            self.writer.append({"type": "removed", "session": gone})
+        return alive
+
+    def observe(self, meta: dict, log_size: int, now: float) -> bool:
+        sid = meta["id"]
+        t = self.tracked.get(sid)
+        if t is None:
+            state = read_json(os.path.join(SESSIONS, sid, "state.json"), None)
+            t = self.tracked[sid] = Tracked(meta, state or {})
+            if state is None:
+                self.writer.append(
+                    {
+                        "type": "created",
+                        "session": sid,
+                        "name": meta.get("name"),
+                        "agent": meta.get("agent"),
+                    }
+                )
+        if t.runs != meta.get("runs", 1):  # resumed: a new run starts afresh
+            t.runs = meta.get("runs", 1)
+            t.started = now
+            t.screen = None
+            t.pending = True
+        pane = self.panes.get(tmux_name(sid))
+        status, code = pane_facts(meta, pane)
+        if pane is not None:
+            if log_size != t.log_size:
+                t.log_size = log_size
+                t.pending = True
+            ended = status is not None and status != t.status
+            if ended or (t.pending and now - t.last_capture >= CAPTURE_MIN):
+                self.capture(t, pane, now)  # a run that just ended gets its last screen kept
+        if status is None:
+            text = t.screen or ""
+            if not text.strip() and now - t.started < STARTING_MAX:
+                status = "starting"
+            else:
+                status = classify(text, meta.get("rules") or {}, now - t.last_change)
+        elif status == "stopped" and t.status in ("exited", "failed"):
+            status, code = t.status, t.exit_code  # a finished run whose tmux session went away
+        changed = False
+        if status != t.status or code != t.exit_code:
+            event = {"type": "status", "session": sid, "status": status, "prev": t.status}
+            if status in ("exited", "failed"):
+                event["exit_code"] = code
+            self.writer.append(event)
+            t.status, t.exit_code, t.since = status, code, now
+            changed = True
+        if t.diffstat_dirty and (t.diffstat is None or now - t.diffstat_at >= DIFFSTAT_MIN):
+            changed = self.refresh_diffstat(meta, t, now) or changed
+        if changed:
+            write_json(os.path.join(SESSIONS, sid, "state.json"), t.state())
+        return status in ("starting", "working", "needs-input", "idle")
+
+    def capture(self, t: Tracked, pane, now: float) -> None:
+        t.last_capture = now
+        t.pending = False
+        if pane is None:
+            return
+        try:
+            text = tmux.capture(pane.session)
+        except Exception:
+            return
+        if text != t.screen:
+            t.screen = text
+            t.last_change = now
+            t.diffstat_dirty = True
+            write_text(os.path.join(SESSIONS, t.id, "screen.txt"), text)
+
+    def refresh_diffstat(self, meta: dict, t: Tracked, now: float) -> bool:
+        t.diffstat_at = now
+        t.diffstat_dirty = False
+        try:
+            stat = gitops.diffstat(meta["worktree"], meta.get("base_sha") or "HEAD")
+        except Exception:
+            return False
+        if stat == t.diffstat:
+            return False
+        t.diffstat = stat
+        self.writer.append({"type": "diffstat", "session": t.id, "diffstat": stat})
+        return True
+
+
+def _lock_fd():
+    return os.open(WATCHER_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+
+
+def _is_locked() -> bool:
+    fd = _lock_fd()
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing drops our lock if we took it
+    return False
+
+
+def run_daemon() -> int:
+    ensure_dirs()
+    fd = _lock_fd()
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return 0  # another watcher runs
+    write_json(WATCHER_INFO, {"pid": os.getpid(), "version": version(), "started": time.time()})
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    Watcher().run()
+    return 0
+
+
+def ensure_running() -> None:
+    """Start the watcher if none runs; replace one from another helper version."""
+    ensure_dirs()
+    if _is_locked():
+        info = read_json(WATCHER_INFO, {}) or {}
+        if info.get("version") == version():
+            return
+        pid = info.get("pid")
+        if isinstance(pid, int) and pid > 1:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.time() + 5
+        while _is_locked() and time.time() < deadline:
+            time.sleep(0.05)
+    log = os.open(WATCHER_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    subprocess.Popen(
+        [sys.executable, os.path.abspath(sys.argv[0]), "watcher"],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+        close_fds=True,
+    )
+    os.close(log)

@@ -1,0 +1,225 @@
+"""One asyncssh connection per host, shared by everything, with budgets and honest errors.
+
+- The person's ssh config is honoured (HostName, Port, User, IdentityFile, ProxyJump,
+  UserKnownHostsFile, Include); keys come from it and from ssh-agent.
+- Host keys are always verified: an unknown or changed key is refused with the fix spelled out.
+- Nothing is forwarded (no agent, no X11) and nothing ever prompts (no password or passphrase).
+- At most CHANNELS_PER_CONNECTION channels are open at once (sshd's MaxSessions is 10 by
+  default); more wait their turn. Connects in flight across all hosts are capped too.
+- After a failure, `retry_in()` says how long to wait: exponential backoff with jitter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import asyncssh
+
+from .config import SshSettings, parse_target
+from .errors import AuthFailed, HostKeyError, HostUnreachable
+
+log = logging.getLogger("fleet.ssh")
+
+CHANNELS_PER_CONNECTION = 8
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 60.0
+DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
+
+
+class HostLink:
+    """The connection to one host: opened on first use, shared, reopened after a drop."""
+
+    def __init__(
+        self,
+        name: str,
+        target: str,
+        settings: SshSettings,
+        connect_gate: asyncio.Semaphore,
+    ) -> None:
+        self.name = name
+        self.target = target
+        self.settings = settings
+        self._gate = connect_gate
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._lock = asyncio.Lock()
+        self._channels = asyncio.Semaphore(CHANNELS_PER_CONNECTION)
+        self.failures = 0
+        self.last_error: Exception | None = None
+        self.connected_at = 0.0
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
+    def retry_in(self) -> float:
+        """Seconds to wait before the next attempt: 1, 2, 4 ... 60, each with +-25% jitter."""
+        if not self.failures:
+            return 0.0
+        delay: float = min(BACKOFF_MAX, BACKOFF_FIRST * 2.0 ** (self.failures - 1))
+        return delay * random.uniform(0.75, 1.25)
+
+    async def connection(self) -> asyncssh.SSHClientConnection:
+        if self._conn is not None and not self._conn.is_closed():
+            return self._conn
+        async with self._lock:
+            if self._conn is not None and not self._conn.is_closed():
+                return self._conn
+            async with self._gate:
+                try:
+                    self._conn = await self._connect()
+                except Exception as exc:
+                    self.failures += 1
+                    self.last_error = exc
+                    raise
+            self.failures = 0
+            self.last_error = None
+            self.connected_at = time.time()
+            log.info("%s: connected", self.name)
+            return self._conn
+
+    @asynccontextmanager
+    async def channel(self) -> AsyncIterator[asyncssh.SSHClientConnection]:
+        """A slot in this connection's channel budget, held while the caller uses a channel."""
+        async with self._channels:
+            yield await self.connection()
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.wait_closed(), 5)
+
+    def drop(self) -> None:
+        """Forget a connection known to be dead so the next use reconnects."""
+        if self._conn is not None:
+            self._conn.abort()
+            self._conn = None
+
+    # -- connecting ---------------------------------------------------------------------
+
+    def _config_files(self) -> list[str]:
+        cfg = self.settings.config_file
+        return [str(cfg)] if cfg is not None and cfg.exists() else []
+
+    def _endpoint(self) -> tuple[str, int | None, str | None]:
+        user, host, port = parse_target(self.target)
+        return host, port, user
+
+    def _known_hosts(self, host: str, port: int | None, user: str | None) -> list[str]:
+        """The known_hosts files in force for this host, never "none": keys are always checked."""
+        options = asyncssh.SSHClientConnectionOptions(
+            config=self._config_files(), host=host, port=port or (), username=user or ()
+        )
+        configured = options.known_hosts
+        if isinstance(configured, list | tuple) and configured:
+            files = [str(Path(str(f)).expanduser()) for f in configured]
+            files = [f for f in files if f != "/dev/null"]
+            if files:
+                return files
+        return [str(DEFAULT_KNOWN_HOSTS.expanduser())]
+
+    async def _connect(self) -> asyncssh.SSHClientConnection:
+        host, port, user = self._endpoint()
+        known = self._known_hosts(host, port, user)
+        readable = [f for f in known if Path(f).is_file()]
+        try:
+            return await asyncssh.connect(
+                host,
+                port=port or (),
+                username=user or (),
+                config=self._config_files(),
+                known_hosts=readable or b"",
+                keepalive_interval=self.settings.keepalive,
+                keepalive_count_max=self.settings.keepalive_count,
+                connect_timeout=self.settings.connect_timeout,
+                login_timeout=self.settings.connect_timeout,
+                agent_forwarding=False,
+                password_auth=False,
+                kbdint_auth=False,
+                x11_forwarding=False,
+            )
+        except asyncssh.HostKeyNotVerifiable as exc:
+            raise await self._host_key_error(host, port, user, known, exc) from None
+        except asyncssh.PermissionDenied as exc:
+            raise AuthFailed(
+                self.name,
+                f"login refused ({exc.reason}). fleet logs in with keys only: check the "
+                f"IdentityFile for {self.target!r} in your ssh config, or load the key into "
+                "ssh-agent (ssh-add), and that `ssh {self.target}` works without a password.",
+            ) from None
+        except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
+            raise AuthFailed(
+                self.name,
+                f"cannot use the configured key ({exc}). fleet never prompts for a "
+                "passphrase: load the key into ssh-agent with ssh-add.",
+            ) from None
+        except TimeoutError:
+            raise HostUnreachable(
+                self.name, f"no answer within {self.settings.connect_timeout:g} s"
+            ) from None
+        except asyncssh.Error as exc:
+            raise HostUnreachable(self.name, exc.reason or type(exc).__name__) from None
+        except OSError as exc:
+            raise HostUnreachable(self.name, exc.strerror or str(exc)) from None
+
+    async def _host_key_error(
+        self,
+        host: str,
+        port: int | None,
+        user: str | None,
+        known: list[str],
+        exc: asyncssh.HostKeyNotVerifiable,
+    ) -> HostKeyError:
+        """Say which key was offered, whether it changed, and how to trust it."""
+        fingerprint = ""
+        try:
+            key = await asyncio.wait_for(
+                asyncssh.get_server_host_key(host, port or (), config=self._config_files()),
+                self.settings.connect_timeout,
+            )
+            if key is not None:
+                fingerprint = f"{key.get_algorithm()} {key.get_fingerprint('sha256')}"
+        except Exception:  # the hint is best effort; the refusal stands regardless
+            pass
+        changed = _has_other_key(known, host, port)
+        files = ", ".join(known)
+        ssh_cmd = f"ssh {self.target}"
+        if self.settings.config_file is not None:
+            ssh_cmd = f"ssh -F {self.settings.config_file} {self.target}"
+        if changed:
+            return HostKeyError(
+                self.name,
+                f"host key CHANGED ({fingerprint or exc.reason}). Someone may be intercepting "
+                f"the connection, or the host was reinstalled. Refusing to connect. If you know "
+                f"why it changed, remove the old key (ssh-keygen -R HOST -f FILE) from {files} "
+                f"and trust the new one with `{ssh_cmd}`.",
+            )
+        return HostKeyError(
+            self.name,
+            f"host key not trusted ({fingerprint or exc.reason}); it is not in {files}. "
+            f"Check the fingerprint with the host's owner, then trust it by connecting once "
+            f"with `{ssh_cmd}` and answering yes.",
+        )
+
+
+def _has_other_key(known: list[str], host: str, port: int | None) -> bool:
+    """Whether known_hosts holds some key for this host (so the offered one is a change)."""
+    for path in known:
+        try:
+            text = Path(path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        names = {host, f"[{host}]:{port}"} if port else {host}
+        for line in text.splitlines():
+            fields = line.split()
+            if len(fields) >= 3 and not line.startswith("#") and names & set(fields[0].split(",")):
+                return True
+    return False
