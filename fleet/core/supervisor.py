@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .agents import render_command, resolve_profiles
+from .agents import first_message, render_command, resolve_profiles
 from .config import Config, parse_target
 from .errors import FleetError, HostError, NotFound, UsageError
 from .models import AgentProfile, DiffStat, HostCheck, Session, Status
@@ -140,8 +140,11 @@ class Supervisor:
             "repo": repo,
             "task": task,
             "command": render_command(profile.command, task),
+            "first_message": first_message(profile, task),
             "resume_command": profile.resume,
             "rules": profile.rules(),
+            "mode": str(profile.send_mode),
+            "enter_delay": profile.enter_delay,
         }
         if name:
             args["name"] = name

@@ -18,6 +18,7 @@ import time
 
 from . import gitops, tmux
 from .layout import (
+    ID_RE,
     SESSIONS,
     WORKTREES,
     HelperError,
@@ -35,17 +36,18 @@ WIDTH, HEIGHT = 200, 50
 LIVE = ("starting", "working", "needs-input", "idle")
 
 
-def all_metas() -> list:
+def session_ids() -> list:
     try:
-        ids = sorted(os.listdir(SESSIONS))
+        return sorted(d for d in os.listdir(SESSIONS) if ID_RE.match(d))
     except OSError:
         return []
+
+
+def all_metas() -> list:
     metas = []
-    for sid in ids:
-        if not re.match(r"^[a-z2-7]{8}$", sid):
-            continue
+    for sid in session_ids():
         meta = read_json(os.path.join(SESSIONS, sid, "meta.json"))
-        if isinstance(meta, dict):
+        if isinstance(meta, dict) and meta.get("id") == sid:
             metas.append(meta)
     return metas
 
@@ -58,10 +60,13 @@ def load_meta(session_id: str) -> dict:
 
 
 def pane_facts(meta: dict, pane) -> tuple:
-    """(status, exit_code) from what tmux knows; status None means alive (classify the screen)."""
+    """(status, exit_code) from what tmux knows; status None means alive (classify the screen).
+
+    A pane that died without an exit status yet reads as alive: the status follows at once.
+    """
     if pane is None:
         return "stopped", None
-    if pane.dead:
+    if pane.dead and pane.exit_code is not None:
         code = pane.exit_code
         return ("exited" if code == 0 else "failed"), code
     return None, None
@@ -150,6 +155,10 @@ def op_new(args: dict) -> dict:
         "resume_command": _str(args, "resume_command"),
         "rules": args.get("rules") if isinstance(args.get("rules"), dict) else {},
         "created": round(time.time(), 3),
+        # Typed by the watcher once the agent first shows it is ready (agents that cannot
+        # take their task on the command line).
+        "pending_input": _str(args, "first_message", "") or "",
+        "send": _send_settings(args),
         "stopped": False,
         "runs": 1,
     }
@@ -224,19 +233,30 @@ def op_screen(args: dict) -> dict:
         return {"text": "", "live": False}
 
 
-def op_send(args: dict) -> dict:
-    session_id = check_id(args.get("session"))
-    text = _str(args, "text", required=True)
-    name = _alive_name(session_id)
-    if args.get("mode") == "paste":
+def _send_settings(args: dict) -> dict:
+    delay = args.get("enter_delay", 0)
+    return {
+        "mode": "paste" if args.get("mode") == "paste" else "type",
+        "enter_delay": float(delay) if isinstance(delay, (int, float)) and 0 <= delay <= 5 else 0,
+    }
+
+
+def type_text(name: str, text: str, settings: dict, enter: bool = True) -> None:
+    """Steering: the text exactly as written (never read as tmux key names), then Enter."""
+    if settings.get("mode") == "paste":
         tmux.paste(name, text)
     elif text:
         tmux.send_literal(name, text)
-    if args.get("enter", True):
-        delay = args.get("enter_delay", 0)
-        if isinstance(delay, (int, float)) and 0 < delay <= 5:
-            time.sleep(delay)
+    if enter:
+        if settings.get("enter_delay"):
+            time.sleep(settings["enter_delay"])
         tmux.send_keys(name, ["Enter"])
+
+
+def op_send(args: dict) -> dict:
+    session_id = check_id(args.get("session"))
+    text = _str(args, "text", required=True)
+    type_text(_alive_name(session_id), text, _send_settings(args), bool(args.get("enter", True)))
     return {"sent": len(text)}
 
 

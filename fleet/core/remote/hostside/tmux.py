@@ -9,7 +9,9 @@ import subprocess
 from .layout import TMUX_SOCKET, HelperError
 
 KEY_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+-]{0,15}$")
-_PANE_FORMAT = "#{session_name}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_pid}"
+_PANE_FORMAT = (
+    "#{session_name}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_pid}\t#{pane_dead_signal}"
+)
 
 
 class Pane:
@@ -44,10 +46,13 @@ def panes() -> dict:
     result: dict[str, Pane] = {}
     for line in out.splitlines():
         parts = line.split("\t")
-        if len(parts) != 4:
+        if len(parts) != 5:
             continue
-        name, dead, status, pid = parts
+        name, dead, status, pid, signal = parts
+        # tmux can mark a pane dead a moment before it has the exit status (code None then).
         code = int(status) if status.lstrip("-").isdigit() else None
+        if code is None and signal.isdigit():
+            code = 128 + int(signal)
         result.setdefault(name, Pane(name, dead == "1", code, int(pid) if pid.isdigit() else 0))
     return result
 

@@ -13,7 +13,7 @@ import time
 
 from . import journal, watcher
 from .layout import SESSIONS
-from .sessions import op_list
+from .sessions import op_list, session_ids
 
 POLL = 0.1
 HEARTBEAT = 15.0
@@ -55,7 +55,7 @@ def op_watch(args: dict, emit) -> None:
     while True:
         for event in reader.read_new():
             emit(event)
-        for sid in _session_ids():
+        for sid in session_ids():
             path = os.path.join(SESSIONS, sid, "screen.txt")
             try:
                 mtime = os.stat(path).st_mtime_ns
@@ -81,10 +81,3 @@ def op_watch(args: dict, emit) -> None:
             watcher.ensure_running()
             last_check = now
         time.sleep(POLL)
-
-
-def _session_ids() -> list:
-    try:
-        return [d for d in os.listdir(SESSIONS) if len(d) == 8]
-    except OSError:
-        return []

@@ -31,7 +31,7 @@ from .layout import (
     write_json,
     write_text,
 )
-from .sessions import all_metas, pane_facts
+from .sessions import pane_facts, session_ids, type_text
 
 TICK = 0.25
 PANES_EVERY = 1.0
@@ -80,6 +80,7 @@ class Watcher:
     def __init__(self) -> None:
         self.writer = journal.Writer()
         self.tracked: dict[str, Tracked] = {}
+        self.meta_cache: dict[str, tuple] = {}
         self.panes: dict[str, tmux.Pane] = {}
         self.panes_at = 0.0
         self.last_alive = time.time()
@@ -95,7 +96,7 @@ class Watcher:
             time.sleep(TICK)
 
     def tick(self, now: float) -> bool:
-        metas = all_metas()
+        metas = self.load_metas()
         logs = {}
         moved = False
         for meta in metas:
@@ -118,6 +119,27 @@ class Watcher:
             del self.tracked[gone]
             self.writer.append({"type": "removed", "session": gone})
         return alive
+
+    def load_metas(self) -> list:
+        """Every session's meta.json, re-read only when its mtime moved (a stat per session)."""
+        metas = []
+        cache = {}
+        for sid in session_ids():
+            path = os.path.join(SESSIONS, sid, "meta.json")
+            try:
+                mtime = os.stat(path).st_mtime_ns
+            except OSError:
+                continue
+            cached = self.meta_cache.get(sid)
+            if cached is None or cached[0] != mtime:
+                meta = read_json(path)
+                if not isinstance(meta, dict) or meta.get("id") != sid:
+                    continue
+                cached = (mtime, meta)
+            cache[sid] = cached
+            metas.append(cached[1])
+        self.meta_cache = cache
+        return metas
 
     def observe(self, meta: dict, log_size: int, now: float) -> bool:
         sid = meta["id"]
@@ -154,6 +176,8 @@ class Watcher:
                 status = "starting"
             else:
                 status = classify(text, meta.get("rules") or {}, now - t.last_change)
+            if status == "idle" and meta.get("pending_input") and pane is not None:
+                self.type_first_message(meta, pane.session)
         elif status == "stopped" and t.status in ("exited", "failed"):
             status, code = t.status, t.exit_code  # a finished run whose tmux session went away
         changed = False
@@ -169,6 +193,16 @@ class Watcher:
         if changed:
             write_json(os.path.join(SESSIONS, sid, "state.json"), t.state())
         return status in ("starting", "working", "needs-input", "idle")
+
+    def type_first_message(self, meta: dict, name: str) -> None:
+        text = meta.pop("pending_input")
+        write_json(os.path.join(SESSIONS, meta["id"], "meta.json"), meta)  # once, even on error
+        try:
+            type_text(name, text, meta.get("send") or {})
+        except Exception as e:
+            self.writer.append({"type": "error", "session": meta["id"], "message": str(e)})
+            return
+        self.writer.append({"type": "input", "session": meta["id"], "what": "task"})
 
     def capture(self, t: Tracked, pane, now: float) -> None:
         t.last_capture = now

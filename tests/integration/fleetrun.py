@@ -1,0 +1,146 @@
+"""Run fleet against a LoopbackFleet the way a person does: the real `fleet` CLI in a process.
+
+Also: a recorder agent (a tiny interactive program that writes down exactly what it receives)
+and `wait_for`, which polls a condition until a deadline instead of sleeping and hoping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from tests.integration.hosts import LoopbackFleet, LoopbackHost
+
+T = TypeVar("T")
+
+RECORDER = textwrap.dedent(
+    """\
+    import json, os, sys
+    session = os.environ.get("FLEET_SESSION", "none")
+    path = os.path.expanduser("~/received-%s.jsonl" % session)
+    def record(kind, value):
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"kind": kind, "value": value}) + "\\n")
+    record("argv", sys.argv[1:])
+    print("recorder ready", flush=True)
+    while True:
+        sys.stdout.write("> ")
+        sys.stdout.flush()
+        line = sys.stdin.buffer.readline()
+        if not line:
+            break
+        text = line.decode("utf-8", "replace").rstrip("\\n")
+        record("line", text)
+        if text.startswith("exit "):
+            sys.exit(int(text.split()[1]))
+        print("got %d chars" % len(text), flush=True)
+    """
+)
+
+
+def wait_for(
+    condition: Callable[[], T | None],
+    timeout: float = 15.0,
+    interval: float = 0.1,
+    what: str = "condition",
+) -> T:
+    """Poll `condition` until it returns something truthy; fail with `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what} (last: {last!r})")
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+class FleetCLI:
+    """The fleet CLI pointed at a loopback fleet, with a `recorder` agent profile added."""
+
+    def __init__(self, lf: LoopbackFleet, extra_toml: str = "") -> None:
+        self.lf = lf
+        agents = lf.dir / "agents"
+        agents.mkdir(exist_ok=True)
+        agents.chmod(0o755)
+        recorder = agents / "recorder.py"
+        recorder.write_text(RECORDER)
+        recorder.chmod(0o644)
+        self.config = lf.dir / "fleet-test.toml"
+        self.config.write_text(
+            lf.fleet_toml.read_text()
+            + textwrap.dedent(
+                f"""
+                [agents.recorder]
+                command = "python3 {recorder} {{task}}"
+                idle = ['^> ?\\Z']
+                idle_after = 1.0
+                enter_delay = 0.05
+                interrupt = ["C-c"]
+                """
+            )
+            + extra_toml
+        )
+        self.env = lf.env(os.environ)
+        self.env["FLEET_CONFIG"] = str(self.config)
+
+    def __call__(self, *args: str, input: str | None = None, timeout: float = 60) -> Result:
+        proc = subprocess.run(
+            [sys.executable, "-m", "fleet", *args],
+            env=self.env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def ok(self, *args: str, **kw: Any) -> Result:
+        result = self(*args, **kw)
+        assert result.code == 0, f"fleet {' '.join(args)} failed ({result.code}): {result.err}"
+        return result
+
+    def sessions(self) -> dict[str, dict[str, Any]]:
+        return {s["ref"]: s for s in self.ok("ls", "--json").json()}
+
+    def wait_status(self, ref: str, *statuses: str, timeout: float = 20) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            session = self.sessions().get(ref)
+            return session if session and session["status"] in statuses else None
+
+        return wait_for(check, timeout, 0.2, f"{ref} to be {' or '.join(statuses)}")
+
+
+def received(host: LoopbackHost, session_id: str) -> list[dict[str, Any]]:
+    """What the recorder agent of a session has received so far."""
+    path = host.home / f"received-{session_id}.jsonl"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in lines]
+
+
+def received_lines(host: LoopbackHost, session_id: str) -> list[str]:
+    return [r["value"] for r in received(host, session_id) if r["kind"] == "line"]
+
+
+def env_without(base: Mapping[str, str], *names: str) -> dict[str, str]:
+    return {k: v for k, v in base.items() if k not in names}
