@@ -51,6 +51,7 @@ class HostLink:
         self._lock = asyncio.Lock()
         self._channels = asyncio.Semaphore(CHANNELS_PER_CONNECTION)
         self.failures = 0
+        self.connects = 0
         self.last_error: Exception | None = None
         self.connected_at = 0.0
 
@@ -79,6 +80,7 @@ class HostLink:
                     self.last_error = exc
                     raise
             self.failures = 0
+            self.connects += 1
             self.last_error = None
             self.connected_at = time.time()
             log.info("%s: connected", self.name)

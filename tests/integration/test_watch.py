@@ -1,0 +1,142 @@
+"""The watch stream over real SSH: events pushed from the host, resumed from a cursor after a
+disconnect or an sshd restart with nothing repeated and nothing dropped."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from fleet.core.config import load_config
+from fleet.core.supervisor import Supervisor
+from tests.integration.fleetrun import FleetCLI
+from tests.integration.hosts import LoopbackFleet
+
+Event = dict[str, Any]
+
+
+@pytest.fixture
+def supervisor_config(fresh_hosts: LoopbackFleet) -> Any:
+    return load_config(FleetCLI(fresh_hosts).config)
+
+
+async def collect_until(
+    stream: AsyncIterator[Event], done: Callable[[list[Event]], bool], timeout: float = 20
+) -> list[Event]:
+    events: list[Event] = []
+
+    async def run() -> None:
+        async for event in stream:
+            events.append(event)
+            if done(events):
+                return
+
+    try:
+        await asyncio.wait_for(run(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"watch did not deliver in {timeout} s; got {events}") from None
+    return events
+
+
+def status_of(events: list[Event], session: str) -> str | None:
+    statuses = [
+        e["status"] for e in events if e.get("type") == "status" and e.get("session") == session
+    ]
+    return statuses[-1] if statuses else None
+
+
+def journal_seqs(events: list[Event]) -> list[int]:
+    return [
+        e["seq"]
+        for e in events
+        if "seq" in e and e["type"] not in ("hello", "snapshot", "heartbeat")
+    ]
+
+
+async def test_watch_pushes_changes_and_resumes_from_its_cursor(supervisor_config: Any) -> None:
+    async with Supervisor(supervisor_config) as sup:
+        first = await sup.new_session("alpha", "~/repo", agent="recorder", name="w1")
+        stream = sup.watch("alpha")
+        events = await collect_until(
+            stream,
+            lambda ev: (
+                status_of(ev, first.id) == "idle"
+                and any(
+                    e["type"] == "screen"
+                    and e["session"] == first.id
+                    and "recorder ready" in e["text"]
+                    for e in ev
+                )
+            ),
+        )
+        assert events[0]["type"] == "snapshot"  # a fresh client gets the whole picture first
+        await stream.aclose()
+        cursor = max(journal_seqs(events) or [events[0]["seq"]])
+        screens = {e["session"]: e["hash"] for e in events if e["type"] == "screen"}
+
+        # While nobody watches, things happen on the host.
+        await sup.send(f"alpha/{first.id}", "exit 4")
+        second = await sup.new_session("alpha", "~/repo", agent="recorder", name="w2")
+
+        stream = sup.watch("alpha", since=cursor, screens=screens)
+        later = await collect_until(
+            stream,
+            lambda ev: status_of(ev, first.id) == "failed" and status_of(ev, second.id) == "idle",
+        )
+        await stream.aclose()
+        assert later[0] == {"type": "hello", "seq": cursor, "version": later[0]["version"]}
+        seqs = journal_seqs(later)
+        assert seqs == list(range(cursor + 1, cursor + 1 + len(seqs))), "a gap or a repeat"
+        failed = [e for e in later if e.get("status") == "failed"]
+        assert failed[0]["exit_code"] == 4
+        assert any(e["type"] == "created" and e["session"] == second.id for e in later)
+        # The first session's screen changed ("exit 4" typed, pane dead) so it comes again;
+        # but the unchanged parts of what we had are not resent with the same hash.
+        resent = [e for e in later if e["type"] == "screen" and e["session"] == first.id]
+        assert all(e["hash"] != screens[first.id] for e in resent)
+
+
+async def test_watch_reconnects_after_sshd_restart_without_losing_events(
+    fresh_hosts: LoopbackFleet, supervisor_config: Any
+) -> None:
+    async with Supervisor(supervisor_config) as sup:
+        session = await sup.new_session("alpha", "~/repo", agent="recorder", name="r1")
+        stream = sup.watch("alpha")
+        events = await collect_until(stream, lambda ev: status_of(ev, session.id) == "idle")
+
+        fresh_hosts.stop_host("alpha")  # kills sshd and every connection: the stream drops
+        # The agent keeps running on the host (tmux does not care about sshd) and exits.
+        fresh_hosts.run_as(
+            "alpha",
+            ["tmux", "-L", "fleet", "send-keys", "-t", f"=fleet-{session.id}:", "-l", "exit 5"],
+        )
+        fresh_hosts.run_as(
+            "alpha", ["tmux", "-L", "fleet", "send-keys", "-t", f"=fleet-{session.id}:", "Enter"]
+        )
+        fresh_hosts.start_host("alpha")
+
+        events += await collect_until(
+            stream, lambda ev: status_of(ev, session.id) == "failed", timeout=30
+        )
+        await stream.aclose()
+        kinds = [e["type"] for e in events]
+        assert "link" in kinds, "the outage should be reported"
+        link = next(e for e in events if e["type"] == "link")
+        assert link["state"] == "reconnecting" and link["host"] == "alpha"
+        seqs = journal_seqs(events)
+        assert len(seqs) == len(set(seqs)), "an event was delivered twice"
+        assert seqs == sorted(seqs)
+        assert [e for e in events if e.get("status") == "failed"][0]["exit_code"] == 5
+
+
+async def test_more_concurrent_calls_than_sshd_allows_channels_share_one_connection(
+    supervisor_config: Any,
+) -> None:
+    # sshd's default MaxSessions is 10: without a channel budget, 30 calls at once fail.
+    async with Supervisor(supervisor_config) as sup:
+        helper = sup.helper("alpha")
+        answers = await asyncio.gather(*(helper.call("hello") for _ in range(30)))
+        assert len(answers) == 30 and all(a["protocol"] == 1 for a in answers)
+        assert sup.links["alpha"].connects == 1
