@@ -128,7 +128,7 @@ async def test_watch_reconnects_after_sshd_restart_without_losing_events(
         seqs = journal_seqs(events)
         assert len(seqs) == len(set(seqs)), "an event was delivered twice"
         assert seqs == sorted(seqs)
-        assert [e for e in events if e.get("status") == "failed"][0]["exit_code"] == 5
+        assert next(e for e in events if e.get("status") == "failed")["exit_code"] == 5
 
 
 async def test_more_concurrent_calls_than_sshd_allows_channels_share_one_connection(
