@@ -90,22 +90,36 @@ class HelperClient:
 
     async def _upload(self) -> None:
         """SFTP where the host offers it; else the same bytes through `cat` on a fixed command."""
+        log.info("%s: uploading helper %s", self.host, self.bundle.digest)
+        async with self.link.channel() as conn:
+            try:
+                sftp = await conn.start_sftp_client()
+            except (asyncssh.ChannelOpenError, asyncssh.SFTPError, asyncssh.ProcessError) as exc:
+                log.info("%s: no SFTP (%s); uploading through the shell", self.host, _reason(exc))
+            else:
+                async with sftp:
+                    await self._upload_sftp(sftp)
+                return
+        await self._upload_shell()
+
+    async def _upload_sftp(self, sftp: asyncssh.SFTPClient) -> None:
         path = self.bundle.remote_path
         tmp = f"{path}.tmp-{secrets.token_hex(4)}"
-        log.info("%s: uploading helper %s", self.host, self.bundle.digest)
         try:
-            async with self.link.channel() as conn, conn.start_sftp_client() as sftp:
-                await sftp.makedirs(".fleet", exist_ok=True)
-                await sftp.chmod(".fleet", 0o700)
-                async with sftp.open(tmp, "wb", asyncssh.SFTPAttrs(permissions=0o700)) as f:
-                    await f.write(self.bundle.data)
-                await sftp.chmod(tmp, 0o700)
-                await sftp.posix_rename(tmp, path)
-            return
-        except asyncssh.ChannelOpenError as exc:
-            log.info("%s: no SFTP (%s); uploading through the shell", self.host, exc.reason)
+            await sftp.makedirs(".fleet", exist_ok=True)
+            await sftp.chmod(".fleet", 0o700)
+            async with sftp.open(tmp, "wb", asyncssh.SFTPAttrs(permissions=0o700)) as f:
+                await f.write(self.bundle.data)
+            await sftp.chmod(tmp, 0o700)
+            await sftp.posix_rename(tmp, path)
         except asyncssh.SFTPError as exc:
-            raise HostSetupError(self.host, f"cannot install the helper: {exc.reason}") from None
+            raise HostSetupError(
+                self.host, f"cannot install the helper in ~/.fleet: {exc.reason}"
+            ) from None
+
+    async def _upload_shell(self) -> None:
+        path = self.bundle.remote_path
+        tmp = f"{path}.tmp-{secrets.token_hex(4)}"
         script = (
             f"umask 077 && mkdir -p .fleet && chmod 700 .fleet && cat > {tmp} && "
             f"chmod 700 {tmp} && mv -f {tmp} {path}"
@@ -115,8 +129,7 @@ class HelperClient:
         if result.exit_status != 0:
             stderr = result.stderr or b""
             err = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
-            err = err.strip()
-            raise HostSetupError(self.host, f"cannot install the helper in ~/.fleet: {err}")
+            raise HostSetupError(self.host, f"cannot install the helper in ~/.fleet: {err.strip()}")
 
     async def call(
         self, op: str, args: dict[str, Any] | None = None, timeout: float = CALL_TIMEOUT
