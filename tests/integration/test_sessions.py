@@ -199,7 +199,10 @@ def test_usage_and_operation_errors_have_exit_codes_and_no_traceback(fleet: Flee
         "new", "alpha", "--repo", "~/repo", "--base", "nobranch", "--agent", "recorder", "x"
     )
     assert bad_base.code == 1 and "not found" in bad_base.err
+    no_claude = fleet("new", "alpha", "--repo", "~/repo", "fix", "it")  # claude is the default
+    assert no_claude.code == 1 and "claude is not installed on this host" in no_claude.err
+    assert not (fleet.lf["alpha"].home / ".fleet/worktrees/fix-it").exists()
     usage = fleet("new")
     assert usage.code == 2
-    for r in (bad_host, bad_agent, not_repo, missing_repo, bad_base, usage):
+    for r in (bad_host, bad_agent, not_repo, missing_repo, bad_base, no_claude, usage):
         assert "Traceback" not in r.err

@@ -13,6 +13,7 @@ import errno
 import os
 import re
 import shlex
+import subprocess
 import sys
 import time
 
@@ -132,6 +133,7 @@ def op_new(args: dict) -> dict:
     repo = gitops.repo_root(_str(args, "repo", required=True))
     base = _str(args, "base", "HEAD") or "HEAD"
     base_sha = gitops.resolve(repo, base)
+    _check_program(command, agent)
     name = _unique_name(_str(args, "name"), agent, task)
     session_id = new_id()
     while os.path.exists(os.path.join(SESSIONS, session_id)):
@@ -165,6 +167,38 @@ def op_new(args: dict) -> dict:
     write_json(os.path.join(sdir, "meta.json"), meta)
     _launch(meta, command)
     return describe(meta, tmux.panes())
+
+
+def login_shell() -> str:
+    return os.environ.get("SHELL") or "/bin/sh"
+
+
+def _check_program(command: str, agent: str) -> None:
+    """Refuse early, and say why, when the agent's program is not installed on this host."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return
+    while words and (words[0] in ("exec", "env", "nohup") or re.match(r"^\w+=", words[0])):
+        words.pop(0)
+    if not words or not re.match(r"^[\w.+-]+$", words[0]):
+        return  # a path, a variable, a subshell: leave it to the shell
+    program = words[0]
+    # The agent runs under a login shell (see op_exec), so look it up the same way. The name
+    # travels as a positional parameter, never inside the script text.
+    found = subprocess.run(
+        [login_shell(), "-lc", 'command -v -- "$1"', "fleet", program],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=30,
+    )
+    if found.returncode != 0:
+        raise HelperError(
+            "missing-agent",
+            "%s is not installed on this host (not found on a login shell's PATH): install "
+            "it, or choose another agent with --agent" % program,
+        )
 
 
 def _launch(meta: dict, command: str) -> None:
@@ -207,7 +241,7 @@ def op_exec(session_id: str):
     command = run.get("command") or meta["command"]
     os.chdir(meta["worktree"])
     os.environ["FLEET_SESSION"] = session_id
-    shell = os.environ.get("SHELL") or "/bin/sh"
+    shell = login_shell()
     # A login shell, so the agent finds what the person's profile puts on PATH (nvm, ~/.local).
     os.execvp(shell, [shell, "-lc", command])
 
