@@ -77,7 +77,8 @@ def _exit_when_client_leaves() -> None:
 
 
 def main(argv: list) -> int:
-    os.umask(0o077)
+    # No global umask: the agent and its worktree get the person's usual file modes. fleet's
+    # own files are created with explicit private modes instead.
     if argv[:1] == ["exec"] and len(argv) == 2:
         return sessions.op_exec(argv[1])
     if argv[:1] == ["watcher"]:

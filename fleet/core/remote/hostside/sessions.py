@@ -215,7 +215,9 @@ def _launch(meta: dict, command: str) -> None:
         shlex.quote(p) for p in (sys.executable, os.path.abspath(sys.argv[0]), "exec", meta["id"])
     )
     name = tmux_name(meta["id"])
-    tmux.start(name, meta["worktree"], pane_cmd, os.path.join(sdir, "output.log"), WIDTH, HEIGHT)
+    log_path = os.path.join(sdir, "output.log")
+    os.close(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    tmux.start(name, meta["worktree"], pane_cmd, log_path, WIDTH, HEIGHT)
     deadline = time.time() + 15
     while True:
         try:
