@@ -356,12 +356,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # argparse cannot take free words after options ("new alpha --repo r fix the bug"):
-    # words left over go to the task / message, anything else is a usage error.
-    if extra and args.command in ("new", "send") and not any(w.startswith("-") for w in extra):
+    # words left over go to the task / message, anything else is a usage error. Everything
+    # after a "--" is words too, even when it starts with "-" ("new alpha --repo r -- -x").
+    words, dashdash = extra, []
+    if "--" in extra:
+        cut = extra.index("--")
+        words, dashdash = extra[:cut], extra[cut + 1 :]
+    if extra and args.command in ("new", "send") and not any(w.startswith("-") for w in words):
         if args.command == "new":
-            args.task += extra
+            args.task += words + dashdash
         else:
-            args.text += extra
+            args.text += words + dashdash
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:

@@ -191,7 +191,7 @@ class HostLink:
                 fingerprint = f"{key.get_algorithm()} {key.get_fingerprint('sha256')}"
         except Exception:  # the hint is best effort; the refusal stands regardless
             pass
-        changed = _has_other_key(known, host, port)
+        changed = self._has_other_key(known, host, port, user)
         files = ", ".join(known)
         ssh_cmd = f"ssh {self.target}"
         if self.settings.config_file is not None:
@@ -211,17 +211,26 @@ class HostLink:
             f"with `{ssh_cmd}` and answering yes.",
         )
 
+    def _has_other_key(
+        self, known: list[str], host: str, port: int | None, user: str | None
+    ) -> bool:
+        """Whether known_hosts holds some key for this host (so the offered one is a change).
 
-def _has_other_key(known: list[str], host: str, port: int | None) -> bool:
-    """Whether known_hosts holds some key for this host (so the offered one is a change)."""
-    for path in known:
-        try:
-            text = Path(path).read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        names = {host, f"[{host}]:{port}"} if port else {host}
-        for line in text.splitlines():
-            fields = line.split()
-            if len(fields) >= 3 and not line.startswith("#") and names & set(fields[0].split(",")):
+        Looked up the way ssh does: under the HostName / Port / HostKeyAlias the ssh config
+        gives the alias (`[127.0.0.1]:2222`, not `alpha`), hashed entries included.
+        """
+        options = asyncssh.SSHClientConnectionOptions(
+            config=self._config_files(), host=host, port=port or (), username=user or ()
+        )
+        name = options.host_key_alias or options.host
+        real_port = options.port if options.port != 22 else None
+        for path in known:
+            if not Path(path).is_file():
+                continue
+            try:
+                keys = asyncssh.match_known_hosts(path, name, options.host, real_port)
+            except (OSError, ValueError, asyncssh.Error):
+                continue
+            if keys[0]:  # a trusted key for this host, and the offered one is not it
                 return True
-    return False
+        return False

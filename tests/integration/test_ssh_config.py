@@ -52,8 +52,18 @@ def test_include_and_proxyjump_are_followed(fresh_hosts: LoopbackFleet) -> None:
     # The same host through a jump host that does not answer: proof the jump is really taken.
     assert not hosts["badhop"]["reachable"]
     # And a session made through the jump lands on alpha.
-    fleet.ok("--config", str(toml), "new", "hopped", "--repo", "~/repo", "--agent", "shell",
-             "--name", "via-jump")
+    fleet.ok(
+        "--config",
+        str(toml),
+        "new",
+        "hopped",
+        "--repo",
+        "~/repo",
+        "--agent",
+        "shell",
+        "--name",
+        "via-jump",
+    )
     assert (alpha.home / ".fleet" / "worktrees" / "via-jump").is_dir()
 
 

@@ -86,9 +86,15 @@ def start(name: str, cwd: str, argv_command: str, log_path: str, width: int, hei
     tmux("pipe-pane", "-t", target(name), "-o", "exec cat >> " + shlex.quote(log_path))
 
 
+# tmux refuses a command of more than about 16 KB ("command too long"): long text is typed in
+# pieces of at most this many characters (4 bytes each at most in UTF-8).
+LITERAL_CHUNK = 2048
+
+
 def send_literal(name: str, text: str) -> None:
     # -l: every character is typed as itself; "--" keeps text like "-x" from being an option.
-    tmux("send-keys", "-t", target(name), "-l", "--", text)
+    for start in range(0, len(text), LITERAL_CHUNK):
+        tmux("send-keys", "-t", target(name), "-l", "--", text[start : start + LITERAL_CHUNK])
 
 
 def send_keys(name: str, keys) -> None:
