@@ -125,7 +125,21 @@ class FleetCLI:
             session = self.sessions().get(ref)
             return session if session and session["status"] in statuses else None
 
-        return wait_for(check, timeout, 0.2, f"{ref} to be {' or '.join(statuses)}")
+        try:
+            return wait_for(check, timeout, 0.2, f"{ref} to be {' or '.join(statuses)}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.diagnose(ref)}") from None
+
+    def diagnose(self, ref: str) -> str:
+        """What the host knows, for a failure message: tmux panes and the journal's tail."""
+        host = self.lf[ref.split("/")[0]]
+        fmt = "#{session_name} dead=#{pane_dead} status=#{pane_dead_status} pid=#{pane_pid}"
+        panes = self.lf.run_as(
+            host.name, ["tmux", "-L", "fleet", "list-panes", "-a", "-F", fmt], check=False
+        )
+        journal = host.home / ".fleet" / "journal.jsonl"
+        tail = journal.read_text().splitlines()[-8:] if journal.exists() else []
+        return "tmux panes:\n" + panes.stdout + "journal tail:\n" + "\n".join(tail)
 
 
 def received(host: LoopbackHost, session_id: str) -> list[dict[str, Any]]:
