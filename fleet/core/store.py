@@ -1,0 +1,1078 @@
+"""fleet's local memory: an SQLite file (aiosqlite) that makes start instant and resumes exact.
+
+It holds what fleet knew of every host and session, the last screen of each session, the
+cursors into each host's watch journal and each session's output log, the person's review
+decisions, and an append-only audit log.
+
+Writes never make a caller wait: each write method enqueues ONE unit of work (statements that
+must commit together) and returns. One writer task drains the queue and commits everything it
+took in a single transaction (each unit inside its own savepoint, so one bad unit cannot take
+the others down). `flush()` waits until everything enqueued so far is committed and reports a
+failed write as a StoreError. The writer's SQLite connection lives on one private thread, so a
+whole batch costs the event loop a single hop; reads use a second connection (aiosqlite) and
+run beside the writer thanks to WAL.
+
+Nothing here logs steering text, screen contents or output bytes: only what ran where.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import stat
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiosqlite
+
+from .errors import FleetError
+from .models import DiffStat, Session, Status
+
+__all__ = [
+    "MIGRATIONS",
+    "OUTPUT_KEEP_BYTES",
+    "SCHEMA_VERSION",
+    "AuditEntry",
+    "CachedSession",
+    "Decision",
+    "Store",
+    "StoreError",
+]
+
+log = logging.getLogger("fleet.store")
+
+OUTPUT_KEEP_BYTES = 2 * 1024 * 1024
+APPLICATION_ID = 0x666C7431  # "flt1" in the file header: this file is a fleet store
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+BUSY_TIMEOUT = 10.0  # seconds another fleet process may hold the write lock
+BUSY_RETRIES = 3  # whole-batch attempts when the file stays locked
+
+
+class StoreError(FleetError):
+    """The local store cannot be used or a write to it failed; the message says what to do."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class CachedSession:
+    session: Session
+    gone: bool  # the host no longer lists it (kept: never silently dropped)
+    unread: int  # status changes + output lines since the person last looked
+    updated: float  # when the store last heard about it
+    agent_session_id: str | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: float
+    host: str
+    session: str | None
+    kind: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Decision:
+    id: int
+    at: float
+    host: str
+    session: str
+    fingerprint: str
+    hunk: int
+    action: str
+    note: str
+    patch: str
+
+
+# -- schema ---------------------------------------------------------------------------------
+
+Migration = Callable[[sqlite3.Connection], None]
+
+_V1 = (
+    """CREATE TABLE hosts (
+        name TEXT PRIMARY KEY,
+        target TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL DEFAULT '',
+        last_seen REAL NOT NULL DEFAULT 0,
+        watch_cursor INTEGER
+    )""",
+    """CREATE TABLE sessions (
+        host TEXT NOT NULL,
+        id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        agent TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL,
+        exit_code INTEGER,
+        branch TEXT NOT NULL DEFAULT '',
+        worktree TEXT NOT NULL DEFAULT '',
+        repo TEXT NOT NULL DEFAULT '',
+        base TEXT NOT NULL DEFAULT '',
+        task TEXT NOT NULL DEFAULT '',
+        created REAL NOT NULL DEFAULT 0,
+        status_since REAL NOT NULL DEFAULT 0,
+        added INTEGER NOT NULL DEFAULT 0,
+        removed INTEGER NOT NULL DEFAULT 0,
+        files INTEGER NOT NULL DEFAULT 0,
+        gone INTEGER NOT NULL DEFAULT 0,
+        unread INTEGER NOT NULL DEFAULT 0,
+        updated REAL NOT NULL DEFAULT 0,
+        agent_session_id TEXT,
+        PRIMARY KEY (host, id)
+    )""",
+    "CREATE INDEX sessions_by_created ON sessions (host, created)",
+    """CREATE TABLE screens (
+        host TEXT NOT NULL,
+        session TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        text TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (host, session)
+    )""",
+    # Output cursors live apart from sessions: output may arrive before the session is known.
+    """CREATE TABLE outputs (
+        host TEXT NOT NULL,
+        session TEXT NOT NULL,
+        cursor INTEGER NOT NULL DEFAULT 0,
+        kept INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (host, session)
+    )""",
+    """CREATE TABLE output_chunks (
+        id INTEGER PRIMARY KEY,
+        host TEXT NOT NULL,
+        session TEXT NOT NULL,
+        offset INTEGER NOT NULL,
+        data BLOB NOT NULL
+    )""",
+    "CREATE UNIQUE INDEX output_chunks_by_offset ON output_chunks (host, session, offset)",
+    """CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        host TEXT NOT NULL,
+        session TEXT,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}'
+    )""",
+    "CREATE INDEX audit_by_session ON audit (host, session, id)",
+    """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
+    """CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        host TEXT NOT NULL,
+        session TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        hunk INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        patch TEXT NOT NULL DEFAULT '',
+        at REAL NOT NULL
+    )""",
+    "CREATE INDEX decisions_by_session ON decisions (host, session, id)",
+)
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    for statement in _V1:
+        db.execute(statement)
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+
+# Step N (1-based) takes a database at schema N-1 to schema N, inside one transaction.
+# Append only: never edit a step that has shipped.
+MIGRATIONS: list[Migration] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _user_version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _migrate(db: sqlite3.Connection, path: Path, steps: Sequence[Migration]) -> None:
+    """Bring the database to len(steps), one step per transaction; refuse a newer one."""
+    known = len(steps)
+    while True:
+        # Re-read the version under the write lock: another fleet may be migrating it too.
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            version = _user_version(db)
+            app = int(db.execute("PRAGMA application_id").fetchone()[0])
+            if app not in (0, APPLICATION_ID):
+                raise _unusable(path, "it was not written by fleet")
+            if version > known:
+                raise StoreError(
+                    f"{path} was written by a newer fleet (schema {version}, this fleet knows "
+                    f"{known}): upgrade fleet, or move the file away to start afresh (sessions "
+                    "are recovered from the hosts)"
+                )
+            if version == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                raise _unusable(path, "it holds tables fleet did not create")
+            if version == known:
+                db.execute("COMMIT")
+                return
+            steps[version](db)
+            db.execute(f"PRAGMA user_version = {version + 1}")
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        log.info("store %s: schema %d -> %d", path, version, version + 1)
+
+
+def _unusable(path: Path, why: object) -> StoreError:
+    return StoreError(
+        f"{path} is not a usable fleet database ({why}): move it away (for example to "
+        f"{path.name}.broken) and run fleet again to start afresh (sessions are recovered from "
+        "the hosts)"
+    )
+
+
+def _translate(path: Path, exc: sqlite3.Error) -> StoreError:
+    name = getattr(exc, "sqlite_errorname", "")
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return StoreError(f"{path} is locked by another program: close it or try again ({exc})")
+    if name.startswith(("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_READONLY", "SQLITE_FULL")):
+        return StoreError(f"cannot write {path} ({exc}): check the disk and the file's owner")
+    return _unusable(path, exc)
+
+
+def _private(path: Path) -> None:
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        with contextlib.suppress(OSError):
+            if stat.S_IMODE(name.stat().st_mode) != FILE_MODE:
+                name.chmod(FILE_MODE)
+
+
+def _create_file(path: Path) -> None:
+    parent = path.parent
+    try:
+        if not parent.exists():
+            parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            parent.chmod(DIR_MODE)  # mkdir's mode passes through the umask
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        os.close(fd)
+        if stat.S_IMODE(path.stat().st_mode) != FILE_MODE:
+            path.chmod(FILE_MODE)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create {path} ({exc.strerror or exc}): check its directory"
+        ) from None
+    if not path.is_file():
+        raise StoreError(f"{path} is not a regular file: move it away")
+
+
+def _open_writer(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(
+        str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
+    )
+    try:
+        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{path}: cannot use write-ahead logging (journal mode {mode})")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
+        _migrate(db, path, MIGRATIONS)
+        # Touch the small tables so a damaged file is refused now, not in the middle of work.
+        for table in ("hosts", "sessions", "screens", "outputs"):
+            db.execute(f"SELECT count(*) FROM {table}").fetchone()
+        db.execute("SELECT max(id) FROM audit").fetchone()
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+# -- row helpers ----------------------------------------------------------------------------
+
+_SESSION_COLUMNS = (
+    "host, id, name, agent, status, exit_code, branch, worktree, repo, base, task, created, "
+    "status_since, added, removed, files, updated"
+)
+_UPSERT_SESSION = f"""
+    INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({", ".join("?" * 17)})
+    ON CONFLICT (host, id) DO UPDATE SET
+        name = excluded.name, agent = excluded.agent, status = excluded.status,
+        exit_code = excluded.exit_code, branch = excluded.branch,
+        worktree = excluded.worktree, repo = excluded.repo, base = excluded.base,
+        task = excluded.task, created = excluded.created,
+        status_since = excluded.status_since, added = excluded.added,
+        removed = excluded.removed, files = excluded.files, gone = 0,
+        updated = excluded.updated
+"""
+
+SessionRow = tuple[
+    str, str, str, str, str, int | None, str, str, str, str, str, float, float, int, int, int, float
+]
+
+
+def _session_row(host: str, s: Session, now: float) -> SessionRow:
+    return (
+        host,
+        s.id,
+        s.name,
+        s.agent,
+        str(s.status),
+        s.exit_code,
+        s.branch,
+        s.worktree,
+        s.repo,
+        s.base,
+        s.task,
+        float(s.created),
+        float(s.status_since),
+        int(s.diffstat.added),
+        int(s.diffstat.removed),
+        int(s.diffstat.files),
+        now,
+    )
+
+
+def _status(value: str) -> Status:
+    try:
+        return Status(value)
+    except ValueError:
+        return Status.LOST
+
+
+def _cached(row: sqlite3.Row) -> CachedSession:
+    session = Session(
+        id=row["id"],
+        name=row["name"],
+        host=row["host"],
+        agent=row["agent"],
+        status=_status(row["status"]),
+        branch=row["branch"],
+        worktree=row["worktree"],
+        repo=row["repo"],
+        base=row["base"],
+        task=row["task"],
+        created=row["created"],
+        status_since=row["status_since"],
+        exit_code=row["exit_code"],
+        diffstat=DiffStat(row["added"], row["removed"], row["files"]),
+    )
+    return CachedSession(
+        session=session,
+        gone=bool(row["gone"]),
+        unread=int(row["unread"]),
+        updated=float(row["updated"]),
+        agent_session_id=row["agent_session_id"],
+    )
+
+
+def _json(detail: dict[str, Any]) -> str:
+    return json.dumps(detail, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def _insert_audit(
+    db: sqlite3.Connection, at: float, host: str, session: str | None, kind: str, detail: str
+) -> None:
+    db.execute(
+        "INSERT INTO audit (at, host, session, kind, detail) VALUES (?, ?, ?, ?, ?)",
+        (at, host, session, kind, detail),
+    )
+
+
+def _int_or_none(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return None
+
+
+@dataclass(frozen=True)
+class _Unit:
+    kind: str  # for logs only: the method that enqueued it
+    host: str
+    session: str | None
+    run: Callable[[sqlite3.Connection], object]
+
+
+class Store:
+    """The local store. Open with `await Store.open(path)`; close with `await store.close()`."""
+
+    def __init__(
+        self,
+        path: Path,
+        writer: sqlite3.Connection,
+        reader: aiosqlite.Connection,
+        executor: ThreadPoolExecutor,
+        output_keep: int,
+    ) -> None:
+        self.path = path
+        self.output_keep = output_keep
+        self._db = writer
+        self._reader = reader
+        self._executor = executor
+        self._pending: list[_Unit] = []
+        self._submitted = 0  # units enqueued so far
+        self._done = 0  # units the writer has finished with (committed or failed)
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._closed = False
+        self._failure: StoreError | None = None
+        self._commits = 0
+        self._task = asyncio.get_running_loop().create_task(self._writer(), name="fleet-store")
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, path: Path, *, output_keep: int = OUTPUT_KEEP_BYTES) -> Store:
+        """Open (creating, 0600) and migrate the store at `path`; StoreError says what to do."""
+        path = Path(path)
+        _create_file(path)
+        loop = asyncio.get_running_loop()
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleet-store")
+        reader: aiosqlite.Connection | None = None
+        writer: sqlite3.Connection | None = None
+        try:
+            writer = await loop.run_in_executor(executor, _open_writer, path)
+            reader = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT)
+            reader.row_factory = sqlite3.Row
+            await reader.execute("PRAGMA query_only = ON")
+        except BaseException as exc:
+            if reader is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    await reader.close()
+            if writer is not None:
+                await loop.run_in_executor(executor, writer.close)
+            executor.shutdown(wait=False)
+            if isinstance(exc, sqlite3.Error):
+                log.warning("store %s refused: %s", path, exc)
+                raise _translate(path, exc) from None
+            raise
+        _private(path)
+        log.debug("store %s open (schema %d)", path, SCHEMA_VERSION)
+        return cls(path, writer, reader, executor, output_keep)
+
+    async def close(self) -> None:
+        """Commit everything enqueued, then close; a write that failed is raised here."""
+        if self._closed:
+            return
+        self._closing = True
+        self._wake.set()
+        try:
+            await asyncio.shield(self._task)  # a cancelled close() must not cut a commit short
+        except asyncio.CancelledError:
+            if not self._task.cancelled():
+                raise
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(sqlite3.Error):
+            await self._reader.close()
+        with contextlib.suppress(sqlite3.Error):
+            await loop.run_in_executor(self._executor, self._db.close)
+        self._executor.shutdown(wait=True)
+        self._raise_failure()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def commits(self) -> int:
+        """How many transactions the writer has committed (for measurements and tests)."""
+        return self._commits
+
+    async def flush(self) -> None:
+        """Wait until everything enqueued so far is committed; raise a failed write."""
+        target = self._submitted
+        if self._done < target:
+            if self._task.done():
+                self._raise_failure()
+                raise StoreError(f"{self.path}: the store's writer has stopped; restart fleet")
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append((target, future))
+            self._wake.set()
+            await future
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+
+    # -- the writer -----------------------------------------------------------------------
+
+    def _enqueue(
+        self, kind: str, host: str, session: str | None, run: Callable[[sqlite3.Connection], object]
+    ) -> None:
+        if self._closing:
+            raise StoreError(f"{self.path}: the store is closed ({kind} after close)")
+        self._pending.append(_Unit(kind, host, session, run))
+        self._submitted += 1
+        self._wake.set()
+
+    async def _writer(self) -> None:
+        loop = asyncio.get_running_loop()
+        attempts = 0
+        try:
+            while True:
+                if not self._pending:
+                    if self._closing:
+                        return
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                batch, self._pending = self._pending, []
+                end = self._submitted
+                try:
+                    failed = await loop.run_in_executor(self._executor, self._commit, batch)
+                except sqlite3.OperationalError as exc:
+                    busy = getattr(exc, "sqlite_errorname", "").startswith(
+                        ("SQLITE_BUSY", "SQLITE_LOCKED")
+                    )
+                    attempts += 1
+                    if busy and attempts < BUSY_RETRIES:
+                        log.warning("store %s busy, retrying %d writes", self.path, len(batch))
+                        self._pending = batch + self._pending
+                        await asyncio.sleep(0.5)
+                        continue
+                    self._fail(batch, exc)
+                except Exception as exc:
+                    self._fail(batch, exc)
+                else:
+                    self._commits += 1
+                    for unit, error in failed:
+                        self._fail([unit], error)
+                attempts = 0
+                self._done = end
+                self._resolve()
+        finally:
+            if self._pending or self._done < self._submitted:
+                self._fail(self._pending, RuntimeError("the store's writer stopped"))
+                self._pending = []
+            self._done = self._submitted
+            self._resolve()
+
+    def _commit(self, batch: list[_Unit]) -> list[tuple[_Unit, Exception]]:
+        """Run in the writer thread: the whole batch in one transaction, a savepoint per unit."""
+        db = self._db
+        failed: list[tuple[_Unit, Exception]] = []
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for unit in batch:
+                db.execute("SAVEPOINT unit")
+                try:
+                    unit.run(db)
+                except Exception as exc:
+                    db.execute("ROLLBACK TO unit")
+                    failed.append((unit, exc))
+                db.execute("RELEASE unit")
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        return failed
+
+    def _fail(self, units: list[_Unit], exc: BaseException) -> None:
+        if not units:
+            return
+        where = ", ".join(sorted({f"{u.kind} {u.host}/{u.session or '-'}" for u in units[:20]}))
+        log.error("store %s: %d writes lost (%s): %s", self.path, len(units), where, exc)
+        if self._failure is None:
+            self._failure = StoreError(
+                f"{self.path}: {len(units)} writes to the local store failed ({exc}); "
+                "see fleet's log, and run `fleet doctor`"
+            )
+
+    def _resolve(self) -> None:
+        keep: list[tuple[int, asyncio.Future[None]]] = []
+        for target, future in self._waiters:
+            if target <= self._done:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                keep.append((target, future))
+        self._waiters = keep
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def reconcile_host(self, host: str, sessions: list[Session]) -> None:
+        """The host's full list: upsert each, mark the host's others gone (never deleted)."""
+        now = time.time()
+        rows = [_session_row(host, s, now) for s in sessions]
+        present = {s.id for s in sessions}
+        detail = _json({"via": "list"})
+
+        def run(db: sqlite3.Connection) -> None:
+            db.executemany(_UPSERT_SESSION, rows)
+            stored = db.execute(
+                "SELECT id FROM sessions WHERE host = ? AND gone = 0", (host,)
+            ).fetchall()
+            for (sid,) in stored:
+                if sid not in present:
+                    db.execute(
+                        "UPDATE sessions SET gone = 1, updated = ? WHERE host = ? AND id = ?",
+                        (now, host, sid),
+                    )
+                    _insert_audit(db, now, host, sid, "removed", detail)
+
+        self._enqueue("reconcile", host, None, run)
+
+    def upsert_session(self, session: Session) -> None:
+        """Insert or update one session as its host describes it (clears `gone`)."""
+        row = _session_row(session.host, session, time.time())
+        self._enqueue(
+            "upsert", session.host, session.id, lambda db: db.execute(_UPSERT_SESSION, row)
+        )
+
+    def apply_event(self, host: str, event: dict[str, Any]) -> None:
+        """One journal event, atomically with the host's watch cursor; replays are ignored."""
+        now = time.time()
+        kind = str(event.get("type", ""))
+        seq = _int_or_none(event.get("seq"))
+        raw_sid = event.get("session")
+        sid = str(raw_sid) if raw_sid is not None else None
+        t = event.get("t")
+        at = float(t) if isinstance(t, int | float) and not isinstance(t, bool) else now
+        work: Callable[[sqlite3.Connection], None] | None = None
+
+        if kind == "status" and sid is not None:
+            try:
+                status = str(Status(str(event.get("status"))))
+            except ValueError:
+                log.warning("%s/%s: unknown status %r ignored", host, sid, event.get("status"))
+            else:
+                exit_code = _int_or_none(event.get("exit_code"))
+                prev = event.get("prev")
+
+                def status_work(db: sqlite3.Connection) -> None:
+                    before = prev
+                    if before is None:
+                        row = db.execute(
+                            "SELECT status FROM sessions WHERE host = ? AND id = ?", (host, sid)
+                        ).fetchone()
+                        before = row[0] if row else None
+                    db.execute(
+                        "UPDATE sessions SET status = ?, status_since = ?, exit_code = ?, "
+                        "unread = unread + 1, updated = ? WHERE host = ? AND id = ?",
+                        (status, at, exit_code, now, host, sid),
+                    )
+                    detail = {"status": status, "prev": before, "exit_code": exit_code}
+                    _insert_audit(db, at, host, sid, "status", _json(detail))
+
+                work = status_work
+        elif kind == "diffstat" and sid is not None:
+            raw = event.get("diffstat")
+            counts: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            numbers = tuple(int(counts.get(k) or 0) for k in ("added", "removed", "files"))
+
+            def diffstat_work(db: sqlite3.Connection) -> None:
+                db.execute(
+                    "UPDATE sessions SET added = ?, removed = ?, files = ?, updated = ? "
+                    "WHERE host = ? AND id = ?",
+                    (*numbers, now, host, sid),
+                )
+
+            work = diffstat_work
+        elif kind == "removed" and sid is not None:
+
+            def removed_work(db: sqlite3.Connection) -> None:
+                row = db.execute(
+                    "SELECT gone FROM sessions WHERE host = ? AND id = ?", (host, sid)
+                ).fetchone()
+                if row is not None and row[0]:
+                    return  # already marked gone (by a list): audited then
+                db.execute(
+                    "UPDATE sessions SET gone = 1, updated = ? WHERE host = ? AND id = ?",
+                    (now, host, sid),
+                )
+                _insert_audit(db, at, host, sid, "removed", _json({"via": "event"}))
+
+            work = removed_work
+
+        def run(db: sqlite3.Connection) -> None:
+            if seq is not None:
+                row = db.execute(
+                    "SELECT watch_cursor FROM hosts WHERE name = ?", (host,)
+                ).fetchone()
+                if row is not None and row[0] is not None and seq <= row[0]:
+                    return  # a replay: already applied
+            if work is not None:
+                work(db)
+            if seq is not None:
+                _store_cursor(db, host, seq)
+
+        self._enqueue(f"event {kind}", host, sid, run)
+
+    def set_cursor(self, host: str, seq: int) -> None:
+        """Set the host's watch cursor exactly (after a snapshot; it may go back)."""
+        value = int(seq)
+        self._enqueue("cursor", host, None, lambda db: _store_cursor(db, host, value))
+
+    def set_screen(self, host: str, session_id: str, digest: str, text: str) -> None:
+        row = (host, session_id, digest, text, time.time())
+
+        def run(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO screens (host, session, digest, text, at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (host, session) DO UPDATE SET digest = excluded.digest, "
+                "text = excluded.text, at = excluded.at",
+                row,
+            )
+
+        self._enqueue("screen", host, session_id, run)
+
+    def append_output(self, host: str, session_id: str, offset: int, data: bytes) -> None:
+        """Output from the host's log at byte `offset`, exactly once (see module notes).
+
+        Already covered: ignored. Overlapping: trimmed. Beyond the cursor: stored, and the
+        skipped range is audited as "output-gap". Unread grows by the new lines.
+        """
+        chunk = bytes(data)
+        start_at = int(offset)
+        keep = self.output_keep
+        now = time.time()
+
+        def run(db: sqlite3.Connection) -> None:
+            cursor, kept = _output_state(db, host, session_id)
+            end = start_at + len(chunk)
+            if not chunk or end <= cursor:
+                return
+            start, payload = start_at, chunk
+            if start < cursor:
+                payload = chunk[cursor - start :]
+                start = cursor
+            elif start > cursor:
+                detail = _json({"from": cursor, "to": start})
+                _insert_audit(db, now, host, session_id, "output-gap", detail)
+            db.execute(
+                "INSERT INTO output_chunks (host, session, offset, data) VALUES (?, ?, ?, ?)",
+                (host, session_id, start, payload),
+            )
+            kept = _trim_output(db, host, session_id, kept + len(payload), keep)
+            _store_output_state(db, host, session_id, end, kept)
+            lines = payload.count(b"\n")
+            if lines:
+                db.execute(
+                    "UPDATE sessions SET unread = unread + ? WHERE host = ? AND id = ?",
+                    (lines, host, session_id),
+                )
+
+        self._enqueue("output", host, session_id, run)
+
+    def output_gap(self, host: str, session_id: str, start: int, end: int) -> None:
+        """The host says its log skips from `start` to `end` ("output-gap" watch event).
+
+        end > cursor: bytes were lost on the host (rotation, first contact); the cursor jumps
+        to `end` and the gap is audited. end < start: the log was replaced and starts over;
+        the kept bytes from `end` on are dropped and the cursor goes back to `end`.
+        """
+        gap_from, gap_to = int(start), int(end)
+        now = time.time()
+
+        def run(db: sqlite3.Connection) -> None:
+            cursor, kept = _output_state(db, host, session_id)
+            if gap_to < gap_from and gap_to < cursor:
+                db.execute(
+                    "DELETE FROM output_chunks WHERE host = ? AND session = ? AND offset >= ?",
+                    (host, session_id, gap_to),
+                )
+                db.execute(
+                    "UPDATE output_chunks SET data = substr(data, 1, ? - offset) "
+                    "WHERE host = ? AND session = ? AND offset < ? "
+                    "AND offset + length(data) > ?",
+                    (gap_to, host, session_id, gap_to, gap_to),
+                )
+                kept = int(
+                    db.execute(
+                        "SELECT coalesce(sum(length(data)), 0) FROM output_chunks "
+                        "WHERE host = ? AND session = ?",
+                        (host, session_id),
+                    ).fetchone()[0]
+                )
+                detail = _json({"from": cursor, "to": gap_to, "reset": True})
+            elif gap_to > cursor:
+                detail = _json({"from": cursor, "to": gap_to})
+            else:
+                return
+            _insert_audit(db, now, host, session_id, "output-gap", detail)
+            _store_output_state(db, host, session_id, gap_to, kept)
+
+        self._enqueue("output-gap", host, session_id, run)
+
+    def audit(self, host: str, session_id: str | None, kind: str, detail: dict[str, Any]) -> None:
+        """Append to the audit log (never updated nor deleted), stamped now."""
+        row = (time.time(), host, session_id, kind, _json(detail))
+        self._enqueue(
+            f"audit {kind}",
+            host,
+            session_id,
+            lambda db: _insert_audit(db, *row),
+        )
+
+    def mark_read(self, host: str, session_id: str) -> None:
+        self._enqueue(
+            "read",
+            host,
+            session_id,
+            lambda db: db.execute(
+                "UPDATE sessions SET unread = 0 WHERE host = ? AND id = ?", (host, session_id)
+            ),
+        )
+
+    def set_agent_session_id(self, host: str, session_id: str, agent_session_id: str) -> None:
+        self._enqueue(
+            "agent-session",
+            host,
+            session_id,
+            lambda db: db.execute(
+                "UPDATE sessions SET agent_session_id = ? WHERE host = ? AND id = ?",
+                (agent_session_id, host, session_id),
+            ),
+        )
+
+    def record_host(self, host: str, target: str, state: str, reason: str = "") -> None:
+        """The host's link state; `last_seen` moves only when the state is "connected"."""
+        now = time.time()
+        seen = now if state == "connected" else 0.0
+        row = (host, target, state, reason, seen)
+
+        def run(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO hosts (name, target, state, reason, last_seen) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "target = excluded.target, state = excluded.state, reason = excluded.reason, "
+                "last_seen = CASE WHEN excluded.state = 'connected' THEN excluded.last_seen "
+                "ELSE hosts.last_seen END",
+                row,
+            )
+
+        self._enqueue("host", host, None, run)
+
+    def record_decision(
+        self,
+        host: str,
+        session_id: str,
+        fingerprint: str,
+        hunk: int,
+        action: str,
+        note: str = "",
+        patch: str = "",
+    ) -> None:
+        """A review decision on one hunk (issue 4); pair it with an audit() entry."""
+        row = (host, session_id, fingerprint, int(hunk), action, note, patch, time.time())
+        self._enqueue(
+            f"decision {action}",
+            host,
+            session_id,
+            lambda db: db.execute(
+                "INSERT INTO decisions (host, session, fingerprint, hunk, action, note, patch, "
+                "at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            ),
+        )
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        if self._closed:
+            raise StoreError(f"{self.path}: the store is closed")
+        try:
+            return list(await self._reader.execute_fetchall(sql, params))
+        except sqlite3.Error as exc:
+            log.warning("store %s read failed: %s", self.path, exc)
+            raise _translate(self.path, exc) from None
+
+    async def sessions(self, host: str | None = None) -> list[CachedSession]:
+        """Every stored session (gone ones too), sorted by host, then creation time."""
+        where, params = ("WHERE host = ?", (host,)) if host is not None else ("", ())
+        rows = await self._fetch(
+            f"SELECT * FROM sessions {where} ORDER BY host, created, id", params
+        )
+        return [_cached(row) for row in rows]
+
+    async def session(self, host: str, session_id: str) -> CachedSession | None:
+        rows = await self._fetch(
+            "SELECT * FROM sessions WHERE host = ? AND id = ?", (host, session_id)
+        )
+        return _cached(rows[0]) if rows else None
+
+    async def watch_cursor(self, host: str) -> int | None:
+        rows = await self._fetch("SELECT watch_cursor FROM hosts WHERE name = ?", (host,))
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
+
+    async def screen_hashes(self, host: str) -> dict[str, str]:
+        rows = await self._fetch("SELECT session, digest FROM screens WHERE host = ?", (host,))
+        return {str(row[0]): str(row[1]) for row in rows}
+
+    async def screen(self, host: str, session_id: str) -> str | None:
+        rows = await self._fetch(
+            "SELECT text FROM screens WHERE host = ? AND session = ?", (host, session_id)
+        )
+        return str(rows[0][0]) if rows else None
+
+    async def output_cursor(self, host: str, session_id: str) -> int:
+        rows = await self._fetch(
+            "SELECT cursor FROM outputs WHERE host = ? AND session = ?", (host, session_id)
+        )
+        return int(rows[0][0]) if rows else 0
+
+    async def output(self, host: str, session_id: str, since: int = 0) -> tuple[int, bytes]:
+        """(offset of the first byte returned, bytes): what is kept from `since` on.
+
+        Contiguous: it stops before a gap (see output_gap); ask again from offset + len to
+        read past it. Nothing kept from there: (since, b"").
+        """
+        rows = await self._fetch(
+            "SELECT offset, data FROM output_chunks WHERE host = ? AND session = ? "
+            "AND offset + length(data) > ? ORDER BY offset",
+            (host, session_id, since),
+        )
+        if not rows:
+            return since, b""
+        first = max(since, int(rows[0][0]))
+        parts: list[bytes] = []
+        position = first
+        for offset, data in rows:
+            if offset > position:
+                break
+            piece = bytes(data)[position - offset :]
+            parts.append(piece)
+            position += len(piece)
+        return first, b"".join(parts)
+
+    async def audit_log(
+        self, host: str | None = None, session_id: str | None = None, limit: int | None = None
+    ) -> list[AuditEntry]:
+        """Audit entries oldest first; with `limit`, the newest `limit` of them."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if host is not None:
+            clauses.append("host = ?")
+            params.append(host)
+        if session_id is not None:
+            clauses.append("session = ?")
+            params.append(session_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT id, at, host, session, kind, detail FROM audit {where} ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        rows = await self._fetch(sql, params)
+        entries = []
+        for row in reversed(rows):
+            try:
+                detail = json.loads(row["detail"])
+            except ValueError:
+                detail = {"raw": row["detail"]}
+            entries.append(
+                AuditEntry(
+                    id=int(row["id"]),
+                    at=float(row["at"]),
+                    host=str(row["host"]),
+                    session=row["session"],
+                    kind=str(row["kind"]),
+                    detail=detail if isinstance(detail, dict) else {"value": detail},
+                )
+            )
+        return entries
+
+    async def hosts(self) -> dict[str, tuple[str, str, float]]:
+        """name -> (state, reason, last_seen) for every host the store has heard of."""
+        rows = await self._fetch("SELECT name, state, reason, last_seen FROM hosts ORDER BY name")
+        return {str(r[0]): (str(r[1]), str(r[2]), float(r[3])) for r in rows}
+
+    async def decisions(self, host: str, session_id: str) -> list[Decision]:
+        rows = await self._fetch(
+            "SELECT * FROM decisions WHERE host = ? AND session = ? ORDER BY id",
+            (host, session_id),
+        )
+        return [
+            Decision(
+                id=int(r["id"]),
+                at=float(r["at"]),
+                host=str(r["host"]),
+                session=str(r["session"]),
+                fingerprint=str(r["fingerprint"]),
+                hunk=int(r["hunk"]),
+                action=str(r["action"]),
+                note=str(r["note"]),
+                patch=str(r["patch"]),
+            )
+            for r in rows
+        ]
+
+    async def check(self) -> list[str]:
+        """`PRAGMA integrity_check` of the file: ["ok"] when healthy (for `fleet doctor`)."""
+        rows = await self._fetch("PRAGMA integrity_check")
+        return [str(row[0]) for row in rows]
+
+
+# -- unit helpers (writer thread) -----------------------------------------------------------
+
+
+def _store_cursor(db: sqlite3.Connection, host: str, seq: int) -> None:
+    db.execute(
+        "INSERT INTO hosts (name, watch_cursor) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET watch_cursor = excluded.watch_cursor",
+        (host, seq),
+    )
+
+
+def _output_state(db: sqlite3.Connection, host: str, session_id: str) -> tuple[int, int]:
+    row = db.execute(
+        "SELECT cursor, kept FROM outputs WHERE host = ? AND session = ?", (host, session_id)
+    ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def _store_output_state(
+    db: sqlite3.Connection, host: str, session_id: str, cursor: int, kept: int
+) -> None:
+    db.execute(
+        "INSERT INTO outputs (host, session, cursor, kept) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (host, session) DO UPDATE SET cursor = excluded.cursor, "
+        "kept = excluded.kept",
+        (host, session_id, cursor, kept),
+    )
+
+
+def _trim_output(db: sqlite3.Connection, host: str, session_id: str, kept: int, keep: int) -> int:
+    """Drop the oldest bytes until at most `keep` are kept; return how many are kept."""
+    while kept > keep:
+        row = db.execute(
+            "SELECT id, length(data) FROM output_chunks WHERE host = ? AND session = ? "
+            "ORDER BY offset LIMIT 1",
+            (host, session_id),
+        ).fetchone()
+        if row is None:
+            return 0
+        chunk_id, size = int(row[0]), int(row[1])
+        excess = kept - keep
+        if size <= excess:
+            db.execute("DELETE FROM output_chunks WHERE id = ?", (chunk_id,))
+            kept -= size
+        else:
+            db.execute(
+                "UPDATE output_chunks SET data = substr(data, ? + 1), offset = offset + ? "
+                "WHERE id = ?",
+                (excess, excess, chunk_id),
+            )
+            kept -= excess
+    return kept
