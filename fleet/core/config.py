@@ -19,6 +19,11 @@ The format (every section optional)::
     [keys]                        # reserved for the TUI: action -> key
     quit = "q"
 
+    [hooks]                       # event kind (or "*") -> a command that gets the event JSON
+    timeout = 10                  # seconds a hook may run
+    needs-input = "notify-send fleet 'an agent needs you'"   # a string: run by /bin/sh -c
+    failed = ["~/bin/page-me", "--urgent"]                 # a list: argv, no shell
+
 tomllib gives no line numbers for values, so :class:`_Locator` scans the raw text for table
 headers and ``key =`` lines to point errors at the right line. Config files may hold secrets:
 nothing here logs the contents, and errors quote only the offending value, shortened.
@@ -38,13 +43,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from fleet.core.models import SendMode
+from fleet.core.models import EVENT_KINDS, SendMode
 from fleet.core.paths import config_source, expand_user, home_dir
 
 __all__ = [
     "AGENT_KEYS",
     "Config",
     "ConfigError",
+    "Hook",
+    "HookSettings",
     "HostConfig",
     "KeyPath",
     "SshSettings",
@@ -55,7 +62,8 @@ __all__ = [
 KeyPath = tuple[str | int, ...]
 """A key's place in the document: ("hosts", "alpha", "ssh"), ("agents", "x", "waiting", 1)."""
 
-SECTIONS: Final = ("ssh", "hosts", "agents", "keys")
+SECTIONS: Final = ("ssh", "hosts", "agents", "keys", "hooks")
+HOOK_KEYS: Final = ("timeout", *EVENT_KINDS, "*")
 SSH_KEYS: Final = ("config", "keepalive", "keepalive_count", "connect_timeout", "max_connects")
 HOST_KEYS: Final = ("ssh",)
 AGENT_KEYS: Final = (
@@ -118,6 +126,35 @@ class HostConfig:
 
 
 @dataclass(frozen=True)
+class Hook:
+    """One ``[hooks]`` entry. ``argv`` is what runs: ``("/bin/sh", "-c", TEXT)`` for a string
+    (the person's own shell command, as written), the list itself (no shell) for a list, with
+    ``~`` expanded in its first element. It may hold tokens: it is kept out of repr()."""
+
+    event: str  # an event kind or "*"
+    argv: tuple[str, ...] = field(repr=False)
+    shell: bool = False
+    line: int = 0  # where it is defined; 0 if unknown
+
+    @property
+    def label(self) -> str:
+        """``hooks.failed`` or ``hooks."*"``: how logs name this hook (never by its command)."""
+        return format_key(("hooks", self.event))
+
+
+@dataclass(frozen=True)
+class HookSettings:
+    timeout: float = 10.0  # seconds a hook may run before its process group is killed
+    # event kind or "*" -> its hooks (one per key today; a tuple so more can come).
+    commands: dict[str, tuple[Hook, ...]] = field(default_factory=dict)
+    cwd: Path | None = None  # hooks run here: the config file's directory
+
+    def matching(self, kind: str) -> tuple[Hook, ...]:
+        """The hooks for an event of this kind: its own, then the "*" ones."""
+        return self.commands.get(kind, ()) + self.commands.get("*", ())
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     exists: bool
@@ -127,6 +164,7 @@ class Config:
     # int, and SendMode (a str) for send_mode. fleet.core.agents merges them into the built-ins.
     agents: dict[str, dict[str, object]] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
+    hooks: HookSettings = field(default_factory=HookSettings)
     # Where each key is defined (key names only, never values): for errors found later.
     lines: dict[KeyPath, int] = field(default_factory=dict, repr=False, compare=False)
 
@@ -501,6 +539,7 @@ class _Loader:
         hosts = self._hosts(doc.get("hosts", {}))
         agents = self._agents(doc.get("agents", {}))
         keys = self._keys(doc.get("keys", {}))
+        hooks = self._hooks(doc.get("hooks", {}))
         return Config(
             path=self.path,
             exists=True,
@@ -508,6 +547,7 @@ class _Loader:
             hosts=hosts,
             agents=agents,
             keys=keys,
+            hooks=hooks,
             lines=dict(self.locator.index),
         )
 
@@ -688,3 +728,55 @@ class _Loader:
                 raise self.expected((*key, name), 'a key name like "ctrl+r"', binding)
             keys[name] = binding
         return keys
+
+    # ---- [hooks]
+
+    def _hooks(self, value: object) -> HookSettings:
+        key: KeyPath = ("hooks",)
+        table = self.table(key, value, 'a table [hooks] of event = "command"')
+        for name in table:
+            if name not in HOOK_KEYS:
+                raise ConfigError(
+                    self.path,
+                    self.locator.line_of((*key, name)),
+                    _unknown("event", name, " in [hooks]", HOOK_KEYS, quote=True),
+                )
+        timeout = HookSettings.timeout
+        if "timeout" in table:
+            timeout = self.seconds((*key, "timeout"), table["timeout"], positive=True)
+        commands: dict[str, tuple[Hook, ...]] = {}
+        for name, entry in table.items():
+            if name != "timeout":
+                commands[name] = (self._hook((*key, name), name, entry),)
+        return HookSettings(timeout=timeout, commands=commands, cwd=self.path.parent)
+
+    def _hook(self, key: KeyPath, event: str, value: object) -> Hook:
+        line = self.locator.line_of(key) or 0
+        what = 'a shell command string or a list of arguments like ["~/bin/page-me", "--urgent"]'
+        if isinstance(value, str):
+            if not value.strip():
+                raise self.expected(key, f"a non-empty command: {what}", value)
+            if "\0" in value:
+                raise self.fail(key, "the command contains a NUL character")
+            return Hook(event=event, argv=("/bin/sh", "-c", value), shell=True, line=line)
+        if not isinstance(value, list):
+            raise self.expected(key, what, value)
+        if not value:
+            raise self.fail(key, f"expected a non-empty list of arguments, got [] ({what})")
+        for i, arg in enumerate(value):
+            if not isinstance(arg, str):
+                raise self.expected((*key, i), "a string argument", arg)
+            if "\0" in arg:
+                raise self.fail((*key, i), "the argument contains a NUL character")
+        if not value[0].strip():
+            raise self.expected((*key, 0), "a program name or path", value[0])
+        return Hook(event=event, argv=(self._program(value[0]), *value[1:]), line=line)
+
+    def _program(self, program: str) -> str:
+        """``~/bin/x`` -> the home's bin/x; ``./x`` or ``hooks/x`` -> next to this config file;
+        a bare name stays a bare name (found on PATH)."""
+        if program.startswith("~"):
+            return str(expand_user(program, self.env))
+        if "/" in program and not program.startswith("/"):
+            return str(self.path.parent / program)
+        return program

@@ -125,3 +125,58 @@ class HostCheck:
     reachable: bool
     reason: str = ""
     versions: dict[str, str] = field(default_factory=dict)
+
+
+EVENT_KINDS: tuple[str, ...] = (
+    "needs-input",
+    "idle",
+    "working",
+    "exited",
+    "failed",
+    "stopped",
+    "lost",  # the host became unreachable
+    "back",  # the host is reachable again
+    "approved",
+    "rejected",
+    "steered",
+    "started",
+    "resumed",
+    "checkpoint",
+)
+"""Every kind of :class:`DomainEvent`, in the order the docs list them."""
+
+
+@dataclass(frozen=True)
+class DomainEvent:
+    """Something a person may want to hear about: a status change, a decision, a steer.
+
+    The supervisor emits these; hooks (fleet.core.hooks) receive :meth:`to_json` on stdin.
+    Host-level events ("lost", "back") have no session and no name.
+    """
+
+    kind: str  # one of EVENT_KINDS
+    host: str
+    session: str | None  # the session id
+    name: str | None  # the session name
+    at: float  # unix time
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {self.kind!r}")
+
+    @property
+    def ref(self) -> str:
+        """``host/name`` like Session.ref, or just ``host`` for a host-level event."""
+        return f"{self.host}/{self.name}" if self.name else self.host
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": self.kind,
+            "host": self.host,
+            "session": self.session,
+            "name": self.name,
+            "ref": self.ref,
+            "at": self.at,
+            "detail": self.detail,
+        }

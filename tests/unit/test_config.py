@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 import textwrap
 from pathlib import Path
@@ -15,13 +16,16 @@ from fleet.core.config import (
     AGENT_KEYS,
     Config,
     ConfigError,
+    Hook,
+    HookSettings,
     HostConfig,
     SshSettings,
+    _Loader,
     _Locator,
     load_config,
     parse_target,
 )
-from fleet.core.models import SendMode
+from fleet.core.models import EVENT_KINDS, SendMode
 from fleet.core.paths import config_path, ensure_state_dir, expand_user, state_dir
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fleet.toml"
@@ -301,6 +305,19 @@ class TestFullConfig:
         assert set(cfg.agents["claude"]) == {"waiting"}
         assert cfg.ssh == SshSettings(None, 5.0, 3, 15.0, 8)
 
+    def test_example_hooks_load_when_uncommented(self, home: Path, env: dict[str, str]) -> None:
+        text = EXAMPLE.read_text(encoding="utf-8")
+        head, _, hooks = text.partition("\n[hooks]\n")
+        assert hooks, "examples/fleet.toml has a [hooks] section"
+        uncommented = re.sub(r"(?m)^# (\S+ = )", r"\1", hooks)
+        path = EXAMPLE.parent / "fleet.toml"
+        cfg = _Loader(path, env).load((head + "\n[hooks]\n" + uncommented).encode())
+        assert cfg.hooks.timeout == 10.0
+        assert set(cfg.hooks.commands) == {"needs-input", "failed", "*", "idle"}
+        (failed,) = cfg.hooks.commands["failed"]
+        assert failed.argv == (str(home / "bin" / "page-me"), "--urgent")
+        assert cfg.hooks.commands["*"][0].argv == ("/bin/sh", "-c", "cat >> ~/fleet-events.jsonl")
+
     def test_contents_are_never_logged(
         self, tmp_path: Path, env: dict[str, str], caplog: pytest.LogCaptureFixture
     ) -> None:
@@ -310,6 +327,74 @@ class TestFullConfig:
             load_config(write(tmp_path, text), env=env)
         assert "s3cr3t" not in caplog.text
         assert "s3cr3t" not in str(info.value)
+
+
+# --------------------------------------------------------------------------- hooks
+
+
+class TestHooks:
+    def test_no_hooks_section_gives_defaults(self, tmp_path: Path, env: dict[str, str]) -> None:
+        cfg = load_config(write(tmp_path, '[hosts.a]\nssh = "a"\n'), env=env)
+        assert cfg.hooks == HookSettings(cwd=tmp_path)
+        assert cfg.hooks.timeout == 10.0 and cfg.hooks.commands == {}
+        assert cfg.hooks.matching("failed") == ()
+        assert Config(path=tmp_path, exists=False).hooks == HookSettings()
+
+    def test_strings_run_by_sh_and_lists_as_argv(
+        self, tmp_path: Path, home: Path, env: dict[str, str]
+    ) -> None:
+        text = """
+        # hooks
+        [hooks]
+        timeout = 2.5
+        needs-input = "notify-send 'fleet' \\"$(jq -r .ref)\\" needs you"
+        failed = ["~/bin/page-me", "--urgent", "$(not run)"]
+        "*" = "cat >> ~/fleet-events.jsonl"
+        idle = ["hooks/notify.sh"]
+        exited = ["/usr/bin/logger", "-t", "fleet"]
+        back = ["true"]
+        """
+        cfg = load_config(write(tmp_path, text), env=env)
+        hooks = cfg.hooks
+        assert hooks.timeout == 2.5 and hooks.cwd == tmp_path
+        assert list(hooks.commands) == ["needs-input", "failed", "*", "idle", "exited", "back"]
+        (needs,) = hooks.commands["needs-input"]
+        assert needs == Hook(
+            "needs-input",
+            ("/bin/sh", "-c", "notify-send 'fleet' \"$(jq -r .ref)\" needs you"),
+            shell=True,
+            line=4,
+        )
+        (failed,) = hooks.commands["failed"]
+        assert failed.argv == (str(home / "bin/page-me"), "--urgent", "$(not run)")
+        assert not failed.shell and failed.line == 5 and failed.label == "hooks.failed"
+        assert hooks.commands["*"][0].label == 'hooks."*"'
+        assert hooks.commands["idle"][0].argv == (str(tmp_path / "hooks/notify.sh"),)
+        assert hooks.commands["exited"][0].argv == ("/usr/bin/logger", "-t", "fleet")
+        assert hooks.commands["back"][0].argv == ("true",)
+        assert hooks.matching("failed") == (failed, hooks.commands["*"][0])
+        assert hooks.matching("approved") == hooks.commands["*"]
+
+    def test_commands_stay_out_of_repr_and_errors(
+        self, tmp_path: Path, env: dict[str, str], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        caplog.set_level(logging.DEBUG)
+        url = "https://hooks.slack.com/services/T0/B0/xoxb-SECRET"
+        cfg = load_config(write(tmp_path, f'[hooks]\nfailed = "curl -d @- {url}"\n'), env=env)
+        assert "xoxb-SECRET" not in repr(cfg)
+        text = f'[hooks]\nfailed = ["curl", "{url}", 4]\n'
+        with pytest.raises(ConfigError) as info:
+            load_config(write(tmp_path, text), env=env)
+        assert info.value.line == 2
+        assert "xoxb-SECRET" not in str(info.value) and "xoxb-SECRET" not in caplog.text
+
+    def test_every_event_kind_is_a_valid_key(self, tmp_path: Path, env: dict[str, str]) -> None:
+        text = "[hooks]\n" + "".join(f'"{kind}" = "true"\n' for kind in EVENT_KINDS)
+        cfg = load_config(write(tmp_path, text), env=env)
+        assert tuple(cfg.hooks.commands) == EVENT_KINDS
+        assert [h[0].line for h in cfg.hooks.commands.values()] == list(
+            range(2, 2 + len(EVENT_KINDS))
+        )
 
 
 # --------------------------------------------------------------------------- errors
@@ -730,7 +815,8 @@ ERRORS = [
         ssh = "alpha"
         """,
         4,
-        "unknown section [hots] (expected one of: ssh, hosts, agents, keys; did you mean [hosts]?)",
+        "unknown section [hots] (expected one of: ssh, hosts, agents, keys, hooks; "
+        "did you mean [hosts]?)",
         id="unknown-section",
     ),
     pytest.param(
@@ -739,7 +825,7 @@ ERRORS = [
         keepalive = 5
         """,
         2,
-        'unknown top-level key "keepalive" (expected one of: ssh, hosts, agents, keys)',
+        'unknown top-level key "keepalive" (expected one of: ssh, hosts, agents, keys, hooks)',
         id="unknown-top-level-key",
     ),
     pytest.param(
@@ -779,6 +865,114 @@ ERRORS = [
         2,
         "invalid TOML: Invalid value (at the end of the file)",
         id="toml-end-of-document",
+    ),
+    pytest.param(
+        """
+        [hooks]
+        timeout = 5
+        need-input = "x"
+        """,
+        3,
+        'unknown event "need-input" in [hooks] (expected one of: timeout, needs-input, idle, '
+        "working, exited, failed, stopped, lost, back, approved, rejected, steered, started, "
+        'resumed, checkpoint, *; did you mean "needs-input"?)',
+        id="hooks-unknown-event",
+    ),
+    pytest.param(
+        """
+        [hooks]
+
+        timeout = 0
+        """,
+        3,
+        "hooks.timeout: expected a number of seconds > 0, got 0",
+        id="hooks-timeout-zero",
+    ),
+    pytest.param(
+        """
+        [hooks]
+        timeout = "10s"
+        """,
+        2,
+        'hooks.timeout: expected a number of seconds > 0, got "10s"',
+        id="hooks-timeout-string",
+    ),
+    pytest.param(
+        """
+        [hooks]
+        idle = "x"
+        failed = 3
+        """,
+        3,
+        "hooks.failed: expected a shell command string or a list of arguments like "
+        '["~/bin/page-me", "--urgent"], got 3',
+        id="hooks-value-int",
+    ),
+    pytest.param(
+        """
+        [hooks]
+        "*" = "  "
+        """,
+        2,
+        'hooks."*": expected a non-empty command: ',
+        id="hooks-empty-string",
+    ),
+    pytest.param(
+        """
+        [hooks]
+        failed = []
+        """,
+        2,
+        "hooks.failed: expected a non-empty list of arguments, got []",
+        id="hooks-empty-list",
+    ),
+    pytest.param(
+        """
+        [hooks]
+        failed = [
+            "page-me",
+            "--urgent",
+            3,
+        ]
+        """,
+        5,
+        "hooks.failed[2]: expected a string argument, got 3",
+        id="hooks-argv-not-a-string",
+    ),
+    pytest.param(
+        """
+        [hooks]
+        failed = ["", "x"]
+        """,
+        2,
+        'hooks.failed[0]: expected a program name or path, got ""',
+        id="hooks-argv-empty-program",
+    ),
+    pytest.param(
+        """
+        [hooks]
+        failed = "a\\u0000b"
+        """,
+        2,
+        "hooks.failed: the command contains a NUL character",
+        id="hooks-nul",
+    ),
+    pytest.param(
+        """
+        [hooks.failed]
+        command = "x"
+        """,
+        1,
+        "hooks.failed: expected a shell command string or a list of arguments",
+        id="hooks-table-instead-of-command",
+    ),
+    pytest.param(
+        """
+        hooks = "x"
+        """,
+        1,
+        'hooks: expected a table [hooks] of event = "command", got "x"',
+        id="hooks-not-a-table",
     ),
 ]
 
