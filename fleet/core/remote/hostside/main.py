@@ -12,7 +12,7 @@ import shutil
 import sys
 import threading
 
-from . import gitops, sessions, tmux, watch, watcher
+from . import checkpoints, gitops, sessions, tmux, watch, watcher
 from .layout import BASE, HelperError, ensure_dirs
 
 PROTOCOL = 1
@@ -45,6 +45,9 @@ PLAIN = {
     "keys": sessions.op_keys,
     "stop": sessions.op_stop,
     "resume": sessions.op_resume,
+    "checkpoint": checkpoints.op_checkpoint,
+    "checkpoints": checkpoints.op_checkpoints,
+    "rewind": checkpoints.op_rewind,
 }
 # Operations after which the host must be observed even when no client is watching.
 WATCHED = ("list", "new", "resume", "send")

@@ -35,6 +35,9 @@ from .layout import (
 
 WIDTH, HEIGHT = 200, 50
 LIVE = ("starting", "working", "needs-input", "idle")
+# A finished run whose tmux session later went away (a reboot) still shows how it ended,
+# unless the person stopped it.
+FINISHED = ("exited", "failed")
 
 
 def session_ids() -> list:
@@ -61,16 +64,32 @@ def load_meta(session_id: str) -> dict:
 
 
 def pane_facts(meta: dict, pane) -> tuple:
-    """(status, exit_code) from what tmux knows; status None means alive (classify the screen).
+    """(status, exit_code) from tmux and the run's exit file; status None means alive.
 
-    A pane that died without an exit status yet reads as alive: the status follows at once.
+    The exit file comes first: tmux 3.3 was seen here leaving a dead pane's process unreaped
+    (so without an exit status) until some other child of its server exited.
     """
-    if pane is None:
+    if pane is None or meta.get("stopped"):
         return "stopped", None
-    if pane.dead and pane.exit_code is not None:
-        code = pane.exit_code
-        return ("exited" if code == 0 else "failed"), code
+    if pane.dead:
+        code = exit_code(meta)
+        if code is None:
+            code = pane.exit_code
+        if code is not None:
+            return ("exited" if code == 0 else "failed"), code
     return None, None
+
+
+def exit_code(meta: dict):
+    """The exit code the pane's wrapper wrote for the current run, if it has ended."""
+    try:
+        with open(os.path.join(session_dir(meta["id"]), "exit"), encoding="ascii") as f:
+            run, code = f.read().split()
+        if int(run) == int(meta.get("runs", 1)):
+            return int(code)
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def describe(meta: dict, panes: dict) -> dict:
@@ -79,7 +98,7 @@ def describe(meta: dict, panes: dict) -> dict:
     status, code = pane_facts(meta, panes.get(tmux_name(meta["id"])))
     if status is None:
         status = state.get("status") if state.get("status") in LIVE else "starting"
-    elif status == "stopped" and state.get("status") in ("exited", "failed"):
+    elif status == "stopped" and not meta.get("stopped") and state.get("status") in FINISHED:
         status, code = state["status"], state.get("exit_code")
     out = {
         k: meta.get(k)
@@ -206,8 +225,9 @@ def _launch(meta: dict, command: str) -> None:
     sdir = session_dir(meta["id"])
     write_json(os.path.join(sdir, "run.json"), {"command": command, "at": time.time()})
     go = os.path.join(sdir, "go")
-    with contextlib.suppress(OSError):
-        os.unlink(go)
+    for stale in (go, os.path.join(sdir, "exit")):
+        with contextlib.suppress(OSError):
+            os.unlink(stale)
     os.mkfifo(go, 0o600)
     # The pane runs this helper's `exec`, which waits on the fifo until the log is attached,
     # then becomes the agent. Only helper-owned paths go into this string, each quoted.
@@ -243,9 +263,30 @@ def op_exec(session_id: str):
     command = run.get("command") or meta["command"]
     os.chdir(meta["worktree"])
     os.environ["FLEET_SESSION"] = session_id
-    shell = login_shell()
-    # A login shell, so the agent finds what the person's profile puts on PATH (nvm, ~/.local).
-    os.execvp(shell, [shell, "-lc", command])
+    # The agent runs under a login shell, so it finds what the person's profile puts on PATH
+    # (nvm, ~/.local). A small sh stays as its parent to write down the exit code; every value
+    # travels as a positional parameter, never inside the script. `trap : INT` (a handler,
+    # not an ignore) keeps C-c for the agent: the wrapper waits instead of dying first.
+    os.execv(
+        "/bin/sh",
+        [
+            "sh",
+            "-c",
+            _WRAPPER,
+            login_shell(),
+            command,
+            str(meta.get("runs", 1)),
+            os.path.join(sdir, "exit"),
+        ],
+    )
+
+
+_WRAPPER = (
+    "trap : INT QUIT; "
+    '"$0" -lc "$1"; code=$?; '
+    'printf "%s %s\\n" "$2" "$code" > "$3.tmp" && mv -f "$3.tmp" "$3"; '
+    'exit "$code"'
+)
 
 
 def _alive_name(session_id: str) -> str:
@@ -308,13 +349,14 @@ def op_keys(args: dict) -> dict:
 def op_stop(args: dict) -> dict:
     session_id = check_id(args.get("session"))
     meta = load_meta(session_id)
+    # Recorded first, so the watcher reads the agent's death as a stop, not a failure.
+    meta["stopped"] = True
+    write_json(os.path.join(session_dir(session_id), "meta.json"), meta)
     name = tmux_name(session_id)
     pane = tmux.panes().get(name)
     if pane is not None and not pane.dead and pane.pid > 0:
         _terminate_group(pane.pid)
     tmux.kill(name)
-    meta["stopped"] = True
-    write_json(os.path.join(session_dir(session_id), "meta.json"), meta)
     return describe(meta, tmux.panes())
 
 

@@ -1,12 +1,14 @@
 """The watch stream: one long-lived channel per host pushing JSON-line events to the client.
 
 Events are the journal's (status, diffstat, created, removed: numbered, resumable from a
-cursor) plus the latest screen of each session (state, not history: latest wins, sent only
-when its hash differs from what the client says it has) and a heartbeat.
+cursor), the latest screen of each session (state, not history: latest wins, sent only when
+its hash differs from what the client says it has), each session's raw output from the
+client's byte offsets when asked (history again: resumable, nothing twice), and a heartbeat.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import time
@@ -18,17 +20,96 @@ from .sessions import op_list, session_ids
 POLL = 0.1
 HEARTBEAT = 15.0
 WATCHER_CHECK = 5.0
+BACKLOG = 256 * 1024  # output sent for a session the client has never seen
+CHUNK = 64 * 1024
 
 
 def screen_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:16]
 
 
+class Screens:
+    """Sends each session's latest screen when it differs from what the client has."""
+
+    def __init__(self, known: dict) -> None:
+        self.known = known
+        self.mtimes: dict = {}
+
+    def poll(self, emit) -> None:
+        for sid in session_ids():
+            path = os.path.join(SESSIONS, sid, "screen.txt")
+            try:
+                mtime = os.stat(path).st_mtime_ns
+            except OSError:
+                continue
+            if self.mtimes.get(sid) == mtime:
+                continue
+            self.mtimes[sid] = mtime
+            try:
+                with open(path, encoding="utf-8", errors="replace") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            digest = screen_hash(text)
+            if self.known.get(sid) != digest:
+                self.known[sid] = digest
+                emit({"type": "screen", "session": sid, "hash": digest, "text": text})
+
+
+class Output:
+    """Sends every session's raw output from the client's offsets on: history, resumable.
+
+    A session the client has no offset for starts at the beginning of its log, or at most
+    BACKLOG bytes before its end (then the event says where the gap is).
+    """
+
+    def __init__(self, offsets: dict) -> None:
+        self.offsets = {k: v for k, v in offsets.items() if isinstance(v, int) and v >= 0}
+
+    def poll(self, emit) -> None:
+        for sid in session_ids():
+            path = os.path.join(SESSIONS, sid, "output.log")
+            try:
+                size = os.stat(path).st_size
+            except OSError:
+                continue
+            offset = self.offsets.get(sid)
+            if offset is None:
+                offset = max(0, size - BACKLOG)
+                if offset:
+                    emit({"type": "output-gap", "session": sid, "from": 0, "to": offset})
+            elif offset > size:  # the log was replaced (helper reinstalled): start over
+                emit({"type": "output-gap", "session": sid, "from": offset, "to": 0})
+                offset = 0
+            self.offsets[sid] = offset
+            if size <= offset:
+                continue
+            try:
+                with open(path, "rb") as f:
+                    f.seek(offset)
+                    data = f.read(min(size - offset, CHUNK))
+            except OSError:
+                continue
+            emit(
+                {
+                    "type": "output",
+                    "session": sid,
+                    "offset": offset,
+                    "data": base64.b64encode(data).decode("ascii"),
+                }
+            )
+            self.offsets[sid] = offset + len(data)
+
+
 def op_watch(args: dict, emit) -> None:
     watcher.ensure_running()
     since = args.get("since")
     known = args.get("screens")
-    known = dict(known) if isinstance(known, dict) else {}
+    screens = Screens(dict(known) if isinstance(known, dict) else {})
+    output = None
+    if args.get("output") is not None:
+        offsets = args.get("output")
+        output = Output(dict(offsets) if isinstance(offsets, dict) else {})
     current = journal.last_seq()
     oldest = journal.first_available()
     resync = (
@@ -50,29 +131,14 @@ def op_watch(args: dict, emit) -> None:
     emit({"type": "hello", "seq": since, "version": watcher.version()})
     assert isinstance(since, int)
     reader = journal.Reader(since)
-    mtimes: dict[str, int] = {}
     last_beat = last_check = time.time()
     while True:
+        # Output first: an agent's last words arrive before the event saying it exited.
+        if output is not None:
+            output.poll(emit)
         for event in reader.read_new():
             emit(event)
-        for sid in session_ids():
-            path = os.path.join(SESSIONS, sid, "screen.txt")
-            try:
-                mtime = os.stat(path).st_mtime_ns
-            except OSError:
-                continue
-            if mtimes.get(sid) == mtime:
-                continue
-            mtimes[sid] = mtime
-            try:
-                with open(path, encoding="utf-8", errors="replace") as f:
-                    text = f.read()
-            except OSError:
-                continue
-            digest = screen_hash(text)
-            if known.get(sid) != digest:
-                known[sid] = digest
-                emit({"type": "screen", "session": sid, "hash": digest, "text": text})
+        screens.poll(emit)
         now = time.time()
         if now - last_beat >= HEARTBEAT:
             emit({"type": "heartbeat", "seq": reader.since, "t": round(now, 3)})

@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Optional
 
-from . import gitops, journal, tmux
+from . import checkpoints, gitops, journal, tmux
 from .classify import classify
 from .layout import (
     SESSIONS,
@@ -31,7 +31,7 @@ from .layout import (
     write_json,
     write_text,
 )
-from .sessions import pane_facts, session_ids, type_text
+from .sessions import FINISHED, describe, pane_facts, session_ids, type_text
 
 TICK = 0.25
 PANES_EVERY = 1.0
@@ -84,6 +84,7 @@ class Watcher:
         self.panes: dict[str, tmux.Pane] = {}
         self.panes_at = 0.0
         self.last_alive = time.time()
+        self.checkpoints = checkpoints.Schedule()
 
     def run(self) -> None:
         while True:
@@ -148,14 +149,8 @@ class Watcher:
             state = read_json(os.path.join(SESSIONS, sid, "state.json"), None)
             t = self.tracked[sid] = Tracked(meta, state or {})
             if state is None:
-                self.writer.append(
-                    {
-                        "type": "created",
-                        "session": sid,
-                        "name": meta.get("name"),
-                        "agent": meta.get("agent"),
-                    }
-                )
+                info = describe(meta, self.panes)
+                self.writer.append({"type": "created", "session": sid, "info": info})
         if t.runs != meta.get("runs", 1):  # resumed: a new run starts afresh
             t.runs = meta.get("runs", 1)
             t.started = now
@@ -178,7 +173,7 @@ class Watcher:
                 status = classify(text, meta.get("rules") or {}, now - t.last_change)
             if status == "idle" and meta.get("pending_input") and pane is not None:
                 self.type_first_message(meta, pane.session)
-        elif status == "stopped" and t.status in ("exited", "failed"):
+        elif status == "stopped" and not meta.get("stopped") and t.status in FINISHED:
             status, code = t.status, t.exit_code  # a finished run whose tmux session went away
         changed = False
         if status != t.status or code != t.exit_code:
@@ -190,6 +185,9 @@ class Watcher:
             changed = True
         if t.diffstat_dirty and (t.diffstat is None or now - t.diffstat_at >= DIFFSTAT_MIN):
             changed = self.refresh_diffstat(meta, t, now) or changed
+        made = self.checkpoints.tick(meta, t.diffstat, now)  # a scheduled checkpoint, when due
+        if made is not None:
+            self.writer.append(made)
         if changed:
             write_json(os.path.join(SESSIONS, sid, "state.json"), t.state())
         return status in ("starting", "working", "needs-input", "idle")
