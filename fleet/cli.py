@@ -21,8 +21,11 @@ from fleet import __version__
 from fleet.core.agents import BUILTIN_PROFILES, status_of_screen
 from fleet.core.config import Config, ConfigError, load_config
 from fleet.core.errors import FleetError, UsageError
+from fleet.core.hooks import HookRunner
 from fleet.core.logs import log_path, setup_logging
-from fleet.core.models import Session, Status
+from fleet.core.models import DiffStat, Session, Status
+from fleet.core.paths import ensure_state_dir
+from fleet.core.store import Store
 from fleet.core.supervisor import DEFAULT_AGENT, Supervisor
 from fleet.core.textsafe import inert, inert_bytes
 
@@ -96,8 +99,42 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("resume", "start a stopped or finished agent again in the same worktree")
     p.add_argument("session")
 
+    p = add(
+        "checkpoints",
+        "list a session's checkpoints: snapshots of its worktree's files",
+        epilog="The host takes one while the agent changes files (at most every 10 minutes; "
+        'set "checkpoint_every" in seconds in ~/.fleet/settings.json on the host) and before '
+        "each rewind. They include untracked files, not ignored ones, and never touch the "
+        "agent's index or branch: they are commits under refs/fleet/checkpoints/ID/N in the "
+        "repository. Put one back with `fleet rewind SESSION N`.",
+    )
+    p.add_argument("session")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add(
+        "rewind",
+        "put a session's files back as they were at checkpoint N (see `fleet checkpoints`)",
+        epilog="The current files are checkpointed first, so you can come back (the command "
+        "says which N). Files the checkpoint has are restored, files made since are deleted; "
+        "HEAD, the branch, the index and ignored files stay as they are. A running agent is "
+        "not told: tell it with `fleet send`.",
+    )
+    p.add_argument("session")
+    p.add_argument("n", type=int, metavar="N", help="the checkpoint number")
+
     p = add("attach", "hand this terminal to the agent's tmux session (detach to come back)")
     p.add_argument("session")
+
+    p = add("log", "show what was done to a session and what happened to it (the audit log)")
+    p.add_argument("session")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = add(
+        "watch",
+        "follow the hosts live: record every change in fleet's store, run hooks, print events",
+    )
+    p.add_argument("hosts", nargs="*", metavar="HOST", help="hosts to follow (default: all)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
 
     p = add("agents", "show the agent profiles in force, or check one against a screen")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -206,28 +243,130 @@ async def cmd_new(sup: Supervisor, args: argparse.Namespace) -> int:
 
 async def cmd_ls(sup: Supervisor, args: argparse.Namespace) -> int:
     listing = await sup.list_sessions()
+    store = sup.require_store()
+    await store.flush()
+    known = await store.sessions()
     for host, reason in sorted(listing.errors.items()):
-        print(f"fleet: {host}: {reason}", file=sys.stderr)
+        cached = sum(1 for c in known if c.session.host == host and not c.gone)
+        note = f"; showing the {cached} session(s) fleet knew, from its cache" if cached else ""
+        print(f"fleet: {host}: {reason}{note}", file=sys.stderr)
+    rows_json = []
+    rows = [["SESSION", "ID", "AGENT", "STATUS", "FOR", "CHANGES", "NEW", "BRANCH"]]
+    for c in known:
+        s = c.session
+        from_cache = s.host in listing.errors
+        status = _status_text(s)
+        if c.gone:
+            status = "gone"
+        elif from_cache:
+            status = f"lost ({status} when last seen)"
+        data = s.to_json() | {"gone": c.gone, "cached": from_cache, "unread": c.unread}
+        if from_cache and not c.gone:
+            data["status"] = str(Status.LOST)
+            data["last_status"] = str(s.status)
+        rows_json.append(data)
+        unread = str(c.unread) if c.unread else ""
+        rows.append(
+            [s.ref, s.id, s.agent, status, _age(s.status_since), str(s.diffstat), unread, s.branch]
+        )
     if args.json:
-        _json([s.to_json() for s in listing.sessions], sys.stdout)
-    elif listing.sessions:
-        rows = [["SESSION", "ID", "AGENT", "STATUS", "FOR", "CHANGES", "BRANCH"]]
-        for s in listing.sessions:
-            rows.append(
-                [
-                    s.ref,
-                    s.id,
-                    s.agent,
-                    _status_text(s),
-                    _age(s.status_since),
-                    str(s.diffstat),
-                    s.branch,
-                ]
-            )
+        _json(rows_json, sys.stdout)
+    elif len(rows) > 1:
         _table(rows, sys.stdout)
     elif not listing.errors:
         print("no sessions yet: start one with `fleet new HOST --repo PATH TASK`")
     return 1 if listing.errors else 0
+
+
+async def cmd_log(sup: Supervisor, args: argparse.Namespace) -> int:
+    store = sup.require_store()
+    cached = await sup.find_cached(args.session)
+    entries = await store.audit_log(cached.host, cached.id)
+    if args.json:
+        _json(
+            [
+                {
+                    "id": e.id,
+                    "at": e.at,
+                    "host": e.host,
+                    "session": e.session,
+                    "kind": e.kind,
+                    "detail": e.detail,
+                }
+                for e in entries
+            ],
+            sys.stdout,
+        )
+        return 0
+    if not entries:
+        print(f"nothing recorded for {cached.ref} yet")
+    for e in entries:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at))
+        print(f"{when}  {e.kind:<10} {inert(_describe_detail(e.kind, e.detail))}")
+    return 0
+
+
+def _describe_detail(kind: str, detail: dict[str, Any]) -> str:
+    if kind == "send":
+        return json.dumps(detail.get("text", ""), ensure_ascii=False)
+    if kind == "status":
+        code = detail.get("exit_code")
+        prev = detail.get("prev") or "-"
+        return f"{prev} -> {detail.get('status')}" + (f" ({code})" if code is not None else "")
+    return " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in detail.items())
+
+
+async def cmd_watch(sup: Supervisor, args: argparse.Namespace) -> int:
+    hosts = args.hosts or list(sup.links)
+    for host in hosts:
+        sup.helper(host)  # unknown host names fail here, before anything starts
+    if not hosts:
+        raise UsageError(f"no hosts configured in {sup.config.path}: add a [hosts.NAME] table")
+    queue: asyncio.Queue[tuple[str, dict[str, Any] | BaseException]] = asyncio.Queue(1000)
+
+    async def follow(host: str) -> None:
+        try:
+            async for event in sup.mirror(host):
+                await queue.put((host, event))
+        except Exception as exc:  # surface it: a follower must never die silently
+            await queue.put((host, exc))
+
+    tasks = [asyncio.create_task(follow(h)) for h in hosts]
+    try:
+        while True:
+            host, item = await queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            line = _watch_line(sup, host, item, args.json)
+            if line:
+                print(line, flush=True)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _watch_line(sup: Supervisor, host: str, event: dict[str, Any], as_json: bool) -> str:
+    kind = event.get("type")
+    if as_json:
+        if kind in ("screen", "output"):
+            event = {k: v for k, v in event.items() if k not in ("text", "data", "bytes")}
+        return json.dumps({"host": host, **event}, sort_keys=True, default=str)
+    when = time.strftime("%H:%M:%S")
+    label = sup.label(host, str(event.get("session", "")))
+    if kind == "status":
+        code = event.get("exit_code")
+        suffix = f" ({code})" if code is not None else ""
+        return f"{when} {label} {event.get('status')}{suffix}"
+    if kind == "link":
+        return (
+            f"{when} {host} unreachable: {event.get('reason')} (retry in {event.get('retry_in')} s)"
+        )
+    if kind == "hello":
+        return f"{when} {host} connected"
+    if kind in ("created", "removed", "checkpoint"):
+        return f"{when} {label} {kind}"
+    return ""
 
 
 async def cmd_screen(sup: Supervisor, args: argparse.Namespace) -> int:
@@ -273,6 +412,55 @@ async def cmd_stop(sup: Supervisor, args: argparse.Namespace) -> int:
 async def cmd_resume(sup: Supervisor, args: argparse.Namespace) -> int:
     session = await sup.resume(args.session)
     print(f"resumed {session.ref}", file=sys.stderr)
+    return 0
+
+
+def _changes(checkpoint: dict[str, Any]) -> str:
+    c = checkpoint.get("changes") or {}
+    return str(DiffStat(c.get("added", 0), c.get("removed", 0), c.get("files", 0))) if c else "-"
+
+
+async def cmd_checkpoints(sup: Supervisor, args: argparse.Namespace) -> int:
+    session, checkpoints = await sup.checkpoints(args.session)
+    if args.json:
+        _json(checkpoints, sys.stdout)
+    elif checkpoints:
+        rows = [["N", "WHEN", "REASON", "CHANGES"]]
+        for c in checkpoints:
+            when = f"{_age(c.get('time') or 0)} ago"
+            rows.append([str(c["n"]), when, inert(str(c.get("reason", ""))), _changes(c)])
+        _table(rows, sys.stdout)
+    else:
+        print(f"{session.ref} has no checkpoints yet (they come as its files change)")
+    return 0
+
+
+async def cmd_rewind(sup: Supervisor, args: argparse.Namespace) -> int:
+    session, result = await sup.rewind(args.session, args.n)
+    target, before = result["checkpoint"], result["before"]
+    made = "checkpointed" if before.get("created") else "already had"
+    print(
+        f"{made} the current files of {session.ref} as checkpoint {before['n']} "
+        f"(come back with: fleet rewind {session.ref} {before['n']})",
+        file=sys.stderr,
+    )
+    print(
+        f"rewound {session.ref} to checkpoint {target['n']} ({inert(str(target['reason']))}, "
+        f"{_age(target.get('time') or 0)} ago): {result['restored']} files restored, "
+        f"{result['removed']} removed; HEAD, {session.branch} and the index are unchanged",
+        file=sys.stderr,
+    )
+    if not result.get("exact", True):
+        print(
+            f"note: the files differ from the checkpoint (the agent wrote meanwhile, or "
+            f".gitignore changed): see `git status` in {session.worktree}",
+            file=sys.stderr,
+        )
+    if session.status in (Status.WORKING, Status.IDLE, Status.NEEDS_INPUT, Status.STARTING):
+        print(
+            f"the agent is running and was not told: fleet send {session.ref} MESSAGE",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -343,13 +531,23 @@ ASYNC_COMMANDS: dict[str, Callable[[Supervisor, argparse.Namespace], Awaitable[i
     "interrupt": cmd_interrupt,
     "stop": cmd_stop,
     "resume": cmd_resume,
+    "checkpoints": cmd_checkpoints,
+    "rewind": cmd_rewind,
     "attach": cmd_attach,
+    "log": cmd_log,
+    "watch": cmd_watch,
 }
 
 
 async def _run_async(config: Config, args: argparse.Namespace) -> int:
-    async with Supervisor(config) as sup:
-        return await ASYNC_COMMANDS[args.command](sup, args)
+    store = await Store.open(ensure_state_dir() / "fleet.db")
+    hooks = HookRunner(config.hooks)
+    try:
+        async with Supervisor(config, store=store, hooks=hooks) as sup:
+            return await ASYNC_COMMANDS[args.command](sup, args)
+    finally:
+        await hooks.close()
+        await store.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

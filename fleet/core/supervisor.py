@@ -9,16 +9,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .agents import first_message, render_command, resolve_profiles
 from .config import Config, parse_target
-from .errors import FleetError, HostError, NotFound, UsageError
-from .models import AgentProfile, DiffStat, HostCheck, Session, Status
+from .errors import FleetError, HostError, HostUnreachable, NotFound, UsageError
+from .hooks import HookRunner
+from .models import EVENT_KINDS, AgentProfile, DiffStat, DomainEvent, HostCheck, Session, Status
 from .remote.client import HelperClient
 from .ssh import HostLink
+from .store import Store
 
 log = logging.getLogger("fleet.supervisor")
 
@@ -56,8 +59,20 @@ def session_from_json(host: str, data: Mapping[str, Any]) -> Session:
 
 
 class Supervisor:
-    def __init__(self, config: Config) -> None:
+    """Everything fleet does, for the CLI and the UI alike.
+
+    With a store, it remembers: every action lands in the audit log before it is acted on,
+    listings are reconciled into the cache, and `mirror` follows hosts from stored cursors.
+    With hooks, domain events (status changes, steering, host lost/back) run them.
+    """
+
+    def __init__(
+        self, config: Config, store: Store | None = None, hooks: HookRunner | None = None
+    ) -> None:
         self.config = config
+        self.store = store
+        self.hooks = hooks
+        self._names: dict[tuple[str, str], str] = {}
         try:
             self.profiles: dict[str, AgentProfile] = resolve_profiles(config.agents)
         except ValueError as exc:
@@ -70,6 +85,32 @@ class Supervisor:
 
     async def close(self) -> None:
         await asyncio.gather(*(link.close() for link in self.links.values()))
+        if self.hooks is not None:
+            await self.hooks.drain(timeout=self.hooks.settings.timeout)
+
+    def require_store(self) -> Store:
+        if self.store is None:
+            raise FleetError("this needs fleet's local store (fleet.db)")
+        return self.store
+
+    def _audit(self, session: Session, kind: str, detail: dict[str, Any]) -> None:
+        if self.store is not None:
+            self.store.audit(session.host, session.id, kind, detail)
+
+    def _remember(self, sessions: list[Session]) -> None:
+        for session in sessions:
+            self._names[(session.host, session.id)] = session.name
+
+    def _emit(self, kind: str, host: str, session_id: str | None, detail: dict[str, Any]) -> None:
+        """Hand a domain event to the hooks; statuses without an event kind are not events."""
+        if self.hooks is None or kind not in EVENT_KINDS:
+            return
+        name = self._names.get((host, session_id)) if session_id else None
+        self.hooks.emit(DomainEvent(kind, host, session_id, name, time.time(), detail))
+
+    def label(self, host: str, session_id: str) -> str:
+        """HOST/NAME when the name is known, else HOST/ID."""
+        return f"{host}/{self._names.get((host, session_id), session_id)}"
 
     async def __aenter__(self) -> Supervisor:
         return self
@@ -108,8 +149,19 @@ class Supervisor:
     # -- sessions -----------------------------------------------------------------------
 
     async def list_host(self, host: str) -> list[Session]:
-        rows = await self.helper(host).call("list")
-        return [session_from_json(host, row) for row in rows]
+        target = self.config.hosts[host].ssh if host in self.config.hosts else host
+        try:
+            rows = await self.helper(host).call("list")
+        except HostError as exc:
+            if self.store is not None:
+                self.store.record_host(host, target, "unreachable", exc.reason)
+            raise
+        sessions = [session_from_json(host, row) for row in rows]
+        self._remember(sessions)
+        if self.store is not None:
+            self.store.record_host(host, target, "connected")
+            self.store.reconcile_host(host, sessions)
+        return sessions
 
     async def list_sessions(self, hosts: list[str] | None = None) -> Listing:
         names = hosts if hosts is not None else list(self.links)
@@ -150,7 +202,13 @@ class Supervisor:
             args["name"] = name
         if base:
             args["base"] = base
-        return session_from_json(host, await self.helper(host).call("new", args))
+        session = session_from_json(host, await self.helper(host).call("new", args))
+        self._remember([session])
+        if self.store is not None:
+            self.store.upsert_session(session)
+            self._audit(session, "new", {"agent": agent, "repo": repo, "task": task})
+        self._emit("started", host, session.id, {"agent": agent})
+        return session
 
     async def find(self, ref: str) -> Session:
         """A session by `HOST/NAME`, `HOST/ID`, or a unique prefix of its id (or its name)."""
@@ -175,9 +233,31 @@ class Supervisor:
             unreachable = f" (not reachable: {', '.join(sorted(listing.errors))})"
         raise NotFound(f"no session matches {ref!r}{unreachable}")
 
+    async def find_cached(self, ref: str) -> Session:
+        """A session from the store alone (no network): HOST/NAME, HOST/ID or an id prefix."""
+        cached = [c.session for c in await self.require_store().sessions()]
+        if "/" in ref:
+            host, _, key = ref.partition("/")
+            matches = [s for s in cached if s.host == host and key in (s.name, s.id)]
+        else:
+            matches = [s for s in cached if s.id.startswith(ref)] or [
+                s for s in cached if s.name == ref
+            ]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            refs = ", ".join(f"{s.ref} ({s.id})" for s in matches)
+            raise UsageError(f"{ref!r} matches several sessions: {refs}; say HOST/NAME")
+        raise NotFound(f"fleet has no record of a session matching {ref!r}")
+
+    def mark_read(self, session: Session) -> None:
+        if self.store is not None:
+            self.store.mark_read(session.host, session.id)
+
     async def screen(self, ref: str) -> str:
         session = await self.find(ref)
         result = await self.helper(session.host).call("screen", {"session": session.id})
+        self.mark_read(session)
         return str(result.get("text", ""))
 
     async def send(self, ref: str, text: str) -> Session:
@@ -187,32 +267,69 @@ class Supervisor:
         if profile is not None:
             args["mode"] = str(profile.send_mode)
             args["enter_delay"] = profile.enter_delay
+        self._audit(session, "send", {"text": text})
         await self.helper(session.host).call("send", args)
+        self._emit("steered", session.host, session.id, {"length": len(text)})
         return session
 
     async def interrupt(self, ref: str) -> Session:
         session = await self.find(ref)
         profile = self.profiles.get(session.agent)
         keys = list(profile.interrupt) if profile is not None else ["C-c"]
+        self._audit(session, "interrupt", {"keys": keys})
         await self.helper(session.host).call("keys", {"session": session.id, "keys": keys})
         return session
 
     async def stop(self, ref: str) -> Session:
         session = await self.find(ref)
+        self._audit(session, "stop", {})
         data = await self.helper(session.host).call("stop", {"session": session.id})
-        return session_from_json(session.host, data)
+        stopped = session_from_json(session.host, data)
+        if self.store is not None:
+            self.store.upsert_session(stopped)
+        return stopped
 
     async def resume(self, ref: str) -> Session:
         session = await self.find(ref)
         profile = self.profile(session.agent)
         command = profile.resume or render_command(profile.command, session.task)
+        self._audit(session, "resume", {"command": command})
         data = await self.helper(session.host).call(
             "resume", {"session": session.id, "command": command, "rules": profile.rules()}
         )
-        return session_from_json(session.host, data)
+        resumed = session_from_json(session.host, data)
+        if self.store is not None:
+            self.store.upsert_session(resumed)
+        self._emit("resumed", session.host, session.id, {})
+        return resumed
+
+    # -- checkpoints (snapshots of a session's worktree on its host; see hostside/checkpoints)
+
+    async def checkpoint(self, ref: str, reason: str = "by hand") -> tuple[Session, dict[str, Any]]:
+        """Snapshot the session's files now (or the last checkpoint, when nothing changed)."""
+        session = await self.find(ref)
+        args = {"session": session.id, "reason": reason}
+        return session, dict(await self.helper(session.host).call("checkpoint", args))
+
+    async def checkpoints(self, ref: str) -> tuple[Session, list[dict[str, Any]]]:
+        """The session's checkpoints, oldest first: n, commit, time, reason, changes."""
+        session = await self.find(ref)
+        rows = await self.helper(session.host).call("checkpoints", {"session": session.id})
+        return session, [dict(row) for row in rows]
+
+    async def rewind(self, ref: str, n: int) -> tuple[Session, dict[str, Any]]:
+        """Checkpoint the current files, then put back those of checkpoint n.
+
+        Only files change: HEAD, the branch and the index stay. The result names the
+        checkpoint made first ("before"), so the person can rewind to it to come back.
+        """
+        session = await self.find(ref)
+        args = {"session": session.id, "n": n}
+        return session, dict(await self.helper(session.host).call("rewind", args))
 
     async def tail(self, ref: str, lines: int = 50, follow: bool = False) -> AsyncIterator[bytes]:
         session = await self.find(ref)
+        self.mark_read(session)
         args = {"session": session.id, "lines": lines, "follow": follow}
         async for event in self.helper(session.host).stream("tail", args):
             if event.get("type") == "data":
@@ -221,39 +338,110 @@ class Supervisor:
                 return
 
     async def watch(
-        self, host: str, since: int | None = None, screens: Mapping[str, str] | None = None
+        self,
+        host: str,
+        since: int | None = None,
+        screens: Mapping[str, str] | None = None,
+        output: Mapping[str, int] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """The host's events from cursor `since`, reconnecting with backoff forever.
 
         Each yielded event carries `seq` when it comes from the host's journal; pass the last
-        one seen as `since` after a restart to continue without repeats or gaps. While the
-        host is unreachable, {"type": "link", "state": "reconnecting", ...} events say so.
+        one seen as `since` after a restart to continue without repeats or gaps. With `output`
+        (session id -> byte offset, may be empty) the sessions' raw output comes too, as
+        "output" events, from those offsets on. While the host is unreachable,
+        {"type": "link", "state": "reconnecting", ...} events say so.
         """
         helper = self.helper(host)
         known = dict(screens or {})
+        offsets = dict(output) if output is not None else None
         while True:
             try:
                 args: dict[str, Any] = {"since": since, "screens": known}
+                if offsets is not None:
+                    args["output"] = offsets
                 async for event in helper.stream("watch", args):
                     kind = event.get("type")
-                    if isinstance(event.get("seq"), int) and kind != "hello":
+                    if isinstance(event.get("seq"), int):
                         since = event["seq"]
-                    if kind == "snapshot":
-                        since = event.get("seq", since)
-                    elif kind == "screen":
+                    if kind == "screen":
                         known[str(event.get("session"))] = str(event.get("hash"))
+                    elif kind == "output" and offsets is not None:
+                        data = base64.b64decode(str(event.get("data", "")))
+                        event["bytes"] = data
+                        offsets[str(event["session"])] = int(event["offset"]) + len(data)
                     yield event
-                raise FleetError(f"{host}: the watch ended")
-            except (HostError, FleetError) as exc:
+                raise HostUnreachable(host, "the watch ended")
+            except HostError as exc:
                 delay = max(helper.link.retry_in(), 1.0)
                 yield {
                     "type": "link",
                     "state": "reconnecting",
                     "host": host,
-                    "reason": str(exc),
+                    "reason": exc.reason,
                     "retry_in": round(delay, 1),
                 }
                 await asyncio.sleep(delay)
+
+    async def mirror(self, host: str) -> AsyncIterator[dict[str, Any]]:
+        """Follow a host into the store, from the store's cursors: the supervisor's main loop.
+
+        Every journal event is applied together with its cursor, output is appended with its
+        offset, so a restart (even after kill -9) continues exactly where the store stopped.
+        Yields each event after it was queued for the store, for display.
+        """
+        store = self.require_store()
+        target = self.config.hosts[host].ssh
+        since = await store.watch_cursor(host)
+        screens = await store.screen_hashes(host)
+        known = await store.sessions(host)
+        self._remember([cached.session for cached in known])
+        offsets = {
+            cached.session.id: await store.output_cursor(host, cached.session.id)
+            for cached in known
+        }
+        lost = False
+        async for event in self.watch(host, since, screens, offsets):
+            kind = event.get("type")
+            if kind == "link":
+                store.record_host(host, target, "unreachable", str(event.get("reason", "")))
+                if not lost:
+                    lost = True
+                    self._emit("lost", host, None, {"reason": event.get("reason")})
+            elif kind == "hello":
+                store.record_host(host, target, "connected")
+                if lost:
+                    lost = False
+                    self._emit("back", host, None, {})
+            elif kind == "snapshot":
+                sessions = [session_from_json(host, row) for row in event.get("sessions", [])]
+                self._remember(sessions)
+                store.reconcile_host(host, sessions)
+                store.set_cursor(host, int(event.get("seq", 0)))
+            elif kind == "screen":
+                store.set_screen(
+                    host, str(event["session"]), str(event["hash"]), str(event.get("text", ""))
+                )
+            elif kind == "output":
+                store.append_output(
+                    host, str(event["session"]), int(event["offset"]), event["bytes"]
+                )
+            elif kind == "output-gap":
+                store.output_gap(host, str(event["session"]), int(event["from"]), int(event["to"]))
+            elif isinstance(event.get("seq"), int) and kind != "heartbeat":
+                if kind == "created" and isinstance(event.get("info"), dict):
+                    created = session_from_json(host, event["info"])
+                    self._remember([created])
+                    store.upsert_session(created)
+                store.apply_event(host, event)
+                if kind == "status":
+                    self._emit(
+                        str(event.get("status")),
+                        host,
+                        str(event.get("session")),
+                        {"prev": event.get("prev"), "exit_code": event.get("exit_code")},
+                    )
+            yield event
 
     def attach_argv(self, session: Session) -> list[str]:
         """The ssh command that hands the terminal to the session's tmux, and back."""
