@@ -19,7 +19,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import replace
 
-from fleet.core.models import AgentProfile, SendMode, Status
+from fleet.core.models import AgentProfile, SendMode, Session, Status
 from fleet.core.remote.hostside.classify import classify
 
 TASK = "{task}"
@@ -33,7 +33,11 @@ _BRAILLE_SPINNER = r"^[ \t│┃]*[\u2801-\u28ff][ \t]+\S"
 CLAUDE = AgentProfile(
     name="claude",
     command="claude {task}",
+    # --continue picks the latest conversation in this directory: each session has its own
+    # worktree, so that is this session's. With its id known, --resume names it exactly.
     resume="claude --continue",
+    session_id=r"claude --resume ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
+    resume_session="claude --resume {agent_session}",
     waiting=(
         # Footer of every Claude Code dialog: "Esc to cancel · Tab to amend" (permission),
         # "Enter to select · ↑/↓ to navigate · Esc to cancel" (AskUserQuestion).
@@ -66,6 +70,10 @@ CODEX = AgentProfile(
     name="codex",
     command="codex {task}",
     resume="codex resume --last",
+    # Printed when Codex exits: "To continue this session, run codex resume <uuid>".
+    # (Seen in Codex's source; issue 7 verifies it on the live CLI.)
+    session_id=r"codex resume ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
+    resume_session="codex resume {agent_session}",
     waiting=(
         r"Would you like to (?:run the following command|make the following edits"
         r"|grant these permissions)",
@@ -201,6 +209,8 @@ PROFILE_KEYS = frozenset(
         "enter_delay",
         "interrupt",
         "description",
+        "session_id",
+        "resume_session",
     }
 )
 
@@ -218,6 +228,16 @@ def render_command(template: str, task: str) -> str:
     if not task.strip():
         return _TASK_WORD_RE.sub("", template).strip()
     return template.replace(TASK, shlex.quote(task))
+
+
+def resume_command(profile: AgentProfile, session: Session) -> str:
+    """How to bring the agent back in its worktree: by its own conversation id when it showed
+    one, else the profile's resume command, else its start command again."""
+    if profile.resume_session and session.agent_session_id:
+        return profile.resume_session.replace(
+            "{agent_session}", shlex.quote(session.agent_session_id)
+        )
+    return profile.resume or render_command(profile.command, session.task)
 
 
 def first_message(profile: AgentProfile, task: str) -> str:
@@ -270,7 +290,7 @@ def _apply(profile: AgentProfile, fields: Mapping[str, object]) -> AgentProfile:
                 raise ValueError(
                     f"agent profile {name!r}: send_mode must be one of {modes}"
                 ) from None
-        elif key == "resume":
+        elif key in ("resume", "resume_session", "session_id"):
             # An empty resume template means "this agent cannot resume".
             changes[key] = _text(name, key, value) or None
         else:  # command, description

@@ -78,6 +78,8 @@ AGENT_KEYS: Final = (
     "enter_delay",
     "interrupt",
     "description",
+    "session_id",
+    "resume_session",
 )
 
 # Host names appear in session refs HOST/NAME: no "/", nothing a shell or URL would mangle.
@@ -666,6 +668,8 @@ class _Loader:
             "enter_delay": self.seconds,
             "interrupt": self.tmux_keys,
             "description": lambda k, v: self.string(k, v, "a string"),
+            "session_id": self.session_id_regex,
+            "resume_session": lambda k, v: self.string(k, v, "a command string"),
         }
         agents: dict[str, dict[str, object]] = {}
         for name, entry in table.items():
@@ -686,6 +690,17 @@ class _Loader:
     def string(self, key: KeyPath, value: object, what: str, empty: bool = True) -> str:
         if not isinstance(value, str) or (not empty and not value.strip()):
             raise self.expected(key, what, value)
+        return value
+
+    def session_id_regex(self, key: KeyPath, value: object) -> str:
+        if not isinstance(value, str):
+            raise self.expected(key, "a regex string with one group", value)
+        try:
+            groups = re.compile(value).groups
+        except re.error as err:
+            raise self.fail(key, f"invalid regex {value!r}: {err.msg}") from None
+        if groups != 1:
+            raise self.fail(key, f"expected a regex with exactly one group, got {groups}")
         return value
 
     def regexes(self, key: KeyPath, value: object) -> tuple[str, ...]:

@@ -44,6 +44,10 @@ class AgentProfile:
     enter_delay: float = 0.0
     interrupt: tuple[str, ...] = ("C-c",)
     description: str = ""
+    # The agent's own conversation id, when its screen shows one (a regex with one group), and
+    # the resume command that takes it as {agent_session}; `resume` is used without one.
+    session_id: str | None = None
+    resume_session: str | None = None
 
     def rules(self) -> dict[str, Any]:
         """What the host needs to classify this agent's screen (sent as JSON)."""
@@ -53,6 +57,7 @@ class AgentProfile:
             "idle": list(self.idle),
             "idle_after": self.idle_after,
             "scope": self.scope,
+            "session_id": self.session_id,
         }
 
 
@@ -87,6 +92,7 @@ class Session:
     status_since: float = 0.0
     exit_code: int | None = None
     diffstat: DiffStat = field(default_factory=DiffStat)
+    agent_session_id: str | None = None
 
     @property
     def ref(self) -> str:
@@ -113,6 +119,7 @@ class Session:
                 "removed": self.diffstat.removed,
                 "files": self.diffstat.files,
             },
+            "agent_session_id": self.agent_session_id,
         }
 
 

@@ -300,10 +300,10 @@ def _open_writer(path: Path) -> sqlite3.Connection:
 
 _SESSION_COLUMNS = (
     "host, id, name, agent, status, exit_code, branch, worktree, repo, base, task, created, "
-    "status_since, added, removed, files, updated"
+    "status_since, added, removed, files, updated, agent_session_id"
 )
 _UPSERT_SESSION = f"""
-    INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({", ".join("?" * 17)})
+    INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({", ".join("?" * 18)})
     ON CONFLICT (host, id) DO UPDATE SET
         name = excluded.name, agent = excluded.agent, status = excluded.status,
         exit_code = excluded.exit_code, branch = excluded.branch,
@@ -311,11 +311,29 @@ _UPSERT_SESSION = f"""
         task = excluded.task, created = excluded.created,
         status_since = excluded.status_since, added = excluded.added,
         removed = excluded.removed, files = excluded.files, gone = 0,
-        updated = excluded.updated
+        updated = excluded.updated,
+        agent_session_id = COALESCE(excluded.agent_session_id, sessions.agent_session_id)
 """
 
 SessionRow = tuple[
-    str, str, str, str, str, int | None, str, str, str, str, str, float, float, int, int, int, float
+    str,
+    str,
+    str,
+    str,
+    str,
+    int | None,
+    str,
+    str,
+    str,
+    str,
+    str,
+    float,
+    float,
+    int,
+    int,
+    int,
+    float,
+    str | None,
 ]
 
 
@@ -338,6 +356,7 @@ def _session_row(host: str, s: Session, now: float) -> SessionRow:
         int(s.diffstat.removed),
         int(s.diffstat.files),
         now,
+        s.agent_session_id,
     )
 
 
@@ -364,6 +383,7 @@ def _cached(row: sqlite3.Row) -> CachedSession:
         status_since=row["status_since"],
         exit_code=row["exit_code"],
         diffstat=DiffStat(row["added"], row["removed"], row["files"]),
+        agent_session_id=row["agent_session_id"],
     )
     return CachedSession(
         session=session,

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .agents import first_message, render_command, resolve_profiles
+from .agents import first_message, render_command, resolve_profiles, resume_command
 from .config import Config, parse_target
 from .errors import FleetError, HostError, HostUnreachable, NotFound, UsageError
 from .hooks import HookRunner
@@ -55,6 +55,7 @@ def session_from_json(host: str, data: Mapping[str, Any]) -> Session:
         diffstat=DiffStat(
             int(stat.get("added", 0)), int(stat.get("removed", 0)), int(stat.get("files", 0))
         ),
+        agent_session_id=data.get("agent_session_id") or None,
     )
 
 
@@ -292,7 +293,7 @@ class Supervisor:
     async def resume(self, ref: str) -> Session:
         session = await self.find(ref)
         profile = self.profile(session.agent)
-        command = profile.resume or render_command(profile.command, session.task)
+        command = resume_command(profile, session)
         self._audit(session, "resume", {"command": command})
         data = await self.helper(session.host).call(
             "resume", {"session": session.id, "command": command, "rules": profile.rules()}

@@ -29,7 +29,7 @@ RECORDER = textwrap.dedent(
         with open(path, "a", encoding="utf-8") as f:
             f.write(json.dumps({"kind": kind, "value": value}) + "\\n")
     record("argv", sys.argv[1:])
-    print("recorder ready", flush=True)
+    print("recorder ready; conversation conv-%d" % os.getpid(), flush=True)
     while True:
         sys.stdout.write("> ")
         sys.stdout.flush()
@@ -90,6 +90,8 @@ class FleetCLI:
                 f"""
                 [agents.recorder]
                 command = "python3 {recorder} {{task}}"
+                session_id = 'conversation (conv-[0-9]+)'
+                resume_session = "python3 {recorder} --resumed {{agent_session}}"
                 idle = ['^> ?\\Z']
                 idle_after = 1.0
                 enter_delay = 0.05

@@ -206,3 +206,19 @@ def test_usage_and_operation_errors_have_exit_codes_and_no_traceback(fleet: Flee
     assert usage.code == 2
     for r in (bad_host, bad_agent, not_repo, missing_repo, bad_base, no_claude, usage):
         assert "Traceback" not in r.err
+
+
+def test_resume_uses_the_agents_own_conversation_id(fleet: FleetCLI) -> None:
+    lf = fleet.lf
+    fleet.ok("new", "alpha", "--repo", "~/repo", "--agent", "recorder", "--name", "conv")
+    session = fleet.wait_status("alpha/conv", "idle")
+    conversation = wait_for(
+        lambda: fleet.sessions()["alpha/conv"]["agent_session_id"],
+        what="the agent's conversation id to be noticed on its screen",
+    )
+    assert conversation.startswith("conv-")
+    fleet.ok("stop", "alpha/conv")
+    fleet.ok("resume", "alpha/conv")
+    fleet.wait_status("alpha/conv", "idle")
+    argvs = [r["value"] for r in received(lf["alpha"], session["id"]) if r["kind"] == "argv"]
+    assert argvs == [[], ["--resumed", conversation]]

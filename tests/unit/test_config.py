@@ -210,6 +210,8 @@ send_mode = "paste"
 enter_delay = 0.1
 interrupt = ["Escape", "C-c"]
 description = "mine"
+session_id = 'myagent --resume (\\w+)'
+resume_session = "myagent --resume {agent_session}"
 
 [agents.claude]
 waiting = ['Do you want']
@@ -250,6 +252,8 @@ class TestFullConfig:
             "enter_delay": 0.1,
             "interrupt": ("Escape", "C-c"),
             "description": "mine",
+            "session_id": r"myagent --resume (\w+)",
+            "resume_session": "myagent --resume {agent_session}",
         }
         assert set(cfg.agents["myagent"]) == set(AGENT_KEYS)
         assert isinstance(cfg.agents["myagent"]["idle_after"], float)
@@ -261,10 +265,10 @@ class TestFullConfig:
         cfg = load_config(write(tmp_path, FULL), env=env)
         assert cfg.line_of("agents", "myagent") == 18
         assert cfg.line_of("agents", "myagent", "scope") == 25
-        assert cfg.line_of("agents", "claude", "command") == 31  # the table, no such key
+        assert cfg.line_of("agents", "claude", "command") == 33  # the table, no such key
         assert cfg.line_of("nothing") is None
         err = cfg.error(("agents", "claude"), "no command")
-        assert str(err) == f"{cfg.path}:31: agents.claude: no command"
+        assert str(err) == f"{cfg.path}:33: agents.claude: no command"
 
     def test_ssh_config_tilde_and_none(
         self, tmp_path: Path, home: Path, env: dict[str, str]
@@ -526,8 +530,8 @@ ERRORS = [
         """,
         3,
         'unknown key "comand" in [agents.x] (expected one of: command, resume, waiting, '
-        "working, idle, idle_after, scope, send_mode, enter_delay, interrupt, description; "
-        'did you mean "command"?)',
+        "working, idle, idle_after, scope, send_mode, enter_delay, interrupt, description, "
+        'session_id, resume_session; did you mean "command"?)',
         id="agent-unknown-key",
     ),
     pytest.param(
@@ -537,7 +541,8 @@ ERRORS = [
         """,
         2,
         'unknown key "zzz" in [agents.x] (expected one of: command, resume, waiting, '
-        "working, idle, idle_after, scope, send_mode, enter_delay, interrupt, description)",
+        "working, idle, idle_after, scope, send_mode, enter_delay, interrupt, description, "
+        "session_id, resume_session)",
         id="agent-unknown-key-no-suggestion",
     ),
     pytest.param(

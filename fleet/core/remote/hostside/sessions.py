@@ -108,6 +108,7 @@ def describe(meta: dict, panes: dict) -> dict:
     out["exit_code"] = code
     out["status_since"] = state.get("since", meta.get("created"))
     out["diffstat"] = state.get("diffstat") or {"added": 0, "removed": 0, "files": 0}
+    out["agent_session_id"] = state.get("agent_session_id")
     return out
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -66,6 +67,9 @@ class Tracked:
         self.diffstat_at = 0.0
         self.diffstat_dirty = True
         self.runs = meta.get("runs", 1)
+        self.rules = meta.get("rules") or {}
+        self.agent_session_id = state.get("agent_session_id")
+        self.state_dirty = False
 
     def state(self) -> dict:
         return {
@@ -73,6 +77,7 @@ class Tracked:
             "since": self.since,
             "exit_code": self.exit_code,
             "diffstat": self.diffstat,
+            "agent_session_id": self.agent_session_id,
         }
 
 
@@ -153,6 +158,7 @@ class Watcher:
                 self.writer.append({"type": "created", "session": sid, "info": info})
         if t.runs != meta.get("runs", 1):  # resumed: a new run starts afresh
             t.runs = meta.get("runs", 1)
+            t.rules = meta.get("rules") or {}
             t.started = now
             t.screen = None
             t.pending = True
@@ -188,7 +194,8 @@ class Watcher:
         made = self.checkpoints.tick(meta, t.diffstat, now)  # a scheduled checkpoint, when due
         if made is not None:
             self.writer.append(made)
-        if changed:
+        if changed or t.state_dirty:
+            t.state_dirty = False
             write_json(os.path.join(SESSIONS, sid, "state.json"), t.state())
         return status in ("starting", "working", "needs-input", "idle")
 
@@ -215,6 +222,10 @@ class Watcher:
             t.screen = text
             t.last_change = now
             t.diffstat_dirty = True
+            found = agent_session_id(text, t.rules)
+            if found and found != t.agent_session_id:
+                t.agent_session_id = found
+                t.state_dirty = True
             write_text(os.path.join(SESSIONS, t.id, "screen.txt"), text)
 
     def refresh_diffstat(self, meta: dict, t: Tracked, now: float) -> bool:
@@ -229,6 +240,18 @@ class Watcher:
         t.diffstat = stat
         self.writer.append({"type": "diffstat", "session": t.id, "diffstat": stat})
         return True
+
+
+def agent_session_id(screen: str, rules: dict):
+    """The agent's own conversation id, when its screen shows one and the profile says how."""
+    pattern = rules.get("session_id")
+    if not isinstance(pattern, str) or not pattern:
+        return None
+    try:
+        found = re.search(pattern, screen)
+    except re.error:
+        return None
+    return found.group(1) if found and found.groups() else None
 
 
 def _lock_fd():
