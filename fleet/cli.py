@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("resume", "start a stopped or finished agent again in the same worktree")
     p.add_argument("session")
 
+    p = add("checkpoint", "snapshot a session's worktree files now (see `fleet checkpoints`)")
+    p.add_argument("session")
+    p.add_argument("-m", "--reason", default="by hand", help="why (shown in the list)")
+
     p = add(
         "checkpoints",
         "list a session's checkpoints: snapshots of its worktree's files",
@@ -311,8 +315,10 @@ def _describe_detail(kind: str, detail: dict[str, Any]) -> str:
         return json.dumps(detail.get("text", ""), ensure_ascii=False)
     if kind == "status":
         code = detail.get("exit_code")
-        prev = detail.get("prev") or "-"
-        return f"{prev} -> {detail.get('status')}" + (f" ({code})" if code is not None else "")
+        status = str(detail.get("status"))
+        prev = detail.get("prev")
+        shown = status if prev in (None, status) else f"{prev} -> {status}"
+        return shown + (f" ({code})" if code is not None else "")
     return " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in detail.items())
 
 
@@ -418,6 +424,15 @@ async def cmd_resume(sup: Supervisor, args: argparse.Namespace) -> int:
 def _changes(checkpoint: dict[str, Any]) -> str:
     c = checkpoint.get("changes") or {}
     return str(DiffStat(c.get("added", 0), c.get("removed", 0), c.get("files", 0))) if c else "-"
+
+
+async def cmd_checkpoint(sup: Supervisor, args: argparse.Namespace) -> int:
+    session, made = await sup.checkpoint(args.session, args.reason)
+    if made.get("created", True):
+        print(f"{session.ref}: checkpoint {made['n']}", file=sys.stderr)
+    else:
+        print(f"{session.ref}: nothing changed since checkpoint {made['n']}", file=sys.stderr)
+    return 0
 
 
 async def cmd_checkpoints(sup: Supervisor, args: argparse.Namespace) -> int:
@@ -531,6 +546,7 @@ ASYNC_COMMANDS: dict[str, Callable[[Supervisor, argparse.Namespace], Awaitable[i
     "interrupt": cmd_interrupt,
     "stop": cmd_stop,
     "resume": cmd_resume,
+    "checkpoint": cmd_checkpoint,
     "checkpoints": cmd_checkpoints,
     "rewind": cmd_rewind,
     "attach": cmd_attach,

@@ -310,7 +310,10 @@ class Supervisor:
         """Snapshot the session's files now (or the last checkpoint, when nothing changed)."""
         session = await self.find(ref)
         args = {"session": session.id, "reason": reason}
-        return session, dict(await self.helper(session.host).call("checkpoint", args))
+        self._audit(session, "checkpoint", {"reason": reason})
+        made = dict(await self.helper(session.host).call("checkpoint", args))
+        self._emit("checkpoint", session.host, session.id, {"n": made.get("n")})
+        return session, made
 
     async def checkpoints(self, ref: str) -> tuple[Session, list[dict[str, Any]]]:
         """The session's checkpoints, oldest first: n, commit, time, reason, changes."""
@@ -326,6 +329,7 @@ class Supervisor:
         """
         session = await self.find(ref)
         args = {"session": session.id, "n": n}
+        self._audit(session, "rewind", {"n": n})
         return session, dict(await self.helper(session.host).call("rewind", args))
 
     async def tail(self, ref: str, lines: int = 50, follow: bool = False) -> AsyncIterator[bytes]:

@@ -215,3 +215,20 @@ def test_after_a_reboot_the_work_and_checkpoints_survive_and_resume_works(
     )
     assert [r["kind"] for r in received(h, session["id"])].count("argv") == 2  # two runs
     assert (wt / "precious.txt").read_text() == "hours of work\n"
+
+
+def test_checkpoint_by_hand_and_the_audit_log(fleet: FleetCLI) -> None:
+    h = fleet.lf["alpha"]
+    fleet.ok("new", "alpha", "--repo", "~/repo", "--agent", "shell", "--name", "byhand")
+    worktree = h.home / ".fleet/worktrees/byhand"
+    write(h, worktree / "notes.txt", "edited by the agent\n")
+    made = fleet.ok("checkpoint", "alpha/byhand", "-m", "before lunch")
+    assert "checkpoint 1" in made.err
+    again = fleet.ok("checkpoint", "alpha/byhand")
+    assert "nothing changed since checkpoint 1" in again.err
+    assert [c["reason"] for c in checkpoints(fleet, "alpha/byhand")] == ["before lunch"]
+    write(h, worktree / "notes.txt", "edited again\n")
+    fleet.ok("rewind", "alpha/byhand", "1")
+    assert (worktree / "notes.txt").read_text() == "edited by the agent\n"
+    kinds = [e["kind"] for e in fleet.ok("log", "alpha/byhand", "--json").json()]
+    assert kinds.count("checkpoint") == 2 and kinds[-1] == "rewind"
