@@ -26,7 +26,7 @@ from fleet.core.logs import log_path, setup_logging
 from fleet.core.models import DiffStat, Session, Status
 from fleet.core.paths import ensure_state_dir
 from fleet.core.store import Store
-from fleet.core.supervisor import DEFAULT_AGENT, Supervisor
+from fleet.core.supervisor import DEFAULT_AGENT, Listing, Supervisor
 from fleet.core.textsafe import inert, inert_bytes
 
 log = logging.getLogger("fleet.cli")
@@ -76,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("ls", "list sessions on all hosts")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--cached",
+        action="store_true",
+        help="show what fleet knew at once, without asking the hosts",
+    )
 
     p = add("screen", "print the agent's current screen as plain text")
     p.add_argument("session")
@@ -246,7 +251,7 @@ async def cmd_new(sup: Supervisor, args: argparse.Namespace) -> int:
 
 
 async def cmd_ls(sup: Supervisor, args: argparse.Namespace) -> int:
-    listing = await sup.list_sessions()
+    listing = Listing() if args.cached else await sup.list_sessions()
     store = sup.require_store()
     await store.flush()
     known = await store.sessions()
@@ -258,14 +263,16 @@ async def cmd_ls(sup: Supervisor, args: argparse.Namespace) -> int:
     rows = [["SESSION", "ID", "AGENT", "STATUS", "FOR", "CHANGES", "NEW", "BRANCH"]]
     for c in known:
         s = c.session
-        from_cache = s.host in listing.errors
+        from_cache = args.cached or s.host in listing.errors
         status = _status_text(s)
         if c.gone:
             status = "gone"
+        elif args.cached:
+            status = f"{status} (cached {_age(c.updated)} ago)"
         elif from_cache:
             status = f"lost ({status} when last seen)"
         data = s.to_json() | {"gone": c.gone, "cached": from_cache, "unread": c.unread}
-        if from_cache and not c.gone:
+        if from_cache and not c.gone and not args.cached:
             data["status"] = str(Status.LOST)
             data["last_status"] = str(s.status)
         rows_json.append(data)

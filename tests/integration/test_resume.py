@@ -235,6 +235,9 @@ def test_ls_from_the_cache_when_every_host_is_down(fresh_hosts: LoopbackFleet) -
     assert "lost (idle when last seen)" in table.out
     log = fleet.ok("log", "alpha/a1")  # the audit log needs no host
     assert "new" in log.out
+    cached = fleet.ok("ls", "--cached", "--json").json()  # asks no host, so succeeds
+    assert {r["ref"]: r["status"] for r in cached} == {"alpha/a1": "idle", "beta/b1": "idle"}
+    assert all(r["cached"] for r in cached)
 
 
 def test_sessions_started_elsewhere_are_adopted_and_vanished_ones_marked(
