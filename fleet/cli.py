@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from fleet import __version__
+from fleet.core import review  # review (issue 4)
 from fleet.core.agents import BUILTIN_PROFILES, status_of_screen
 from fleet.core.config import Config, ConfigError, load_config
 from fleet.core.errors import FleetError, UsageError
@@ -130,6 +131,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("session")
     p.add_argument("n", type=int, metavar="N", help="the checkpoint number")
+
+    # -- review (issue 4) --
+    p = add(
+        "diff",
+        "show a session's changes against its base, untracked files included, hunks numbered",
+        epilog="Hunks are numbered 1..N across files; approve or reject them by number. The "
+        "fingerprint printed last names exactly this diff: pass it as --expect so a decision "
+        "is refused if the agent changed those lines since. --since-review shows only what "
+        "changed after your last approve/reject (its hunk numbers are not for decisions).",
+    )
+    p.add_argument("session")
+    p.add_argument("--stat", action="store_true", help="files and hunk numbers only")
+    p.add_argument(
+        "--since-review", action="store_true", help="only changes since the last decision"
+    )
+    p.add_argument("--json", action="store_true", help="files, hunks and the fingerprint as JSON")
+
+    for verb, text in (
+        ("approve", "stage hunks in the session's worktree; with no hunk named, commit all"),
+        ("reject", "revert hunks in the worktree (kept as a patch) and tell the agent why"),
+    ):
+        p = add(verb, text)
+        p.add_argument("session")
+        p.add_argument("--file", metavar="PATH", help="every hunk of this file (or --hunk in it)")
+        p.add_argument(
+            "--hunk", type=int, action="append", default=[], metavar="N", help="repeatable"
+        )
+        p.add_argument("--expect", metavar="FP", help="the fingerprint of the diff you saw")
+        if verb == "approve":
+            p.add_argument("-m", "--message", help="commit message (commits what is approved)")
+        else:
+            p.add_argument("--note", default="", help="why: sent to the agent")
+
+    p = add("undo", "reverse the session's last review decision")
+    p.add_argument("session")
+    p = add("push", "push the session's branch to origin on its host; open a PR if gh is there")
+    p.add_argument("session")
+    p = add("land", "fetch the session's branch over ssh into a local clone as fleet/HOST/NAME")
+    p.add_argument("session")
+    p.add_argument("--into", required=True, metavar="PATH", help="a local git repository")
 
     p = add("attach", "hand this terminal to the agent's tmux session (detach to come back)")
     p.add_argument("session")
@@ -486,6 +527,109 @@ async def cmd_rewind(sup: Supervisor, args: argparse.Namespace) -> int:
     return 0
 
 
+# -- review (issue 4) ------------------------------------------------------------------
+
+
+async def cmd_diff(sup: Supervisor, args: argparse.Namespace) -> int:
+    session, d = await sup.diff(args.session, since_review=args.since_review)
+    if args.json:
+        _json(d.to_json() | {"session": session.ref}, sys.stdout)
+        return 0
+    since = d.extra.get("since")
+    if args.since_review and not since:
+        print(f"no decision on {session.ref} yet: this is the whole diff", file=sys.stderr)
+    if not d.files:
+        print(f"no changes in {session.ref}" + (" since the last review" if since else ""))
+        return 0
+    if args.stat:
+        print(inert(review.printable(d.stat())))
+    else:
+        shown = []
+        for f in d.files:
+            if not f.hunks[0].whole_file:
+                shown.append(f.header)
+            for h in f.hunks:
+                mark = " (approved)" if h.approved else ""
+                label = f" {f.path}: {h.header}" if h.whole_file else ""
+                shown.append(f"#{h.number}{mark}{label}\n{h.text}")
+        text = "".join(shown)
+        if sys.stdout.isatty():
+            sys.stdout.write(review.colorize(text))
+        else:
+            sys.stdout.write(inert(review.printable(text)))
+    print(f"fingerprint {d.fingerprint[:16]}", file=sys.stderr)
+    return 0
+
+
+def _stale(exc: review.StaleReview) -> int:
+    print(f"fleet: {exc}", file=sys.stderr)
+    if exc.fresh is not None:
+        print(f"the diff now (fingerprint {exc.fresh.fingerprint[:16]}):", file=sys.stderr)
+        print(inert(review.printable(exc.fresh.stat())), file=sys.stderr)
+    return 1
+
+
+async def cmd_approve(sup: Supervisor, args: argparse.Namespace) -> int:
+    try:
+        session, result = await sup.approve(
+            args.session, args.hunk, args.file, args.message, args.expect
+        )
+    except review.StaleReview as exc:
+        return _stale(exc)
+    staged = ", ".join(str(n) for n in result["hunks"]) or "none new"
+    print(f"approved hunks {staged} of {session.ref} (decision {result['decision']})")
+    if result.get("commit"):
+        print(f"committed {result['commit'][:12]} on {result['branch']}: {result['message']}")
+    return 0
+
+
+async def cmd_reject(sup: Supervisor, args: argparse.Namespace) -> int:
+    try:
+        session, result = await sup.reject(
+            args.session, args.hunk, args.file, args.note, args.expect
+        )
+    except review.StaleReview as exc:
+        return _stale(exc)
+    numbers = ", ".join(str(n) for n in result["hunks"])
+    print(
+        f"rejected hunks {numbers} of {session.ref} (decision {result['decision']}); "
+        f"the patch is kept on the host in {result['kept']}"
+    )
+    if result.get("told"):
+        print(f"told the agent: {inert(result['message'])}")
+    else:
+        print(f"the agent is not running and was not told: {inert(result['message'])}")
+    return 0
+
+
+async def cmd_undo(sup: Supervisor, args: argparse.Namespace) -> int:
+    session, result = await sup.undo(args.session)
+    print(
+        f"undid {result['action']} (decision {result['decision']}) on {session.ref}; the state "
+        f"before the undo is checkpoint {result['checkpoint']}"
+    )
+    return 0
+
+
+async def cmd_push(sup: Supervisor, args: argparse.Namespace) -> int:
+    session, result = await sup.push(args.session)
+    print(f"pushed {result['pushed']} to origin from {session.host}")
+    if result.get("pr"):
+        print(f"pull request: {inert(str(result['pr']))}")
+    elif result.get("pr_note"):
+        print(inert(str(result["pr_note"])), file=sys.stderr)
+    return 0
+
+
+async def cmd_land(sup: Supervisor, args: argparse.Namespace) -> int:
+    session, result = await sup.land(args.session, args.into)
+    print(
+        f"{session.ref}: {session.branch} is now {result['branch']} "
+        f"({result['commit'][:12]}) in {args.into}, via remote {result['remote']}"
+    )
+    return 0
+
+
 async def cmd_attach(sup: Supervisor, args: argparse.Namespace) -> int:
     session = await sup.find(args.session)
     await sup.close()
@@ -556,6 +700,12 @@ ASYNC_COMMANDS: dict[str, Callable[[Supervisor, argparse.Namespace], Awaitable[i
     "checkpoint": cmd_checkpoint,
     "checkpoints": cmd_checkpoints,
     "rewind": cmd_rewind,
+    "diff": cmd_diff,  # review (issue 4)
+    "approve": cmd_approve,
+    "reject": cmd_reject,
+    "undo": cmd_undo,
+    "push": cmd_push,
+    "land": cmd_land,
     "attach": cmd_attach,
     "log": cmd_log,
     "watch": cmd_watch,
@@ -590,13 +740,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.text += words + dashdash
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if args.command is None:
-        parser.print_help()
+    if args.command is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        parser.print_help()  # the TUI needs a terminal; scripts get the help
         return 0
     try:
         config = load_config(args.config)
         setup_logging(verbose=args.verbose)
-        log.info("fleet %s: %s", args.command, config.path)
+        log.info("fleet %s: %s", args.command or "tui", config.path)
+        if args.command is None:
+            from fleet.ui.app import run_app  # Textual is loaded only for the TUI
+
+            return run_app(config)
         if args.command == "agents":
             return cmd_agents(config, Supervisor(config), args)
         return asyncio.run(_run_async(config, args))

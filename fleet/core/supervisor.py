@@ -14,12 +14,15 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import review  # review (issue 4)
 from .agents import first_message, render_command, resolve_profiles, resume_command
 from .config import Config, parse_target
-from .errors import FleetError, HostError, HostUnreachable, NotFound, UsageError
+from .errors import FleetError, HostError, HostUnreachable, NotFound, RemoteError, UsageError
 from .hooks import HookRunner
 from .models import EVENT_KINDS, AgentProfile, DiffStat, DomainEvent, HostCheck, Session, Status
+from .paths import state_dir  # review (issue 4)
 from .remote.client import HelperClient
+from .remote.hostside import review as hostside_review  # review (issue 4)
 from .ssh import HostLink
 from .store import Store
 
@@ -331,6 +334,152 @@ class Supervisor:
         args = {"session": session.id, "n": n}
         self._audit(session, "rewind", {"n": n})
         return session, dict(await self.helper(session.host).call("rewind", args))
+
+    # -- review (issue 4): diff, approve, reject, undo, push, land; see fleet/core/review.py
+
+    def _seen(self) -> review.SeenDiffs:
+        return review.SeenDiffs(state_dir())
+
+    async def diff(self, ref: str, since_review: bool = False) -> tuple[Session, review.Diff]:
+        """The session's diff against its base (or since the last decision), as seen now."""
+        session = await self.find(ref)
+        args = {"session": session.id, "since_review": since_review}
+        data = await self.helper(session.host).call("diff", args)
+        seen = review.parse(str(data["text"]), str(data["base"]), data.get("approved") or [])
+        seen.extra.update({"since": data.get("since"), "branch": data.get("branch")})
+        if not since_review:
+            self._seen().remember(session.host, session.id, seen)
+        return session, seen
+
+    async def _decide(
+        self, ref: str, hunks: list[int], path: str | None, expect: str | None
+    ) -> tuple[Session, review.Diff, list[review.Hunk] | None]:
+        """The session, the diff the person saw (by --expect, else fresh), the chosen hunks."""
+        session = await self.find(ref)
+        if expect:
+            seen = self._seen().recall(session.host, session.id, expect)
+            if seen is None:
+                raise UsageError(
+                    f"fleet has not shown a diff {expect!r} of {session.ref}: run "
+                    f"`fleet diff {session.ref}` and use the fingerprint it prints"
+                )
+        else:
+            _, seen = await self.diff(session.ref)
+        chosen = seen.choose(hunks, path) if hunks or path else None
+        return session, seen, chosen
+
+    async def _act(self, session: Session, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return dict(await self.helper(session.host).call(op, args))
+        except RemoteError as exc:
+            if exc.kind != "stale":
+                raise
+            _, fresh = await self.diff(session.ref)
+            raise review.StaleReview(f"{session.ref}: {exc.reason}", fresh) from None
+
+    async def approve(
+        self,
+        ref: str,
+        hunks: list[int] | None = None,
+        path: str | None = None,
+        message: str | None = None,
+        expect: str | None = None,
+    ) -> tuple[Session, dict[str, Any]]:
+        """Stage the chosen hunks; with none chosen, stage every pending one and commit all
+        that is approved on the session's branch (with `message`, or a generated one)."""
+        session, seen, chosen = await self._decide(ref, hunks or [], path, expect)
+        commit = chosen is None or message is not None
+        todo = [h for h in (seen.pending() if chosen is None else chosen) if not h.approved]
+        if chosen is not None and not todo:
+            raise UsageError(f"hunk(s) {[h.number for h in chosen]} are already approved")
+        if commit and not message:
+            files = len({h.path for h in seen.hunks})
+            task = session.task.strip().splitlines()[0][:60] if session.task.strip() else ""
+            message = f"{task or session.name}: approved in review ({files} files)"
+        patch = seen.patch(todo)
+        detail = {
+            "hunks": [h.number for h in todo],
+            "fingerprints": [h.fingerprint for h in todo],
+            "diff": seen.fingerprint,
+            "commit": commit,
+            "message": message,
+        }
+        self._audit(session, "approve", detail)
+        args = {
+            "session": session.id,
+            "patch": patch,
+            "expect": detail["fingerprints"],
+            "commit": commit,
+            "message": message or "",
+        }
+        result = await self._act(session, "approve", args)
+        if self.store is not None:
+            for h in todo:
+                self.store.record_decision(
+                    session.host, session.id, h.fingerprint, h.number, "approve", "", h.text
+                )
+        self._emit("approved", session.host, session.id, {"hunks": detail["hunks"]})
+        return session, result | {"hunks": detail["hunks"], "message": message}
+
+    async def reject(
+        self,
+        ref: str,
+        hunks: list[int] | None = None,
+        path: str | None = None,
+        note: str = "",
+        expect: str | None = None,
+    ) -> tuple[Session, dict[str, Any]]:
+        """Keep the chosen hunks as a patch, revert them in the worktree, tell the agent."""
+        session, seen, chosen = await self._decide(ref, hunks or [], path, expect)
+        if not chosen:
+            raise UsageError("say which hunks to reject: --hunk N (repeatable) or --file PATH")
+        patch = seen.patch(chosen)
+        message = hostside_review.steering_text(hostside_review.split_files(patch), note)
+        numbers = [h.number for h in chosen]
+        detail = {"hunks": numbers, "diff": seen.fingerprint, "note": note, "message": message}
+        self._audit(session, "reject", detail)
+        args = {
+            "session": session.id,
+            "patch": patch,
+            "expect": [h.fingerprint for h in chosen],
+            "note": note,
+        }
+        result = await self._act(session, "reject", args)
+        if self.store is not None:
+            for h in chosen:
+                self.store.record_decision(
+                    session.host, session.id, h.fingerprint, h.number, "reject", note, h.text
+                )
+        self._emit("rejected", session.host, session.id, {"hunks": numbers, "note": note})
+        return session, result | {"hunks": numbers}
+
+    async def undo(self, ref: str) -> tuple[Session, dict[str, Any]]:
+        """Reverse the session's last review decision (see hostside/review.py op_undo)."""
+        session = await self.find(ref)
+        self._audit(session, "undo", {})
+        return session, dict(await self.helper(session.host).call("undo", {"session": session.id}))
+
+    async def push(self, ref: str) -> tuple[Session, dict[str, Any]]:
+        """Push the session's branch to the repo's origin on the host; open a PR with gh."""
+        session = await self.find(ref)
+        lines = [session.task.strip() or f"Work of fleet session {session.name}", ""]
+        decisions = await self.store.decisions(session.host, session.id) if self.store else []
+        for d in decisions:
+            note = f": {d.note}" if d.note else ""
+            lines.append(f"- {d.action} hunk {d.hunk}{note}")
+        title = (session.task.strip().splitlines() or [session.branch])[0][:72]
+        args = {"session": session.id, "title": title, "body": "\n".join(lines)}
+        self._audit(session, "push", {"branch": session.branch})
+        return session, dict(await self.helper(session.host).call("push", args))
+
+    async def land(self, ref: str, into: str) -> tuple[Session, dict[str, Any]]:
+        """Fetch the session's branch over ssh into a local clone as fleet/HOST/NAME."""
+        session = await self.find(ref)
+        user, host, port = parse_target(self.config.hosts[session.host].ssh)
+        ssh_config = self.config.ssh.config_file
+        self._audit(session, "land", {"into": into})
+        result = await asyncio.to_thread(review.land, into, session, user, host, port, ssh_config)
+        return session, result
 
     async def tail(self, ref: str, lines: int = 50, follow: bool = False) -> AsyncIterator[bytes]:
         session = await self.find(ref)

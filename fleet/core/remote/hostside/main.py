@@ -12,7 +12,7 @@ import shutil
 import sys
 import threading
 
-from . import checkpoints, gitops, sessions, tmux, watch, watcher
+from . import checkpoints, gitops, review, sessions, tmux, watch, watcher
 from .layout import BASE, HelperError, ensure_dirs
 
 PROTOCOL = 1
@@ -48,6 +48,13 @@ PLAIN = {
     "checkpoint": checkpoints.op_checkpoint,
     "checkpoints": checkpoints.op_checkpoints,
     "rewind": checkpoints.op_rewind,
+    # review (issue 4): see review.py
+    "diff": review.op_diff,
+    "approve": review.op_approve,
+    "reject": review.op_reject,
+    "undo": review.op_undo,
+    "decisions": review.op_decisions,
+    "push": review.op_push,
 }
 # Operations after which the host must be observed even when no client is watching.
 WATCHED = ("list", "new", "resume", "send")

@@ -1,0 +1,205 @@
+"""Review on real hosts: diff, approve and reject hunks, commit, undo, push and land, through the
+`fleet` CLI against loopback sshd hosts with real git and a recorder agent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.fleetrun import FleetCLI, received_lines, wait_for
+from tests.integration.hosts import NOTES_TXT, LoopbackFleet, LoopbackHost
+
+
+@pytest.fixture
+def fleet(fresh_hosts: LoopbackFleet) -> FleetCLI:
+    return FleetCLI(fresh_hosts)
+
+
+def git(fleet: FleetCLI, worktree: Path, *args: str) -> str:
+    return fleet.lf.run_as("alpha", ["git", "-C", str(worktree), *args], check=True).stdout
+
+
+def write(h: LoopbackHost, path: Path, text: str) -> None:
+    """Write a file in a worktree as the host's user would (the agent owns its files)."""
+    for d in reversed([p for p in path.parents if h.home in p.parents]):
+        if not d.exists():
+            d.mkdir()
+            os.chown(d, h.uid, h.gid)
+    path.write_text(text)
+    os.chown(path, h.uid, h.gid)
+
+
+def start(fleet: FleetCLI, name: str) -> tuple[dict[str, Any], Path]:
+    fleet.ok("new", "alpha", "--repo", "~/repo", "--agent", "recorder", "--name", name)
+    session = fleet.wait_status(f"alpha/{name}", "idle")
+    return session, fleet.lf["alpha"].home / ".fleet/worktrees" / name
+
+
+def edit_lines(text: str, changes: dict[int, str]) -> str:
+    lines = text.splitlines(keepends=True)
+    for n, new in changes.items():
+        lines[n - 1] = new + "\n"
+    return "".join(lines)
+
+
+def diff_json(fleet: FleetCLI, ref: str, *extra: str) -> dict[str, Any]:
+    data: dict[str, Any] = fleet.ok("diff", ref, "--json", *extra).json()
+    return data
+
+
+def hunks(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [h for f in data["files"] for h in f["hunks"]]
+
+
+def test_approve_reject_commit_undo_and_land(fleet: FleetCLI, tmp_path: Path) -> None:
+    h = fleet.lf["alpha"]
+    session, wt = start(fleet, "rv")
+    ref = "alpha/rv"
+    base = git(fleet, wt, "rev-parse", "HEAD").strip()
+    edited = edit_lines(NOTES_TXT, {3: "line 3, improved", 35: "line 35, broken"})
+    write(h, wt / "notes.txt", edited)
+    write(h, wt / "zz new file.txt", "made by the agent\n")
+
+    seen = diff_json(fleet, ref)
+    assert [(x["number"], x["path"]) for x in hunks(seen)] == [
+        (1, "notes.txt"),
+        (2, "notes.txt"),
+        (3, "zz new file.txt"),
+    ]
+    assert [(x["added"], x["removed"]) for x in hunks(seen)] == [(1, 1), (1, 1), (1, 0)]
+    fp = seen["fingerprint"]
+    plain = fleet.ok("diff", ref)
+    assert "+line 3, improved" in plain.out and "#2" in plain.out
+    assert fp[:16] in plain.err
+    assert "zz new file.txt" in fleet.ok("diff", ref, "--stat").out
+
+    # Approve hunk 1: exactly it is staged; the agent's files are untouched.
+    out = fleet.ok("approve", ref, "--hunk", "1", "--expect", fp).out
+    assert "approved hunks 1" in out
+    cached = git(fleet, wt, "diff", "--cached")
+    assert "+line 3, improved" in cached and "line 35" not in cached and "zz new" not in cached
+    assert (wt / "notes.txt").read_text() == edited
+
+    # Reject hunk 2 with a note: the lines come back, the patch is kept, the agent is told.
+    result = fleet.ok("reject", ref, "--hunk", "2", "--expect", fp, "--note", "keep line 35")
+    assert (wt / "notes.txt").read_text() == edit_lines(NOTES_TXT, {3: "line 3, improved"})
+    assert (wt / "zz new file.txt").exists()
+    kept = h.home / ".fleet/sessions" / session["id"] / "rejected" / "2.patch"
+    assert "+line 35, broken" in kept.read_text() and "line 3," not in kept.read_text()
+    assert "told the agent" in result.out
+    wanted = "notes.txt line 35. Note: keep line 35"
+    wait_for(
+        lambda: any(wanted in line for line in received_lines(h, session["id"])),
+        what="the rejection note reaching the agent",
+    )
+    wait_for(lambda: wanted in fleet.ok("screen", ref).out, what="the note on the agent's screen")
+    decided = diff_json(fleet, ref)
+    assert [(x["path"], x["approved"]) for x in hunks(decided)] == [
+        ("notes.txt", True),
+        ("zz new file.txt", False),
+    ]
+    assert diff_json(fleet, ref, "--since-review")["files"] == []
+
+    # Approve the rest with no hunk named: everything approved is committed on fleet/rv.
+    out = fleet.ok("approve", ref, "-m", "review: take line 3 and the new file").out
+    assert "committed" in out
+    assert git(fleet, wt, "log", "-1", "--format=%s", "fleet/rv").strip() == (
+        "review: take line 3 and the new file"
+    )
+    assert git(fleet, wt, "show", "fleet/rv:notes.txt") == edit_lines(
+        NOTES_TXT, {3: "line 3, improved"}
+    )
+    assert git(fleet, wt, "show", "fleet/rv:zz new file.txt") == "made by the agent\n"
+    assert git(fleet, wt, "rev-parse", "fleet/rv^").strip() == base
+    assert git(fleet, wt, "status", "--porcelain") == ""
+
+    # Undo the commit: the branch is back at the base, hunk 1 staged as before, files kept.
+    assert "undid approve" in fleet.ok("undo", ref).out
+    assert git(fleet, wt, "rev-parse", "fleet/rv").strip() == base
+    cached = git(fleet, wt, "diff", "--cached", "--name-only")
+    assert cached.split("\n")[:1] == ["notes.txt"] and "zz new" not in cached
+    assert (wt / "zz new file.txt").read_text() == "made by the agent\n"
+    log = fleet.ok("log", ref).out
+    assert "approve" in log and "reject" in log and "keep line 35" in log and "undo" in log
+
+    # Commit again and land the branch in a local clone, over ssh.
+    fleet.ok("approve", ref, "-m", "review: approved")
+    tip = git(fleet, wt, "rev-parse", "fleet/rv").strip()
+    local = tmp_path / "local"
+    subprocess.run(["git", "init", "-q", str(local)], check=True)
+    landed = fleet.ok("land", ref, "--into", str(local)).out
+    assert "fleet/alpha/rv" in landed
+    got = subprocess.run(
+        ["git", "-C", str(local), "rev-parse", "fleet/alpha/rv"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert got == tip
+    remote = subprocess.run(
+        ["git", "-C", str(local), "remote", "get-url", "alpha"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert remote == f"ssh://alpha{h.repo}"
+    # Landing again after more work moves the local branch along.
+    write(h, wt / "more.txt", "more\n")
+    fleet.ok("approve", ref, "-m", "more")
+    fleet.ok("land", ref, "--into", str(local))
+    again = subprocess.run(
+        ["git", "-C", str(local), "log", "-1", "--format=%s", "fleet/alpha/rv"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert again == "more"
+
+
+def test_a_decision_on_lines_the_agent_changed_since_is_refused(fleet: FleetCLI) -> None:
+    h = fleet.lf["alpha"]
+    session, wt = start(fleet, "race")
+    ref = "alpha/race"
+    write(h, wt / "notes.txt", edit_lines(NOTES_TXT, {3: "first idea", 30: "far away"}))
+    seen = diff_json(fleet, ref)
+    # The agent keeps working on hunk 1 after the person looked.
+    changed = edit_lines(NOTES_TXT, {3: "second idea", 30: "far away"})
+    write(h, wt / "notes.txt", changed)
+    index = git(fleet, wt, "ls-files", "--stage")
+    for verb in ("approve", "reject"):
+        refused = fleet(verb, ref, "--hunk", "1", "--expect", seen["fingerprint"])
+        assert refused.code == 1, refused
+        assert "changed these lines since you saw them" in refused.err
+        assert "notes.txt" in refused.err and "the diff now" in refused.err
+        assert git(fleet, wt, "ls-files", "--stage") == index
+        assert git(fleet, wt, "diff", "--cached") == ""
+        assert (wt / "notes.txt").read_text() == changed
+    assert not (h.home / ".fleet/sessions" / session["id"] / "review").exists()
+    # Hunk 2 was not touched: deciding on it with the old fingerprint still works.
+    fleet.ok("approve", ref, "--hunk", "2", "--expect", seen["fingerprint"])
+    assert "+far away" in git(fleet, wt, "diff", "--cached")
+    # An unknown fingerprint is a usage error.
+    assert fleet("approve", ref, "--hunk", "1", "--expect", "feedface").code == 2
+
+
+def test_push_to_origin_and_clear_errors(fleet: FleetCLI) -> None:
+    h = fleet.lf["alpha"]
+    _, wt = start(fleet, "pushy")
+    ref = "alpha/pushy"
+    write(h, wt / "app.py", "print('pushed')\n")
+    fleet.ok("approve", ref, "-m", "ready")
+    missing = fleet("push", ref)
+    assert missing.code == 1 and "no remote named origin" in missing.err
+    origin = h.home / "origin.git"
+    fleet.lf.run_as("alpha", ["git", "init", "-q", "--bare", str(origin)], check=True)
+    fleet.lf.run_as("alpha", ["git", "-C", str(h.repo), "remote", "add", "origin", str(origin)])
+    pushed = fleet.ok("push", ref)
+    assert "pushed fleet/pushy" in pushed.out
+    assert "gh is not installed" in pushed.err
+    tip = git(fleet, wt, "rev-parse", "HEAD").strip()
+    there = fleet.lf.run_as("alpha", ["git", "-C", str(origin), "rev-parse", "fleet/pushy"])
+    assert there.stdout.strip() == tip
