@@ -1,0 +1,391 @@
+"""The fleet TUI: a live grid of every session on every host, steering, and (soon) review.
+
+The app only calls the core: a Supervisor (which owns SSH) and the Store (fleet's memory).
+Host events arrive through `Supervisor.mirror` in one worker per host and land in a plain
+FleetModel; the grid redraws only what changed. Nothing here blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.actions import SkipAction
+from textual.app import App, ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Input, Label, Static
+
+from fleet.core.config import Config
+from fleet.core.errors import FleetError
+from fleet.core.hooks import HookRunner
+from fleet.core.models import DiffStat, Session, Status
+from fleet.core.paths import ensure_state_dir
+from fleet.core.store import Store
+from fleet.core.supervisor import Supervisor, session_from_json
+from fleet.core.textsafe import inert
+from fleet.ui.bindings import BINDINGS, keymap_from_config
+from fleet.ui.model import Card, FleetModel
+from fleet.ui.screens.help import HelpScreen
+from fleet.ui.themes import (
+    DEFAULT_THEME,
+    register_all,
+    save_theme,
+    saved_theme,
+    status_variable_defaults,
+)
+from fleet.ui.widgets.grid import SessionGrid
+
+# Statuses that interrupt the person: a toast and the terminal's bell.
+LOUD = {Status.NEEDS_INPUT: "needs you", Status.FAILED: "failed", Status.EXITED: "finished"}
+
+
+@dataclass(frozen=True)
+class Steer:
+    """What the steering box returns."""
+
+    text: str
+
+
+class SteerScreen(ModalScreen[Steer | None]):
+    """One line to the selected agent: enter sends, escape cancels."""
+
+    DEFAULT_CSS = """
+    SteerScreen { align: center bottom; }
+    SteerScreen > Vertical {
+        width: 90%; height: auto; padding: 0 1; margin-bottom: 2;
+        border: round $accent; background: $panel;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [("escape", "cancel", "cancel")]
+
+    def __init__(self, ref: str) -> None:
+        super().__init__()
+        self.ref = ref
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Message to {self.ref} (enter sends, escape cancels)")
+            yield Input(placeholder="what should the agent do?", id="steer-text")
+
+    @on(Input.Submitted)
+    def send(self, event: Input.Submitted) -> None:
+        self.dismiss(Steer(event.value) if event.value.strip() else None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class FilterBar(Input):
+    """`/` filter: text, or host:NAME, agent:NAME, status:NAME."""
+
+
+class FleetApp(App[int]):
+    """fleet's TUI over a configured fleet."""
+
+    TITLE = "fleet"
+    AUTO_FOCUS = "#grid"
+    CSS = """
+    #hosts { height: 1; padding: 0 1; background: $panel; color: $foreground; }
+    #body { height: 1fr; }
+    SessionGrid { width: 1fr; }
+    #empty { width: 1fr; height: 1fr; content-align: center middle; padding: 2 4; }
+    FilterBar { dock: bottom; display: none; }
+    FilterBar.-shown { display: block; }
+    """
+    BINDINGS = BINDINGS
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self.config = config
+        self.model = FleetModel()
+        self.store: Store | None = None
+        self.hooks: HookRunner | None = None
+        self.sup: Supervisor | None = None
+
+    # -- layout -------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="hosts")
+        with Horizontal(id="body"):
+            yield SessionGrid(self.model, id="grid")
+            yield Static(self._empty_text(), id="empty")
+        yield FilterBar(
+            placeholder="filter: text, host:NAME, agent:NAME, status:NAME", disabled=True
+        )
+        yield Footer()
+
+    def _empty_text(self) -> str:
+        if not self.config.hosts:
+            return (
+                "No hosts yet.\n\n"
+                f"Add one to {self.config.path}:\n\n"
+                '    [hosts.devbox]\n    ssh = "devbox"        # a Host in ~/.ssh/config\n\n'
+                "then run `fleet hosts` to check it, or try `fleet demo` first.\n"
+                "Press q to quit."
+            )
+        return "No sessions yet: start one with `fleet new HOST --repo PATH TASK`."
+
+    async def on_mount(self) -> None:
+        for warning in register_all(self):
+            self.notify(warning, severity="warning")
+        self.theme = saved_theme() or DEFAULT_THEME
+        keymap, problems = keymap_from_config(self.config.keys)
+        self.set_keymap(keymap)
+        for problem in problems:
+            self.notify(problem, severity="warning", timeout=10)
+        for host in self.config.hosts:
+            self.model.mark_host(host, "connecting")
+        self.store = await Store.open(ensure_state_dir() / "fleet.db")
+        self.hooks = HookRunner(self.config.hooks)
+        self.sup = Supervisor(self.config, store=self.store, hooks=self.hooks)
+        for cached in await self.store.sessions():
+            if cached.session.host in self.config.hosts:
+                self.model.upsert_session(
+                    cached.session, cached=True, gone=cached.gone, unread=cached.unread
+                )
+                screen = await self.store.screen(cached.session.host, cached.session.id)
+                if screen:
+                    self.model.set_screen(cached.session.host, cached.session.id, screen)
+        self._refresh_all()
+        for host in self.config.hosts:
+            self.follow_host(host)
+        self.set_interval(1.0, self._tick)
+
+    async def on_unmount(self) -> None:
+        if self.sup is not None:
+            await self.sup.close()
+        if self.hooks is not None:
+            await self.hooks.close()
+        if self.store is not None:
+            await self.store.close()
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        # Textual's own themes know nothing of fleet's status colours.
+        return status_variable_defaults()
+
+    def watch_theme(self, theme: str) -> None:
+        save_theme(theme)
+
+    # -- following the hosts ------------------------------------------------------------
+
+    @work(group="hosts", exit_on_error=False)
+    async def follow_host(self, host: str) -> None:
+        assert self.sup is not None
+        try:
+            async for event in self.sup.mirror(host):
+                self._apply(host, event)
+        except FleetError as exc:
+            self.model.mark_host(host, "unreachable", str(exc))
+            self._refresh_hosts()
+
+    def _apply(self, host: str, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        grid = self.query_one(SessionGrid)
+        if kind == "hello":
+            self.model.mark_host(host, "connected")
+            self._refresh_all()
+        elif kind == "link":
+            retry = float(event.get("retry_in") or 0)
+            # A drop is "reconnecting"; a host that keeps refusing is "unreachable" (its cards
+            # then show as lost, with the reason).
+            failures = self.sup.links[host].failures if self.sup is not None else 0
+            state = "unreachable" if failures >= 2 else "reconnecting"
+            self.model.mark_host(host, state, str(event.get("reason", "")), time.time() + retry)
+            self._refresh_all()
+        elif kind == "snapshot":
+            live = {str(row["id"]) for row in event.get("sessions", [])}
+            for row in event.get("sessions", []):
+                self.model.upsert_session(session_from_json(host, row))
+            for key in [k for k in self.model.cards if k[0] == host and k[1] not in live]:
+                self.model.upsert_session(self.model.cards[key].session, gone=True)
+            self._refresh_all()
+        elif kind == "created" and isinstance(event.get("info"), dict):
+            self.model.upsert_session(session_from_json(host, event["info"]))
+            self._refresh_all()
+        elif kind == "status":
+            sid = str(event.get("session"))
+            status = Status(str(event.get("status")))
+            code = event.get("exit_code")
+            if self.model.set_status(host, sid, status, float(event.get("t", time.time())), code):
+                grid.update_cards([(host, sid)])
+            self._announce(host, sid, status, code)
+        elif kind == "diffstat":
+            stat = event.get("diffstat") or {}
+            sid = str(event.get("session"))
+            diff = DiffStat(
+                int(stat.get("added", 0)), int(stat.get("removed", 0)), int(stat.get("files", 0))
+            )
+            if self.model.set_diffstat(host, sid, diff):
+                grid.update_cards([(host, sid)])
+        elif kind == "screen":
+            sid = str(event.get("session"))
+            if self.model.set_screen(host, sid, str(event.get("text", ""))):
+                grid.update_cards([(host, sid)])
+        elif kind == "output":
+            sid = str(event.get("session"))
+            card = self.model.cards.get((host, sid))
+            if card is not None and self._selected_key() != (host, sid):
+                lines = bytes(event.get("bytes", b"")).count(b"\n")
+                if lines and self.model.set_unread(host, sid, card.unread + lines):
+                    grid.update_cards([(host, sid)])
+        elif kind == "removed":
+            sid = str(event.get("session"))
+            card = self.model.cards.get((host, sid))
+            if card is not None:
+                self.model.upsert_session(card.session, gone=True)
+                self._refresh_all()
+
+    def _announce(self, host: str, sid: str, status: Status, code: object) -> None:
+        if status not in LOUD:
+            return
+        card = self.model.cards.get((host, sid))
+        name = card.session.name if card else sid
+        suffix = f" ({code})" if code is not None else ""
+        severity = "error" if status == Status.FAILED else "warning"
+        if status == Status.EXITED:
+            severity = "information"
+        self.notify(f"{host}/{name} {LOUD[status]}{suffix}", severity=severity, timeout=8)
+        self.bell()
+
+    def _tick(self) -> None:
+        self._refresh_hosts()  # "reconnecting in Ns" counts down
+
+    def _refresh_all(self) -> None:
+        grid = self.query_one(SessionGrid)
+        grid.update_cards(list(self.model.cards))
+        has_cards = bool(self.model.visible()) or bool(self.model.filter_text)
+        grid.display = has_cards
+        self.query_one("#empty").display = not has_cards
+        if has_cards and self.focused is None and self.screen is self.screen_stack[0]:
+            grid.focus()
+        self._refresh_hosts()
+
+    def _refresh_hosts(self) -> None:
+        now = time.time()
+        parts = [f"{name}: {inert(state.label(now))}" for name, state in self.model.hosts.items()]
+        counts = self.model.counts() if hasattr(self.model, "counts") else {}
+        summary = "  ".join(f"{n} {s}" for s, n in counts.items())
+        self.query_one("#hosts", Static).update(
+            "  ·  ".join(parts) + (f"    {summary}" if summary else "")
+        )
+
+    # -- selection and actions ----------------------------------------------------------
+
+    def _selected_key(self) -> tuple[str, str] | None:
+        card = self.query_one(SessionGrid).selected
+        return card.key if card else None
+
+    def _selected(self) -> Card | None:
+        card = self.query_one(SessionGrid).selected
+        if card is None:
+            self.notify("no session selected", severity="warning")
+        return card
+
+    @on(SessionGrid.Selected)
+    def _on_selected(self, event: SessionGrid.Selected) -> None:
+        card = event.card
+        if card is not None and card.unread:
+            self.model.set_unread(card.host, card.id, 0)
+            self.query_one(SessionGrid).update_cards([card.key])
+            if self.sup is not None:
+                self.sup.mark_read(card.session)
+
+    def action_move(self, dx: int, dy: int) -> None:
+        # Arrow keys are priority bindings: under a modal or in a text box they are not ours.
+        if self.screen is not self.screen_stack[0] or isinstance(self.focused, Input):
+            raise SkipAction()  # the key goes on to the text box or the modal
+        self.query_one(SessionGrid).move(dx, dy)
+
+    def action_message(self) -> None:
+        card = self._selected()
+        if card is None:
+            return
+
+        def done(result: Steer | None) -> None:
+            if result is not None:
+                self.send_message_to(card.session, result.text)
+
+        self.push_screen(SteerScreen(card.session.ref), done)
+
+    @work(group="actions", exit_on_error=False)
+    async def send_message_to(self, session: Session, text: str) -> None:
+        assert self.sup is not None
+        try:
+            await self.sup.send(f"{session.host}/{session.id}", text)
+        except FleetError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        self.notify(f"sent to {session.ref}", timeout=3)
+
+    def action_stop(self) -> None:
+        card = self._selected()
+        if card is not None:
+            self._session_action("stop", card.session)
+
+    def action_resume(self) -> None:
+        card = self._selected()
+        if card is not None:
+            self._session_action("resume", card.session)
+
+    @work(group="actions", exit_on_error=False)
+    async def _session_action(self, what: str, session: Session) -> None:
+        assert self.sup is not None
+        ref = f"{session.host}/{session.id}"
+        try:
+            changed = await (self.sup.stop(ref) if what == "stop" else self.sup.resume(ref))
+        except FleetError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        self.model.upsert_session(changed)
+        self.query_one(SessionGrid).update_cards([(changed.host, changed.id)])
+        self.notify(f"{what} {session.ref}", timeout=3)
+
+    def action_attach(self) -> None:
+        card = self._selected()
+        if card is None or self.sup is None:
+            return
+        argv = self.sup.attach_argv(card.session)
+        with self.suspend():
+            subprocess.run(argv, check=False)
+
+    def action_filter(self) -> None:
+        bar = self.query_one(FilterBar)
+        bar.disabled = False
+        bar.add_class("-shown")
+        bar.focus()
+
+    @on(FilterBar.Changed)
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.model.filter_text = event.value
+        self._refresh_all()
+
+    @on(FilterBar.Submitted)
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self.query_one(SessionGrid).focus()
+        if not event.value:
+            self._hide_filter()
+
+    def action_back(self) -> None:
+        bar = self.query_one(FilterBar)
+        if bar.has_class("-shown"):
+            bar.value = ""
+            self._hide_filter()
+            self.query_one(SessionGrid).focus()
+
+    def _hide_filter(self) -> None:
+        bar = self.query_one(FilterBar)
+        bar.remove_class("-shown")
+        bar.disabled = True  # hidden, it must never take keys meant for the grid
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+
+def run_app(config: Config) -> int:
+    app = FleetApp(config)
+    return app.run() or 0

@@ -1,0 +1,56 @@
+"""UI tests. Shared helpers for the grid tests: sessions and a tiny app around the grid."""
+
+from __future__ import annotations
+
+import time
+
+from textual.app import App, ComposeResult
+
+from fleet.core.models import DiffStat, Session, Status
+from fleet.ui.model import FleetModel
+from fleet.ui.widgets.grid import SessionGrid
+
+
+def make_session(
+    host: str,
+    n: int | str,
+    status: Status = Status.WORKING,
+    *,
+    name: str | None = None,
+    agent: str = "claude",
+    task: str = "",
+    since: float | None = None,
+    diff: DiffStat | None = None,
+) -> Session:
+    return Session(
+        id=f"s{n}",
+        name=name if name is not None else f"task-{n}",
+        host=host,
+        agent=agent,
+        status=status,
+        branch=f"fleet/task-{n}",
+        worktree=f"/w/{n}",
+        repo="/r",
+        task=task,
+        status_since=time.time() - 200 if since is None else since,
+        diffstat=diff or DiffStat(),
+    )
+
+
+class GridApp(App[None]):
+    """Just the grid, over a model the test fills."""
+
+    def __init__(self, model: FleetModel) -> None:
+        super().__init__()
+        self.model = model
+        self.selected: list[object] = []
+
+    def compose(self) -> ComposeResult:
+        yield SessionGrid(self.model, id="grid")
+
+    def on_session_grid_selected(self, message: SessionGrid.Selected) -> None:
+        self.selected.append(message.card.key if message.card else None)
+
+    @property
+    def grid(self) -> SessionGrid:
+        return self.query_one(SessionGrid)
