@@ -62,6 +62,7 @@ class SteerScreen(ModalScreen[Steer | None]):
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [("escape", "cancel", "cancel")]
+    AUTO_FOCUS = "#steer-text"
 
     def __init__(self, ref: str) -> None:
         super().__init__()
@@ -88,7 +89,6 @@ class FleetApp(App[int]):
     """fleet's TUI over a configured fleet."""
 
     TITLE = "fleet"
-    AUTO_FOCUS = "#grid"
     CSS = """
     #hosts { height: 1; padding: 0 1; background: $panel; color: $foreground; }
     #body { height: 1fr; }

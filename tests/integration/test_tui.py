@@ -1,0 +1,90 @@
+"""The real TUI (Pilot, headless) over real loopback sshd hosts: the grid shows sessions on two
+hosts, `m` delivers a steering message the agent receives, a host going down and coming back
+is shown."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+
+from fleet.core.config import load_config
+from fleet.ui.app import FleetApp
+from fleet.ui.widgets.grid import SessionGrid
+from tests.integration.fleetrun import FleetCLI, received_lines
+from tests.integration.hosts import LoopbackFleet
+
+
+async def until(
+    pilot: object, condition: Callable[[], object], what: str, timeout: float = 20
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await pilot.pause(0.1)  # type: ignore[attr-defined]
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def fleet(fresh_hosts: LoopbackFleet) -> FleetCLI:
+    return FleetCLI(fresh_hosts)
+
+
+async def test_grid_steering_and_a_host_going_down_and_back(fleet: FleetCLI) -> None:
+    lf = fleet.lf
+    await asyncio.to_thread(
+        fleet.ok, "new", "alpha", "--repo", "~/repo", "--agent", "recorder", "--name", "a1"
+    )
+    await asyncio.to_thread(
+        fleet.ok, "new", "beta", "--repo", "~/repo", "--agent", "recorder", "--name", "b1"
+    )
+    app = FleetApp(load_config(fleet.config))
+    async with app.run_test(size=(160, 45)) as pilot:
+        model = app.model
+        await until(
+            pilot,
+            lambda: {c.session.ref for c in model.visible()} >= {"alpha/a1", "beta/b1"},
+            "both sessions in the grid",
+        )
+        await until(
+            pilot,
+            lambda: all(c.session.status.value == "idle" for c in model.visible()),
+            "both agents idle",
+        )
+        grid = app.query_one(SessionGrid)
+        assert grid.select(("alpha", model_key(model, "alpha/a1")))
+        await pilot.press("m")
+        await pilot.pause(0.2)
+        for ch in "hi from the grid":
+            await pilot.press(ch if ch != " " else "space")
+        await pilot.press("enter")
+        a1 = model_key(model, "alpha/a1")
+        await until(
+            pilot,
+            lambda: received_lines(lf["alpha"], a1) == ["hi from the grid"],
+            "the agent to receive the message",
+        )
+
+        await asyncio.to_thread(lf.stop_host, "beta")
+        await until(
+            pilot,
+            lambda: model.hosts["beta"].state in ("reconnecting", "unreachable"),
+            "beta shown as down",
+        )
+        header = str(app.query_one("#hosts").render())
+        assert "beta: " in header and ("reconnecting" in header or "unreachable" in header)
+        await asyncio.to_thread(lf.start_host, "beta")
+        await until(
+            pilot, lambda: model.hosts["beta"].state == "connected", "beta back", timeout=40
+        )
+        assert "beta: connected" in str(app.query_one("#hosts").render())
+
+
+def model_key(model: object, ref: str) -> str:
+    for card in model.cards.values():  # type: ignore[attr-defined]
+        if card.session.ref == ref:
+            return str(card.id)
+    raise KeyError(ref)
