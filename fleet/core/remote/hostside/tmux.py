@@ -82,6 +82,9 @@ def start(name: str, cwd: str, argv_command: str, log_path: str, width: int, hei
         argv_command,
     )
     tmux("set-option", "-t", target(name), "remain-on-exit", "on")
+    # tmux >= 3.3 writes "Pane is dead (...)" over the agent's last screen; fleet shows the exit
+    # itself. Older tmux has no such option: never mind.
+    tmux("set-option", "-t", target(name), "remain-on-exit-format", "", check=False)
     tmux("set-option", "-t", target(name), "history-limit", "5000")
     tmux("pipe-pane", "-t", target(name), "-o", "exec cat >> " + shlex.quote(log_path))
 
