@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 
 from textual import on, work
 from textual.actions import SkipAction
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
@@ -31,6 +34,7 @@ from fleet.core.textsafe import inert
 from fleet.ui.bindings import BINDINGS, keymap_from_config
 from fleet.ui.model import Card, FleetModel
 from fleet.ui.screens.help import HelpScreen
+from fleet.ui.screens.new_session import NewSession, NewSessionScreen
 from fleet.ui.themes import (
     DEFAULT_THEME,
     register_all,
@@ -85,6 +89,42 @@ class FilterBar(Input):
     """`/` filter: text, or host:NAME, agent:NAME, status:NAME."""
 
 
+class CommandBar(Input):
+    """`:` commands: new, host NAME, theme NAME, group host|status, quit."""
+
+
+COMMANDS_HELP = ":new · :host NAME · :theme NAME · :group host|status · :q"
+
+
+class FleetCommands(Provider):
+    """fleet's own entries in the command palette (ctrl+p)."""
+
+    def _commands(self) -> list[tuple[str, str, Callable[[], Any]]]:
+        app = self.app
+        assert isinstance(app, FleetApp)
+        entries: list[tuple[str, str, Callable[[], Any]]] = [
+            ("New session", "start an agent on a host", app.action_new_session),
+            ("Group by status", "needs-input first", lambda: app.set_grouping("status")),
+            ("Group by host", "one block per host", lambda: app.set_grouping("host")),
+            ("Filter sessions", "text, host:NAME, agent:NAME, status:NAME", app.action_filter),
+            ("Help", "every key", app.action_help),
+        ]
+        for name in sorted(app.available_themes):
+            entries.append((f"Theme: {name}", "switch and remember", partial(app.set_theme, name)))
+        return entries
+
+    async def discover(self) -> Hits:
+        for name, help_text, command in self._commands():
+            yield DiscoveryHit(name, command, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, help_text, command in self._commands():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), command, help=help_text)
+
+
 class FleetApp(App[int]):
     """fleet's TUI over a configured fleet."""
 
@@ -94,10 +134,11 @@ class FleetApp(App[int]):
     #body { height: 1fr; }
     SessionGrid { width: 1fr; }
     #empty { width: 1fr; height: 1fr; content-align: center middle; padding: 2 4; }
-    FilterBar { dock: bottom; display: none; }
-    FilterBar.-shown { display: block; }
+    FilterBar, CommandBar { dock: bottom; display: none; }
+    FilterBar.-shown, CommandBar.-shown { display: block; }
     """
     BINDINGS = BINDINGS
+    COMMANDS = App.COMMANDS | {FleetCommands}
 
     def __init__(self, config: Config) -> None:
         super().__init__()
@@ -117,6 +158,7 @@ class FleetApp(App[int]):
         yield FilterBar(
             placeholder="filter: text, host:NAME, agent:NAME, status:NAME", disabled=True
         )
+        yield CommandBar(placeholder=COMMANDS_HELP, disabled=True)
         yield Footer()
 
     def _empty_text(self) -> str:
@@ -371,6 +413,13 @@ class FleetApp(App[int]):
             self._hide_filter()
 
     def action_back(self) -> None:
+        command = self.query_one(CommandBar)
+        if command.has_class("-shown"):
+            command.value = ""
+            command.remove_class("-shown")
+            command.disabled = True
+            self.query_one(SessionGrid).focus()
+            return
         bar = self.query_one(FilterBar)
         if bar.has_class("-shown"):
             bar.value = ""
@@ -381,6 +430,97 @@ class FleetApp(App[int]):
         bar = self.query_one(FilterBar)
         bar.remove_class("-shown")
         bar.disabled = True  # hidden, it must never take keys meant for the grid
+
+    # -- commands -----------------------------------------------------------------------
+
+    def action_command(self) -> None:
+        bar = self.query_one(CommandBar)
+        bar.disabled = False
+        bar.add_class("-shown")
+        bar.focus()
+
+    @on(CommandBar.Submitted)
+    def _command(self, event: Input.Submitted) -> None:
+        bar = self.query_one(CommandBar)
+        bar.value = ""
+        bar.remove_class("-shown")
+        bar.disabled = True
+        self.query_one(SessionGrid).focus()
+        self.run_command(event.value.strip().lstrip(":"))
+
+    def run_command(self, line: str) -> None:
+        word, _, arg = line.partition(" ")
+        arg = arg.strip()
+        if word in ("", "q", "quit"):
+            if word:
+                self.exit(0)
+        elif word == "new":
+            self.action_new_session()
+        elif word == "host":
+            if arg and arg not in self.config.hosts:
+                self.notify(f"unknown host {arg!r}", severity="error")
+                return
+            self.model.filter_text = f"host:{arg}" if arg else ""
+            self._refresh_all()
+        elif word == "theme":
+            self.set_theme(arg)
+        elif word == "group" and arg in ("host", "status"):
+            self.set_grouping(arg)
+        else:
+            self.notify(f"unknown command {line!r}: {COMMANDS_HELP}", severity="error")
+
+    def set_theme(self, name: str) -> None:
+        if name not in self.available_themes:
+            known = ", ".join(sorted(self.available_themes))
+            self.notify(f"no theme {name!r} (themes: {known})", severity="error", timeout=10)
+            return
+        self.theme = name
+
+    def set_grouping(self, group_by: str) -> None:
+        self.model.group_by = group_by  # type: ignore[assignment]
+        self.query_one(SessionGrid).update_cards()
+        self._refresh_all()
+
+    # -- new session --------------------------------------------------------------------
+
+    def action_new_session(self) -> None:
+        if not self.config.hosts or self.sup is None:
+            self.notify("no hosts configured yet", severity="warning")
+            return
+        recent: dict[str, list[str]] = {}
+        for card in sorted(self.model.cards.values(), key=lambda c: -c.session.created):
+            repos = recent.setdefault(card.host, [])
+            if card.session.repo and card.session.repo not in repos:
+                repos.append(card.session.repo)
+        selected = self.query_one(SessionGrid).selected
+        screen = NewSessionScreen(
+            list(self.config.hosts),
+            list(self.sup.profiles),
+            recent,
+            host=selected.host if selected else None,
+        )
+
+        def done(result: NewSession | None) -> None:
+            if result is not None:
+                self.start_session(result)
+
+        self.push_screen(screen, done)
+
+    @work(group="actions", exit_on_error=False)
+    async def start_session(self, request: NewSession) -> None:
+        assert self.sup is not None
+        self.notify(f"starting {request.agent} on {request.host}…", timeout=3)
+        try:
+            session = await self.sup.new_session(
+                request.host, request.repo, agent=request.agent, task=request.task
+            )
+        except FleetError as exc:
+            self.notify(str(exc), severity="error", timeout=12)
+            return
+        self.model.upsert_session(session)
+        self._refresh_all()
+        self.query_one(SessionGrid).select((session.host, session.id))
+        self.notify(f"started {session.ref}", timeout=4)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -13,7 +13,7 @@ import pytest
 from fleet.core.config import load_config
 from fleet.ui.app import FleetApp
 from fleet.ui.widgets.grid import SessionGrid
-from tests.integration.fleetrun import FleetCLI, received_lines
+from tests.integration.fleetrun import FleetCLI, received, received_lines
 from tests.integration.hosts import LoopbackFleet
 
 
@@ -88,3 +88,48 @@ def model_key(model: object, ref: str) -> str:
         if card.session.ref == ref:
             return str(card.id)
     raise KeyError(ref)
+
+
+async def test_new_session_from_the_form_and_commands(fleet: FleetCLI) -> None:
+    from textual.widgets import Input, Select
+
+    from fleet.ui.screens.new_session import NewSessionScreen
+
+    lf = fleet.lf
+    app = FleetApp(load_config(fleet.config))
+    async with app.run_test(size=(160, 45)) as pilot:
+        model = app.model
+        await until(
+            pilot,
+            lambda: all(h.state == "connected" for h in model.hosts.values()),
+            "both hosts connected",
+        )
+        await pilot.press("colon")
+        for ch in "new":
+            await pilot.press(ch)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, NewSessionScreen), "the form")
+        form = app.screen
+        form.query_one("#host", Select).value = "beta"
+        form.query_one("#repo", Input).value = "~/repo"
+        form.query_one("#agent", Select).value = "recorder"
+        form.query_one("#task", Input).value = "write the docs"
+        form.query_one("#task", Input).focus()
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: any(c.session.ref == "beta/write-the-docs" for c in model.cards.values()),
+            "the new session",
+        )
+        sid = model_key(model, "beta/write-the-docs")
+        assert received(lf["beta"], sid)[:1] == [{"kind": "argv", "value": ["write the docs"]}]
+        selected = app.query_one(SessionGrid).selected
+        assert selected is not None and selected.session.ref == "beta/write-the-docs"
+
+        app.run_command("host alpha")
+        assert model.filter_text == "host:alpha"
+        assert all(c.host == "alpha" for c in model.visible())
+        app.run_command("theme fleet-light")
+        assert app.theme == "fleet-light"
+        app.run_command("theme nope")  # a toast, not a crash
+        assert app.theme == "fleet-light"
