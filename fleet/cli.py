@@ -186,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("hosts", nargs="*", metavar="HOST", help="hosts to follow (default: all)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
 
+    p = add("demo", "a working fleet in seconds: three demo hosts with scripted agents, in the TUI")
+    p.add_argument("--keep", action="store_true", help="keep the demo's sandbox afterwards")
+
+    p = add("doctor", "check this machine and every configured host, and say what to fix")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
     p = add("agents", "show the agent profiles in force, or check one against a screen")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     agents_sub = p.add_subparsers(dest="agents_command", metavar="SUBCOMMAND")
@@ -744,6 +750,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()  # the TUI needs a terminal; scripts get the help
         return 0
     try:
+        if args.command == "demo":  # its own sandbox and config, never the person's (issue 6)
+            from fleet.demo.run import main as demo_main
+
+            return demo_main(keep=args.keep, verbose=args.verbose)
+        if args.command == "doctor":  # reports a broken config instead of stopping at it
+            from fleet.doctor import main as doctor_main
+
+            return doctor_main(args.config, as_json=args.json, verbose=args.verbose)
         config = load_config(args.config)
         setup_logging(verbose=args.verbose)
         log.info("fleet %s: %s", args.command or "tui", config.path)

@@ -1,0 +1,494 @@
+"""`fleet doctor`: check this machine and every configured host, and say what to fix.
+
+    checks = await doctor(config)     # list[Check]: ok / warn / fail, with a fix for the rest
+
+Local: python, tmux, git, the ssh client, the terminal (TERM, colours, size, locale), the
+config and the state directory. Each host: reachable (and why not), host key, login, python3 /
+tmux / git present and their versions, fleet's helper answering, disk free in the home.
+A host is probed with one fixed command first, so a missing tool is named (with its version
+for the others) even when the helper cannot be installed there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import locale
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from fleet import __version__
+from fleet.core.config import Config, ConfigError, load_config, parse_target
+from fleet.core.errors import AuthFailed, HostError, HostKeyError, HostUnreachable
+from fleet.core.paths import config_path, ensure_state_dir
+from fleet.core.supervisor import Supervisor
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+MIN_TERMINAL = (80, 24)
+DISK_WARN = 1024**3  # bytes free in the home below which a host gets a warning
+DISK_FAIL = 100 * 1024**2
+PROBE_TIMEOUT = 30.0
+
+# One fixed command (no value of ours in it): what is installed, which versions, disk free.
+PROBE = (
+    "for t in python3 tmux git; do "
+    'if command -v "$t" >/dev/null 2>&1; then echo "found $t"; else echo "missing $t"; fi; '
+    "done; "
+    'command -v python3 >/dev/null 2>&1 && echo "version python3 $(python3 -V 2>&1)"; '
+    'command -v tmux >/dev/null 2>&1 && echo "version tmux $(tmux -V 2>&1)"; '
+    'command -v git >/dev/null 2>&1 && echo "version git $(git --version 2>&1)"; '
+    'echo "disk $(df -Pk . 2>/dev/null | tail -n 1)"; '
+    "exit 0"
+)
+INSTALL_HINT = {
+    "python3": "python3",
+    "tmux": "tmux",
+    "git": "git",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding: `status` is ok, warn or fail; `fix` says what to do when it is not ok."""
+
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+    host: str | None = None  # None: this machine
+
+    @property
+    def where(self) -> str:
+        return self.host or "local"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "where": self.where,
+            "host": self.host,
+            "check": self.name,
+            "status": self.status,
+            "detail": self.detail,
+            "fix": self.fix,
+        }
+
+
+async def doctor(config: Config) -> list[Check]:
+    """Every check, local first, then each configured host (checked concurrently)."""
+    checks = await asyncio.to_thread(local_checks)
+    checks += config_checks(config)
+    checks += await host_checks(config)
+    return checks
+
+
+# -- this machine --------------------------------------------------------------------------
+
+
+def _version(argv: list[str]) -> str:
+    try:
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    lines = (proc.stdout.strip() or proc.stderr.strip()).splitlines()
+    return lines[0] if lines else ""
+
+
+def local_checks(env: Mapping[str, str] = os.environ, stream: TextIO | None = None) -> list[Check]:
+    stream = stream if stream is not None else sys.stdout
+    checks = [Check("fleet", OK, f"fleet {__version__}, Python {platform.python_version()}")]
+    tools = (
+        ("tmux", ["tmux", "-V"], "`fleet demo` runs its hosts on this machine with it"),
+        ("git", ["git", "--version"], "`fleet land` and `fleet demo` use it"),
+        ("ssh", ["ssh", "-V"], "`fleet attach` and `fleet land` use the OpenSSH client"),
+    )
+    for name, argv, why in tools:
+        if shutil.which(argv[0]) is None:
+            package = "openssh-client" if name == "ssh" else name
+            checks.append(
+                Check(
+                    name,
+                    WARN,
+                    f"{argv[0]} is not installed here (fleet needs it on the hosts; {why})",
+                    f"install it: apt-get install {package} (or brew install {name}, dnf ...)",
+                )
+            )
+        else:
+            checks.append(Check(name, OK, _version(argv) or f"{argv[0]} found"))
+    checks += terminal_checks(env, stream)
+    return checks
+
+
+def terminal_checks(env: Mapping[str, str], stream: TextIO) -> list[Check]:
+    checks = []
+    term = env.get("TERM", "")
+    try:
+        tty = stream.isatty()
+    except (ValueError, OSError):
+        tty = False
+    if not tty:
+        checks.append(
+            Check(
+                "terminal",
+                WARN,
+                f"output is not a terminal (TERM={term or 'unset'}): the TUI needs one",
+                "run `fleet` itself in a terminal; this is fine for `fleet doctor --json`",
+            )
+        )
+    elif not term or term == "dumb":
+        checks.append(
+            Check(
+                "terminal",
+                FAIL,
+                f"TERM is {term or 'unset'}: the TUI cannot draw",
+                "run fleet in a terminal emulator, or set TERM=xterm-256color",
+            )
+        )
+    else:
+        checks.append(Check("terminal", OK, f"TERM={term}"))
+    if env.get("NO_COLOR"):
+        checks.append(
+            Check(
+                "colours",
+                WARN,
+                "NO_COLOR is set: statuses show without colour",
+                "unset NO_COLOR to see needs-input / failed in colour",
+            )
+        )
+    elif env.get("COLORTERM", "").lower() in ("truecolor", "24bit"):
+        checks.append(Check("colours", OK, "truecolor (COLORTERM)"))
+    elif "256color" in term:
+        checks.append(Check("colours", OK, "256 colours"))
+    elif term and term != "dumb":
+        checks.append(
+            Check(
+                "colours",
+                WARN,
+                f"TERM={term} promises 8 colours: themes look washed out",
+                "use TERM=xterm-256color (or a terminal that sets COLORTERM=truecolor)",
+            )
+        )
+    if tty:
+        try:
+            size = os.get_terminal_size(stream.fileno())
+        except (OSError, ValueError):
+            size = None
+        if size is not None:
+            cols, rows = size.columns, size.lines
+            if cols < MIN_TERMINAL[0] or rows < MIN_TERMINAL[1]:
+                checks.append(
+                    Check(
+                        "size",
+                        WARN,
+                        f"{cols}x{rows}: smaller than {MIN_TERMINAL[0]}x{MIN_TERMINAL[1]}",
+                        "make the window larger (the grid and the diff panel need room)",
+                    )
+                )
+            else:
+                checks.append(Check("size", OK, f"{cols}x{rows}"))
+    encoding = env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or locale.getencoding()
+    if "utf-8" in encoding.lower() or "utf8" in encoding.lower():
+        checks.append(Check("locale", OK, encoding))
+    else:
+        checks.append(
+            Check(
+                "locale",
+                WARN,
+                f"{encoding or 'no locale set'}: not UTF-8, so borders and symbols may break",
+                "set LANG=C.UTF-8 (or en_US.UTF-8)",
+            )
+        )
+    return checks
+
+
+def config_checks(config: Config) -> list[Check]:
+    checks = []
+    if not config.exists:
+        checks.append(
+            Check(
+                "config",
+                WARN,
+                f"no config file at {config.path}: fleet starts with no hosts",
+                'create it with a host: [hosts.NAME] ssh = "alias" (see examples/fleet.toml); '
+                "or try `fleet demo`",
+            )
+        )
+    elif not config.hosts:
+        checks.append(
+            Check(
+                "config",
+                WARN,
+                f"{config.path}: no hosts configured",
+                'add one: [hosts.NAME] with ssh = "alias" or "user@host:port"',
+            )
+        )
+    else:
+        checks.append(Check("config", OK, f"{config.path}: {len(config.hosts)} host(s)"))
+    ssh_config = config.ssh.config_file
+    if ssh_config is None:
+        checks.append(Check("ssh config", OK, "none: hosts are reached as written"))
+    elif ssh_config.is_file():
+        checks.append(Check("ssh config", OK, str(ssh_config)))
+    else:
+        checks.append(
+            Check(
+                "ssh config",
+                FAIL,
+                f"{ssh_config} is gone",
+                "point [ssh] config at an existing file, or remove the setting",
+            )
+        )
+    try:
+        state = ensure_state_dir()
+        probe = state / ".doctor-write-test"
+        probe.write_text("ok")
+        probe.unlink()
+        checks.append(Check("state", OK, str(state)))
+    except OSError as exc:
+        checks.append(
+            Check(
+                "state",
+                FAIL,
+                f"cannot write fleet's state directory: {exc.strerror or exc}",
+                "set FLEET_HOME to a writable directory",
+            )
+        )
+    return checks
+
+
+# -- the hosts -----------------------------------------------------------------------------
+
+
+async def host_checks(config: Config) -> list[Check]:
+    if not config.hosts:
+        return []
+    sup = Supervisor(config)
+    try:
+        per_host = await asyncio.gather(
+            *(_guarded(sup, name) for name in config.hosts), return_exceptions=False
+        )
+    finally:
+        await sup.close()
+    return [check for checks in per_host for check in checks]
+
+
+async def _guarded(sup: Supervisor, name: str) -> list[Check]:
+    try:
+        return await check_host(sup, name)
+    except Exception as exc:  # a bug here must not hide the other hosts' findings
+        return [Check("reachable", FAIL, f"doctor failed: {type(exc).__name__}: {exc}", host=name)]
+
+
+def _ssh_command(config: Config, target: str) -> str:
+    if config.ssh.config_file is not None:
+        return f"ssh -F {config.ssh.config_file} {target}"
+    return f"ssh {target}"
+
+
+async def check_host(sup: Supervisor, name: str) -> list[Check]:
+    config = sup.config
+    target = config.hosts[name].ssh
+    link = sup.links[name]
+    ssh_cmd = _ssh_command(config, target)
+    checks: list[Check] = []
+
+    def add(check: str, status: str, detail: str, fix: str = "") -> None:
+        checks.append(Check(check, status, detail, fix, host=name))
+
+    started = time.monotonic()
+    try:
+        conn = await link.connection()
+    except HostKeyError as exc:
+        add("reachable", OK, f"{target} answers")
+        add(
+            "host key",
+            FAIL,
+            exc.reason,
+            f"check the fingerprint with the host's owner, then trust it: `{ssh_cmd}`",
+        )
+        return checks
+    except AuthFailed as exc:
+        add("reachable", OK, f"{target} answers")
+        add("host key", OK, "verified against known_hosts")
+        add(
+            "login",
+            FAIL,
+            exc.reason,
+            f"make `{ssh_cmd} true` work without a password (a key in ssh-agent or IdentityFile)",
+        )
+        return checks
+    except HostError as exc:
+        add(
+            "reachable",
+            FAIL,
+            exc.reason,
+            f"check that `{ssh_cmd} true` works from here: host name and port (HostName / "
+            "Port in the ssh config), network or VPN, and that sshd runs on the host",
+        )
+        return checks
+    elapsed = time.monotonic() - started
+    user, host, _ = parse_target(target)
+    where = conn.get_extra_info("peername")
+    peer = f"{where[0]}:{where[1]}" if isinstance(where, tuple) and len(where) >= 2 else host
+    add("reachable", OK, f"{target} ({peer}) in {elapsed:.2f} s")
+    add("host key", OK, "verified against known_hosts")
+    add("login", OK, f"as {conn.get_extra_info('username') or user or 'default user'}")
+
+    try:
+        async with link.channel() as channel_conn:
+            result = await asyncio.wait_for(channel_conn.run(PROBE, check=False), PROBE_TIMEOUT)
+        out = str(result.stdout or "")
+    except Exception as exc:  # any failure here is a finding, not a crash
+        link.drop()
+        add("tools", FAIL, f"could not run a command: {exc}", f"check `{ssh_cmd} true`")
+        return checks
+    found, versions, disk = _parse_probe(out)
+    missing = [tool for tool in ("python3", "tmux", "git") if tool not in found]
+    for tool in ("python3", "tmux", "git"):
+        if tool in missing:
+            add(
+                tool,
+                FAIL,
+                f"{tool} is not on the PATH of commands run over ssh",
+                f"install it on {name} (e.g. apt-get install {INSTALL_HINT[tool]}); if it is "
+                "installed, put its directory on PATH where non-interactive shells see it "
+                "(~/.bashrc before any early return, ~/.zshenv)",
+            )
+        else:
+            status, detail, fix = _judge_version(tool, versions.get(tool, ""))
+            add(tool, status, detail, fix)
+    if disk is not None:
+        free = disk
+        shown = _bytes(free)
+        if free < DISK_FAIL:
+            add("disk", FAIL, f"{shown} free in the home", f"free some space on {name}")
+        elif free < DISK_WARN:
+            add("disk", WARN, f"{shown} free in the home", "worktrees and logs need room")
+        else:
+            add("disk", OK, f"{shown} free in the home")
+    if missing:
+        add("helper", FAIL, "not installed: the host lacks " + ", ".join(missing), "see above")
+        return checks
+    try:
+        hello = await sup.helper(name).call("hello", timeout=PROBE_TIMEOUT)
+    except HostUnreachable as exc:
+        add("helper", FAIL, exc.reason, f"check `{ssh_cmd} true`")
+        return checks
+    except HostError as exc:
+        add("helper", FAIL, exc.reason, "run with -v and look in fleet's log; report it")
+        return checks
+    add("helper", OK, f"helper {hello.get('helper')} (protocol {hello.get('protocol')})")
+    return checks
+
+
+def _parse_probe(out: str) -> tuple[set[str], dict[str, str], int | None]:
+    found: set[str] = set()
+    versions: dict[str, str] = {}
+    disk: int | None = None
+    for line in out.splitlines():
+        words = line.split(" ", 2)
+        if words[0] == "found" and len(words) > 1:
+            found.add(words[1])
+        elif words[0] == "version" and len(words) > 2:
+            versions[words[1]] = words[2].strip()
+        elif words[0] == "disk":
+            fields = line.split()
+            # df -P: disk FILESYSTEM 1024-BLOCKS USED AVAILABLE CAPACITY MOUNTED
+            if len(fields) >= 5 and fields[4].isdigit():
+                disk = int(fields[4]) * 1024
+    return found, versions, disk
+
+
+def _numbers(text: str) -> tuple[int, ...]:
+    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if not m:
+        return ()
+    return tuple(int(g) for g in m.groups() if g is not None)
+
+
+def _judge_version(tool: str, text: str) -> tuple[str, str, str]:
+    found = _numbers(text)
+    shown = text or f"{tool} (version unknown)"
+    if not found:
+        return OK, shown, ""
+    if tool == "python3" and found[:2] < (3, 8):
+        return FAIL, shown, "fleet's helper needs Python 3.8 or newer on the host"
+    if tool == "git" and found[:2] < (2, 5):
+        return FAIL, shown, "fleet needs git 2.5 or newer (git worktree)"
+    if tool == "git" and found[:2] < (2, 20):
+        return WARN, shown, "git older than 2.20 is untested; upgrade if reviews misbehave"
+    if tool == "tmux" and found[:2] < (2, 6):
+        return FAIL, shown, "fleet needs tmux 2.6 or newer"
+    if tool == "tmux" and found[:1] < (3,):
+        return WARN, shown, "tmux older than 3.0 is untested; upgrade if screens misbehave"
+    return OK, shown, ""
+
+
+def _bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
+        size /= 1024
+    return f"{n} B"
+
+
+# -- `fleet doctor` ------------------------------------------------------------------------
+
+
+def render(checks: list[Check], out: TextIO) -> None:
+    groups: dict[str, list[Check]] = {}
+    for check in checks:
+        groups.setdefault(check.where, []).append(check)
+    width = max((len(c.name) for c in checks), default=8)
+    for where, items in groups.items():
+        out.write(("this machine" if where == "local" else where) + "\n")
+        for c in items:
+            out.write(f"  {c.status:<4}  {c.name:<{width}}  {c.detail}\n")
+            if c.fix and c.status != OK:
+                out.write(f"        {'':<{width}}  fix: {c.fix}\n")
+    fails = sum(1 for c in checks if c.status == FAIL)
+    warns = sum(1 for c in checks if c.status == WARN)
+    if fails or warns:
+        out.write(f"{fails} failed, {warns} warning(s): see the fix lines above\n")
+    else:
+        out.write("all good\n")
+
+
+def main(explicit: str | None, as_json: bool = False, verbose: bool = False) -> int:
+    """`fleet doctor [--json]`: exit 1 when a check fails."""
+    from fleet.core.logs import setup_logging
+
+    try:
+        config: Config | None = load_config(explicit)
+        error = None
+    except ConfigError as exc:
+        config, error = None, exc
+    setup_logging(verbose=verbose)
+    if config is None:
+        path = error.path if error is not None else config_path(explicit)
+        checks = local_checks()
+        checks.append(
+            Check(
+                "config",
+                FAIL,
+                str(error),
+                f"fix {Path(path).name} where the message points; hosts are checked once it loads",
+            )
+        )
+    else:
+        checks = asyncio.run(doctor(config))
+    if as_json:
+        sys.stdout.write(json.dumps([c.to_json() for c in checks], indent=2) + "\n")
+    else:
+        render(checks, sys.stdout)
+    return 1 if any(c.status == FAIL for c in checks) else 0
