@@ -62,7 +62,9 @@ __all__ = [
 KeyPath = tuple[str | int, ...]
 """A key's place in the document: ("hosts", "alpha", "ssh"), ("agents", "x", "waiting", 1)."""
 
-SECTIONS: Final = ("ssh", "hosts", "agents", "keys", "hooks")
+SECTIONS: Final = ("ssh", "hosts", "agents", "keys", "hooks", "ui")
+UI_KEYS: Final = ("notify",)
+NOTIFY_MODES: Final = ("bell", "osc9", "osc777", "off")
 HOOK_KEYS: Final = ("timeout", *EVENT_KINDS, "*")
 SSH_KEYS: Final = ("config", "keepalive", "keepalive_count", "connect_timeout", "max_connects")
 HOST_KEYS: Final = ("ssh",)
@@ -167,6 +169,8 @@ class Config:
     agents: dict[str, dict[str, object]] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     hooks: HookSettings = field(default_factory=HookSettings)
+    # [ui] notify: how the TUI gets the person's attention besides a toast.
+    notify: str = "bell"
     # Where each key is defined (key names only, never values): for errors found later.
     lines: dict[KeyPath, int] = field(default_factory=dict, repr=False, compare=False)
 
@@ -542,6 +546,7 @@ class _Loader:
         agents = self._agents(doc.get("agents", {}))
         keys = self._keys(doc.get("keys", {}))
         hooks = self._hooks(doc.get("hooks", {}))
+        notify = self._ui(doc.get("ui", {}))
         return Config(
             path=self.path,
             exists=True,
@@ -550,6 +555,7 @@ class _Loader:
             agents=agents,
             keys=keys,
             hooks=hooks,
+            notify=notify,
             lines=dict(self.locator.index),
         )
 
@@ -743,6 +749,19 @@ class _Loader:
                 raise self.expected((*key, name), 'a key name like "ctrl+r"', binding)
             keys[name] = binding
         return keys
+
+    # ---- [ui]
+
+    def _ui(self, value: object) -> str:
+        key: KeyPath = ("ui",)
+        table = self.table(key, value, "a table [ui] of TUI settings")
+        self.check_keys(key, table, UI_KEYS)
+        notify = table.get("notify", "bell")
+        if notify not in NOTIFY_MODES:
+            raise self.expected(
+                (*key, "notify"), "one of " + ", ".join(f'"{m}"' for m in NOTIFY_MODES), notify
+            )
+        return str(notify)
 
     # ---- [hooks]
 

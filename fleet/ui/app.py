@@ -291,8 +291,19 @@ class FleetApp(App[int]):
         severity = "error" if status == Status.FAILED else "warning"
         if status == Status.EXITED:
             severity = "information"
-        self.notify(f"{host}/{name} {LOUD[status]}{suffix}", severity=severity, timeout=8)
-        self.bell()
+        message = f"{host}/{name} {LOUD[status]}{suffix}"
+        self.notify(message, severity=severity, timeout=8)
+        self.alert(message)
+
+    def alert(self, message: str) -> None:
+        """The terminal's own notification, as [ui] notify says: bell, OSC 9, OSC 777 or off."""
+        if self.config.notify == "bell":
+            self.bell()
+            return
+        sequence = terminal_alert(self.config.notify, message)
+        driver = getattr(self, "_driver", None)
+        if sequence and driver is not None and not self.is_headless:
+            driver.write(sequence)
 
     def _tick(self) -> None:
         self._refresh_hosts()  # "reconnecting in Ns" counts down
@@ -524,6 +535,16 @@ class FleetApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+
+def terminal_alert(mode: str, message: str) -> str:
+    """The escape sequence for a desktop notification (OSC 9 or 777), "" for other modes."""
+    text = inert(message).replace(";", ",")[:200]  # nothing that could end the sequence
+    if mode == "osc9":
+        return f"\x1b]9;{text}\x07"
+    if mode == "osc777":
+        return f"\x1b]777;notify;fleet;{text}\x07"
+    return ""
 
 
 def run_app(config: Config) -> int:

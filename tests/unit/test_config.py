@@ -820,7 +820,7 @@ ERRORS = [
         ssh = "alpha"
         """,
         4,
-        "unknown section [hots] (expected one of: ssh, hosts, agents, keys, hooks; "
+        "unknown section [hots] (expected one of: ssh, hosts, agents, keys, hooks, ui; "
         "did you mean [hosts]?)",
         id="unknown-section",
     ),
@@ -830,7 +830,7 @@ ERRORS = [
         keepalive = 5
         """,
         2,
-        'unknown top-level key "keepalive" (expected one of: ssh, hosts, agents, keys, hooks)',
+        'unknown top-level key "keepalive" (expected one of: ssh, hosts, agents, keys, hooks, ui)',
         id="unknown-top-level-key",
     ),
     pytest.param(
@@ -1185,3 +1185,11 @@ def test_locator_fallbacks() -> None:
     assert locator.line_of(("hosts", "alpha", "missing")) == 1
     assert locator.line_of(("hosts", "beta", "ssh")) == 1  # [hosts] is mentioned on line 1
     assert locator.line_of(("agents", "x")) is None
+
+
+def test_ui_notify_setting(tmp_path: Path, env: dict[str, str]) -> None:
+    assert load_config(write(tmp_path, ""), env=env).notify == "bell"
+    assert load_config(write(tmp_path, '[ui]\nnotify = "osc777"\n'), env=env).notify == "osc777"
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, '# the TUI\n[ui]\nnotify = "loud"\n'), env=env)
+    assert err.value.line == 3 and 'expected one of "bell", "osc9"' in err.value.message
