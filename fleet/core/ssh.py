@@ -130,7 +130,16 @@ class HostLink:
 
     async def _connect(self) -> asyncssh.SSHClientConnection:
         host, port, user = self._endpoint()
-        known = self._known_hosts(host, port, user)
+        try:
+            known = self._known_hosts(host, port, user)
+        except OSError as exc:
+            # asyncssh reads the IdentityFile while it parses the config.
+            raise AuthFailed(
+                self.name,
+                f"cannot read a file your ssh config names for {self.target!r}: "
+                f"{exc.filename or ''} ({exc.strerror or exc}). Fix the IdentityFile (or "
+                "whatever file it is) in your ssh config.",
+            ) from None
         readable = [f for f in known if Path(f).is_file()]
         try:
             return await asyncssh.connect(

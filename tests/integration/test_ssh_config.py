@@ -89,3 +89,20 @@ def test_helper_is_installed_on_a_host_without_sftp() -> None:
         assert len(helpers) == 1
         assert helpers[0].stat().st_mode & 0o777 == 0o700
         fleet.ok("new", "nosftp", "--repo", "~/repo", "--agent", "shell", "--name", "ok")
+
+
+def test_a_missing_identity_file_is_a_clear_error(fresh_hosts: LoopbackFleet) -> None:
+    lf = fresh_hosts
+    alpha = lf["alpha"]
+    toml = write_config(
+        lf,
+        "nokey",
+        f"Host gone\n  HostName 127.0.0.1\n  Port {alpha.port}\n  User {alpha.user}\n"
+        f"  IdentityFile {lf.dir}/no-such-key\n  IdentitiesOnly yes\n"
+        f"  UserKnownHostsFile {lf.known_hosts}\n",
+        {"gone": "gone"},
+    )
+    result = FleetCLI(lf)("--config", str(toml), "hosts", "--json")
+    assert result.code == 1 and "Traceback" not in result.err
+    host = result.json()[0]
+    assert not host["reachable"] and "no-such-key" in host["reason"]
