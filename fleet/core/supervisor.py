@@ -345,7 +345,10 @@ class Supervisor:
         session = await self.find(ref)
         args = {"session": session.id, "since_review": since_review}
         data = await self.helper(session.host).call("diff", args)
-        seen = review.parse(str(data["text"]), str(data["base"]), data.get("approved") or [])
+        # Parsing a big diff takes a while: off the event loop, which the UI shares.
+        seen = await asyncio.to_thread(
+            review.parse, str(data["text"]), str(data["base"]), data.get("approved") or []
+        )
         seen.extra.update({"since": data.get("since"), "branch": data.get("branch")})
         if not since_review:
             self._seen().remember(session.host, session.id, seen)

@@ -7,6 +7,7 @@ FleetModel; the grid redraws only what changed. Nothing here blocks the event lo
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
 
+from fleet.core import review
 from fleet.core.config import Config
 from fleet.core.errors import FleetError
 from fleet.core.hooks import HookRunner
@@ -42,6 +44,7 @@ from fleet.ui.themes import (
     saved_theme,
     status_variable_defaults,
 )
+from fleet.ui.widgets.diffpanel import DiffPanel
 from fleet.ui.widgets.grid import SessionGrid
 
 # Statuses that interrupt the person: a toast and the terminal's bell.
@@ -134,6 +137,8 @@ class FleetApp(App[int]):
     #body { height: 1fr; }
     SessionGrid { width: 1fr; }
     #empty { width: 1fr; height: 1fr; content-align: center middle; padding: 2 4; }
+    #diff { display: none; width: 1fr; }
+    #body.-review #diff { display: block; }
     FilterBar, CommandBar { dock: bottom; display: none; }
     FilterBar.-shown, CommandBar.-shown { display: block; }
     """
@@ -147,6 +152,7 @@ class FleetApp(App[int]):
         self.store: Store | None = None
         self.hooks: HookRunner | None = None
         self.sup: Supervisor | None = None
+        self._review_lock = asyncio.Lock()
 
     # -- layout -------------------------------------------------------------------------
 
@@ -155,6 +161,7 @@ class FleetApp(App[int]):
         with Horizontal(id="body"):
             yield SessionGrid(self.model, id="grid")
             yield Static(self._empty_text(), id="empty")
+            yield DiffPanel(id="diff")
         yield FilterBar(
             placeholder="filter: text, host:NAME, agent:NAME, status:NAME", disabled=True
         )
@@ -350,8 +357,12 @@ class FleetApp(App[int]):
 
     def action_move(self, dx: int, dy: int) -> None:
         # Arrow keys are priority bindings: under a modal or in a text box they are not ours.
-        if self.screen is not self.screen_stack[0] or isinstance(self.focused, Input):
-            raise SkipAction()  # the key goes on to the text box or the modal
+        panel = self.query_one(DiffPanel)
+        in_panel = self.focused is not None and (
+            self.focused is panel or panel in self.focused.ancestors
+        )
+        if self.screen is not self.screen_stack[0] or isinstance(self.focused, Input) or in_panel:
+            raise SkipAction()  # the key goes on to the text box, the modal or the diff
         self.query_one(SessionGrid).move(dx, dy)
 
     def action_message(self) -> None:
@@ -535,6 +546,88 @@ class FleetApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    # -- review -------------------------------------------------------------------------
+
+    def action_open_diff(self) -> None:
+        card = self._selected()
+        if card is None:
+            return
+        panel = self.query_one(DiffPanel)
+        self.query_one("#body").add_class("-review")
+        panel.clear(f"loading the diff of {card.session.ref}…")
+        panel.focus()
+        self.load_diff(card.session)
+
+    @work(group="diff", exclusive=True, exit_on_error=False)
+    async def load_diff(self, session: Session) -> None:
+        assert self.sup is not None
+        panel = self.query_one(DiffPanel)
+        try:
+            _, diff = await self.sup.diff(f"{session.host}/{session.id}")
+        except FleetError as exc:
+            panel.clear(f"cannot read the diff: {exc}")
+            return
+        panel.show(session.ref, diff)
+        panel.focus()
+
+    @on(DiffPanel.Closed)
+    def _close_diff(self) -> None:
+        self.query_one("#body").remove_class("-review")
+        self.query_one(SessionGrid).focus()
+
+    @on(DiffPanel.Decide)
+    def _decide(self, event: DiffPanel.Decide) -> None:
+        card = self.query_one(SessionGrid).selected
+        if card is None or card.session.ref != event.session_ref:
+            card = next(
+                (c for c in self.model.cards.values() if c.session.ref == event.session_ref),
+                None,
+            )
+        if card is not None:
+            self.review_decision(card.session, event)
+
+    @work(group="review", exit_on_error=False)
+    async def review_decision(self, session: Session, event: DiffPanel.Decide) -> None:
+        assert self.sup is not None
+        async with self._review_lock:  # one decision at a time, each on the diff it saw
+            await self._review_decision(session, event)
+
+    async def _review_decision(self, session: Session, event: DiffPanel.Decide) -> None:
+        assert self.sup is not None
+        ref = f"{session.host}/{session.id}"
+        panel = self.query_one(DiffPanel)
+        number = event.hunk.number if event.hunk is not None else None
+        try:
+            if event.action == "approve" and number is not None:
+                await self.sup.approve(ref, hunks=[number], expect=event.fingerprint)
+                done = f"approved hunk {number}"
+            elif event.action == "reject" and number is not None:
+                await self.sup.reject(
+                    ref, hunks=[number], note=event.text, expect=event.fingerprint
+                )
+                done = f"rejected hunk {number}; the agent was told"
+            elif event.action == "approve-all":
+                _, result = await self.sup.approve(
+                    ref, message=event.text or None, expect=event.fingerprint
+                )
+                done = f"committed on {session.branch}: {result.get('message', '')}"
+            elif event.action == "undo":
+                await self.sup.undo(ref)
+                done = "undid the last decision"
+            else:
+                return
+        except review.StaleReview as exc:
+            self.notify(f"{exc} — here is the diff as it is now", severity="warning", timeout=10)
+            if exc.fresh is not None:
+                panel.show(session.ref, exc.fresh)
+            return
+        except FleetError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            self.load_diff(session)
+            return
+        self.notify(f"{session.ref}: {done}", timeout=4)
+        self.load_diff(session)
 
 
 def terminal_alert(mode: str, message: str) -> str:

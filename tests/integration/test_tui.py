@@ -133,3 +133,72 @@ async def test_new_session_from_the_form_and_commands(fleet: FleetCLI) -> None:
         assert app.theme == "fleet-light"
         app.run_command("theme nope")  # a toast, not a crash
         assert app.theme == "fleet-light"
+
+
+async def test_review_from_the_diff_panel(fleet: FleetCLI) -> None:
+    from fleet.ui.widgets.diffpanel import DiffPanel
+
+    lf = fleet.lf
+    h = lf["alpha"]
+    await asyncio.to_thread(
+        fleet.ok, "new", "alpha", "--repo", "~/repo", "--agent", "recorder", "--name", "rev"
+    )
+    worktree = h.home / ".fleet/worktrees/rev"
+    notes = worktree / "notes.txt"
+    lines = notes.read_text().splitlines()
+    lines[1] = "line 2 changed by the agent"
+    lines[-2] = "second to last, changed too"
+    notes.write_text("\n".join(lines) + "\n")  # two distant hunks in one file
+
+    def git(*args: str) -> str:
+        return lf.run_as("alpha", ["git", "-C", str(worktree), *args]).stdout
+
+    app = FleetApp(load_config(fleet.config))
+    async with app.run_test(size=(170, 45)) as pilot:
+        model = app.model
+        await until(
+            pilot,
+            lambda: any(
+                c.session.ref == "alpha/rev" and c.session.status.value == "idle"
+                for c in model.cards.values()
+            ),
+            "the session, idle",
+        )
+        sid = model_key(model, "alpha/rev")
+        assert app.query_one(SessionGrid).select(("alpha", sid))
+        await pilot.press("enter")
+        panel = app.query_one(DiffPanel)
+        await until(
+            pilot,
+            lambda: panel.diff is not None and len(panel.diff.hunks) == 2,
+            "the diff with two hunks",
+        )
+        await pilot.press("a")  # approve hunk 1: staged, exactly it
+        await until(pilot, lambda: "line 2 changed" in git("diff", "--cached"), "hunk 1 staged")
+        assert "second to last" not in git("diff", "--cached")
+        await until(
+            pilot,
+            lambda: panel.diff is not None and any(x.approved for x in panel.diff.hunks),
+            "the fresh diff",
+        )
+        if panel.current_hunk is not None and panel.current_hunk.approved:
+            panel.next_hunk()  # the cursor on hunk 2
+        await pilot.press("x")  # reject hunk 2, with a note
+        await pilot.pause(0.3)
+        for ch in "keep it":
+            await pilot.press(ch if ch != " " else "space")
+        await pilot.press("enter")
+        await until(
+            pilot,
+            lambda: "second to last" not in notes.read_text(),
+            "hunk 2 reverted in the worktree",
+        )
+        await until(
+            pilot,
+            lambda: any("keep it" in line for line in received_lines(h, sid)),
+            "the agent told why",
+        )
+        await pilot.press("escape")
+        await until(
+            pilot, lambda: not app.query_one("#body").has_class("-review"), "the panel closed"
+        )
