@@ -328,6 +328,8 @@ class FleetApp(App[int]):
     def _refresh_hosts(self) -> None:
         now = time.time()
         parts = [f"{name}: {inert(state.label(now))}" for name, state in self.model.hosts.items()]
+        if not self.config.hosts:
+            parts = [f"no hosts configured ({self.config.path})"]
         counts = self.model.counts() if hasattr(self.model, "counts") else {}
         summary = "  ".join(f"{n} {s}" for s, n in counts.items())
         self.query_one("#hosts", Static).update(
