@@ -32,12 +32,11 @@ import fcntl
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from typing import Optional
 
-from . import layout
+from . import gitops, layout
 from .layout import BASE, HelperError, check_id, read_json
 from .sessions import load_meta
 
@@ -56,31 +55,13 @@ IDENTITY = {
     "GIT_COMMITTER_EMAIL": "fleet@localhost",
 }
 # Inherited variables that would point git somewhere other than the worktree we name.
-_GIT_REDIRECTS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY")
 _GITLINK = "160000"
 _FORMAT = "%(refname)%00%(objectname)%00%(tree)%00%(committerdate:unix)%00%(contents)%1e"
 _CHANGES_RE = re.compile(r"^Fleet-Changes: (\d+) files? \+(\d+) -(\d+)$", re.M)
 
 
 def _git(worktree: str, *args: str, env=None, input_bytes=None) -> bytes:
-    full_env = {k: v for k, v in os.environ.items() if k not in _GIT_REDIRECTS}
-    full_env.update(env or {})
-    try:
-        proc = subprocess.run(
-            ["git", "-C", worktree, *args],
-            input=input_bytes if input_bytes is not None else b"",
-            capture_output=True,
-            env=full_env,
-            timeout=GIT_TIMEOUT,
-        )
-    except FileNotFoundError:
-        raise HelperError("missing-tool", "git is not installed on this host") from None
-    except subprocess.TimeoutExpired:
-        raise HelperError("git", "git %s took longer than %d s" % (args[0], GIT_TIMEOUT)) from None
-    if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip()
-        raise HelperError("git", "git %s failed: %s" % (args[0], err or proc.returncode))
-    return proc.stdout
+    return gitops.run(worktree, *args, env=env, input_bytes=input_bytes, timeout=GIT_TIMEOUT).stdout
 
 
 def _worktree(meta: dict) -> str:

@@ -7,21 +7,45 @@ import subprocess
 
 from .layout import HelperError
 
+# Variables that would point git at another repository, index or object store than asked.
+_REDIRECTS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY")
+GIT_TIMEOUT = 120
 
-def git(repo: str, *args: str, check: bool = True, timeout: float = 60) -> str:
+
+def run(
+    repo: str,
+    *args: str,
+    env=None,
+    input_bytes=None,
+    check: bool = True,
+    timeout: float = GIT_TIMEOUT,
+):
+    """git in `repo`, argv only, never prompting, paths literal; raises HelperError on failure."""
+    full_env = {k: v for k, v in os.environ.items() if k not in _REDIRECTS}
+    full_env["GIT_LITERAL_PATHSPECS"] = "1"
+    full_env["GIT_TERMINAL_PROMPT"] = "0"
+    full_env.update(env or {})
     try:
         proc = subprocess.run(
             ["git", "-C", repo, *args],
+            input=input_bytes if input_bytes is not None else b"",
             capture_output=True,
+            env=full_env,
             timeout=timeout,
-            stdin=subprocess.DEVNULL,
         )
     except FileNotFoundError:
         raise HelperError("missing-tool", "git is not installed on this host") from None
+    except subprocess.TimeoutExpired:
+        raise HelperError("git", "git %s took longer than %d s" % (args[0], timeout)) from None
     if check and proc.returncode != 0:
+        name = next((a for a in args if not a.startswith("-") and "=" not in a), "")
         err = proc.stderr.decode("utf-8", "replace").strip()
-        raise HelperError("git", "git %s failed: %s" % (args[0], err or proc.returncode))
-    return proc.stdout.decode("utf-8", "replace")
+        raise HelperError("git", "git %s failed: %s" % (name, err or proc.returncode))
+    return proc
+
+
+def git(repo: str, *args: str, check: bool = True, timeout: float = 60) -> str:
+    return run(repo, *args, check=check, timeout=timeout).stdout.decode("utf-8", "replace")
 
 
 def repo_root(path: str) -> str:

@@ -44,7 +44,7 @@ import subprocess
 import time
 from typing import Dict, List, Optional
 
-from . import checkpoints, layout, sessions, tmux
+from . import checkpoints, gitops, layout, sessions, tmux
 from .layout import HelperError, check_id, read_json, write_json
 
 GIT_TIMEOUT = 300
@@ -75,7 +75,6 @@ DIFF_ARGS = (
     "-U3",
 )
 _HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-_REDIRECTS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY")
 MAX_NOTE = 2000
 
 
@@ -204,27 +203,9 @@ def select(text: str, wanted) -> str:
 
 
 def _git(worktree: str, *args: str, env=None, input_bytes=None, check: bool = True):
-    full_env = {k: v for k, v in os.environ.items() if k not in _REDIRECTS}
-    full_env["GIT_LITERAL_PATHSPECS"] = "1"
-    full_env["GIT_TERMINAL_PROMPT"] = "0"
-    full_env.update(env or {})
-    try:
-        proc = subprocess.run(
-            ["git", "-C", worktree, *args],
-            input=input_bytes if input_bytes is not None else b"",
-            capture_output=True,
-            env=full_env,
-            timeout=GIT_TIMEOUT,
-        )
-    except FileNotFoundError:
-        raise HelperError("missing-tool", "git is not installed on this host") from None
-    except subprocess.TimeoutExpired:
-        raise HelperError("git", "git took longer than %d s" % GIT_TIMEOUT) from None
-    if check and proc.returncode != 0:
-        name = next((a for a in args if not a.startswith("-") and "=" not in a), "")
-        err = proc.stderr.decode("utf-8", "replace").strip()
-        raise HelperError("git", "git %s failed: %s" % (name, err or proc.returncode))
-    return proc
+    return gitops.run(
+        worktree, *args, env=env, input_bytes=input_bytes, check=check, timeout=GIT_TIMEOUT
+    )
 
 
 def _text(data: bytes) -> str:
