@@ -562,16 +562,31 @@ class FleetApp(App[int]):
         self.load_diff(card.session)
 
     @work(group="diff", exclusive=True, exit_on_error=False)
-    async def load_diff(self, session: Session) -> None:
+    async def load_diff(self, session: Session, since_review: bool | None = None) -> None:
         assert self.sup is not None
         panel = self.query_one(DiffPanel)
+        if since_review is None:  # a reload keeps the view the person chose
+            since_review = panel.since_review and panel.session_ref == session.ref
         try:
-            _, diff = await self.sup.diff(f"{session.host}/{session.id}")
+            _, diff = await self.sup.diff(f"{session.host}/{session.id}", since_review)
         except FleetError as exc:
             panel.clear(f"cannot read the diff: {exc}")
             return
-        panel.show(session.ref, diff)
+        panel.show(session.ref, diff, since_review)
         panel.focus()
+
+    @on(DiffPanel.SinceReviewToggled)
+    def _toggle_since_review(self, event: DiffPanel.SinceReviewToggled) -> None:
+        card = next(
+            (
+                c
+                for c in self.model.cards.values()
+                if c.session.ref == self.query_one(DiffPanel).session_ref
+            ),
+            None,
+        )
+        if card is not None:
+            self.load_diff(card.session, event.since_review)
 
     @on(DiffPanel.Closed)
     def _close_diff(self) -> None:

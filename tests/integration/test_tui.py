@@ -198,6 +198,21 @@ async def test_review_from_the_diff_panel(fleet: FleetCLI) -> None:
             lambda: any("keep it" in line for line in received_lines(h, sid)),
             "the agent told why",
         )
+        # Since the last review nothing changed: the view says so, and back.
+        await pilot.press("v")
+        await until(
+            pilot,
+            lambda: panel.since_review and panel.diff is not None and not panel.diff.hunks,
+            "the empty since-review view",
+        )
+        await pilot.press("v")
+        await until(
+            pilot,
+            lambda: (
+                not panel.since_review and panel.diff is not None and len(panel.diff.hunks) == 1
+            ),
+            "the whole diff again (hunk 1, approved)",
+        )
         await pilot.press("escape")
         await until(
             pilot, lambda: not app.query_one("#body").has_class("-review"), "the panel closed"

@@ -1150,6 +1150,18 @@ class DiffPanel(Vertical):
         def control(self) -> DiffPanel | None:
             return self.panel
 
+    class SinceReviewToggled(Message):
+        """`v`: the person wants the whole diff, or only what changed since the last review."""
+
+        def __init__(self, since_review: bool, panel: DiffPanel | None = None) -> None:
+            self.since_review = since_review
+            self.panel = panel
+            super().__init__()
+
+        @property
+        def control(self) -> DiffPanel | None:
+            return self.panel
+
     class Closed(Message):
         """Escape: the person is done with the panel."""
 
@@ -1233,6 +1245,9 @@ class DiffPanel(Vertical):
         self._update_title()
 
     # -- cursor --------------------------------------------------------------------------------
+
+    def action_toggle_since_review(self) -> None:
+        self.post_message(self.SinceReviewToggled(not self.since_review, self))
 
     def next_hunk(self) -> None:
         self.view.step(1)
