@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from textual import on, work
 from textual.actions import SkipAction
@@ -243,7 +243,9 @@ class FleetApp(App[int]):
             # A drop is "reconnecting"; a host that keeps refusing is "unreachable" (its cards
             # then show as lost, with the reason).
             failures = self.sup.links[host].failures if self.sup is not None else 0
-            state = "unreachable" if failures >= 2 else "reconnecting"
+            state: Literal["reconnecting", "unreachable"] = (
+                "unreachable" if failures >= 2 else "reconnecting"
+            )
             self.model.mark_host(host, state, str(event.get("reason", "")), time.time() + retry)
             self._refresh_all()
         elif kind == "snapshot":
@@ -295,8 +297,10 @@ class FleetApp(App[int]):
         card = self.model.cards.get((host, sid))
         name = card.session.name if card else sid
         suffix = f" ({code})" if code is not None else ""
-        severity = "error" if status == Status.FAILED else "warning"
-        if status == Status.EXITED:
+        severity: Literal["information", "warning", "error"] = "warning"
+        if status == Status.FAILED:
+            severity = "error"
+        elif status == Status.EXITED:
             severity = "information"
         message = f"{host}/{name} {LOUD[status]}{suffix}"
         self.notify(message, severity=severity, timeout=8)
@@ -330,7 +334,7 @@ class FleetApp(App[int]):
         parts = [f"{name}: {inert(state.label(now))}" for name, state in self.model.hosts.items()]
         if not self.config.hosts:
             parts = [f"no hosts configured ({self.config.path})"]
-        counts = self.model.counts() if hasattr(self.model, "counts") else {}
+        counts = self.model.counts()
         summary = "  ".join(f"{n} {s}" for s, n in counts.items())
         self.query_one("#hosts", Static).update(
             "  ·  ".join(parts) + (f"    {summary}" if summary else "")
@@ -436,7 +440,7 @@ class FleetApp(App[int]):
         if not event.value:
             self._hide_filter()
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
         command = self.query_one(CommandBar)
         if command.has_class("-shown"):
             command.value = ""
