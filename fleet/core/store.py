@@ -55,6 +55,7 @@ APPLICATION_ID = 0x666C7431  # "flt1" in the file header: this file is a fleet s
 FILE_MODE = 0o600
 DIR_MODE = 0o700
 BUSY_TIMEOUT = 10.0  # seconds another fleet process may hold the write lock
+OPEN_ATTEMPTS = 8  # for the moments SQLite reports "locked" without waiting
 BUSY_RETRIES = 3  # whole-batch attempts when the file stays locked
 
 
@@ -280,7 +281,11 @@ def _open_writer(path: Path) -> sqlite3.Connection:
         str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
     )
     try:
-        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        # WAL is remembered by the file: switching needs an exclusive lock, and SQLite answers
+        # "locked" at once (without waiting) while another fleet has the file open.
+        mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() != "wal":
+            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise StoreError(f"{path}: cannot use write-ahead logging (journal mode {mode})")
         db.execute("PRAGMA synchronous = NORMAL")
@@ -462,7 +467,17 @@ class Store:
         reader: aiosqlite.Connection | None = None
         writer: sqlite3.Connection | None = None
         try:
-            writer = await loop.run_in_executor(executor, _open_writer, path)
+            for attempt in range(OPEN_ATTEMPTS):
+                try:
+                    writer = await loop.run_in_executor(executor, _open_writer, path)
+                    break
+                except sqlite3.OperationalError as exc:
+                    busy = getattr(exc, "sqlite_errorname", "").startswith(
+                        ("SQLITE_BUSY", "SQLITE_LOCKED")
+                    )
+                    if not busy or attempt == OPEN_ATTEMPTS - 1:
+                        raise
+                    await asyncio.sleep(0.1 * (attempt + 1))  # another fleet is opening it
             reader = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT)
             reader.row_factory = sqlite3.Row
             await reader.execute("PRAGMA query_only = ON")
@@ -477,6 +492,7 @@ class Store:
                 log.warning("store %s refused: %s", path, exc)
                 raise _translate(path, exc) from None
             raise
+        assert writer is not None  # the loop either broke with one or raised
         _private(path)
         log.debug("store %s open (schema %d)", path, SCHEMA_VERSION)
         return cls(path, writer, reader, executor, output_keep)

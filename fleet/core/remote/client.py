@@ -25,6 +25,7 @@ log = logging.getLogger("fleet.remote")
 REQUIRED_TOOLS = ("python3", "tmux", "git")
 MIN_PYTHON = (3, 8)
 CALL_TIMEOUT = 120.0
+CHANNEL_ATTEMPTS = 6
 
 _PROBE = (
     'for t in python3 tmux git; do command -v "$t" >/dev/null 2>&1 || echo "missing $t"; '
@@ -131,6 +132,15 @@ class HelperClient:
             err = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
             raise HostSetupError(self.host, f"cannot install the helper in ~/.fleet: {err.strip()}")
 
+    async def _refused(self, exc: asyncssh.ChannelOpenError, attempt: int) -> None:
+        """sshd turned a channel down (its MaxSessions counts channels still closing, or
+        another client shares the connection): nothing ran, so wait a moment and ask again.
+        The connection itself is fine; only the last refusal is an error."""
+        if attempt == CHANNEL_ATTEMPTS - 1:
+            raise HostUnreachable(self.host, f"the host keeps refusing channels: {_reason(exc)}")
+        log.debug("%s: channel refused (%s), retrying", self.host, _reason(exc))
+        await asyncio.sleep(0.05 * 2**attempt)
+
     async def call(
         self, op: str, args: dict[str, Any] | None = None, timeout: float = CALL_TIMEOUT
     ) -> Any:
@@ -138,10 +148,15 @@ class HelperClient:
         await self.ensure_installed()
         request = json.dumps({"op": op, "args": args or {}}) + "\n"
         try:
-            async with self.link.channel() as conn:
-                result = await asyncio.wait_for(
-                    conn.run(self.command, input=request, check=False), timeout
-                )
+            for attempt in range(CHANNEL_ATTEMPTS):
+                try:
+                    async with self.link.channel() as conn:
+                        result = await asyncio.wait_for(
+                            conn.run(self.command, input=request, check=False), timeout
+                        )
+                    break
+                except asyncssh.ChannelOpenError as exc:
+                    await self._refused(exc, attempt)
         except TimeoutError:
             raise HostUnreachable(self.host, f"no answer to {op} within {timeout:g} s") from None
         except (asyncssh.Error, OSError) as exc:
@@ -173,9 +188,14 @@ class HelperClient:
         request = json.dumps({"op": op, "args": args or {}}) + "\n"
         async with self.link.channel() as conn:
             try:
-                process = await conn.create_process(
-                    self.command, encoding="utf-8", errors="replace"
-                )
+                for attempt in range(CHANNEL_ATTEMPTS):
+                    try:
+                        process = await conn.create_process(
+                            self.command, encoding="utf-8", errors="replace"
+                        )
+                        break
+                    except asyncssh.ChannelOpenError as exc:
+                        await self._refused(exc, attempt)
             except (asyncssh.Error, OSError) as exc:
                 self.link.drop()
                 raise HostUnreachable(self.host, f"cannot start {op}: {_reason(exc)}") from None
