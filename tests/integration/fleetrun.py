@@ -14,6 +14,7 @@ import textwrap
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from tests.integration.hosts import LoopbackFleet, LoopbackHost
@@ -160,3 +161,30 @@ def received_lines(host: LoopbackHost, session_id: str) -> list[str]:
 
 def env_without(base: Mapping[str, str], *names: str) -> dict[str, str]:
     return {k: v for k, v in base.items() if k not in names}
+
+
+def write_as_agent(h: LoopbackHost, path: Path, text: str) -> None:
+    """Write a file in a worktree as the host's user would (the agent owns its files)."""
+    for d in reversed([p for p in path.parents if h.home in p.parents]):
+        if not d.exists():
+            d.mkdir()
+            os.chown(d, h.uid, h.gid)
+    path.write_text(text)
+    os.chown(path, h.uid, h.gid)
+
+
+def git_in(lf: LoopbackFleet, host: str, worktree: Path, *args: str) -> str:
+    """git in a worktree, as the host's user."""
+    return lf.run_as(host, ["git", "-C", str(worktree), *args], check=True).stdout
+
+
+async def pilot_until(
+    pilot: Any, condition: Callable[[], object], what: str, timeout: float = 30
+) -> None:
+    """wait_for inside a Textual Pilot test: let the app run between checks."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,15 @@ import pytest
 
 from fleet.core.config import load_config
 from fleet.core.supervisor import Supervisor
-from tests.integration.fleetrun import FleetCLI, received, received_lines, wait_for
-from tests.integration.hosts import LoopbackFleet, LoopbackHost
+from tests.integration.fleetrun import (
+    FleetCLI,
+    git_in,
+    received,
+    received_lines,
+    wait_for,
+    write_as_agent,
+)
+from tests.integration.hosts import LoopbackFleet
 
 
 @pytest.fixture
@@ -25,17 +31,10 @@ def fleet(fresh_hosts: LoopbackFleet) -> FleetCLI:
 
 
 def git(fleet: FleetCLI, worktree: Path, *args: str) -> str:
-    return fleet.lf.run_as("alpha", ["git", "-C", str(worktree), *args], check=True).stdout
+    return git_in(fleet.lf, "alpha", worktree, *args)
 
 
-def write(h: LoopbackHost, path: Path, text: str) -> None:
-    """Write a file in a worktree as the host's user would (the agent owns its files)."""
-    for d in reversed([p for p in path.parents if h.home in p.parents]):
-        if not d.exists():
-            d.mkdir()
-            os.chown(d, h.uid, h.gid)
-    path.write_text(text)
-    os.chown(path, h.uid, h.gid)
+write = write_as_agent
 
 
 def files(worktree: Path) -> dict[str, str]:

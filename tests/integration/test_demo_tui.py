@@ -3,29 +3,19 @@ steering message gets its answer, a hunk can be approved, and nothing is left af
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 
 from fleet.core.models import Status
 from fleet.demo.run import start_demo
 from fleet.ui.app import FleetApp
 from fleet.ui.widgets.grid import SessionGrid
+from tests.integration.fleetrun import pilot_until
 from tests.integration.test_demo_backend import ASKER, BUILDER, leftovers
 
 PACE = 0.15
 
 
-async def until(
-    pilot: object, condition: Callable[[], object], what: str, timeout: float = 30
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        await pilot.pause(0.1)  # type: ignore[attr-defined]
-    raise AssertionError(f"timed out waiting for {what}")
+until = pilot_until
 
 
 async def test_demo_in_the_tui(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.integration.fleetrun import FleetCLI, received_lines, wait_for
-from tests.integration.hosts import NOTES_TXT, LoopbackFleet, LoopbackHost
+from tests.integration.fleetrun import FleetCLI, git_in, received_lines, wait_for, write_as_agent
+from tests.integration.hosts import NOTES_TXT, LoopbackFleet
 
 
 @pytest.fixture
@@ -20,17 +19,10 @@ def fleet(fresh_hosts: LoopbackFleet) -> FleetCLI:
 
 
 def git(fleet: FleetCLI, worktree: Path, *args: str) -> str:
-    return fleet.lf.run_as("alpha", ["git", "-C", str(worktree), *args], check=True).stdout
+    return git_in(fleet.lf, "alpha", worktree, *args)
 
 
-def write(h: LoopbackHost, path: Path, text: str) -> None:
-    """Write a file in a worktree as the host's user would (the agent owns its files)."""
-    for d in reversed([p for p in path.parents if h.home in p.parents]):
-        if not d.exists():
-            d.mkdir()
-            os.chown(d, h.uid, h.gid)
-    path.write_text(text)
-    os.chown(path, h.uid, h.gid)
+write = write_as_agent
 
 
 def start(fleet: FleetCLI, name: str) -> tuple[dict[str, Any], Path]:

@@ -5,27 +5,22 @@ is shown."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 
 import pytest
 
 from fleet.core.config import load_config
 from fleet.ui.app import FleetApp
 from fleet.ui.widgets.grid import SessionGrid
-from tests.integration.fleetrun import FleetCLI, received, received_lines
+from tests.integration.fleetrun import (
+    FleetCLI,
+    pilot_until,
+    received,
+    received_lines,
+    write_as_agent,
+)
 from tests.integration.hosts import LoopbackFleet
 
-
-async def until(
-    pilot: object, condition: Callable[[], object], what: str, timeout: float = 20
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        await pilot.pause(0.1)  # type: ignore[attr-defined]
-    raise AssertionError(f"timed out waiting for {what}")
+until = pilot_until
 
 
 @pytest.fixture
@@ -148,7 +143,7 @@ async def test_review_from_the_diff_panel(fleet: FleetCLI) -> None:
     lines = notes.read_text().splitlines()
     lines[1] = "line 2 changed by the agent"
     lines[-2] = "second to last, changed too"
-    notes.write_text("\n".join(lines) + "\n")  # two distant hunks in one file
+    write_as_agent(h, notes, "\n".join(lines) + "\n")  # two distant hunks in one file
 
     def git(*args: str) -> str:
         return lf.run_as("alpha", ["git", "-C", str(worktree), *args]).stdout

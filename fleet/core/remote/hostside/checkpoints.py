@@ -28,7 +28,6 @@ host in ~/.fleet/settings.json, e.g. {"checkpoint_every": 300}; 0 or less turns 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 import shutil
@@ -69,18 +68,6 @@ def _worktree(meta: dict) -> str:
     if not os.path.isdir(worktree):
         raise HelperError("not-found", "the worktree %s is gone" % worktree)
     return worktree
-
-
-@contextlib.contextmanager
-def _locked(session_id: str):
-    """One checkpoint operation per session at a time (the watcher and a client may race)."""
-    path = os.path.join(layout.session_dir(session_id), "checkpoints.lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -208,7 +195,7 @@ def _create_locked(meta: dict, reason: str) -> dict:
 
 def create(meta: dict, reason) -> dict:
     """Checkpoint the session's worktree now; the last checkpoint when nothing changed since."""
-    with _locked(meta["id"]):
+    with layout.session_lock(meta["id"], "checkpoints"):
         return _create_locked(meta, _clean_reason(reason))
 
 
@@ -283,7 +270,7 @@ def _find(records: list, n, meta: dict) -> dict:
 def rewind(meta: dict, n) -> dict:
     """Checkpoint the current state, then make the worktree's files those of checkpoint n."""
     worktree = _worktree(meta)
-    with _locked(meta["id"]):
+    with layout.session_lock(meta["id"], "checkpoints"):
         target = _find(_records(worktree, meta["id"]), n, meta)
         before = _create_locked(meta, "before rewind to %d" % target["n"])
         restore, remove, skipped = [], [], []

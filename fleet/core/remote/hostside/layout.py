@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -90,3 +92,15 @@ def read_json(path: str, default: Any = None) -> Any:
             return json.load(f)
     except (OSError, ValueError):
         return default
+
+
+@contextlib.contextmanager
+def session_lock(session_id: str, purpose: str):
+    """One `purpose` operation per session at a time (the watcher and clients may race)."""
+    path = os.path.join(session_dir(session_id), purpose + ".lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

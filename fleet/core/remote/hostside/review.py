@@ -34,8 +34,6 @@ between a decision and its after-checkpoint would have that write counted as rev
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import re
@@ -261,17 +259,6 @@ def _active(session_id: str) -> List[dict]:
     return [r for r in _records(session_id) if not r.get("undone")]
 
 
-@contextlib.contextmanager
-def _locked(session_id: str):
-    path = os.path.join(layout.session_dir(session_id), "review.lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def _meta(args: dict) -> dict:
     meta = sessions.load_meta(check_id(args.get("session")))
     checkpoints._worktree(meta)
@@ -417,7 +404,7 @@ def op_approve(args: dict) -> dict:
     message = str(args.get("message") or "")
     if commit and not message.strip():
         raise HelperError("bad-request", "a commit needs a message")
-    with _locked(meta["id"]):
+    with layout.session_lock(meta["id"], "review"):
         if patch:
             _check(meta, patch, args.get("expect"))
             err = _apply_ok(worktree, patch, "--cached")
@@ -513,7 +500,7 @@ def op_reject(args: dict) -> dict:
     worktree = meta["worktree"]
     patch = args.get("patch") or ""
     note = str(args.get("note") or "")
-    with _locked(meta["id"]):
+    with layout.session_lock(meta["id"], "review"):
         _fresh, blocks = _check(meta, patch, args.get("expect"))
         approved = set(fingerprints(index_diff(worktree, meta["base_sha"])))
         staged = select(patch, approved)
@@ -584,7 +571,7 @@ def _restore_files(worktree: str, tree: str, paths: List[str]) -> None:
 def op_undo(args: dict) -> dict:
     meta = _meta(args)
     worktree = meta["worktree"]
-    with _locked(meta["id"]):
+    with layout.session_lock(meta["id"], "review"):
         decisions = _active(meta["id"])
         if not decisions:
             raise HelperError("nothing", "no decision to undo on %s" % meta.get("name"))
