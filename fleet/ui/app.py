@@ -153,6 +153,9 @@ class FleetApp(App[int]):
         self.hooks: HookRunner | None = None
         self.sup: Supervisor | None = None
         self._review_lock = asyncio.Lock()
+        # The view the person chose in the diff panel: every reload honours it, even one that
+        # was already under way when they switched.
+        self.since_review = False
 
     # -- layout -------------------------------------------------------------------------
 
@@ -560,22 +563,25 @@ class FleetApp(App[int]):
         if card is None:
             return
         panel = self.query_one(DiffPanel)
+        if panel.session_ref != card.session.ref:
+            self.since_review = False
         self.query_one("#body").add_class("-review")
         panel.clear(f"loading the diff of {card.session.ref}…")
         panel.focus()
         self.load_diff(card.session)
 
     @work(group="diff", exclusive=True, exit_on_error=False)
-    async def load_diff(self, session: Session, since_review: bool | None = None) -> None:
+    async def load_diff(self, session: Session) -> None:
         assert self.sup is not None
         panel = self.query_one(DiffPanel)
-        if since_review is None:  # a reload keeps the view the person chose
-            since_review = panel.since_review and panel.session_ref == session.ref
+        since_review = self.since_review
         try:
             _, diff = await self.sup.diff(f"{session.host}/{session.id}", since_review)
         except FleetError as exc:
             panel.clear(f"cannot read the diff: {exc}")
             return
+        if since_review != self.since_review:
+            return  # the person switched views meanwhile: that load is the one to show
         panel.show(session.ref, diff, since_review)
         panel.focus()
 
@@ -590,7 +596,8 @@ class FleetApp(App[int]):
             None,
         )
         if card is not None:
-            self.load_diff(card.session, event.since_review)
+            self.since_review = event.since_review
+            self.load_diff(card.session)
 
     @on(DiffPanel.Closed)
     def _close_diff(self) -> None:
