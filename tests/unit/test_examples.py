@@ -388,8 +388,8 @@ def check_hook(path: Path, tmp_path: Path) -> None:
         command = ["python3", "-m", "py_compile", str(path)]
     else:
         raise AssertionError(f"{where}: no syntax check for {interpreter!r} scripts")
-    if not shutil.which(command[0]):
-        pytest.skip(f"{command[0]} is not installed")
+    if not shutil.which(command[0]) and os.environ.get("CI") != "true":
+        pytest.skip(f"{command[0]} is not installed")  # in CI: run it and fail
     ran = subprocess.run(
         command,
         stdin=subprocess.DEVNULL,
