@@ -57,6 +57,8 @@ DIR_MODE = 0o700
 BUSY_TIMEOUT = 10.0  # seconds another fleet process may hold the write lock
 OPEN_ATTEMPTS = 8  # for the moments SQLite reports "locked" without waiting
 BUSY_RETRIES = 3  # whole-batch attempts when the file stays locked
+HOLD_RETRY_FIRST = 0.2  # seconds before retrying a batch the disk had no room for
+HOLD_RETRY_MAX = 2.0
 
 
 class StoreError(FleetError):
@@ -242,8 +244,27 @@ def _unusable(path: Path, why: object) -> StoreError:
     )
 
 
+def _errname(exc: BaseException) -> str:
+    return str(getattr(exc, "sqlite_errorname", "") or "")
+
+
+def _no_room(exc: BaseException) -> bool:
+    """The disk is full or failing: nothing is wrong with the data, retrying later may work."""
+    return isinstance(exc, sqlite3.OperationalError) and _errname(exc).startswith(
+        ("SQLITE_FULL", "SQLITE_IOERR")
+    )
+
+
+def _busy(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and _errname(exc).startswith(
+        ("SQLITE_BUSY", "SQLITE_LOCKED")
+    )
+
+
 def _translate(path: Path, exc: sqlite3.Error) -> StoreError:
     name = getattr(exc, "sqlite_errorname", "")
+    if name.startswith("SQLITE_FULL"):
+        return StoreError(f"cannot write {path}: the disk is full ({exc}); free some space")
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return StoreError(f"{path} is locked by another program: close it or try again ({exc})")
     if name.startswith(("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_READONLY", "SQLITE_FULL")):
@@ -452,6 +473,7 @@ class Store:
         self._closing = False
         self._closed = False
         self._failure: StoreError | None = None
+        self._trouble: StoreError | None = None  # set while the disk refuses our writes
         self._commits = 0
         self._task = asyncio.get_running_loop().create_task(self._writer(), name="fleet-store")
 
@@ -529,6 +551,11 @@ class Store:
         await self.close()
 
     @property
+    def trouble(self) -> StoreError | None:
+        """Why writes are held in memory right now (the disk is full or failing), else None."""
+        return self._trouble
+
+    @property
     def commits(self) -> int:
         """How many transactions the writer has committed (for measurements and tests)."""
         return self._commits
@@ -537,6 +564,8 @@ class Store:
         """Wait until everything enqueued so far is committed; raise a failed write."""
         target = self._submitted
         if self._done < target:
+            if self._trouble is not None:
+                raise StoreError(str(self._trouble))
             if self._task.done():
                 self._raise_failure()
                 raise StoreError(f"{self.path}: the store's writer has stopped; restart fleet")
@@ -565,6 +594,7 @@ class Store:
     async def _writer(self) -> None:
         loop = asyncio.get_running_loop()
         attempts = 0
+        hold_delay = HOLD_RETRY_FIRST
         try:
             while True:
                 if not self._pending:
@@ -578,9 +608,16 @@ class Store:
                 try:
                     failed = await loop.run_in_executor(self._executor, self._commit, batch)
                 except sqlite3.OperationalError as exc:
-                    busy = getattr(exc, "sqlite_errorname", "").startswith(
-                        ("SQLITE_BUSY", "SQLITE_LOCKED")
-                    )
+                    if _no_room(exc) and not self._closing:
+                        # Keep the batch, in order, and try again: the host keeps its journal
+                        # and logs, so nothing is lost while the disk is full, and nothing
+                        # after these writes may commit before them (cursors move in order).
+                        self._pending = batch + self._pending
+                        self._hold(exc)
+                        await self._sleep_unless_closing(hold_delay)
+                        hold_delay = min(HOLD_RETRY_MAX, hold_delay * 2)
+                        continue
+                    busy = _busy(exc)
                     attempts += 1
                     if busy and attempts < BUSY_RETRIES:
                         log.warning("store %s busy, retrying %d writes", self.path, len(batch))
@@ -594,6 +631,10 @@ class Store:
                     self._commits += 1
                     for unit, error in failed:
                         self._fail([unit], error)
+                    if self._trouble is not None:
+                        log.warning("store %s: writes resumed, held writes committed", self.path)
+                        self._trouble = None
+                        hold_delay = HOLD_RETRY_FIRST
                 attempts = 0
                 self._done = end
                 self._resolve()
@@ -603,6 +644,28 @@ class Store:
                 self._pending = []
             self._done = self._submitted
             self._resolve()
+
+    def _hold(self, exc: sqlite3.Error) -> None:
+        """The disk refused a batch: say so once, and fail the flushes waiting on it."""
+        held = len(self._pending)
+        if self._trouble is None:
+            log.error("store %s: cannot write (%s); holding %d writes", self.path, exc, held)
+        what = "the disk is full" if _errname(exc).startswith("SQLITE_FULL") else "disk error"
+        self._trouble = StoreError(
+            f"cannot write {self.path}: {what} ({exc}). fleet holds {held} change(s) in memory "
+            "and retries: free some space"
+        )
+        waiters, self._waiters = self._waiters, []
+        for _, future in waiters:
+            if not future.done():
+                future.set_exception(self._trouble)
+
+    async def _sleep_unless_closing(self, delay: float) -> None:
+        # Not woken by new writes (they arrive all the time and the disk is still full).
+        loop = asyncio.get_running_loop()
+        end = loop.time() + delay
+        while not self._closing and loop.time() < end:
+            await asyncio.sleep(min(0.05, end - loop.time()))
 
     def _commit(self, batch: list[_Unit]) -> list[tuple[_Unit, Exception]]:
         """Run in the writer thread: the whole batch in one transaction, a savepoint per unit."""
@@ -615,6 +678,8 @@ class Store:
                 try:
                     unit.run(db)
                 except Exception as exc:
+                    if _no_room(exc) or _busy(exc):
+                        raise  # the file, not this unit: the whole batch waits or fails
                     db.execute("ROLLBACK TO unit")
                     failed.append((unit, exc))
                 db.execute("RELEASE unit")
@@ -956,6 +1021,11 @@ class Store:
     async def screen_hashes(self, host: str) -> dict[str, str]:
         rows = await self._fetch("SELECT session, digest FROM screens WHERE host = ?", (host,))
         return {str(row[0]): str(row[1]) for row in rows}
+
+    async def screens(self) -> dict[tuple[str, str], str]:
+        """Every stored screen by (host, session): one query for the first paint."""
+        rows = await self._fetch("SELECT host, session, text FROM screens")
+        return {(str(row[0]), str(row[1])): str(row[2]) for row in rows}
 
     async def screen(self, host: str, session_id: str) -> str | None:
         rows = await self._fetch(

@@ -1,6 +1,6 @@
-"""Network faults on loopback: a TCP proxy between fleet and a host's sshd that can cut or
-blackhole connections, running on its own thread so it serves subprocesses and async tests
-alike."""
+"""Network faults on loopback: a TCP proxy between fleet and a host's sshd that can cut,
+blackhole or slow down connections, running on its own thread so it serves subprocesses and
+async tests alike."""
 
 from __future__ import annotations
 
@@ -9,11 +9,17 @@ import socket
 import struct
 import threading
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, Literal
+
+Direction = Literal["up", "down", "both"]  # up: client -> host; down: host -> client
+
+
+def _directions(direction: Direction) -> tuple[str, ...]:
+    return ("up", "down") if direction == "both" else (direction,)
 
 
 class FaultyProxy:
-    """127.0.0.1:<port> -> 127.0.0.1:<target>, with cut(), blackhole() and heal()."""
+    """127.0.0.1:<port> -> 127.0.0.1:<target>, with cut(), blackhole(), slow() and heal()."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
@@ -22,10 +28,13 @@ class FaultyProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.AbstractServer | None = None
         self._pairs: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
-        self._flowing = threading.Event()
-        self._flowing.set()
+        # Plain attributes set from the test's thread and read on the proxy's: each is one
+        # atomic store, and a reader seeing the old value for one more chunk is harmless.
+        self._held = {"up": False, "down": False}
+        self._delay = {"up": 0.0, "down": 0.0}
         self._refusing = False
         self.connections = 0
+        self.cuts = 0
 
     def __enter__(self) -> FaultyProxy:
         self._thread.start()
@@ -45,10 +54,19 @@ class FaultyProxy:
     def cut(self, rst: bool = False) -> None:
         """Close every connection now (FIN, or RST with rst=True); new ones are accepted."""
         self._call(self._cut(rst))
+        self.cuts += 1
 
-    def blackhole(self) -> None:
-        """Stop moving bytes both ways while keeping the sockets open (a silent drop)."""
-        self._flowing.clear()
+    def blackhole(self, direction: Direction = "both") -> None:
+        """Stop moving bytes (one way or both) while keeping the sockets open: a silent drop."""
+        for d in _directions(direction):
+            self._held[d] = True
+
+    def slow(self, seconds: float, direction: Direction = "both") -> None:
+        """Deliver every chunk `seconds` late (latency, not a bandwidth cap: chunks stay in
+        order and in flight together). A helper call takes a few round trips, so 0.5 s each way
+        makes a host that answers in seconds."""
+        for d in _directions(direction):
+            self._delay[d] = max(0.0, float(seconds))
 
     def refuse(self, refusing: bool = True) -> None:
         """Close new connections at once (the host is down)."""
@@ -56,7 +74,8 @@ class FaultyProxy:
 
     def heal(self) -> None:
         self._refusing = False
-        self._flowing.set()
+        self._held = {"up": False, "down": False}
+        self._delay = {"up": 0.0, "down": 0.0}
 
     # -- internals ------------------------------------------------------------------------
     async def _start(self) -> None:
@@ -67,6 +86,11 @@ class FaultyProxy:
         if self._server is not None:
             self._server.close()
         await self._cut(rst=False)
+        # Pumps of cut connections may still be winding down: end them before the loop stops.
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _cut(self, rst: bool) -> None:
         for a, b in list(self._pairs):
@@ -93,21 +117,48 @@ class FaultyProxy:
         pair = (writer, up_writer)
         self._pairs.add(pair)
         await asyncio.gather(
-            self._pump(reader, up_writer), self._pump(up_reader, writer), return_exceptions=True
+            self._pump(reader, up_writer, "up"),
+            self._pump(up_reader, writer, "down"),
+            return_exceptions=True,
         )
         self._pairs.discard(pair)
         for w in pair:
             w.close()
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, direction: str
+    ) -> None:
+        """Read as fast as the peer sends; a sender task delivers each chunk when it is due."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        sender = loop.create_task(self._deliver(queue, writer, direction))
+        try:
+            while True:
+                data = await reader.read(65536)
+                queue.put_nowait((loop.time() + self._delay[direction], data))
+                if not data:
+                    break
+            await sender
+        finally:
+            sender.cancel()
+
+    async def _deliver(
+        self,
+        queue: asyncio.Queue[tuple[float, bytes]],
+        writer: asyncio.StreamWriter,
+        direction: str,
+    ) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            data = await reader.read(65536)
-            if not data:
-                break
-            while not self._flowing.is_set():  # blackholed: hold the bytes, send nothing
+            due, data = await queue.get()
+            if due > loop.time():
+                await asyncio.sleep(due - loop.time())
+            while self._held[direction]:  # blackholed: hold the bytes, send nothing
                 if writer.is_closing():
                     return
                 await asyncio.sleep(0.05)
+            if not data or writer.is_closing():
+                break
             writer.write(data)
             await writer.drain()
         writer.close()

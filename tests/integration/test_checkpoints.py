@@ -1,6 +1,6 @@
 """Checkpoints of a session's worktree for real: taken on the host without touching the agent's
-index, rewound to and back, taken on a schedule by the watcher, and surviving a host "reboot"
-(its tmux server killed) after which `fleet resume` brings the agent back in the same worktree."""
+index, rewound to and back, and taken on a schedule by the watcher. A host "reboot" is in
+tests/reliability/test_local_faults.py."""
 
 from __future__ import annotations
 
@@ -17,8 +17,6 @@ from fleet.core.supervisor import Supervisor
 from tests.integration.fleetrun import (
     FleetCLI,
     git_in,
-    received,
-    received_lines,
     wait_for,
     write_as_agent,
 )
@@ -184,36 +182,6 @@ def test_the_watcher_checkpoints_a_changed_worktree_on_its_schedule(fleet: Fleet
         what="a second scheduled checkpoint after another change",
     )
     assert git(fleet, wt, "show", f"{ref[:-1]}2:made.txt") == "made-by-the-agent\nmore\n"
-
-
-def test_after_a_reboot_the_work_and_checkpoints_survive_and_resume_works(
-    fleet: FleetCLI,
-) -> None:
-    h = fleet.lf["alpha"]
-    session, wt = start(fleet, "boot")
-    write(h, wt / "precious.txt", "hours of work\n")
-    checkpoint(fleet, "alpha/boot", "before the reboot")
-
-    fleet.lf.run_as("alpha", ["tmux", "-L", "fleet", "kill-server"], check=True)
-    stopped = fleet.wait_status("alpha/boot", "stopped")
-    assert stopped["worktree"] == session["worktree"]
-    assert (wt / "precious.txt").read_text() == "hours of work\n"
-    assert [r["reason"] for r in checkpoints(fleet, "alpha/boot")] == ["before the reboot"]
-
-    fleet.ok("resume", "alpha/boot")
-    resumed = fleet.wait_status("alpha/boot", "idle")
-    assert (resumed["id"], resumed["worktree"]) == (session["id"], session["worktree"])
-    pane = f"=fleet-{session['id']}:"
-    where = ["tmux", "-L", "fleet", "display-message", "-p", "-t", pane, "#{pane_current_path}"]
-    cwd = fleet.lf.run_as("alpha", where, check=True).stdout.strip()
-    assert cwd == session["worktree"]
-    fleet.ok("send", "alpha/boot", "after the reboot")
-    wait_for(
-        lambda: "after the reboot" in received_lines(h, session["id"]),
-        what="the resumed agent to receive a message",
-    )
-    assert [r["kind"] for r in received(h, session["id"])].count("argv") == 2  # two runs
-    assert (wt / "precious.txt").read_text() == "hours of work\n"
 
 
 def test_checkpoint_by_hand_and_the_audit_log(fleet: FleetCLI) -> None:
