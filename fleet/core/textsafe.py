@@ -20,14 +20,21 @@ _ESCAPES = re.compile(
     """,
     re.VERBOSE,
 )
-_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0 (but \n and \t), DEL, C1, and every Unicode Bidi_Control: the overrides and isolates
+# (Trojan Source) and the marks (ALM, LRM, RLM), which reorder text just as well.
+_CONTROLS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+# A lone surrogate (from a JSON "\\udc80" escape) cannot be written to a UTF-8 terminal at all.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def inert(text: str) -> str:
     """Printable text only: escape sequences and control characters removed."""
     text = _ESCAPES.sub("", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROLS.sub("", text)
+    text = _CONTROLS.sub("", text)
+    return _SURROGATES.sub("\ufffd", text)
 
 
 def inert_bytes(data: bytes) -> str:

@@ -19,6 +19,7 @@ import asyncssh
 from ..errors import HostSetupError, HostUnreachable, RemoteError
 from ..ssh import HostLink
 from .bundle import Bundle, bundle
+from .untrusted import LineSplitter, decode_line, said
 
 log = logging.getLogger("fleet.remote")
 
@@ -26,6 +27,11 @@ REQUIRED_TOOLS = ("python3", "tmux", "git")
 MIN_PYTHON = (3, 8)
 CALL_TIMEOUT = 120.0
 CHANNEL_ATTEMPTS = 6
+MAX_ANSWER = 128 * 1024 * 1024
+"""Bytes of one answer read from a helper (a diff with big binary files fits); more is refused."""
+MAX_STDERR = 64 * 1024  # only its last line is ever shown
+READ_CHUNK = 256 * 1024
+LIST_OPS = frozenset({"list", "checkpoints", "decisions"})  # every other op answers an object
 
 _PROBE = (
     'for t in python3 tmux git; do command -v "$t" >/dev/null 2>&1 || echo "missing $t"; '
@@ -146,13 +152,13 @@ class HelperClient:
     ) -> Any:
         """One request, one answer."""
         await self.ensure_installed()
-        request = json.dumps({"op": op, "args": args or {}}) + "\n"
+        request = (json.dumps({"op": op, "args": args or {}}) + "\n").encode()
         try:
             for attempt in range(CHANNEL_ATTEMPTS):
                 try:
                     async with self.link.channel() as conn:
-                        result = await asyncio.wait_for(
-                            conn.run(self.command, input=request, check=False), timeout
+                        out, err, status = await asyncio.wait_for(
+                            self._exchange(conn, op, request), timeout
                         )
                     break
                 except asyncssh.ChannelOpenError as exc:
@@ -164,21 +170,64 @@ class HelperClient:
             raise HostUnreachable(
                 self.host, f"connection lost during {op}: {_reason(exc)}"
             ) from None
-        answer = _last_json_line(str(result.stdout or ""))
+        answer = _last_json_line(out.decode("utf-8", "replace"))
         if answer is None:
-            err = str(result.stderr or "").strip().splitlines()
+            lines = err.decode("utf-8", "replace").strip().splitlines()
+            log.error("%s: the helper gave no answer to %s (exit status %s)", self.host, op, status)
             raise RemoteError(
                 self.host,
                 "protocol",
                 f"the helper gave no answer to {op}"
-                + (f": {err[-1]}" if err else f" (exit status {result.exit_status})"),
+                + (f": {said(lines[-1])}" if lines else f" (exit status {status})"),
             )
         if not answer.get("ok"):
-            error = answer.get("error") or {}
+            error = answer.get("error")
+            if not isinstance(error, dict):
+                error = {}
             raise RemoteError(
-                self.host, str(error.get("kind", "error")), str(error.get("message", "failed"))
+                self.host,
+                said(error.get("kind", "error"), 40),
+                said(error.get("message", "failed")),
             )
-        return answer.get("result")
+        result = answer.get("result")
+        shape = list if op in LIST_OPS else dict
+        if not isinstance(result, shape):
+            log.error("%s: the helper answered %s with a %s", self.host, op, type(result).__name__)
+            raise RemoteError(
+                self.host,
+                "protocol",
+                f"the helper answered {op} with a {type(result).__name__}, "
+                f"not a{'' if shape is list else 'n'} {'list' if shape is list else 'object'}",
+            )
+        return result
+
+    async def _exchange(
+        self, conn: asyncssh.SSHClientConnection, op: str, request: bytes
+    ) -> tuple[bytes, bytes, int | None]:
+        """Run the helper once: the request in, its stdout (at most MAX_ANSWER bytes) and the
+        tail of its stderr out. A bigger answer is refused without being kept in memory."""
+        process = await conn.create_process(self.command, encoding=None)
+        # stderr drains alongside, so a chatty helper cannot stall on a full channel window.
+        err_task = asyncio.ensure_future(_read_tail(process.stderr, MAX_STDERR))
+        try:
+            process.stdin.write(request)
+            process.stdin.write_eof()
+            out = await _read_capped(process.stdout, MAX_ANSWER)
+            if out is None:
+                log.error(
+                    "%s: the helper's answer to %s is over %d bytes", self.host, op, MAX_ANSWER
+                )
+                raise RemoteError(
+                    self.host,
+                    "protocol",
+                    f"the helper's answer to {op} is larger than {MAX_ANSWER // 2**20} MB: refused",
+                )
+            err = await err_task
+            await process.wait()
+            return out, err, process.exit_status
+        finally:
+            err_task.cancel()
+            process.close()  # also what stops a helper still writing past the limit
 
     async def stream(
         self, op: str, args: dict[str, Any] | None = None
@@ -190,36 +239,38 @@ class HelperClient:
             try:
                 for attempt in range(CHANNEL_ATTEMPTS):
                     try:
-                        process = await conn.create_process(
-                            self.command, encoding="utf-8", errors="replace"
-                        )
+                        process = await conn.create_process(self.command, encoding=None)
                         break
                     except asyncssh.ChannelOpenError as exc:
                         await self._refused(exc, attempt)
             except (asyncssh.Error, OSError) as exc:
                 self.link.drop()
                 raise HostUnreachable(self.host, f"cannot start {op}: {_reason(exc)}") from None
+            lines = LineSplitter()
             try:
-                process.stdin.write(request)
-                async for line in process.stdout:
-                    line = line.strip()
-                    if not line:
-                        continue
-                    try:
-                        event = json.loads(line)
-                    except ValueError:
-                        log.warning("%s: ignored a malformed %s line", self.host, op)
-                        continue
-                    if not isinstance(event, dict):
-                        continue
-                    if event.get("type") == "error":
-                        error = event.get("error") or {}
-                        raise RemoteError(
-                            self.host,
-                            str(error.get("kind", "error")),
-                            str(error.get("message", "failed")),
-                        )
-                    yield event
+                process.stdin.write(request.encode())
+                while chunk := await process.stdout.read(READ_CHUNK):
+                    dropped = lines.dropped
+                    for line in lines.feed(chunk):
+                        if not line.strip():
+                            continue
+                        event = decode_line(line)
+                        if event is None:
+                            log.error("%s: ignored a malformed %s line", self.host, op)
+                            continue
+                        if event.get("type") == "error" and "seq" not in event:
+                            # The helper's own failure (a journal "error" event has a seq).
+                            error = event.get("error")
+                            if not isinstance(error, dict):
+                                error = {}
+                            raise RemoteError(
+                                self.host,
+                                said(error.get("kind", "error"), 40),
+                                said(error.get("message", "failed")),
+                            )
+                        yield event
+                    if lines.dropped != dropped:
+                        log.error("%s: ignored a %s line over %d bytes", self.host, op, lines.limit)
                 await process.wait()
             except (asyncssh.Error, OSError) as exc:
                 self.link.drop()
@@ -235,11 +286,31 @@ class HelperClient:
                 process.close()
 
 
+async def _read_capped(reader: asyncssh.SSHReader[bytes], limit: int) -> bytes | None:
+    """Everything until EOF, or None as soon as it passes `limit` bytes."""
+    parts: list[bytes] = []
+    size = 0
+    while chunk := await reader.read(READ_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+async def _read_tail(reader: asyncssh.SSHReader[bytes], keep: int) -> bytes:
+    """Everything until EOF, keeping only the last `keep` bytes."""
+    tail = b""
+    while chunk := await reader.read(READ_CHUNK):
+        tail = (tail + chunk)[-keep:]
+    return tail
+
+
 def _last_json_line(text: str) -> dict[str, Any] | None:
     for line in reversed(text.strip().splitlines()):
         try:
             value = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
             continue
         if isinstance(value, dict):
             return value
@@ -248,4 +319,4 @@ def _last_json_line(text: str) -> dict[str, Any] | None:
 
 def _reason(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None)
-    return str(reason or exc or type(exc).__name__)
+    return said(reason or exc or type(exc).__name__)

@@ -79,6 +79,8 @@ def clean(text: str, limit: int) -> tuple[str, bool]:
     except UnicodeError:  # a lone surrogate that surrogateescape cannot carry
         text = text.encode("utf-8", "replace").decode("utf-8")
     text = inert(text).replace("\n", "␍")
+    if "\u2028" in text or "\u2029" in text:  # line/paragraph separators break a cell row
+        text = text.replace("\u2028", "␤").replace("\u2029", "␤")
     if "\t" in text:
         text = text.expandtabs(4)
     return text, cut

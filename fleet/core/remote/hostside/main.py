@@ -12,11 +12,13 @@ import shutil
 import sys
 import threading
 
-from . import checkpoints, gitops, review, sessions, tmux, watch, watcher
-from .layout import BASE, HelperError, ensure_dirs
+from . import checkpoints, gitops, review, sessions, tmux, versions, watch, watcher
+from .layout import BASE, HelperError, check_id, ensure_dirs
 
 PROTOCOL = 1
-MAX_REQUEST = 1024 * 1024
+# A decision carries its patch: rejecting a 100,000-line file is a request of a few MB.
+MAX_REQUEST = 256 * 1024 * 1024
+MAX_ERROR = 2000  # characters of an error message sent back (it may quote what was sent)
 
 
 def op_hello(args: dict) -> dict:
@@ -55,6 +57,7 @@ PLAIN = {
     "undo": review.op_undo,
     "decisions": review.op_decisions,
     "push": review.op_push,
+    "agent_versions": versions.op_agent_versions,  # `fleet agents` (issue 7)
 }
 # Operations after which the host must be observed even when no client is watching.
 WATCHED = ("list", "new", "resume", "send")
@@ -70,6 +73,10 @@ def _emit(obj: dict) -> None:
         sys.stdout.flush()
     except (BrokenPipeError, OSError):
         os._exit(0)
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _exit_when_client_leaves() -> None:
@@ -93,26 +100,38 @@ def main(argv: list) -> int:
         return sessions.op_exec(argv[1])
     if argv[:1] == ["watcher"]:
         return watcher.run_daemon()
-    line = sys.stdin.buffer.readline(MAX_REQUEST)
+    line = sys.stdin.buffer.readline(MAX_REQUEST + 1)
     try:
+        if len(line) > MAX_REQUEST:
+            raise ValueError("longer than %d bytes" % MAX_REQUEST)
         request = json.loads(line.decode("utf-8"))
+        if not isinstance(request, dict):
+            raise TypeError("not an object")
         op = request["op"]
-        args = request.get("args") or {}
+        args = request.get("args")
+        args = {} if args is None else args
         if not isinstance(op, str) or not isinstance(args, dict):
-            raise TypeError
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            raise TypeError("op must be a string and args an object")
+    except (ValueError, KeyError, TypeError, RecursionError) as e:
+        # RecursionError: JSON nested thousands deep. Never a traceback: a clear answer.
+        why = "missing %s" % e if isinstance(e, KeyError) else str(e)
         _emit(
             {
                 "ok": False,
                 "error": {
                     "kind": "bad-request",
-                    "message": "expected one JSON object {op, args} per call",
+                    "message": "expected one JSON object {op, args} per call (%s)"
+                    % _short(why or type(e).__name__, 200),
                 },
             }
         )
         return 2
     try:
         if op in STREAMS:
+            # Checked before the stream starts: once it runs, a client that already closed its
+            # side (as every one-shot caller does) ends the helper at once, error or not.
+            if op == "tail":
+                sessions.load_meta(check_id(args.get("session")))
             _exit_when_client_leaves()
             STREAMS[op](args, _emit)
             return 0
@@ -123,9 +142,9 @@ def main(argv: list) -> int:
         _emit({"ok": True, "result": PLAIN[op](args)})
         return 0
     except HelperError as e:
-        error = {"kind": e.kind, "message": e.message}
+        error = {"kind": e.kind, "message": _short(e.message, MAX_ERROR)}
     except Exception as e:  # report, never leave the client waiting on a traceback
-        error = {"kind": "internal", "message": "%s: %s" % (type(e).__name__, e)}
+        error = {"kind": "internal", "message": _short("%s: %s" % (type(e).__name__, e), MAX_ERROR)}
     if op in STREAMS:
         _emit({"type": "error", "error": error})
     else:

@@ -155,8 +155,11 @@ def unquote(path: str) -> str:
         c = body[i : i + 1]
         if c == b"\\" and i + 1 < len(body):
             nxt = body[i + 1 : i + 2]
-            if nxt.isdigit() and i + 3 < len(body) + 1:
-                out.append(int(body[i + 1 : i + 4], 8))
+            octal = body[i + 1 : i + 4]
+            # Exactly three octal digits naming a byte (git writes no other); anything else
+            # (a diff from a hostile host: "\\9", "\\777") is taken as it stands.
+            if len(octal) == 3 and all(48 <= b <= 55 for b in octal) and int(octal, 8) < 256:
+                out.append(int(octal, 8))
                 i += 4
                 continue
             out += simple.get(nxt, nxt)

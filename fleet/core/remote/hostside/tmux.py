@@ -97,7 +97,12 @@ LITERAL_CHUNK = 2048
 def send_literal(name: str, text: str) -> None:
     # -l: every character is typed as itself; "--" keeps text like "-x" from being an option.
     for start in range(0, len(text), LITERAL_CHUNK):
-        tmux("send-keys", "-t", target(name), "-l", "--", text[start : start + LITERAL_CHUNK])
+        piece = text[start : start + LITERAL_CHUNK]
+        if piece.endswith(";"):
+            # tmux reads an argument's trailing ";" as a command separator (and a trailing
+            # "\;" as an escaped one): ";" alone was lost, "a\;" typed "a;". Escaped, it types.
+            piece = piece[:-1] + "\\;"
+        tmux("send-keys", "-t", target(name), "-l", "--", piece)
 
 
 def send_keys(name: str, keys) -> None:

@@ -1,0 +1,316 @@
+"""What a host says, checked before anything local acts on it.
+
+A host (or whatever answers in its helper's place: a compromised machine) may send anything:
+malformed or huge JSON, bytes that are not UTF-8, session ids like ``../../x`` that would name
+a path, numbers too big for SQLite, NaN, escape sequences in names. Everything that comes off
+the wire goes through here first. A malformed session is a RemoteError (kind "protocol"); a
+malformed watch event is dropped and logged, so one bad line never stops a host's stream.
+
+Session ids and names must match the helper's own rules (fleet.core.remote.hostside.layout):
+an id names directories under fleet's state dir, so nothing else may pass. Free text (agent,
+branch, paths, task) is made inert and bounded here, once, so every face shows it safely.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import RemoteError
+from ..models import DiffStat, Session, Status
+from ..textsafe import inert
+from .hostside.layout import ID_RE, NAME_RE
+
+log = logging.getLogger("fleet.remote")
+
+MAX_EVENT = 16 * 1024 * 1024
+"""Bytes of one watch-stream line; a longer line is dropped (a screen or a 64 KB output chunk
+in base64 is far smaller; a snapshot of a hundred sessions with long tasks still fits)."""
+MAX_SCREEN = 1024 * 1024
+"""Characters of one screen event's text; a pane's capture is a few tens of KB."""
+MAX_TEXT = 4096
+"""Characters kept of a session's short fields (agent, branch, paths, base)."""
+MAX_TASK = 64 * 1024
+MAX_MESSAGE = 2000
+"""Characters of an error message from a host that a person is shown."""
+MAX_INT = 2**53  # exact in JSON and in a float; far below SQLite's 2**63
+_HASH_RE = re.compile(r"^[0-9a-f]{1,64}\Z")
+_STATUSES = frozenset(str(s) for s in Status)
+
+
+class Malformed(ValueError):
+    """One field of what a host sent is not what the protocol allows."""
+
+
+def said(text: object, limit: int = MAX_MESSAGE) -> str:
+    """A host's message as a person may read it: inert, one bounded piece of text."""
+    raw = str(text)
+    if len(raw) > 4 * limit:
+        raw = raw[: 4 * limit]
+    shown = " ".join(inert(raw).split())
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def session_id(value: object) -> str:
+    if not isinstance(value, str) or not ID_RE.match(value):
+        raise Malformed(f"invalid session id {said(repr(value), 80)}")
+    return value
+
+
+def _name(value: object) -> str:
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise Malformed(f"invalid session name {said(repr(value), 80)}")
+    return value
+
+
+def _count(value: object, what: str, default: int | None = 0) -> int:
+    if value is None and default is not None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
+        raise Malformed(f"invalid {what} {said(repr(value), 40)}")
+    return value
+
+
+def _code(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > 2**31:
+        raise Malformed(f"invalid exit code {said(repr(value), 40)}")
+    return value
+
+
+def _time(value: object, what: str) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Malformed(f"invalid {what} {said(repr(value), 40)}")
+    if isinstance(value, int) and abs(value) > MAX_INT:
+        raise Malformed(f"invalid {what} {said(repr(value), 40)}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise Malformed(f"invalid {what} {value!r}")
+    return number
+
+
+def _text(value: object, what: str, limit: int = MAX_TEXT) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise Malformed(f"invalid {what}: a {type(value).__name__}, not text")
+    return inert(value[: 4 * limit])[:limit]
+
+
+_BAD_REF = re.compile(r"\.\.|//|@\{|[\x00-\x20\x7f~^:?*\[\\]|^[-/.]|[/.]\Z|\.lock\Z|/\.")
+
+
+def _branch(value: object) -> str:
+    """A branch name git would accept (git check-ref-format): it becomes a refspec locally."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or len(value) > 255 or _BAD_REF.search(value):
+        raise Malformed(f"invalid branch {said(repr(value), 80)}")
+    return value
+
+
+def _status(value: object) -> Status:
+    if not isinstance(value, str) or value not in _STATUSES:
+        raise Malformed(f"invalid status {said(repr(value), 40)}")
+    return Status(value)
+
+
+def _diffstat(value: object) -> DiffStat:
+    if value is None:
+        return DiffStat()
+    if not isinstance(value, Mapping):
+        raise Malformed("invalid diffstat: not an object")
+    return DiffStat(*(_count(value.get(k), f"diffstat {k}") for k in ("added", "removed", "files")))
+
+
+def parse_session(host: str, data: object) -> Session:
+    """A session as the host describes it; Malformed says which field is wrong."""
+    if not isinstance(data, Mapping):
+        raise Malformed(f"a session must be an object, not a {type(data).__name__}")
+    agent_session = data.get("agent_session_id")
+    return Session(
+        id=session_id(data.get("id")),
+        name=_name(data.get("name")),
+        host=host,
+        agent=_text(data.get("agent"), "agent"),
+        status=_status(data.get("status", "starting")),
+        branch=_branch(data.get("branch")),
+        worktree=_text(data.get("worktree"), "worktree"),
+        repo=_text(data.get("repo"), "repo"),
+        base=_text(data.get("base"), "base"),
+        task=_text(data.get("task"), "task", MAX_TASK),
+        created=_time(data.get("created"), "created time"),
+        status_since=_time(data.get("status_since"), "status time"),
+        exit_code=_code(data.get("exit_code")),
+        diffstat=_diffstat(data.get("diffstat")),
+        agent_session_id=_text(agent_session, "agent session id") or None,
+    )
+
+
+def session(host: str, data: object) -> Session:
+    """parse_session, as the RemoteError a caller reports (kind "protocol")."""
+    try:
+        return parse_session(host, data)
+    except Malformed as exc:
+        log.error("%s: rejected a session the host sent: %s", host, exc)
+        raise RemoteError(host, "protocol", f"the host sent a malformed session: {exc}") from None
+
+
+def _valid_rows(host: str, rows: list[Any]) -> list[tuple[int, Session]]:
+    out = []
+    for i, row in enumerate(rows):
+        try:
+            out.append((i, parse_session(host, row)))
+        except Malformed as exc:
+            log.error("%s: dropped a malformed session from the host's list: %s", host, exc)
+    return out
+
+
+def sessions(host: str, rows: object) -> list[Session]:
+    """A host's listing: malformed rows are dropped and logged, the others kept."""
+    if not isinstance(rows, list):
+        raise RemoteError(host, "protocol", "the host's session list is not a list")
+    return [s for _, s in _valid_rows(host, rows)]
+
+
+# -- the watch stream -------------------------------------------------------------------------
+
+
+def decode_line(line: bytes) -> dict[str, Any] | None:
+    """One stream line as a JSON object, or None (malformed: the caller logs and goes on)."""
+    if len(line) > MAX_EVENT:
+        return None
+    try:
+        value = json.loads(line.decode("utf-8", "replace"))
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+class LineSplitter:
+    """Bytes in, complete lines out, none longer than `limit`: the rest of a longer line is
+    skipped up to its newline and counted in `dropped` (memory stays bounded)."""
+
+    def __init__(self, limit: int = MAX_EVENT) -> None:
+        self.limit = limit
+        self.dropped = 0
+        self._buf = bytearray()
+        self._skipping = False
+
+    def feed(self, data: bytes) -> list[bytes]:
+        lines: list[bytes] = []
+        start = 0
+        while True:
+            end = data.find(b"\n", start)
+            if end < 0:
+                break
+            piece = data[start:end]
+            if self._skipping:
+                self._skipping = False
+            elif len(self._buf) + len(piece) > self.limit:
+                self.dropped += 1
+            else:
+                lines.append(bytes(self._buf + piece))
+            self._buf.clear()
+            start = end + 1
+        rest = data[start:]
+        if not self._skipping:
+            if len(self._buf) + len(rest) > self.limit:
+                self._buf.clear()
+                self._skipping = True
+                self.dropped += 1
+            else:
+                self._buf += rest
+        return lines
+
+
+def _check_event(host: str, event: dict[str, Any]) -> dict[str, Any]:
+    kind = event.get("type")
+    if not isinstance(kind, str) or len(kind) > 40:
+        raise Malformed("an event without a type")
+    out: dict[str, Any] = {"type": kind}
+    if "seq" in event and event["seq"] is not None:
+        out["seq"] = _count(event["seq"], "seq")
+    if "t" in event:
+        out["t"] = _time(event["t"], "time")
+    if "session" in event:
+        out["session"] = session_id(event["session"])
+    elif kind in ("screen", "output", "output-gap", "status", "diffstat", "removed", "created"):
+        raise Malformed(f"a {kind} event without a session")
+    if kind == "snapshot":
+        rows = event.get("sessions")
+        if not isinstance(rows, list):
+            raise Malformed("a snapshot without a session list")
+        if "seq" not in out:
+            raise Malformed("a snapshot without a seq")
+        # Malformed rows are dropped (logged); the rest go on as the host sent them.
+        out["sessions"] = [rows[i] for i, _ in _valid_rows(host, rows)]
+        out["gap"] = bool(event.get("gap"))
+    elif kind == "screen":
+        digest, text = event.get("hash"), event.get("text")
+        if not isinstance(digest, str) or not _HASH_RE.match(digest):
+            raise Malformed("a screen event without a valid hash")
+        if not isinstance(text, str) or len(text) > MAX_SCREEN:
+            raise Malformed("a screen event whose text is missing or too long")
+        out.update(hash=digest, text=text)
+    elif kind == "output":
+        out["offset"] = _count(event.get("offset"), "output offset", None)
+        data = event.get("data")
+        if not isinstance(data, str):
+            raise Malformed("an output event without data")
+        try:
+            out["data"] = data
+            out["bytes"] = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise Malformed("an output event whose data is not base64") from None
+    elif kind == "output-gap":
+        out["from"] = _count(event.get("from"), "gap start", None)
+        out["to"] = _count(event.get("to"), "gap end", None)
+    elif kind == "status":
+        out["status"] = str(_status(event.get("status")))
+        prev = event.get("prev")
+        out["prev"] = str(_status(prev)) if prev is not None else None
+        out["exit_code"] = _code(event.get("exit_code"))
+    elif kind == "diffstat":
+        stat = _diffstat(event.get("diffstat"))
+        out["diffstat"] = {"added": stat.added, "removed": stat.removed, "files": stat.files}
+    elif kind == "created":
+        info = event.get("info")
+        if info is not None:
+            created = parse_session("", info)
+            if created.id != out["session"]:
+                raise Malformed("a created event about another session")
+            out["info"] = info
+    elif kind == "hello":
+        out["version"] = _text(event.get("version"), "version", 80)
+    else:
+        # Events fleet only records or shows (input, checkpoint, error, ...): short fields.
+        for key, value in event.items():
+            if key in out or key in ("type", "seq", "t", "session"):
+                continue
+            if isinstance(value, str):
+                out[key] = _text(value, key, MAX_MESSAGE)
+            elif value is None or isinstance(value, bool):
+                out[key] = value
+            elif isinstance(value, int | float) and abs(value) <= MAX_INT:
+                out[key] = value  # NaN fails the comparison and is left out
+    return out
+
+
+def watch_event(host: str, event: dict[str, Any]) -> dict[str, Any] | None:
+    """The event with its fields checked, or None (logged): a bad event is skipped, never
+    applied, and the stream goes on."""
+    try:
+        return _check_event(host, event)
+    except Malformed as exc:
+        log.error("%s: dropped a malformed watch event: %s", host, exc)
+        return None
