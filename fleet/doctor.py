@@ -253,6 +253,7 @@ def config_checks(config: Config) -> list[Check]:
         probe.write_text("ok")
         probe.unlink()
         checks.append(Check("state", OK, str(state)))
+        checks += permission_checks(config, state)
     except OSError as exc:
         checks.append(
             Check(
@@ -262,6 +263,57 @@ def config_checks(config: Config) -> list[Check]:
                 "set FLEET_HOME to a writable directory",
             )
         )
+    return checks
+
+
+def permission_checks(config: Config, state: Path) -> list[Check]:
+    """fleet's own files hold what agents printed and what the person decided, and the config
+    may hold hook tokens: none of them for other users' eyes (nor writable by them)."""
+    loose: list[str] = []
+    candidates = [state, *(state / name for name in ("fleet.db", "fleet.db-wal", "fleet.db-shm"))]
+    candidates += sorted(state.glob("fleet.log*"))
+    for path in candidates:
+        try:
+            mode = path.stat().st_mode & 0o777
+        except OSError:
+            continue
+        if mode & 0o077:
+            loose.append(f"{path} is {oct(mode)[2:]}")
+    checks = []
+    if loose:
+        checks.append(
+            Check(
+                "private files",
+                WARN,
+                "; ".join(loose),
+                f"chmod 700 {state} && chmod 600 {state}/fleet.*  (fleet creates them so)",
+            )
+        )
+    else:
+        checks.append(Check("private files", OK, f"{state} is readable by you only"))
+    if config.exists:
+        try:
+            mode = config.path.stat().st_mode & 0o777
+        except OSError:
+            mode = 0
+        if mode & 0o022:
+            checks.append(
+                Check(
+                    "config file",
+                    FAIL,
+                    f"{config.path} is {oct(mode)[2:]}: others can change the commands it runs",
+                    f"chmod 600 {config.path}",
+                )
+            )
+        elif mode & 0o044:
+            checks.append(
+                Check(
+                    "config file",
+                    WARN,
+                    f"{config.path} is {oct(mode)[2:]}: others can read it (hook tokens?)",
+                    f"chmod 600 {config.path}",
+                )
+            )
     return checks
 
 
@@ -313,7 +365,8 @@ async def check_host(sup: Supervisor, name: str) -> list[Check]:
             "host key",
             FAIL,
             exc.reason,
-            f"check the fingerprint with the host's owner, then trust it: `{ssh_cmd}`",
+            f"check the fingerprint with the host's owner, then trust it: `fleet trust {name}` "
+            f"(or answer yes to `{ssh_cmd}`); a CHANGED key: find out why first",
         )
         return checks
     except AuthFailed as exc:

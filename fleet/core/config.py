@@ -15,6 +15,7 @@ The format (every section optional)::
     [agents.myagent]              # merged into the built-in profiles by fleet.core.agents
     command = "myagent --yes {task}"
     waiting = ['^Continue\\? \\[y/N\\]']
+    sandbox = "bwrap --ro-bind / / --bind {worktree} {worktree} --"   # see examples/sandbox
 
     [keys]                        # reserved for the TUI: action -> key
     quit = "q"
@@ -37,6 +38,7 @@ import json
 import math
 import os
 import re
+import shlex
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,6 +47,7 @@ from typing import Final
 
 from fleet.core.models import EVENT_KINDS, SendMode
 from fleet.core.paths import config_source, expand_user, home_dir
+from fleet.core.remote.hostside.sandbox import check_words as check_sandbox_words
 
 __all__ = [
     "AGENT_KEYS",
@@ -82,6 +85,9 @@ AGENT_KEYS: Final = (
     "description",
     "session_id",
     "resume_session",
+    "sandbox",
+    "version_command",
+    "verified",
 )
 
 # Host names appear in session refs HOST/NAME: no "/", nothing a shell or URL would mangle.
@@ -90,6 +96,10 @@ NAME_RULE: Final = (
     'letters, digits, ".", "_" and "-", starting with a letter or digit, at most 63 characters'
 )
 TARGET_EXAMPLE: Final = 'a string like "alias" or "user@host:port"'
+MAX_SECONDS: Final = 86400  # a day: any delay or timeout beyond it is a typo
+_INVISIBLE: Final = re.compile(
+    "[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 
 
 # --------------------------------------------------------------------------- errors
@@ -426,6 +436,8 @@ def describe(value: object, limit: int = 60) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         text = json.dumps(value, ensure_ascii=False)
+        # C1 and bidi controls JSON leaves as they are: shown as escapes, never acted on.
+        text = _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
         return text if len(text) <= limit else text[: limit - 4] + '..."'
     if isinstance(value, int | float):
         return repr(value)
@@ -531,6 +543,8 @@ class _Loader:
             doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as err:
             raise self._syntax_error(str(err), text) from None
+        except RecursionError:
+            raise ConfigError(self.path, None, "arrays or tables nested too deeply") from None
         self.locator = _Locator(text)
 
         for name, value in doc.items():
@@ -621,6 +635,8 @@ class _Loader:
             or (positive and value == 0)
         ):
             raise self.expected(key, f"a number of seconds {bound}", value)
+        if value > MAX_SECONDS:  # 1e308 s would overflow a sleep on the host
+            raise self.expected(key, f"at most {MAX_SECONDS} seconds (a day)", value)
         return float(value)
 
     def whole(self, key: KeyPath, value: object, what: str) -> int:
@@ -676,6 +692,9 @@ class _Loader:
             "description": lambda k, v: self.string(k, v, "a string"),
             "session_id": self.session_id_regex,
             "resume_session": lambda k, v: self.string(k, v, "a command string"),
+            "sandbox": self.sandbox,
+            "version_command": lambda k, v: self.string(k, v, "a command string"),
+            "verified": lambda k, v: self.string(k, v, 'a version string like "1.2.3"'),
         }
         agents: dict[str, dict[str, object]] = {}
         for name, entry in table.items():
@@ -696,7 +715,31 @@ class _Loader:
     def string(self, key: KeyPath, value: object, what: str, empty: bool = True) -> str:
         if not isinstance(value, str) or (not empty and not value.strip()):
             raise self.expected(key, what, value)
+        if "\x00" in value:  # no command line, tmux or file name can carry it
+            raise self.fail(key, "the string contains a NUL character")
         return value
+
+    def sandbox(self, key: KeyPath, value: object) -> str:
+        """A wrapper command as shell words (a string, or a list of words): kept as one string
+        that shlex splits back into exactly these words."""
+        what = 'a wrapper command like "bwrap --bind {worktree} {worktree} ..." (or a list)'
+        if value == "":
+            return ""  # no sandbox
+        if isinstance(value, list):
+            words = value
+            if not all(isinstance(word, str) for word in words):
+                raise self.expected(key, "a list of strings", value)
+        elif isinstance(value, str):
+            try:
+                words = shlex.split(value)
+            except ValueError as err:
+                raise self.fail(key, f"cannot split into words: {err}") from None
+        else:
+            raise self.expected(key, what, value)
+        problem = check_sandbox_words(words)
+        if problem:
+            raise self.fail(key, problem)
+        return shlex.join(words)
 
     def session_id_regex(self, key: KeyPath, value: object) -> str:
         if not isinstance(value, str):

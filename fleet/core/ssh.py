@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import shlex
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -202,28 +203,27 @@ class HostLink:
             pass
         changed = self._has_other_key(known, host, port, user)
         files = ", ".join(known)
-        ssh_cmd = f"ssh {self.target}"
-        if self.settings.config_file is not None:
-            ssh_cmd = f"ssh -F {self.settings.config_file} {self.target}"
         if changed:
+            remove = shlex.join(["ssh-keygen", "-R", changed[0], "-f", changed[1]])
             return HostKeyError(
                 self.name,
                 f"host key CHANGED ({fingerprint or exc.reason}). Someone may be intercepting "
-                f"the connection, or the host was reinstalled. Refusing to connect. If you know "
-                f"why it changed, remove the old key (ssh-keygen -R HOST -f FILE) from {files} "
-                f"and trust the new one with `{ssh_cmd}`.",
+                f"the connection, or the host was reinstalled. Refusing to connect; fleet never "
+                f"replaces a recorded key. If you know why it changed, remove the old key with "
+                f"`{remove}`, then trust the new one with `fleet trust {self.name}`.",
             )
         return HostKeyError(
             self.name,
             f"host key not trusted ({fingerprint or exc.reason}); it is not in {files}. "
-            f"Check the fingerprint with the host's owner, then trust it by connecting once "
-            f"with `{ssh_cmd}` and answering yes.",
+            f"Check the fingerprint with the host's owner, then trust it with "
+            f"`fleet trust {self.name}`.",
         )
 
     def _has_other_key(
         self, known: list[str], host: str, port: int | None, user: str | None
-    ) -> bool:
-        """Whether known_hosts holds some key for this host (so the offered one is a change).
+    ) -> tuple[str, str] | None:
+        """(known_hosts name, file) when known_hosts holds some key for this host (so the
+        offered one is a change), else None.
 
         Looked up the way ssh does: under the HostName / Port / HostKeyAlias the ssh config
         gives the alias (`[127.0.0.1]:2222`, not `alpha`), hashed entries included.
@@ -241,5 +241,5 @@ class HostLink:
             except (OSError, ValueError, asyncssh.Error):
                 continue
             if keys[0]:  # a trusted key for this host, and the offered one is not it
-                return True
-        return False
+                return (f"[{name}]:{real_port}" if real_port else str(name)), path
+        return None

@@ -354,7 +354,7 @@ def test_untrusted_host_key_is_refused_and_nothing_uploaded(fleet: FleetCLI) -> 
     assert alpha["reachable"] is False
     assert "not trusted" in reason and "CHANGED" not in reason
     assert fingerprint(h) in reason
-    assert f"ssh -F {lf.ssh_config} alpha" in reason
+    assert "`fleet trust alpha`" in reason
     assert hosts["beta"]["reachable"] is True, hosts["beta"]
 
     ls = fleet("ls")
@@ -381,7 +381,9 @@ def test_changed_host_key_is_refused_as_changed_and_nothing_uploaded(fleet: Flee
     assert r.code == 1
     reason = str(hosts["alpha"]["reason"])
     assert "host key CHANGED" in reason and new_fp in reason, reason
-    assert f"ssh -F {lf.ssh_config} alpha" in reason
+    # The exact command that forgets the old key (never done for the person), then fleet trust.
+    remove = f"`ssh-keygen -R '[127.0.0.1]:{h.port}' -f {lf.known_hosts}`"
+    assert remove in reason and "`fleet trust alpha`" in reason, reason
     assert hosts["beta"]["reachable"] is True
     new = fleet("new", "alpha", "--repo", "~/repo", "--agent", "recorder", "--name", "n")
     assert new.code == 1 and "CHANGED" in new.err

@@ -212,6 +212,7 @@ interrupt = ["Escape", "C-c"]
 description = "mine"
 session_id = 'myagent --resume (\\w+)'
 resume_session = "myagent --resume {agent_session}"
+sandbox = "bwrap --bind {worktree} {worktree} --"
 
 [agents.claude]
 waiting = ['Do you want']
@@ -254,6 +255,7 @@ class TestFullConfig:
             "description": "mine",
             "session_id": r"myagent --resume (\w+)",
             "resume_session": "myagent --resume {agent_session}",
+            "sandbox": "bwrap --bind '{worktree}' '{worktree}' --",
         }
         assert set(cfg.agents["myagent"]) == set(AGENT_KEYS)
         assert isinstance(cfg.agents["myagent"]["idle_after"], float)
@@ -265,10 +267,10 @@ class TestFullConfig:
         cfg = load_config(write(tmp_path, FULL), env=env)
         assert cfg.line_of("agents", "myagent") == 18
         assert cfg.line_of("agents", "myagent", "scope") == 25
-        assert cfg.line_of("agents", "claude", "command") == 33  # the table, no such key
+        assert cfg.line_of("agents", "claude", "command") == 34  # the table, no such key
         assert cfg.line_of("nothing") is None
         err = cfg.error(("agents", "claude"), "no command")
-        assert str(err) == f"{cfg.path}:33: agents.claude: no command"
+        assert str(err) == f"{cfg.path}:34: agents.claude: no command"
 
     def test_ssh_config_tilde_and_none(
         self, tmp_path: Path, home: Path, env: dict[str, str]
@@ -531,7 +533,7 @@ ERRORS = [
         3,
         'unknown key "comand" in [agents.x] (expected one of: command, resume, waiting, '
         "working, idle, idle_after, scope, send_mode, enter_delay, interrupt, description, "
-        'session_id, resume_session; did you mean "command"?)',
+        'session_id, resume_session, sandbox; did you mean "command"?)',
         id="agent-unknown-key",
     ),
     pytest.param(
@@ -542,7 +544,7 @@ ERRORS = [
         2,
         'unknown key "zzz" in [agents.x] (expected one of: command, resume, waiting, '
         "working, idle, idle_after, scope, send_mode, enter_delay, interrupt, description, "
-        "session_id, resume_session)",
+        "session_id, resume_session, sandbox)",
         id="agent-unknown-key-no-suggestion",
     ),
     pytest.param(

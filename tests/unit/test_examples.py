@@ -209,7 +209,8 @@ def check_agent_example(path: Path, env: dict[str, str]) -> None:
             f"{table}: name it {base.name!r} or {base.name}-SOMETHING"
         )
         # A complete table: everything the built-in profile sets is given.
-        wanted = {key for key in AGENT_KEYS if key not in ("session_id", "resume_session")}
+        optional = ("session_id", "resume_session", "sandbox")  # sandbox: examples/sandbox/
+        wanted = {key for key in AGENT_KEYS if key not in optional}
         if base.session_id:
             wanted |= {"session_id", "resume_session"}
         missing = sorted(wanted - set(fields))
