@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from fleet import __version__
 from fleet.core import review  # review (issue 4)
+from fleet.core.agent_versions import AgentVersion, fleet_versions
 from fleet.core.agents import BUILTIN_PROFILES, status_of_screen
 from fleet.core.config import Config, ConfigError, load_config
 from fleet.core.errors import FleetError, UsageError
@@ -95,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("send", "send a steering message to an agent (typed literally, then Enter)")
     p.add_argument("session")
     p.add_argument("text", nargs="+", help="the message; '-' reads it from stdin")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="type it even though the agent waits at a prompt (its Enter answers the prompt)",
+    )
 
     p = add("interrupt", "interrupt what the agent is doing (its profile's interrupt key)")
     p.add_argument("session")
@@ -189,11 +195,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", "a working fleet in seconds: three demo hosts with scripted agents, in the TUI")
     p.add_argument("--keep", action="store_true", help="keep the demo's sandbox afterwards")
 
+    p = add(
+        "trust",
+        "show a host's key fingerprint and, once you confirm, add it to known_hosts",
+        epilog="The key goes into the known_hosts file fleet checks for the host (the ssh "
+        "config's UserKnownHostsFile, else ~/.ssh/known_hosts). A key that changed is never "
+        "replaced: the message says how to remove the old one once you know why.",
+    )
+    p.add_argument("host", help="a host name from the config")
+    p.add_argument("--yes", action="store_true", help="trust without asking (for scripts)")
+
     p = add("doctor", "check this machine and every configured host, and say what to fix")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = add("agents", "show the agent profiles in force, or check one against a screen")
+    p = add(
+        "agents",
+        "show the agent profiles in force and each host's CLI versions, or check a screen",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--no-hosts",
+        action="store_true",
+        help="do not ask the hosts which version of each agent CLI they have",
+    )
     agents_sub = p.add_subparsers(dest="agents_command", metavar="SUBCOMMAND")
     c = agents_sub.add_parser(
         "check",
@@ -448,7 +472,7 @@ async def cmd_tail(sup: Supervisor, args: argparse.Namespace) -> int:
 
 async def cmd_send(sup: Supervisor, args: argparse.Namespace) -> int:
     text = sys.stdin.read() if args.text == ["-"] else " ".join(args.text)
-    session = await sup.send(args.session, text)
+    session = await sup.send(args.session, text, force=args.force)
     print(f"sent to {session.ref}", file=sys.stderr)
     return 0
 
@@ -660,7 +684,11 @@ def cmd_agents(config: Config, sup: Supervisor, args: argparse.Namespace) -> int
             raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
         print(status_of_screen(profile, text, quiet_for=args.quiet_for))
         return 0
+    versions = [] if args.no_hosts else asyncio.run(_agent_versions(sup))
     if args.json:
+        found: dict[str, dict[str, Any]] = {}
+        for row in versions:
+            found.setdefault(row.agent, {})[row.host] = row.to_json()
         _json(
             [
                 {
@@ -673,7 +701,11 @@ def cmd_agents(config: Config, sup: Supervisor, args: argparse.Namespace) -> int
                     "idle_after": p.idle_after,
                     "send_mode": str(p.send_mode),
                     "interrupt": list(p.interrupt),
+                    "sandbox": p.sandbox,
                     "source": _source(config, p.name),
+                    "version_command": p.version_command,
+                    "verified": p.verified,
+                    "hosts": found.get(p.name, {}),
                 }
                 for p in profiles.values()
             ],
@@ -684,7 +716,22 @@ def cmd_agents(config: Config, sup: Supervisor, args: argparse.Namespace) -> int
     for p in profiles.values():
         rows.append([p.name, _source(config, p.name), p.command, p.resume or "-"])
     _table(rows, sys.stdout)
+    if versions:
+        sys.stdout.write("\n")
+        table = [["HOST", "AGENT", "VERSION", "VERIFIED", "NOTE"]]
+        for row in versions:
+            # What a host printed is shown inert: it may hold terminal escapes.
+            note = inert(row.note) or "ok"
+            table.append([row.host, row.agent, row.version or "-", row.verified or "-", note])
+        _table(table, sys.stdout)
     return 0
+
+
+async def _agent_versions(sup: Supervisor) -> list[AgentVersion]:
+    try:
+        return await fleet_versions(sup.helpers, sup.profiles.values())
+    finally:
+        await sup.close()
 
 
 def _source(config: Config, name: str) -> str:
@@ -767,6 +814,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_app(config)
         if args.command == "agents":
             return cmd_agents(config, Supervisor(config), args)
+        if args.command == "trust":
+            from fleet.trust import main as trust_main
+
+            return trust_main(config, args.host, yes=args.yes)
         return asyncio.run(_run_async(config, args))
     except ConfigError as exc:
         print(f"fleet: {exc}", file=sys.stderr)

@@ -7,7 +7,8 @@ lists), never off conversation text. Precedence: waiting > working > idle > timi
 pattern may also be visible while the agent works, as long as a working pattern covers that case.
 
 Recorded against (see tests/fixtures/screens): Claude Code 2.1, Codex 0.169, aider 0.86,
-Gemini CLI 0.61, opencode 1.18. Screens named `*synthetic*` there are written from the CLIs' known
+Gemini CLI 0.61, opencode 1.18. Verified on the live CLI by tests/realagents (issue 7): Claude Code
+2.1.328 and aider 0.86.2. Screens named `*synthetic*` there are written from the CLIs' known
 dialogs, not recorded.
 """
 
@@ -19,6 +20,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import replace
 
+from fleet.core.config import AGENT_KEYS
 from fleet.core.models import AgentProfile, SendMode, Session, Status
 from fleet.core.remote.hostside.classify import classify
 
@@ -61,17 +63,22 @@ CLAUDE = AgentProfile(
         r"\? for shortcuts",
         r"^❯$",  # the empty input box (its trailing no-break space is stripped)
     ),
+    # Typed: Claude Code takes a fast burst of keys for a paste, so a message's newlines stay in
+    # it (measured: several lines arrive as one prompt); and a typed "1" picks option 1 of a
+    # permission dialog, where a pasted one would not.
     enter_delay=0.15,
     interrupt=("Escape",),
     description="Claude Code (Anthropic); the task is its first prompt",
+    version_command="claude --version",  # "2.1.328 (Claude Code)"
+    verified="2.1.328",
 )
 
 CODEX = AgentProfile(
     name="codex",
     command="codex {task}",
     resume="codex resume --last",
-    # Printed when Codex exits: "To continue this session, run codex resume <uuid>".
-    # (Seen in Codex's source; issue 7 verifies it on the live CLI.)
+    # Printed when Codex 0.169 exits: "To reconnect, run:\n  codex resume <uuid>" (older
+    # releases: "To continue this session, run codex resume <uuid>").
     session_id=r"codex resume ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
     resume_session="codex resume {agent_session}",
     waiting=(
@@ -87,13 +94,22 @@ CODEX = AgentProfile(
     working=(
         # "• Working (10s • esc to interrupt)"
         r"\besc to interrupt\b",
+        # While a reply streams the "Working" line is gone: the reply's cell ("• " then lines
+        # indented by two) sits right above the input line "› ...", and a finished turn puts
+        # "  Worked for 2s • 11:27" between them.
+        r"^• [^\n]*(?:\n  (?!Worked for\b)[^\n]*)*\n› [^\n]*(?:\n(?!› )[^\n]*)*\Z",
     ),
-    # No idle pattern: while Codex streams a reply its "Working" line disappears and the screen
-    # looks idle, footer included; the timing rule tells the two apart.
-    idle=(),
+    # A finished turn ("Worked for ...") or an interrupted one ("■ Conversation interrupted")
+    # right above the input line. Other quiet screens (just started) fall to the timing rule.
+    idle=(r"^(?:  Worked for \S[^\n]*|■ [^\n]*)\n› [^\n]*(?:\n(?!› )[^\n]*)*\Z",),
+    # Typed text arriving fast is taken for a paste, and an Enter inside it for a newline: a
+    # long message typed with send-keys stayed in the box. A bracketed paste submits at once.
+    send_mode=SendMode.PASTE,
     enter_delay=0.1,
     interrupt=("Escape",),
     description="Codex CLI (OpenAI); the task is its first prompt",
+    version_command="codex --version",  # "codex-cli 0.169.0"
+    verified="0.169.0",
 )
 
 AIDER = AgentProfile(
@@ -119,9 +135,14 @@ AIDER = AgentProfile(
         r"^[\w.-]*>(?: [^\n]*)?\Z",
     ),
     scope=10,
+    # Typed, each newline of a message is an Enter and submits a line on its own; a bracketed
+    # paste puts the whole message in the prompt (and a one-letter answer in a confirmation).
+    send_mode=SendMode.PASTE,
     enter_delay=0.05,
     interrupt=("C-c",),
     description="aider; the task is typed at its prompt once it is ready",
+    version_command="aider --version",  # "aider 0.86.2"
+    verified="0.86.2",
 )
 
 GEMINI = AgentProfile(
@@ -131,6 +152,10 @@ GEMINI = AgentProfile(
     # Documented as `gemini --resume latest` (also -r, by index or session id) since ~0.20;
     # older releases have no --resume and only the in-app /chat resume.
     resume="gemini --resume latest",
+    # Printed in the summary when Gemini CLI 0.61 exits:
+    # "To resume this session: gemini --resume <uuid>".
+    session_id=r"gemini --resume ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
+    resume_session="gemini --resume {agent_session}",
     waiting=(
         r"Allow execution of\b",
         r"Apply this change\?",
@@ -147,18 +172,27 @@ GEMINI = AgentProfile(
         _BRAILLE_SPINNER,
     ),
     idle=(r"Type your message or @path/to/file",),
-    enter_delay=0.1,
+    # Typed, a "?" never reaches the input box (0.61 takes it as its shortcuts key, even inside
+    # a message): a bracketed paste keeps every character, and a pasted "1" still answers.
+    send_mode=SendMode.PASTE,
+    # An Enter 0.1 s after the first paste of a run was taken into the paste (the message
+    # stayed in the box, every time); 0.2 s worked. Later pastes took 0.1 s.
+    enter_delay=0.5,
     interrupt=("Escape",),
     description="Gemini CLI (Google); the task is its first prompt",
+    version_command="gemini --version",  # "0.61.0"
+    verified="0.61.0",
 )
 
 OPENCODE = AgentProfile(
     name="opencode",
-    # --prompt fills the first prompt; opencode 1.0.x was reported (sst/opencode#4700) to only
-    # prefill the input box without sending it, in which case the session reads idle until
-    # someone presses Enter.
+    # --prompt sends the first prompt (1.18 does; 1.0.x was reported, sst/opencode#4700, to
+    # only prefill the input box, the session then reading idle until someone presses Enter).
     command="opencode --prompt={task}",
     resume="opencode --continue",
+    # Printed when opencode 1.18 exits: "Continue  opencode -s ses_<id>".
+    session_id=r"\bopencode -s (ses_[0-9A-Za-z]+)",
+    resume_session="opencode -s {agent_session}",
     waiting=(
         r"Permission required",  # "△ Permission required"
         r"\bAllow once\b.*\bAllow always\b",
@@ -172,8 +206,11 @@ OPENCODE = AgentProfile(
     ),
     idle=(r"\bctrl\+p commands\b",),
     enter_delay=0.1,
-    interrupt=("Escape",),
+    # One Escape only arms it ("esc again to interrupt"); fleet sends keys 0.2 s apart.
+    interrupt=("Escape", "Escape"),
     description="opencode (sst); the task fills its first prompt",
+    version_command="opencode --version",  # "1.18.33"
+    verified="1.18.33",
 )
 
 SHELL = AgentProfile(
@@ -196,23 +233,8 @@ BUILTIN_PROFILES: dict[str, AgentProfile] = {
     profile.name: profile for profile in (CLAUDE, CODEX, AIDER, GEMINI, OPENCODE, SHELL)
 }
 
-PROFILE_KEYS = frozenset(
-    {
-        "command",
-        "resume",
-        "waiting",
-        "working",
-        "idle",
-        "idle_after",
-        "scope",
-        "send_mode",
-        "enter_delay",
-        "interrupt",
-        "description",
-        "session_id",
-        "resume_session",
-    }
-)
+# The keys an `[agents.NAME]` table may set: one list, checked by the config loader too.
+PROFILE_KEYS = frozenset(AGENT_KEYS)
 
 
 def render_command(template: str, task: str) -> str:
@@ -290,8 +312,15 @@ def _apply(profile: AgentProfile, fields: Mapping[str, object]) -> AgentProfile:
                 raise ValueError(
                     f"agent profile {name!r}: send_mode must be one of {modes}"
                 ) from None
-        elif key in ("resume", "resume_session", "session_id"):
-            # An empty resume template means "this agent cannot resume".
+        elif key in (
+            "resume",
+            "resume_session",
+            "session_id",
+            "sandbox",
+            "version_command",
+            "verified",
+        ):
+            # An empty resume template means "this agent cannot resume"; an empty sandbox, none.
             changes[key] = _text(name, key, value) or None
         else:  # command, description
             changes[key] = _text(name, key, value)

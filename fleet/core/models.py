@@ -48,6 +48,14 @@ class AgentProfile:
     # the resume command that takes it as {agent_session}; `resume` is used without one.
     session_id: str | None = None
     resume_session: str | None = None
+    # A wrapper the agent runs inside on its host (bwrap, podman, docker ...): shell words
+    # with {worktree}, {gitdir}, {commondir}, {branch}, {repo}, {home}, {session} placeholders,
+    # the agent's own command appended after them. See fleet.core.sandbox.
+    sandbox: str | None = None
+    # How to ask the installed CLI its version on a host (`fleet agents`), and the version
+    # these patterns were last checked against: a newer one may have moved its screens.
+    version_command: str | None = None
+    verified: str | None = None
 
     def rules(self) -> dict[str, Any]:
         """What the host needs to classify this agent's screen (sent as JSON)."""

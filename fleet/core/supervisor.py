@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import shlex
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -19,12 +20,14 @@ from .agents import first_message, render_command, resolve_profiles, resume_comm
 from .config import Config, parse_target
 from .errors import FleetError, HostError, HostUnreachable, NotFound, RemoteError, UsageError
 from .hooks import HookRunner
-from .models import EVENT_KINDS, AgentProfile, DiffStat, DomainEvent, HostCheck, Session, Status
+from .logs import redact
+from .models import EVENT_KINDS, AgentProfile, DomainEvent, HostCheck, Session
 from .paths import state_dir  # review (issue 4)
+from .remote import untrusted
 from .remote.client import HelperClient
 from .remote.hostside import review as hostside_review  # review (issue 4)
 from .ssh import HostLink
-from .store import Store
+from .store import Store, StoreError
 
 log = logging.getLogger("fleet.supervisor")
 
@@ -40,26 +43,9 @@ class Listing:
 
 
 def session_from_json(host: str, data: Mapping[str, Any]) -> Session:
-    stat = data.get("diffstat") or {}
-    return Session(
-        id=str(data["id"]),
-        name=str(data["name"]),
-        host=host,
-        agent=str(data.get("agent", "")),
-        status=Status(data.get("status", "starting")),
-        branch=str(data.get("branch", "")),
-        worktree=str(data.get("worktree", "")),
-        repo=str(data.get("repo", "")),
-        base=str(data.get("base", "")),
-        task=str(data.get("task") or ""),
-        created=float(data.get("created") or 0),
-        status_since=float(data.get("status_since") or 0),
-        exit_code=data.get("exit_code"),
-        diffstat=DiffStat(
-            int(stat.get("added", 0)), int(stat.get("removed", 0)), int(stat.get("files", 0))
-        ),
-        agent_session_id=data.get("agent_session_id") or None,
-    )
+    """A session as its host describes it, checked (fleet.core.remote.untrusted): a malformed
+    one is a RemoteError, never a session with an id that could name a path."""
+    return untrusted.session(host, data)
 
 
 class Supervisor:
@@ -100,6 +86,16 @@ class Supervisor:
     def _audit(self, session: Session, kind: str, detail: dict[str, Any]) -> None:
         if self.store is not None:
             self.store.audit(session.host, session.id, kind, detail)
+
+    async def _audit_first(self, session: Session, kind: str, detail: dict[str, Any]) -> None:
+        """Audit and wait until it is on disk: an action the log cannot hold is not taken."""
+        if self.store is None:
+            return
+        self.store.audit(session.host, session.id, kind, detail)
+        try:
+            await self.store.flush()
+        except StoreError as exc:
+            raise StoreError(f"{exc}; so nothing was done ({kind} {session.ref})") from None
 
     def _remember(self, sessions: list[Session]) -> None:
         for session in sessions:
@@ -160,7 +156,7 @@ class Supervisor:
             if self.store is not None:
                 self.store.record_host(host, target, "unreachable", exc.reason)
             raise
-        sessions = [session_from_json(host, row) for row in rows]
+        sessions = untrusted.sessions(host, rows)
         self._remember(sessions)
         if self.store is not None:
             self.store.record_host(host, target, "connected")
@@ -202,6 +198,8 @@ class Supervisor:
             "mode": str(profile.send_mode),
             "enter_delay": profile.enter_delay,
         }
+        if profile.sandbox:
+            args["sandbox"] = shlex.split(profile.sandbox)
         if name:
             args["name"] = name
         if base:
@@ -264,15 +262,33 @@ class Supervisor:
         self.mark_read(session)
         return str(result.get("text", ""))
 
-    async def send(self, ref: str, text: str) -> Session:
-        session = await self.find(ref)
+    async def send(
+        self, ref: str, text: str, *, force: bool = False, session: Session | None = None
+    ) -> Session:
+        """Type `text` into the agent, then Enter. At a prompt the host refuses anything but an
+        answer (1, y, no, ...) unless `force`: the Enter would pick the highlighted option.
+        A caller that already knows the session (the UI) passes it: no listing round trip
+        (the host still refuses a session that is not alive)."""
+        if "\x00" in text:  # tmux cannot type it, and an argv cannot carry it
+            raise UsageError("steering text cannot contain a NUL character")
+        if session is None:
+            session = await self.find(ref)
         profile = self.profiles.get(session.agent)
-        args: dict[str, Any] = {"session": session.id, "text": text, "enter": True}
+        args: dict[str, Any] = {"session": session.id, "text": text, "enter": True, "force": force}
         if profile is not None:
             args["mode"] = str(profile.send_mode)
             args["enter_delay"] = profile.enter_delay
-        self._audit(session, "send", {"text": text})
-        await self.helper(session.host).call("send", args)
+        await self._audit_first(session, "send", {"text": text})
+        try:
+            await self.helper(session.host).call("send", args)
+        except HostUnreachable as exc:
+            # The host may have typed it before the link dropped: never resend by ourselves.
+            self._audit(session, "send-unconfirmed", {"reason": exc.reason})
+            raise HostUnreachable(
+                session.host,
+                f"{exc.reason}. The message may or may not have reached {session.ref}: look "
+                f"with `fleet screen {session.ref}` before sending it again",
+            ) from None
         self._emit("steered", session.host, session.id, {"length": len(text)})
         return session
 
@@ -297,9 +313,17 @@ class Supervisor:
         session = await self.find(ref)
         profile = self.profile(session.agent)
         command = resume_command(profile, session)
-        self._audit(session, "resume", {"command": command})
+        # The audit log keeps which command ran, not the tokens a profile may pass in it.
+        self._audit(session, "resume", {"command": redact(command)})
         data = await self.helper(session.host).call(
-            "resume", {"session": session.id, "command": command, "rules": profile.rules()}
+            "resume",
+            {
+                "session": session.id,
+                "command": command,
+                "rules": profile.rules(),
+                # The sandbox in force now (None: none), not the one the session started with.
+                "sandbox": shlex.split(profile.sandbox) if profile.sandbox else None,
+            },
         )
         resumed = session_from_json(session.host, data)
         if self.store is not None:
@@ -345,6 +369,8 @@ class Supervisor:
         session = await self.find(ref)
         args = {"session": session.id, "since_review": since_review}
         data = await self.helper(session.host).call("diff", args)
+        if not isinstance(data.get("text"), str) or not isinstance(data.get("base", ""), str):
+            raise RemoteError(session.host, "protocol", "the helper's diff has no text")
         # Parsing a big diff takes a while: off the event loop, which the UI shares.
         seen = await asyncio.to_thread(
             review.parse, str(data["text"]), str(data["base"]), data.get("approved") or []
@@ -407,7 +433,7 @@ class Supervisor:
             "commit": commit,
             "message": message,
         }
-        self._audit(session, "approve", detail)
+        await self._audit_first(session, "approve", detail)
         args = {
             "session": session.id,
             "patch": patch,
@@ -440,7 +466,7 @@ class Supervisor:
         message = hostside_review.steering_text(hostside_review.split_files(patch), note)
         numbers = [h.number for h in chosen]
         detail = {"hunks": numbers, "diff": seen.fingerprint, "note": note, "message": message}
-        self._audit(session, "reject", detail)
+        await self._audit_first(session, "reject", detail)
         args = {
             "session": session.id,
             "patch": patch,
@@ -490,7 +516,10 @@ class Supervisor:
         args = {"session": session.id, "lines": lines, "follow": follow}
         async for event in self.helper(session.host).stream("tail", args):
             if event.get("type") == "data":
-                yield base64.b64decode(event.get("data", ""))
+                try:
+                    yield base64.b64decode(str(event.get("data", "")), validate=True)
+                except ValueError:
+                    log.error("%s: dropped a tail event that is not base64", session.host)
             elif event.get("type") == "end":
                 return
 
@@ -517,15 +546,18 @@ class Supervisor:
                 args: dict[str, Any] = {"since": since, "screens": known}
                 if offsets is not None:
                     args["output"] = offsets
-                async for event in helper.stream("watch", args):
+                async for raw in helper.stream("watch", args):
+                    checked = untrusted.watch_event(host, raw)
+                    if checked is None:
+                        continue  # logged; a bad event is never applied
+                    event = checked
                     kind = event.get("type")
                     if isinstance(event.get("seq"), int):
                         since = event["seq"]
                     if kind == "screen":
                         known[str(event.get("session"))] = str(event.get("hash"))
                     elif kind == "output" and offsets is not None:
-                        data = base64.b64decode(str(event.get("data", "")))
-                        event["bytes"] = data
+                        data = event["bytes"]  # decoded when checked
                         offsets[str(event["session"])] = int(event["offset"]) + len(data)
                     yield event
                 raise HostUnreachable(host, "the watch ended")
@@ -571,7 +603,7 @@ class Supervisor:
                     lost = False
                     self._emit("back", host, None, {})
             elif kind == "snapshot":
-                sessions = [session_from_json(host, row) for row in event.get("sessions", [])]
+                sessions = untrusted.sessions(host, event.get("sessions", []))
                 self._remember(sessions)
                 store.reconcile_host(host, sessions)
                 store.set_cursor(host, int(event.get("seq", 0)))

@@ -71,14 +71,23 @@ class SteerScreen(ModalScreen[Steer | None]):
     BINDINGS: ClassVar[list[BindingType]] = [("escape", "cancel", "cancel")]
     AUTO_FOCUS = "#steer-text"
 
-    def __init__(self, ref: str) -> None:
+    def __init__(self, ref: str, *, at_prompt: bool = False) -> None:
         super().__init__()
         self.ref = ref
+        self.at_prompt = at_prompt
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(f"Message to {self.ref} (enter sends, escape cancels)")
-            yield Input(placeholder="what should the agent do?", id="steer-text")
+            if self.at_prompt:
+                # Whatever is typed at a dialog answers it; the host refuses anything else.
+                yield Label(
+                    f"Answer {self.ref}'s prompt, e.g. 1, 2, y or n (enter sends, escape "
+                    "cancels). A message would answer the prompt too, so it is refused here."
+                )
+                yield Input(placeholder="the option to pick", id="steer-text")
+            else:
+                yield Label(f"Message to {self.ref} (enter sends, escape cancels)")
+                yield Input(placeholder="what should the agent do?", id="steer-text")
 
     @on(Input.Submitted)
     def send(self, event: Input.Submitted) -> None:
@@ -153,6 +162,7 @@ class FleetApp(App[int]):
         self.hooks: HookRunner | None = None
         self.sup: Supervisor | None = None
         self._review_lock = asyncio.Lock()
+        self._hosts_text = ""
         # The view the person chose in the diff panel: every reload honours it, even one that
         # was already under way when they switched.
         self.since_review = False
@@ -195,12 +205,13 @@ class FleetApp(App[int]):
         self.store = await Store.open(ensure_state_dir() / "fleet.db")
         self.hooks = HookRunner(self.config.hooks)
         self.sup = Supervisor(self.config, store=self.store, hooks=self.hooks)
+        screens = await self.store.screens()
         for cached in await self.store.sessions():
             if cached.session.host in self.config.hosts:
                 self.model.upsert_session(
                     cached.session, cached=True, gone=cached.gone, unread=cached.unread
                 )
-                screen = await self.store.screen(cached.session.host, cached.session.id)
+                screen = screens.get((cached.session.host, cached.session.id))
                 if screen:
                     self.model.set_screen(cached.session.host, cached.session.id, screen)
         self._refresh_all()
@@ -339,9 +350,11 @@ class FleetApp(App[int]):
             parts = [f"no hosts configured ({self.config.path})"]
         counts = self.model.counts()
         summary = "  ".join(f"{n} {s}" for s, n in counts.items())
-        self.query_one("#hosts", Static).update(
-            "  ·  ".join(parts) + (f"    {summary}" if summary else "")
-        )
+        text = "  ·  ".join(parts) + (f"    {summary}" if summary else "")
+        if text != self._hosts_text:
+            self._hosts_text = text
+            # One fixed-height line: a relayout would repaint the whole screen every second.
+            self.query_one("#hosts", Static).update(text, layout=False)
 
     # -- selection and actions ----------------------------------------------------------
 
@@ -383,13 +396,14 @@ class FleetApp(App[int]):
             if result is not None:
                 self.send_message_to(card.session, result.text)
 
-        self.push_screen(SteerScreen(card.session.ref), done)
+        at_prompt = card.session.status is Status.NEEDS_INPUT
+        self.push_screen(SteerScreen(card.session.ref, at_prompt=at_prompt), done)
 
     @work(group="actions", exit_on_error=False)
     async def send_message_to(self, session: Session, text: str) -> None:
         assert self.sup is not None
         try:
-            await self.sup.send(f"{session.host}/{session.id}", text)
+            await self.sup.send(f"{session.host}/{session.id}", text, session=session)
         except FleetError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             return
@@ -432,12 +446,14 @@ class FleetApp(App[int]):
         bar.add_class("-shown")
         bar.focus()
 
-    @on(FilterBar.Changed)
+    # FilterBar.Changed is Input.Changed: without the selector every text box (the steering
+    # box too) would filter the grid as the person types.
+    @on(FilterBar.Changed, "FilterBar")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.model.filter_text = event.value
         self._refresh_all()
 
-    @on(FilterBar.Submitted)
+    @on(FilterBar.Submitted, "FilterBar")
     def _filter_done(self, event: Input.Submitted) -> None:
         self.query_one(SessionGrid).focus()
         if not event.value:
@@ -470,7 +486,7 @@ class FleetApp(App[int]):
         bar.add_class("-shown")
         bar.focus()
 
-    @on(CommandBar.Submitted)
+    @on(CommandBar.Submitted, "CommandBar")
     def _command(self, event: Input.Submitted) -> None:
         bar = self.query_one(CommandBar)
         bar.value = ""

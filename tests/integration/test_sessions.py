@@ -222,3 +222,56 @@ def test_resume_uses_the_agents_own_conversation_id(fleet: FleetCLI) -> None:
     fleet.wait_status("alpha/conv", "idle")
     argvs = [r["value"] for r in received(lf["alpha"], session["id"]) if r["kind"] == "argv"]
     assert argvs == [[], ["--resumed", conversation]]
+
+
+PROMPTER = """\
+import json, os, sys
+path = os.path.expanduser("~/received-%s.jsonl" % os.environ.get("FLEET_SESSION", "none"))
+while True:
+    sys.stdout.write("Run `rm -rf build`? [y/n] ")
+    sys.stdout.flush()
+    line = sys.stdin.buffer.readline()
+    if not line:
+        break
+    text = line.decode("utf-8", "replace").rstrip("\\n")
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"kind": "line", "value": text}) + "\\n")
+    print("answer taken: %r" % text, flush=True)
+"""
+
+
+def test_a_message_at_a_prompt_is_refused_unless_it_is_an_answer(
+    fresh_hosts: LoopbackFleet,
+) -> None:
+    # Claude Code picks the highlighted option ("Yes") on the Enter after any typed text: a
+    # steering message sent while a permission dialog shows would approve the command.
+    script = fresh_hosts.dir / "agents" / "prompter.py"
+    script.parent.mkdir(exist_ok=True)
+    script.parent.chmod(0o755)
+    script.write_text(PROMPTER)
+    script.chmod(0o644)
+    fleet = FleetCLI(
+        fresh_hosts,
+        f"""
+[agents.prompter]
+command = "python3 {script}"
+waiting = ['\\[y/n\\] ?\\Z']
+enter_delay = 0.05
+""",
+    )
+    fleet.ok("new", "alpha", "--repo", "~/repo", "--agent", "prompter", "--name", "p")
+    sid = fleet.wait_status("alpha/p", "needs-input")["id"]
+
+    refused = fleet("send", "alpha/p", "please do not delete the build")
+    assert refused.code == 1, refused
+    assert "waiting at a prompt" in refused.err and "--force" in refused.err
+    assert "Traceback" not in refused.err
+
+    fleet.ok("send", "alpha/p", "n")
+    wait_for(lambda: received_lines(fresh_hosts["alpha"], sid) == ["n"], what="the answer")
+    fleet.ok("send", "--force", "alpha/p", "typed into the prompt on purpose")
+    want = ["n", "typed into the prompt on purpose"]
+    assert wait_for(
+        lambda: (got := received_lines(fresh_hosts["alpha"], sid)) == want and got,
+        what="the forced message",
+    )

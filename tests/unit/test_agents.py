@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet.core import agents
+from fleet.core import agent_versions, agents
 from fleet.core.agents import (
     BUILTIN_PROFILES,
     first_message,
@@ -81,13 +81,33 @@ def test_idle_screens_read_idle_at_once_where_an_idle_pattern_exists(agent: str)
             assert status_of_screen(BUILTIN_PROFILES[agent], screen, quiet_for=0.0) == Status.IDLE
 
 
-def test_codex_idle_screen_is_told_from_streaming_by_timing() -> None:
-    # While Codex streams a reply its screen looks idle (no "Working" line): only the timing
-    # rule can tell, so a moving screen reads working and a quiet one idle.
-    screen = (SCREENS / "codex__idle__after-auto-run-command.txt").read_text(encoding="utf-8")
+def test_codex_streaming_is_told_from_idle_without_timing() -> None:
+    # While Codex 0.169 streams a reply its "Working" line is gone; what tells the two apart
+    # is the "Worked for ..." line a finished turn puts above the input line.
     codex = BUILTIN_PROFILES["codex"]
-    assert status_of_screen(codex, screen, quiet_for=0.5) == Status.WORKING
-    assert status_of_screen(codex, screen, quiet_for=codex.idle_after) == Status.IDLE
+    idle = (SCREENS / "codex__idle__after-auto-run-command.txt").read_text(encoding="utf-8")
+    streaming = (SCREENS / "codex__working__streaming-reply-without-working-line.txt").read_text(
+        encoding="utf-8"
+    )
+    for quiet_for in (0.0, 1e9):
+        assert status_of_screen(codex, idle, quiet_for=quiet_for) == Status.IDLE
+        assert status_of_screen(codex, streaming, quiet_for=quiet_for) == Status.WORKING
+    interrupted = (
+        "› Please explain\n■ Conversation interrupted - use /feedback if something went wrong\n"
+        "› Ask Codex to do anything\n  fake-model default · ~/repo\n  ? for shortcuts\n"
+    )
+    assert status_of_screen(codex, interrupted, quiet_for=0.0) == Status.IDLE
+    # A person's own multi-line text in the box does not make a finished turn look busy.
+    typing = idle.replace("› Ask Codex to do anything", "› first line\n  second line")
+    assert status_of_screen(codex, typing, quiet_for=0.0) == Status.IDLE
+
+
+def test_codex_quiet_screen_without_a_finished_turn_falls_to_timing() -> None:
+    # Just started: no turn yet, no pattern; the timing rule decides.
+    codex = BUILTIN_PROFILES["codex"]
+    fresh = "  >_ OpenAI Codex (v0.169.0)\n     ~/repo\n› Ask Codex to do anything\n  ? for x\n"
+    assert status_of_screen(codex, fresh, quiet_for=0.5) == Status.WORKING
+    assert status_of_screen(codex, fresh, quiet_for=codex.idle_after) == Status.IDLE
 
 
 def test_aider_streaming_reads_working_only_until_the_prompt_returns() -> None:
@@ -127,12 +147,13 @@ def test_builtin_profiles() -> None:
     assert BUILTIN_PROFILES["gemini"].resume == "gemini --resume latest"
     assert BUILTIN_PROFILES["opencode"].resume == "opencode --continue"
     assert BUILTIN_PROFILES["shell"].resume is None
-    for name in ("claude", "codex", "gemini", "opencode"):
+    for name in ("claude", "codex", "gemini"):
         assert BUILTIN_PROFILES[name].interrupt == ("Escape",)
+    assert BUILTIN_PROFILES["opencode"].interrupt == ("Escape", "Escape")
     for name in ("aider", "shell"):
         assert BUILTIN_PROFILES[name].interrupt == ("C-c",)
     assert BUILTIN_PROFILES["claude"].enter_delay >= 0.15
-    assert all(0.05 <= p.enter_delay <= 0.15 for p in BUILTIN_PROFILES.values())
+    assert all(0.05 <= p.enter_delay <= 0.5 for p in BUILTIN_PROFILES.values())
 
 
 # ---------------------------------------------------------------- classify
@@ -371,3 +392,72 @@ def test_status_of_screen_defaults_to_a_frozen_screen() -> None:
     assert status_of_screen(shell, "compiling...\n", quiet_for=0.1) == Status.WORKING
     assert isinstance(status_of_screen(shell, ""), Status)
     assert agents.TASK == "{task}"
+
+
+# ---------------------------------------------------------------- CLI versions (issue 7)
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed", "shown"),
+    [
+        ("codex-cli 0.169.0", (0, 169, 0), "0.169.0"),
+        ("0.61.0\n", (0, 61, 0), "0.61.0"),
+        ("2.1.328 (Claude Code)", (2, 1, 328), "2.1.328"),
+        ("aider 0.86.2", (0, 86, 2), "0.86.2"),
+        ("opencode v1.18.33-beta.1", (1, 18, 33), "1.18.33-beta.1"),
+        ("node-v20 says 1.2", (1, 2), "1.2"),
+        ("no version here", None, None),
+        ("", None, None),
+    ],
+)
+def test_parse_version(text: str, parsed: tuple[int, ...] | None, shown: str | None) -> None:
+    assert agent_versions.parse_version(text) == parsed
+    assert agent_versions.version_text(text) == shown
+
+
+@pytest.mark.parametrize(
+    ("found", "verified", "order"),
+    [
+        ("0.169.0", "0.169.0", 0),
+        ("0.170.0", "0.169.0", 1),
+        ("0.169.1", "0.169.0", 1),
+        ("0.99.0", "0.169.0", -1),  # numbers, not strings: 99 < 169
+        ("1.0", "0.169.0", 1),
+        ("0.169", "0.169.0", 0),  # a missing part counts as 0
+        ("0.169.0.1", "0.169.0", 1),
+        ("junk", "0.169.0", None),
+    ],
+)
+def test_compare_versions(found: str, verified: str, order: int | None) -> None:
+    assert agent_versions.compare(found, verified) == order
+
+
+def test_judge_flags_only_a_newer_cli() -> None:
+    codex = BUILTIN_PROFILES["codex"]
+    assert codex.version_command and codex.verified == "0.169.0"
+    newer = agent_versions.judge("h", codex, {"code": 0, "output": "codex-cli 0.170.0"})
+    assert newer.newer and newer.version == "0.170.0"
+    assert newer.note == "newer than verified 0.169.0: detection may drift"
+    same = agent_versions.judge("h", codex, {"code": 0, "output": "codex-cli 0.169.0"})
+    assert not same.newer and same.note == ""
+    older = agent_versions.judge("h", codex, {"code": 0, "output": "codex-cli 0.160.0"})
+    assert not older.newer and older.note == "older than verified 0.169.0"
+    missing = agent_versions.judge("h", codex, {"code": 127, "output": "codex: not found"})
+    assert missing.version is None and missing.note == "not installed"
+    broken = agent_versions.judge("h", codex, {"code": 1, "output": "Error: boom"})
+    assert broken.version is None and broken.note == "no version: Error: boom"
+    silent = agent_versions.judge("h", codex, {"code": 2, "output": ""})
+    assert silent.note == "no version: exit status 2"
+    timeout = agent_versions.judge("h", codex, {"error": "no answer in 20 s"})
+    assert timeout.version is None and timeout.note == "no answer in 20 s"
+    unverified = agent_versions.judge(
+        "h", AgentProfile(name="mine", command="mine"), {"code": 0, "output": "9.9.9"}
+    )
+    assert unverified.version == "9.9.9" and not unverified.newer and unverified.note == ""
+
+
+def test_version_probe_profiles() -> None:
+    for name in ("codex", "gemini", "opencode"):
+        profile = BUILTIN_PROFILES[name]
+        assert profile.version_command == f"{name} --version"
+        assert agent_versions.parse_version(profile.verified or "") is not None

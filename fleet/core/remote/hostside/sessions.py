@@ -13,11 +13,13 @@ import errno
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
 
-from . import gitops, tmux
+from . import gitops, procs, sandbox, tmux
+from .classify import NEEDS_INPUT, classify
 from .layout import (
     ID_RE,
     SESSIONS,
@@ -34,6 +36,7 @@ from .layout import (
 )
 
 WIDTH, HEIGHT = 200, 50
+KEY_GAP = 0.2  # seconds between the keys of one `keys` request
 LIVE = ("starting", "working", "needs-input", "idle")
 # A finished run whose tmux session later went away (a reboot) still shows how it ended,
 # unless the person stopped it.
@@ -154,6 +157,7 @@ def op_new(args: dict) -> dict:
     base = _str(args, "base", "HEAD") or "HEAD"
     base_sha = gitops.resolve(repo, base)
     _check_program(command, agent)
+    wrapper = _sandbox_words(args)
     name = _unique_name(_str(args, "name"), agent, task)
     session_id = new_id()
     while os.path.exists(os.path.join(SESSIONS, session_id)):
@@ -183,6 +187,7 @@ def op_new(args: dict) -> dict:
         "send": _send_settings(args),
         "stopped": False,
         "runs": 1,
+        "sandbox": wrapper,
     }
     write_json(os.path.join(sdir, "meta.json"), meta)
     _launch(meta, command)
@@ -268,26 +273,57 @@ def op_exec(session_id: str):
     # (nvm, ~/.local). A small sh stays as its parent to write down the exit code; every value
     # travels as a positional parameter, never inside the script. `trap : INT` (a handler,
     # not an ignore) keeps C-c for the agent: the wrapper waits instead of dying first.
+    # A profile's sandbox wraps the login shell: argv words with placeholders filled in,
+    # never a shell line. The wrapper sh stays outside it, so the exit file is written even
+    # though the sandbox may not reach the session directory.
+    agent_argv = [login_shell(), "-lc", command]
+    if meta.get("sandbox"):
+        try:
+            values = sandbox.values_for(meta)
+            sandbox.prepare(values)
+        except (OSError, ValueError) as exc:
+            # Shown on the session's screen; the session reads failed.
+            sys.stderr.write("fleet: cannot set up the agent's sandbox: %s\n" % exc)
+            sys.exit(126)
+        agent_argv = sandbox.expand(meta["sandbox"], values) + agent_argv
     os.execv(
         "/bin/sh",
         [
             "sh",
             "-c",
             _WRAPPER,
-            login_shell(),
-            command,
+            "sh",
             str(meta.get("runs", 1)),
             os.path.join(sdir, "exit"),
+            *agent_argv,
         ],
     )
 
 
 _WRAPPER = (
     "trap : INT QUIT; "
-    '"$0" -lc "$1"; code=$?; '
-    'printf "%s %s\\n" "$2" "$code" > "$3.tmp" && mv -f "$3.tmp" "$3"; '
+    'run=$1 exitfile=$2; shift 2; "$@"; code=$?; '
+    'printf "%s %s\\n" "$run" "$code" > "$exitfile.tmp" && mv -f "$exitfile.tmp" "$exitfile"; '
     'exit "$code"'
 )
+
+
+def _sandbox_words(args: dict):
+    """The profile's sandbox argv template (None: no sandbox), refused early when unusable."""
+    words = args.get("sandbox")
+    if words is None:
+        return None
+    problem = sandbox.check_words(words)
+    if problem:
+        raise HelperError("bad-request", "sandbox: " + problem)
+    missing = sandbox.missing_program(words)
+    if missing:
+        raise HelperError(
+            "missing-sandbox",
+            "the agent's sandbox program %s is not installed on this host: install it "
+            "(e.g. apt-get install bubblewrap), or remove `sandbox` from the profile" % missing,
+        )
+    return list(words)
 
 
 def _alive_name(session_id: str) -> str:
@@ -331,10 +367,34 @@ def type_text(name: str, text: str, settings: dict, enter: bool = True) -> None:
         tmux.send_keys(name, ["Enter"])
 
 
+# What a person types to pick an option at a prompt: "1", "y", "n", "yes", "no".
+_ANSWER_RE = re.compile(r"\s*(?:[0-9]{1,2}|[A-Za-z]|yes|no)\s*", re.IGNORECASE)
+
+
+def refuse_text_at_prompt(session_id: str, name: str, text: str) -> None:
+    """A message typed into a permission dialog answers it: the Enter after it picks the
+    highlighted option (seen on Claude Code: "please don't" + Enter chose "Yes" and ran the
+    command). So at a prompt only an answer goes through, unless the person insists."""
+    if _ANSWER_RE.fullmatch(text):
+        return
+    rules = load_meta(session_id).get("rules") or {}
+    if classify(tmux.capture(name), rules, float("inf")) != NEEDS_INPUT:
+        return
+    raise HelperError(
+        "at-prompt",
+        "session %s is waiting at a prompt, and a message typed now would answer it (its Enter "
+        "picks the highlighted option). Answer the prompt first (for example 1, 2, y or n), "
+        "or send with --force if you mean to type into it" % session_id,
+    )
+
+
 def op_send(args: dict) -> dict:
     session_id = check_id(args.get("session"))
     text = _str(args, "text", required=True)
-    type_text(_alive_name(session_id), text, _send_settings(args), bool(args.get("enter", True)))
+    name = _alive_name(session_id)
+    if not args.get("force"):
+        refuse_text_at_prompt(session_id, name, text)
+    type_text(name, text, _send_settings(args), bool(args.get("enter", True)))
     return {"sent": len(text)}
 
 
@@ -343,7 +403,13 @@ def op_keys(args: dict) -> dict:
     keys = args.get("keys")
     if not isinstance(keys, list) or not keys:
         raise HelperError("bad-request", "keys must be a non-empty list of tmux key names")
-    tmux.send_keys(_alive_name(session_id), keys)
+    name = _alive_name(session_id)
+    tmux.send_keys(name, keys[:1])
+    for key in keys[1:]:
+        # One key per tmux call, apart: sent together, two Escapes arrive as one sequence and
+        # opencode (which wants "esc again to interrupt") saw a single press.
+        time.sleep(KEY_GAP)
+        tmux.send_keys(name, [key])
     return {"keys": keys}
 
 
@@ -354,31 +420,41 @@ def op_stop(args: dict) -> dict:
     meta["stopped"] = True
     write_json(os.path.join(session_dir(session_id), "meta.json"), meta)
     name = tmux_name(session_id)
-    pane = tmux.panes().get(name)
-    if pane is not None and not pane.dead and pane.pid > 0:
-        _terminate_group(pane.pid)
+    panes = tmux.panes()
+    pane = panes.get(name)
+    leader = pane.pid if pane is not None and not pane.dead and pane.pid > 0 else 0
+    if leader:
+        # The pane's process group first: that alone works where /proc does not.
+        with contextlib.suppress(OSError):
+            os.killpg(os.getpgid(leader), signal.SIGTERM)
+    procs.terminate(_leftovers(session_id, leader, panes))
     tmux.kill(name)
     return describe(meta, tmux.panes())
 
 
-def _terminate_group(pid: int) -> None:
-    """Agents start children (servers, shells) that would outlive a plain kill-session."""
-    import signal
+def _leftovers(session_id: str, leader: int, panes: dict) -> list:
+    """What stopping this session must end: every process in its pane's Unix session, and the
+    ones that left it (setsid daemons) but carry its FLEET_SESSION tag.
 
-    try:
-        pgid = os.getpgid(pid)
-        os.killpg(pgid, signal.SIGTERM)
-    except OSError:
-        return
-    deadline = time.time() + 3
-    while time.time() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except OSError:
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(OSError):
-        os.killpg(pgid, signal.SIGKILL)
+    A daemon may serve every agent of its kind (Codex's app-server is one per CODEX_HOME, and a
+    running Codex fails its turns once it is gone), so tagged escapees are left alone while
+    another session of the same agent still runs here; the last one to stop ends them all,
+    those of earlier sessions included.
+    """
+    agents, running = {}, set()
+    for meta in all_metas():
+        sid = meta["id"]
+        agents[sid] = meta.get("agent")
+        pane = panes.get(tmux_name(sid))
+        if sid != session_id and pane is not None and not pane.dead:
+            running.add(sid)
+    busy = {agents[sid] for sid in running}
+    ended = {sid for sid in agents if sid not in running and agents[sid] not in busy}
+    return [
+        proc.pid
+        for proc in procs.own_processes()
+        if (leader and proc.sid == leader) or proc.tag in ended
+    ]
 
 
 def op_resume(args: dict) -> dict:
@@ -394,6 +470,8 @@ def op_resume(args: dict) -> dict:
     tmux.kill(name)
     if isinstance(args.get("rules"), dict):
         meta["rules"] = args["rules"]
+    if "sandbox" in args:  # the profile as configured now: a sandbox added or removed applies
+        meta["sandbox"] = _sandbox_words(args)
     meta["stopped"] = False
     meta["runs"] = int(meta.get("runs", 1)) + 1
     write_json(os.path.join(session_dir(session_id), "meta.json"), meta)

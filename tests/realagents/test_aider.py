@@ -1,0 +1,120 @@
+"""aider 0.86.2 as a fleet session, against the scripted model (see README.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.integration.fleetrun import FleetCLI
+from tests.integration.hosts import LoopbackFleet
+from tests.realagents.fakemodel import FakeModel, finish, shell, write
+from tests.realagents.harness import agent_toml, settle, start
+
+NAME = "aider-run"
+STEER = (
+    "Use pytest, not unittest.\n"
+    "Keep `add` pure; quote 'x' & \"y\" $HOME \\n stays.\n"
+    "Then run a quick check."
+)
+
+
+def _fleet(
+    hosts: LoopbackFleet, model: FakeModel, aider: Path, seed: Callable[..., Path]
+) -> FleetCLI:
+    # aider reads ~/.aider.conf.yml: what a person sets once per machine. No auto-commits: fleet's
+    # review is where changes are accepted. No update check or analytics (no network here).
+    seed(
+        ".aider.conf.yml",
+        f"openai-api-base: {model.url}/v1\n"
+        "openai-api-key: sk-fake\n"
+        "model: openai/fake\n"
+        "edit-format: diff\n"
+        "auto-commits: false\n"
+        "check-update: false\n"
+        "show-model-warnings: false\n"
+        "analytics: false\n"
+        "show-release-notes: false\n"
+        "gitignore: false\n"
+        "auto-lint: false\n",
+    )
+    # aider keeps its chat history and tags cache in the repo as .aider*: ignored globally, so
+    # they stay out of the session's diff without touching the project's .gitignore.
+    seed(".config/git/ignore", ".aider*\n")
+    toml = agent_toml("aider", str(aider), {})
+    return FleetCLI(hosts, toml + f'resume = "{aider} --restore-chat-history"\n')
+
+
+def test_aider_steer_permission_diff_reject_resume(
+    hosts: LoopbackFleet,
+    model: FakeModel,
+    agent_cli: Callable[[str], Path],
+    seed: Callable[..., Path],
+) -> None:
+    fleet = _fleet(hosts, model, agent_cli("aider"), seed)
+    run = start(fleet, "aider", NAME)
+    run.wait("idle")
+
+    # Several lines arrive as ONE prompt (bracketed paste), exactly as written.
+    thinking = model.gate()
+    # The command runs until the test makes this file: "working" lasts as long as it needs.
+    gate_file = f"/tmp/fleet-realagents-{hosts['alpha'].user}-go"
+    Path(gate_file).unlink(missing_ok=True)
+    command = f"while [ ! -e {gate_file} ]; do sleep 0.1; done; echo fleet-check-ok"
+    model.script(shell(command, text="Running a quick check.", hold=thinking))
+    run.send(STEER)
+    run.wait("working")
+    settle(lambda: model.prompts() == [STEER], what="the steering message at the model")
+
+    # "Run shell command?" answered through fleet; the command works; then aider asks whether
+    # to add its output to the chat.
+    thinking.open()
+    run.wait("needs-input")
+    assert "Run shell command?" in run.screen()
+    run.send("y")
+    run.wait("working")
+    Path(gate_file).touch()
+    run.wait_screen(lambda s: "Add command output to the chat?" in s, "the output question")
+    assert run.status() == "needs-input"
+    run.send("y")
+    run.wait("idle")
+    Path(gate_file).unlink()
+    assert run.statuses[-6:] == ["idle", "working", "needs-input", "working", "needs-input", "idle"]
+    assert model.prompts() == [STEER], "the answers must not reach the model as prompts"
+
+    # A new file (after "Create new file?") is a hunk in fleet's diff.
+    model.script(write("NOTES.md", "# Notes\n\nadd() adds.\n", text="Writing notes."))
+    run.send("write the notes")
+    run.wait_screen(lambda s: "Create new file?" in s, "the new-file question")
+    assert run.status() == "needs-input"
+    run.send("y")
+    run.wait("idle")
+    notes = run.worktree / "NOTES.md"
+    settle(lambda: notes.exists(), what="NOTES.md written")
+    assert notes.read_text() == "# Notes\n\nadd() adds.\n"
+    asked = [r for r in model.requests() if r.prompt == "write the notes"][-1]
+    assert "fleet-check-ok" in asked.context, "the command output was added to the chat"
+    diff = fleet.ok("diff", run.ref, "--json").json()
+    assert [f["path"] for f in diff["files"]] == ["NOTES.md"], diff
+
+    # Rejecting it reverts the file and tells aider, as its next prompt.
+    model.script(finish("Understood, no notes."))
+    fleet.ok("reject", run.ref, "--file", "NOTES.md", "--note", "no notes file please")
+    assert not notes.exists()
+    told = settle(
+        lambda: [p for p in model.prompts() if p.startswith("fleet review:")],
+        what="the rejection at the model",
+    )
+    assert len(told) == 1 and "NOTES.md" in told[0], told
+    assert told[0].endswith("Note: no notes file please"), told
+    run.wait("idle")
+
+    # Stopped and resumed with its chat history restored.
+    fleet.ok("stop", run.ref)
+    run.wait("stopped")
+    fleet.ok("resume", run.ref)
+    run.wait("idle")
+    model.script(finish("Still here."))
+    run.send("are you back?")
+    settle(lambda: model.prompts()[-1:] == ["are you back?"], what="the prompt after resume")
+    last = [r for r in model.requests() if r.prompt == "are you back?"][-1]
+    assert "fleet-check-ok" in last.context, "the chat history must come back"

@@ -1,0 +1,124 @@
+"""Claude Code 2.1.328 as a fleet session, against the scripted model (see README.md)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.integration.fleetrun import FleetCLI
+from tests.integration.hosts import LoopbackFleet
+from tests.realagents.fakemodel import FakeModel, finish, say, shell, write
+from tests.realagents.harness import agent_toml, settle, start
+
+NAME = "claude-run"
+# Several lines, quotes, a backtick, a dollar and a literal backslash-n: it must reach the model
+# exactly, as ONE prompt (a typed newline must not submit the first line on its own).
+STEER = (
+    "Use pytest, not unittest.\n"
+    "Keep `add` pure; quote 'x' & \"y\" $HOME \\n stays.\n"
+    "Then run the app to check it."
+)
+
+
+def _fleet(
+    hosts: LoopbackFleet, model: FakeModel, claude: Path, seed: Callable[..., Path]
+) -> FleetCLI:
+    home = hosts["alpha"].home
+    # What a person does once per machine: onboarding done, the API key approved, and the
+    # session's worktree trusted (Claude Code asks per folder; parents do not count).
+    seed(
+        ".claude.json",
+        json.dumps(
+            {
+                "hasCompletedOnboarding": True,
+                "theme": "dark",
+                "hasSeenAutoDefaultNotice": True,
+                "customApiKeyResponses": {"approved": ["sk-ant-fake"], "rejected": []},
+                "projects": {
+                    str(home / ".fleet" / "worktrees" / NAME): {"hasTrustDialogAccepted": True}
+                },
+            }
+        ),
+    )
+    env = {
+        "ANTHROPIC_BASE_URL": model.url,
+        "ANTHROPIC_API_KEY": "sk-ant-fake",
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+    }
+    # manual: the default "auto" mode lets a model-based classifier approve tools.
+    base = f"{claude} --permission-mode manual"
+    toml = agent_toml("claude", base + " {task}", env)
+    resume = agent_toml("claude", base + " --continue", env).split("command = ", 1)[1]
+    return FleetCLI(hosts, toml + f"resume = {resume}")
+
+
+def test_claude_steer_permission_diff_reject_resume(
+    hosts: LoopbackFleet,
+    model: FakeModel,
+    agent_cli: Callable[[str], Path],
+    seed: Callable[..., Path],
+) -> None:
+    fleet = _fleet(hosts, model, agent_cli("claude"), seed)
+    run = start(fleet, "claude", NAME)
+    run.wait("idle")
+
+    # Steering reaches the model once and complete; the held reply keeps the agent working.
+    thinking, answering = model.gate(), model.gate()
+    model.script(
+        shell("python3 app.py", text="Let me run the app.", hold=thinking),
+        say("It printed hello, world.", hold=answering),
+    )
+    run.send(STEER)
+    run.wait("working")
+    settle(lambda: model.prompts() == [STEER], what="the steering message at the model")
+
+    # A permission prompt, answered through fleet ("1" picks "Yes").
+    thinking.open()
+    run.wait("needs-input")
+    assert "Do you want to proceed?" in run.screen()
+    run.send("1")
+    run.wait("working")
+    settle(lambda: any("hello, world" in r for r in model.tool_results()), what="the tool ran")
+    answering.open()
+    run.wait("idle")
+    assert run.statuses[-5:] == ["idle", "working", "needs-input", "working", "idle"]
+    assert model.prompts() == [STEER], "the answer must not reach the model as a prompt"
+
+    # A file the agent writes (after its own permission prompt) is a hunk in fleet's diff.
+    model.script(write("NOTES.md", "# Notes\n\nadd() adds.\n", text="Writing notes."), finish())
+    run.send("write the notes")
+    run.wait("needs-input")
+    assert "Do you want to create NOTES.md?" in run.screen()
+    run.send("1")
+    run.wait("idle")
+    notes = run.worktree / "NOTES.md"
+    assert notes.read_text() == "# Notes\n\nadd() adds.\n"
+    diff = fleet.ok("diff", run.ref, "--json").json()
+    assert [f["path"] for f in diff["files"]] == ["NOTES.md"], diff
+
+    # Rejecting it reverts the file and tells the agent, as its next prompt.
+    model.script(finish("Understood, I will not add notes."))
+    fleet.ok("reject", run.ref, "--file", "NOTES.md", "--note", "no notes file please")
+    assert not notes.exists()
+    told = settle(
+        lambda: [p for p in model.prompts() if p.startswith("fleet review:")],
+        what="the rejection at the model",
+    )
+    assert len(told) == 1 and "NOTES.md" in told[0], told
+    assert told[0].endswith("Note: no notes file please"), told
+    run.wait("idle")
+
+    # Stopped and resumed, it continues the same conversation.
+    fleet.ok("stop", run.ref)
+    run.wait("stopped")
+    fleet.ok("resume", run.ref)
+    run.wait("idle")
+    model.script(finish("Still here."))
+    run.send("are you back?")
+    settle(lambda: model.prompts()[-1:] == ["are you back?"], what="the prompt after resume")
+    last = [r for r in model.requests() if r.prompt == "are you back?"][-1]
+    assert last.history > 2, "resume must bring the earlier conversation back"

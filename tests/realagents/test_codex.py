@@ -1,0 +1,139 @@
+"""Codex CLI 0.169.0 as a fleet session, against the scripted model (see README.md).
+
+Codex quirks this covers: while a reply streams its "Working" line is gone (the profile reads
+the streaming cell instead); fast typing is taken for a paste, so fleet pastes (bracketed) and
+then presses Enter; and the turns run in a detached `codex app-server --managed-daemon` that
+outlives the TUI, which `fleet stop` must end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.integration.fleetrun import FleetCLI
+from tests.integration.hosts import LoopbackFleet
+from tests.realagents.fakemodel import FakeModel, finish, say, write
+from tests.realagents.harness import settle, start
+from tests.realagents.support_b import NOTES, STEER, agent_table, env_command, user_processes
+
+NAME = "codex-run"
+REPLY = (
+    "Wrote the notes file for you. It says that add() adds two numbers, which is all the "
+    "project does so far; tell me if it should say more."
+)
+
+
+def _fleet(
+    hosts: LoopbackFleet, model: FakeModel, codex: Path, seed: Callable[..., Path]
+) -> FleetCLI:
+    home = hosts["alpha"].home
+    worktree = home / ".fleet" / "worktrees" / NAME
+    # What a person sets up once: the model provider, and the session's worktree trusted
+    # (else Codex asks "Do you trust the contents of this directory?").
+    seed(
+        ".codex/config.toml",
+        f"""model = "fake-model"
+model_provider = "fake"
+check_for_update_on_startup = false
+
+[model_providers.fake]
+name = "Fake local"
+base_url = "{model.url}/v1"
+env_key = "OPENAI_API_KEY"
+wire_api = "responses"
+
+[analytics]
+enabled = false
+
+[projects."{worktree}"]
+trust_level = "trusted"
+""",
+    )
+    env = {"CODEX_HOME": str(home / ".codex"), "OPENAI_API_KEY": "sk-fake"}
+    toml = agent_table(
+        "codex",
+        command=env_command(env, codex, "{task}"),
+        resume=env_command(env, codex, "resume", "--last"),
+        resume_session=env_command(env, codex, "resume", "{agent_session}"),
+    )
+    return FleetCLI(hosts, toml)
+
+
+def test_codex_steer_permission_diff_reject_interrupt_stop_resume(
+    hosts: LoopbackFleet,
+    model: FakeModel,
+    agent_cli: Callable[[str], Path],
+    seed: Callable[..., Path],
+) -> None:
+    fleet = _fleet(hosts, model, agent_cli("codex"), seed)
+    host = hosts["alpha"]
+    run = start(fleet, "codex", NAME)
+    run.wait("idle")
+
+    # Steering reaches the model once and complete; a held reply keeps the agent working.
+    thinking, answering = model.gate(), model.gate()
+    model.script(
+        write("NOTES.md", NOTES, hold=thinking),
+        say(REPLY, slow=12, hold=answering),
+    )
+    run.send(STEER)
+    run.wait("working")
+    settle(lambda: model.prompts() == [STEER], what="the steering message at the model")
+
+    # Codex writes with its shell, outside its sandbox: it asks first. Answered through fleet.
+    thinking.open()
+    run.wait("needs-input")
+    assert "Would you like to run the following command?" in run.screen()
+    run.send("y")
+    run.wait("working")
+    settle(lambda: (run.worktree / "NOTES.md").exists(), what="the approved command to run")
+    # The reply streams for 12 s with no "Working" line: still working until the turn ends.
+    answering.open()
+    streaming = run.wait_screen(lambda s: "Wrote the notes" in s, "the reply streaming")
+    assert "Worked for" not in streaming
+    assert run.status() == "working", streaming
+    run.wait("idle")
+    assert run.statuses[-5:] == ["idle", "working", "needs-input", "working", "idle"]
+    assert model.prompts() == [STEER], "the answer must not reach the model as a prompt"
+
+    # The file is a hunk in fleet's diff; rejecting it reverts it and tells the agent.
+    notes = run.worktree / "NOTES.md"
+    assert notes.read_text() == NOTES
+    diff = fleet.ok("diff", run.ref, "--json").json()
+    assert [f["path"] for f in diff["files"]] == ["NOTES.md"], diff
+    model.script(finish("Understood, no notes file."))
+    fleet.ok("reject", run.ref, "--file", "NOTES.md", "--note", "no notes file please")
+    assert not notes.exists()
+    told = settle(
+        lambda: [p for p in model.prompts() if p.startswith("fleet review:")],
+        what="the rejection at the model",
+    )
+    assert len(told) == 1 and "NOTES.md" in told[0], told
+    assert told[0].endswith("Note: no notes file please"), told
+    run.wait("idle")
+
+    # Interrupt (the profile's key) ends a turn that is still waiting for the model.
+    held = model.gate()
+    model.script(say("This will be cut short.", hold=held))
+    run.send("explain the project")
+    run.wait("working")
+    fleet.ok("interrupt", run.ref)
+    run.wait_screen(lambda s: "Conversation interrupted" in s, "the turn interrupted")
+    run.wait("idle")
+    held.open()
+
+    # Codex ran its turns in a detached app-server; stopping the session ends it too.
+    assert user_processes(host, "app-server"), "no Codex app-server: the quirk changed?"
+    fleet.ok("stop", run.ref)
+    run.wait("stopped")
+    settle(lambda: not user_processes(host, "codex"), what="every Codex process to end")
+
+    # Resumed (`codex resume --last` in the worktree), it continues the same conversation.
+    fleet.ok("resume", run.ref)
+    run.wait("idle")
+    model.script(finish("Still here."))
+    run.send("are you back?")
+    settle(lambda: model.prompts()[-1:] == ["are you back?"], what="the prompt after resume")
+    last = [r for r in model.requests() if r.prompt == "are you back?"][-1]
+    assert last.history > 2, "resume must bring the earlier conversation back"

@@ -1,0 +1,123 @@
+"""Gemini CLI 0.61.0 as a fleet session, against the scripted model (see README.md).
+
+Gemini CLI relaunches itself as a node child of its node process; `fleet stop` must end both.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.integration.fleetrun import FleetCLI
+from tests.integration.hosts import LoopbackFleet
+from tests.realagents.fakemodel import FakeModel, finish, say, write
+from tests.realagents.harness import settle, start
+from tests.realagents.support_b import NOTES, STEER, agent_table, env_command, user_processes
+
+NAME = "gemini-run"
+
+
+def _fleet(
+    hosts: LoopbackFleet, model: FakeModel, gemini: Path, seed: Callable[..., Path]
+) -> FleetCLI:
+    home = hosts["alpha"].home
+    # What a person sets up once: API-key auth chosen, no auto-update, and fleet's worktrees
+    # trusted (folders inside a trusted one are trusted too).
+    seed(
+        ".gemini/settings.json",
+        json.dumps(
+            {
+                "security": {"auth": {"selectedType": "gemini-api-key"}},
+                "general": {"disableAutoUpdate": True},
+                "privacy": {"usageStatisticsEnabled": False},
+            }
+        ),
+    )
+    seed(
+        ".gemini/trustedFolders.json",
+        json.dumps({str(home / ".fleet" / "worktrees"): "TRUST_FOLDER"}),
+    )
+    env = {"GEMINI_API_KEY": "fake", "GOOGLE_GEMINI_BASE_URL": model.url}
+    toml = agent_table(
+        "gemini",
+        command=env_command(env, gemini, "--prompt-interactive={task}"),
+        resume=env_command(env, gemini, "--resume", "latest"),
+        resume_session=env_command(env, gemini, "--resume", "{agent_session}"),
+    )
+    return FleetCLI(hosts, toml)
+
+
+def test_gemini_steer_permission_diff_reject_interrupt_stop_resume(
+    hosts: LoopbackFleet,
+    model: FakeModel,
+    agent_cli: Callable[[str], Path],
+    seed: Callable[..., Path],
+) -> None:
+    fleet = _fleet(hosts, model, agent_cli("gemini"), seed)
+    host = hosts["alpha"]
+    run = start(fleet, "gemini", NAME)
+    run.wait("idle")
+
+    # Steering (typed, newlines included) reaches the model once and complete.
+    thinking, answering = model.gate(), model.gate()
+    model.script(
+        write("NOTES.md", NOTES, hold=thinking),
+        say("Wrote the notes file.", hold=answering),
+    )
+    run.send(STEER)
+    run.wait("working")
+    settle(lambda: model.prompts() == [STEER], what="the steering message at the model")
+
+    # write_file asks "Apply this change?"; "1" (Allow once) answered through fleet.
+    thinking.open()
+    run.wait("needs-input")
+    assert "Apply this change?" in run.screen()
+    run.send("1")
+    run.wait("working")
+    settle(lambda: (run.worktree / "NOTES.md").exists(), what="the approved write")
+    answering.open()
+    run.wait("idle")
+    assert run.statuses[-5:] == ["idle", "working", "needs-input", "working", "idle"]
+    assert model.prompts() == [STEER], "the answer must not reach the model as a prompt"
+
+    # The file is a hunk in fleet's diff; rejecting it reverts it and tells the agent.
+    notes = run.worktree / "NOTES.md"
+    assert notes.read_text() == NOTES
+    diff = fleet.ok("diff", run.ref, "--json").json()
+    assert [f["path"] for f in diff["files"]] == ["NOTES.md"], diff
+    model.script(finish("Understood, no notes file."))
+    fleet.ok("reject", run.ref, "--file", "NOTES.md", "--note", "no notes file please")
+    assert not notes.exists()
+    told = settle(
+        lambda: [p for p in model.prompts() if p.startswith("fleet review:")],
+        what="the rejection at the model",
+    )
+    assert len(told) == 1 and "NOTES.md" in told[0], told
+    assert told[0].endswith("Note: no notes file please"), told
+    run.wait("idle")
+
+    # Interrupt (Escape) cancels a turn that is still waiting for the model.
+    held = model.gate()
+    model.script(say("This will be cut short.", hold=held))
+    run.send("explain the project")
+    run.wait("working")
+    fleet.ok("interrupt", run.ref)
+    run.wait_screen(lambda s: "Request cancelled" in s, "the turn cancelled")
+    run.wait("idle")
+    held.open()
+
+    # Stopping ends Gemini CLI and its relaunched node child.
+    assert len(user_processes(host, "gemini")) >= 2, "no relaunched child: the quirk changed?"
+    fleet.ok("stop", run.ref)
+    run.wait("stopped")
+    settle(lambda: not user_processes(host, "gemini"), what="every Gemini CLI process to end")
+
+    # Resumed (`gemini --resume latest` in the worktree), it continues the same conversation.
+    fleet.ok("resume", run.ref)
+    run.wait("idle")
+    model.script(finish("Still here."))
+    run.send("are you back?")
+    settle(lambda: model.prompts()[-1:] == ["are you back?"], what="the prompt after resume")
+    last = [r for r in model.requests() if r.prompt == "are you back?"][-1]
+    assert last.history > 2, "resume must bring the earlier conversation back"
