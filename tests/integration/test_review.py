@@ -195,3 +195,32 @@ def test_push_to_origin_and_clear_errors(fleet: FleetCLI) -> None:
     tip = git(fleet, wt, "rev-parse", "HEAD").strip()
     there = fleet.lf.run_as("alpha", ["git", "-C", str(origin), "rev-parse", "fleet/pushy"])
     assert there.stdout.strip() == tip
+
+
+def test_a_nested_repo_the_agent_controls_cannot_make_fleets_git_run_a_program(
+    fleet: FleetCLI,
+) -> None:
+    # A sandboxed agent can write a nested repository's config inside its worktree. fleet's own
+    # git calls run outside any sandbox, so they must never run a program named there.
+    h = fleet.lf["alpha"]
+    _, wt = start(fleet, "nest")
+    canary = h.home / "fsmonitor-ran"
+    hook = h.home / "evil-fsmonitor.sh"
+    write(h, hook, f"#!/bin/sh\ntouch {canary}\nexit 1\n")
+    fleet.lf.run_as("alpha", ["chmod", "+x", str(hook)])
+    nested = wt / "vendor" / "evil"
+    fleet.lf.run_as("alpha", ["mkdir", "-p", str(nested)])
+    git(fleet, nested, "init", "-q")
+    write(h, nested / "a.txt", "one\n")
+    git(fleet, nested, "add", "a.txt")
+    git(fleet, nested, "-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "one")
+    git(fleet, nested, "config", "core.fsmonitor", str(hook))
+    write(h, nested / "a.txt", "two\n")  # dirty, so a recursing git would look inside
+    git(fleet, wt, "add", "vendor/evil")  # a gitlink: git now treats it as a submodule
+    write(h, wt / "notes.txt", NOTES_TXT + "one more line\n")
+
+    seen = diff_json(fleet, "alpha/nest")
+    assert "notes.txt" in [f["path"] for f in seen["files"]]
+    fleet.ok("checkpoint", "alpha/nest")
+    fleet.ok("ls")
+    assert not canary.exists(), "fleet's git ran the fsmonitor program of a nested repository"

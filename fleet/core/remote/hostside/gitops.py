@@ -10,6 +10,9 @@ from .layout import HelperError
 # Variables that would point git at another repository, index or object store than asked.
 _REDIRECTS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY")
 GIT_TIMEOUT = 120
+# The agent can write a nested repository's config inside its worktree: never let git run a
+# program named there (a sandboxed agent would escape through the helper's git calls).
+_HARDENING = ("-c", "core.fsmonitor=false", "-c", "diff.ignoreSubmodules=all")
 
 
 def run(
@@ -27,7 +30,7 @@ def run(
     full_env.update(env or {})
     try:
         proc = subprocess.run(
-            ["git", "-C", repo, *args],
+            ["git", "-C", repo, *_HARDENING, *args],
             input=input_bytes if input_bytes is not None else b"",
             capture_output=True,
             env=full_env,
