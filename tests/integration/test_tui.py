@@ -117,6 +117,8 @@ async def test_new_session_from_the_form_and_commands(fleet: FleetCLI) -> None:
             "the new session",
         )
         sid = model_key(model, "beta/write-the-docs")
+        # The card shows as soon as the host made the session; the agent starts a moment later.
+        await until(pilot, lambda: received(lf["beta"], sid), "the agent to start")
         assert received(lf["beta"], sid)[:1] == [{"kind": "argv", "value": ["write the docs"]}]
         selected = app.query_one(SessionGrid).selected
         assert selected is not None and selected.session.ref == "beta/write-the-docs"

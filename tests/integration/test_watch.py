@@ -41,9 +41,14 @@ async def collect_until(
 
 
 def status_of(events: list[Event], session: str) -> str | None:
-    statuses = [
-        e["status"] for e in events if e.get("type") == "status" and e.get("session") == session
-    ]
+    """The session's latest status: from status events, or the snapshot (a fast host may have
+    made the change before the stream started)."""
+    statuses = []
+    for e in events:
+        if e.get("type") == "snapshot":
+            statuses += [s["status"] for s in e.get("sessions", []) if s.get("id") == session]
+        elif e.get("type") == "status" and e.get("session") == session:
+            statuses.append(e["status"])
     return statuses[-1] if statuses else None
 
 

@@ -1,0 +1,61 @@
+"""The benchmark's agent, run by fleet in a real tmux pane on a loopback host (stdlib, 3.8+).
+
+- While ~/bench-busy exists it prints `tick n=N t=EPOCH` every PRINT_EVERY seconds: a screen
+  change stamped with the moment it happened, for the status-latency figures.
+- It reads its terminal in cbreak mode and echoes what arrives, so steering text shows in the
+  pane the moment tmux types it; when a `steer-XXXXXXXXXXXX!` token has arrived it appends
+  {"token", "t"} to ~/steer-<session>.jsonl (t: when its last character arrived).
+"""
+
+import contextlib
+import json
+import os
+import re
+import select
+import sys
+import termios
+import time
+import tty
+
+PRINT_EVERY = 0.2
+TOKEN = re.compile(rb"steer-[0-9a-f]{12}!")
+
+
+def main() -> int:
+    session = os.environ.get("FLEET_SESSION", "none")
+    home = os.path.expanduser("~")
+    busy_flag = os.path.join(home, "bench-busy")
+    steer_log = os.path.join(home, f"steer-{session}.jsonl")
+    fd = sys.stdin.fileno()
+    with contextlib.suppress(termios.error):
+        tty.setcbreak(fd)  # keys arrive as tmux types them, not when a line is complete
+    os.write(1, b"bench agent ready\r\n> ")
+    n = 0
+    buf = b""
+    seen = set()
+    next_tick = time.time()
+    while True:
+        busy = os.path.exists(busy_flag)
+        wait = max(0.0, next_tick - time.time()) if busy else 0.2
+        ready, _, _ = select.select([fd], [], [], wait)
+        if ready:
+            data = os.read(fd, 4096)
+            if not data:
+                return 0
+            now = time.time()
+            os.write(1, data.replace(b"\r", b"\r\n").replace(b"\n\n", b"\n"))
+            buf = (buf + data)[-512:]
+            for token in TOKEN.findall(buf):
+                if token not in seen:
+                    seen.add(token)
+                    with open(steer_log, "a") as f:
+                        f.write(json.dumps({"token": token.decode(), "t": now}) + "\n")
+            continue
+        if busy and time.time() >= next_tick:
+            n += 1
+            os.write(1, f"tick n={n} t={time.time():.6f} busy\r\n".encode())
+            next_tick = max(next_tick + PRINT_EVERY, time.time() + PRINT_EVERY / 2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""The supervisor under test, in its own process: the real FleetApp, headless, instrumented.
+
+`python -m tests.bench.supervised --t0 EPOCH --expect N` (FLEET_CONFIG / FLEET_HOME in the
+environment) runs the same app a person runs (its Supervisor, SSH links, watch streams, store
+and grid) under `App.run_test`, so the parent can read this process's CPU and memory from
+/proc without the hosts or the baseline in them. It reports on stdout (JSON lines) and takes
+commands on stdin; see `Probe.command`.
+
+What it measures inside:
+- frames: the end of every compositor refresh (when a repaint is complete);
+- first paint: the first frame that shows the grid with all N cards (t0 = before exec);
+- status latency: screens carry `tick n=N t=EPOCH` markers written on the host at the moment
+  of the change; the model's `set_screen` (host -> model) and the grid's card drawing
+  (host -> painted card, at the end of that frame) each record now - t for every new marker;
+- keystrokes: a key event through the driver -> the end of the first frame begun after the
+  cursor moved;
+- diff open: the open-diff key -> the end of the first frame begun after the panel got it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from textual import events
+from textual.screen import Screen
+from textual.widgets import Input
+
+from fleet.core.config import load_config
+from fleet.ui.app import FleetApp, SteerScreen
+from fleet.ui.model import Card
+from fleet.ui.widgets.diffpanel import DiffPanel
+from fleet.ui.widgets.grid import TAIL_SHOWN, SessionGrid
+
+MARKER = re.compile(r"tick n=(\d+) t=(\d+\.\d+)")
+SIZE = (200, 50)
+
+_frames: list[tuple[float, float]] = []  # (start, end) in time.time()
+_frame_hooks: list[Callable[[float, float], None]] = []
+
+
+def _install_frame_recorder() -> None:
+    original = Screen._compositor_refresh
+
+    def recorded(self: Screen[Any]) -> None:
+        start = time.time()
+        original(self)
+        end = time.time()
+        _frames.append((start, end))
+        for hook in list(_frame_hooks):
+            hook(start, end)
+
+    Screen._compositor_refresh = recorded  # type: ignore[method-assign]
+
+
+def say(**data: Any) -> None:
+    sys.stdout.write(json.dumps(data) + "\n")
+    sys.stdout.flush()
+
+
+class Probe:
+    def __init__(self, app: FleetApp, t0: float, expect: int) -> None:
+        self.app = app
+        self.t0 = t0
+        self.expect = expect
+        self.painted: float | None = None
+        self.recording = False
+        self.model_lat: list[float] = []
+        self.render_lat: list[float] = []
+        self._model_n: dict[tuple[str, str], int] = {}
+        self._drawn_n: dict[tuple[str, str], int] = {}
+        self._drawn_pending: list[float] = []
+        self._hooked = False
+        _frame_hooks.append(self._on_frame)
+
+    # -- hooks ------------------------------------------------------------------------------
+
+    def _grid(self) -> SessionGrid | None:
+        try:
+            return self.app.query_one(SessionGrid)
+        except Exception:
+            return None
+
+    def _on_frame(self, start: float, end: float) -> None:
+        if self._drawn_pending:
+            self.render_lat += [end - t for t in self._drawn_pending]
+            self._drawn_pending.clear()
+        if self.painted is None:
+            grid = self._grid()
+            if grid is not None and grid.display and len(grid._order) >= self.expect:
+                self.painted = end
+                say(event="painted", ms=round((end - self.t0) * 1000, 1), cards=len(grid._order))
+        if not self._hooked:
+            self._hook()
+
+    def _hook(self) -> None:
+        grid = self._grid()
+        if grid is None:
+            return
+        self._hooked = True
+        model = self.app.model
+        set_screen = model.set_screen
+
+        def timed_set_screen(host: str, id: str, text: str) -> bool:
+            changed = set_screen(host, id, text)
+            if self.recording:
+                now = time.time()
+                last = self._model_n.get((host, id), 0)
+                top = last
+                for n_s, t_s in MARKER.findall(text):
+                    n = int(n_s)
+                    if n > last:
+                        self.model_lat.append(now - float(t_s))
+                        top = max(top, n)
+                self._model_n[(host, id)] = top
+            return changed
+
+        model.set_screen = timed_set_screen  # type: ignore[method-assign]
+        draw = grid._draw_card
+
+        def timed_draw(card: Card, signature: tuple[object, ...], styles: Any) -> Any:
+            if self.recording:
+                last = self._drawn_n.get(card.key, 0)
+                top = last
+                for line in card.tail[-TAIL_SHOWN:]:
+                    for n_s, t_s in MARKER.findall(line):
+                        n = int(n_s)
+                        if n > last:
+                            self._drawn_pending.append(float(t_s))
+                            top = max(top, n)
+                self._drawn_n[card.key] = top
+            return draw(card, signature, styles)
+
+        grid._draw_card = timed_draw  # type: ignore[method-assign]
+
+    async def frame_after(self, t: float, timeout: float = 30.0) -> float:
+        """The end of the first frame that began at or after t."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for start, end in _frames[-200:]:
+                if start >= t:
+                    return end
+            await asyncio.sleep(0.001)
+        return float("nan")
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def connected(self) -> dict[str, Any]:
+        model = self.app.model
+        hosts = model.hosts.values()
+        up = sum(1 for h in hosts if h.state == "connected")
+        live = sum(1 for c in model.cards.values() if not c.cached and c.tail)
+        grid = self._grid()
+        return {
+            "hosts_up": up,
+            "hosts": len(model.hosts),
+            "cards": len(model.cards),
+            "live": live,
+            "laid_out": len(grid._pos) if grid is not None else 0,
+            "grid_size": str(grid.size) if grid is not None else "",
+        }
+
+    async def keys(self, n: int) -> dict[str, Any]:
+        grid = self._grid()
+        driver = self.app._driver
+        assert grid is not None and driver is not None
+        moved_at: list[float] = []
+        move = grid._move_cursor
+
+        def timed_move(*args: Any, **kw: Any) -> None:
+            moved_at.append(time.time())
+            move(*args, **kw)
+
+        grid._move_cursor = timed_move  # type: ignore[method-assign]
+        lat: list[float] = []
+        try:
+            for i in range(n):
+                await asyncio.sleep(0.03 + 0.02 * (i % 3))
+                name = "down" if i % 2 == 0 else "up"
+                moved_at.clear()
+                sent = time.time()
+                key = events.Key(name, None)
+                key.set_sender(self.app)
+                driver.send_message(key)
+                while not moved_at and time.time() - sent < 30:
+                    await asyncio.sleep(0.0005)
+                if moved_at:
+                    end = await self.frame_after(moved_at[0])
+                    lat.append(end - sent)
+        finally:
+            grid._move_cursor = move  # type: ignore[method-assign]
+        return {"keys_ms": [round(x * 1000, 2) for x in lat]}
+
+    async def open_diff(self) -> dict[str, Any]:
+        panel = self.app.query_one(DiffPanel)
+        grid = self._grid()
+        driver = self.app._driver
+        assert grid is not None and driver is not None
+        grid.focus()
+        shown_at: list[float] = []
+        show = panel.show
+
+        def timed_show(*args: Any, **kw: Any) -> None:
+            show(*args, **kw)
+            shown_at.append(time.time())
+
+        panel.show = timed_show  # type: ignore[method-assign]
+        try:
+            await asyncio.sleep(0.05)
+            sent = time.time()
+            key = events.Key("d", "d")
+            key.set_sender(self.app)
+            driver.send_message(key)
+            while not shown_at and time.time() - sent < 120:
+                await asyncio.sleep(0.001)
+            end = await self.frame_after(shown_at[0]) if shown_at else float("nan")
+        finally:
+            panel.show = show  # type: ignore[method-assign]
+        lines = panel.view.virtual_size.height if hasattr(panel, "view") else 0
+        self.app.query_one("#body").remove_class("-review")
+        grid.focus()
+        await asyncio.sleep(0.1)
+        return {
+            "diff_ms": round((end - sent) * 1000, 1),
+            "fetched_ms": round((shown_at[0] - sent) * 1000, 1) if shown_at else None,
+            "rows": lines,
+        }
+
+    async def steer(self, ref: str, text: str) -> dict[str, Any]:
+        host, _, sid = ref.partition("/")
+        grid = self._grid()
+        driver = self.app._driver
+        assert grid is not None and driver is not None
+        if not grid.select((host, sid)):
+            return {
+                "error": f"no card {ref}",
+                "cards": len(grid._pos),
+                "screen": str(self.app.screen),
+                "filter": self.app.model.filter_text,
+                "focused": str(self.app.focused),
+            }
+        self.app.action_message()
+        deadline = time.time() + 30
+        box: Input | None = None
+        while time.time() < deadline:
+            screen = self.app.screen
+            if isinstance(screen, SteerScreen):
+                found = screen.query("#steer-text")
+                box = found.first(Input) if found else None
+                if box is not None and box.has_focus:
+                    break
+            await asyncio.sleep(0.005)
+        if box is None or not box.has_focus:
+            return {"error": "the steering box did not open"}
+        box.value = text
+        await asyncio.sleep(0.05)
+        sent = time.time()
+        key = events.Key("enter", "\r")
+        key.set_sender(self.app)
+        driver.send_message(key)
+        return {
+            "enter_at": sent,
+            "filter": self.app.model.filter_text,
+            "focused": str(self.app.focused),
+        }
+
+    async def command(self, cmd: dict[str, Any]) -> dict[str, Any] | None:
+        op = cmd.get("op")
+        if op == "status":
+            return self.connected()
+        if op == "record":
+            self.recording = bool(cmd.get("on"))
+            if self.recording:
+                self.model_lat.clear()
+                self.render_lat.clear()
+                self._drawn_pending.clear()
+            return {"recording": self.recording}
+        if op == "latency":
+            return {
+                "model_ms": [round(x * 1000, 1) for x in self.model_lat],
+                "render_ms": [round(x * 1000, 1) for x in self.render_lat],
+            }
+        if op == "keys":
+            return await self.keys(int(cmd.get("n", 50)))
+        if op == "diff":
+            return await self.open_diff()
+        if op == "steer":
+            return await self.steer(str(cmd["ref"]), str(cmd["text"]))
+        if op == "visible":
+            grid = self._grid()
+            return {"keys": [list(k) for k in grid.visible_keys()] if grid else []}
+        return {"error": f"unknown op {op!r}"}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--t0", type=float, required=True)
+    parser.add_argument("--expect", type=int, required=True)
+    args = parser.parse_args()
+    _install_frame_recorder()
+    app = FleetApp(load_config())
+    probe = Probe(app, args.t0, args.expect)
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    async with app.run_test(size=SIZE):
+        say(event="started")
+        while line := await reader.readline():
+            cmd = json.loads(line)
+            if cmd.get("op") == "quit":
+                break
+            reply = await probe.command(cmd)
+            say(event="reply", op=cmd.get("op"), **(reply or {}))
+    say(event="exited")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
