@@ -74,6 +74,7 @@ class Supervisor:
         self.helpers = {name: HelperClient(link) for name, link in self.links.items()}
 
     async def close(self) -> None:
+        await asyncio.gather(*(helper.close() for helper in self.helpers.values()))
         await asyncio.gather(*(link.close() for link in self.links.values()))
         if self.hooks is not None:
             await self.hooks.drain(timeout=self.hooks.settings.timeout)
@@ -364,9 +365,13 @@ class Supervisor:
     def _seen(self) -> review.SeenDiffs:
         return review.SeenDiffs(state_dir())
 
-    async def diff(self, ref: str, since_review: bool = False) -> tuple[Session, review.Diff]:
-        """The session's diff against its base (or since the last decision), as seen now."""
-        session = await self.find(ref)
+    async def diff(
+        self, ref: str, since_review: bool = False, *, session: Session | None = None
+    ) -> tuple[Session, review.Diff]:
+        """The session's diff against its base (or since the last decision), as seen now.
+        A caller that already knows the session (the UI) passes it: no listing round trip."""
+        if session is None:
+            session = await self.find(ref)
         args = {"session": session.id, "since_review": since_review}
         data = await self.helper(session.host).call("diff", args)
         if not isinstance(data.get("text"), str) or not isinstance(data.get("base", ""), str):
@@ -381,10 +386,16 @@ class Supervisor:
         return session, seen
 
     async def _decide(
-        self, ref: str, hunks: list[int], path: str | None, expect: str | None
+        self,
+        ref: str,
+        hunks: list[int],
+        path: str | None,
+        expect: str | None,
+        session: Session | None = None,
     ) -> tuple[Session, review.Diff, list[review.Hunk] | None]:
         """The session, the diff the person saw (by --expect, else fresh), the chosen hunks."""
-        session = await self.find(ref)
+        if session is None:
+            session = await self.find(ref)
         if expect:
             seen = self._seen().recall(session.host, session.id, expect)
             if seen is None:
@@ -393,7 +404,7 @@ class Supervisor:
                     f"`fleet diff {session.ref}` and use the fingerprint it prints"
                 )
         else:
-            _, seen = await self.diff(session.ref)
+            _, seen = await self.diff(session.ref, session=session)
         chosen = seen.choose(hunks, path) if hunks or path else None
         return session, seen, chosen
 
@@ -403,7 +414,7 @@ class Supervisor:
         except RemoteError as exc:
             if exc.kind != "stale":
                 raise
-            _, fresh = await self.diff(session.ref)
+            _, fresh = await self.diff(session.ref, session=session)
             raise review.StaleReview(f"{session.ref}: {exc.reason}", fresh) from None
 
     async def approve(
@@ -413,10 +424,11 @@ class Supervisor:
         path: str | None = None,
         message: str | None = None,
         expect: str | None = None,
+        session: Session | None = None,
     ) -> tuple[Session, dict[str, Any]]:
         """Stage the chosen hunks; with none chosen, stage every pending one and commit all
         that is approved on the session's branch (with `message`, or a generated one)."""
-        session, seen, chosen = await self._decide(ref, hunks or [], path, expect)
+        session, seen, chosen = await self._decide(ref, hunks or [], path, expect, session)
         commit = chosen is None or message is not None
         todo = [h for h in (seen.pending() if chosen is None else chosen) if not h.approved]
         if chosen is not None and not todo:
@@ -457,9 +469,10 @@ class Supervisor:
         path: str | None = None,
         note: str = "",
         expect: str | None = None,
+        session: Session | None = None,
     ) -> tuple[Session, dict[str, Any]]:
         """Keep the chosen hunks as a patch, revert them in the worktree, tell the agent."""
-        session, seen, chosen = await self._decide(ref, hunks or [], path, expect)
+        session, seen, chosen = await self._decide(ref, hunks or [], path, expect, session)
         if not chosen:
             raise UsageError("say which hunks to reject: --hunk N (repeatable) or --file PATH")
         patch = seen.patch(chosen)

@@ -167,20 +167,30 @@ class SimFleet:
                 process.stderr.write(b"simulated host: unknown command\n")
                 process.exit(127)
                 return
+            if command.endswith(" serve"):  # plain calls share one channel, answered by id
+                while line := await process.stdin.readline():
+                    request = json.loads(line.decode())
+                    answer = self.answer(host, request.get("op"), request.get("args") or {})
+                    answer = {"id": request.get("id"), **answer}
+                    process.stdout.write((json.dumps(answer) + "\n").encode())
+                process.exit(0)
+                return
             line = await process.stdin.readline()
             request = json.loads(line.decode())
             op, args = request.get("op"), request.get("args") or {}
             if op == "watch":
                 await self.watch(host, process, args)
                 return
-            result = self.plain(host, op, args)
-            answer = {"ok": True, "result": result}
-            if result is None:
-                answer = {"ok": False, "error": {"kind": "bad-request", "message": str(op)}}
-            process.stdout.write((json.dumps(answer) + "\n").encode())
+            process.stdout.write((json.dumps(self.answer(host, op, args)) + "\n").encode())
             process.exit(0)
         except (asyncssh.Error, OSError, ConnectionError):
             return
+
+    def answer(self, host: SimHost, op: object, args: dict[str, object]) -> dict[str, object]:
+        result = self.plain(host, str(op), args)
+        if result is None:
+            return {"ok": False, "error": {"kind": "bad-request", "message": str(op)}}
+        return {"ok": True, "result": result}
 
     def plain(self, host: SimHost, op: str, args: dict[str, object]) -> object:
         if op == "hello":

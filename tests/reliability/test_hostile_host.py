@@ -68,6 +68,8 @@ HOSTILE_HELPER = textwrap.dedent(
     out = sys.stdout.buffer
     request = json.loads(sys.stdin.buffer.readline())
     op = request["op"]
+    # fleet's plain calls arrive on `helper serve`, tagged with an id the answer carries first.
+    rid = json.dumps(request.get("id")).encode()
     try:
         with open(os.path.expanduser("~/hostile.json")) as f:
             modes = json.load(f)
@@ -76,7 +78,7 @@ HOSTILE_HELPER = textwrap.dedent(
     mode = modes.get(op, "valid")
 
     def answer(obj):
-        out.write(json.dumps(obj).encode() + b"\\n")
+        out.write(json.dumps(dict({"id": request.get("id")}, **obj)).encode() + b"\\n")
 
     def bad_rows():
         rows = [dict(GOOD_ROW)]
@@ -145,13 +147,13 @@ HOSTILE_HELPER = textwrap.dedent(
         out.write(b"<<< not json >>>\\n")
         sys.stderr.write(OSC52 + "stderr said \\u202e something\\n")
     elif mode == "nonutf8":
-        out.write(b'{"ok": false, "error": {"kind": "x", '
+        out.write(b'{"id": ' + rid + b', "ok": false, "error": {"kind": "x", '
                   b'"message": "bad \\xff\\xfe\\xc3( utf8"}}\\n')
     elif mode == "deep":
         out.write(b"[" * 200000 + b"]" * 200000 + b"\\n")
     elif mode == "huge":
         chunk = b"x" * (1 << 20)
-        out.write(b'{"ok": true, "result": "')
+        out.write(b'{"id": ' + rid + b', "ok": true, "result": "')
         for _ in range(%(huge_mb)d):
             out.write(chunk)
         out.write(b'"}\\n')

@@ -8,8 +8,10 @@ interpreted by a remote shell.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import re
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -29,9 +31,16 @@ CALL_TIMEOUT = 120.0
 CHANNEL_ATTEMPTS = 6
 MAX_ANSWER = 128 * 1024 * 1024
 """Bytes of one answer read from a helper (a diff with big binary files fits); more is refused."""
+MAX_REQUEST = 255 * 1024 * 1024
+"""Characters of one request; the helper refuses a line over 256 MiB (hostside.main)."""
 MAX_STDERR = 64 * 1024  # only its last line is ever shown
 READ_CHUNK = 256 * 1024
 LIST_OPS = frozenset({"list", "checkpoints", "decisions"})  # every other op answers an object
+READ_ONLY = frozenset(
+    {"hello", "list", "screen", "diff", "checkpoints", "decisions", "agent_versions"}
+)
+"""Ops that change nothing on the host: safe to ask again after a channel died mid-call."""
+CALL_ATTEMPTS = 2
 
 _PROBE = (
     'for t in python3 tmux git; do command -v "$t" >/dev/null 2>&1 || echo "missing $t"; '
@@ -48,6 +57,8 @@ class HelperClient:
         self.bundle = helper or bundle()
         self._ready = False
         self._install_lock = asyncio.Lock()
+        self._serve: _ServeChannel | None = None
+        self._serve_lock = asyncio.Lock()
 
     @property
     def host(self) -> str:
@@ -150,36 +161,53 @@ class HelperClient:
     async def call(
         self, op: str, args: dict[str, Any] | None = None, timeout: float = CALL_TIMEOUT
     ) -> Any:
-        """One request, one answer."""
+        """One request, one answer, over the host's shared `serve` channel.
+
+        A read-only op whose channel died is asked again on a new one; any other op is
+        asked again only when it certainly never left (it may have run: steering must
+        not be typed twice), else the caller gets HostUnreachable."""
         await self.ensure_installed()
-        request = (json.dumps({"op": op, "args": args or {}}) + "\n").encode()
+        body = json.dumps({"op": op, "args": args or {}})
+        if len(body) > MAX_REQUEST:
+            raise RemoteError(
+                self.host, "bad-request", f"the request for {op} is larger than the helper takes"
+            )
         try:
-            for attempt in range(CHANNEL_ATTEMPTS):
+            for attempt in range(CALL_ATTEMPTS):
                 try:
-                    async with self.link.channel() as conn:
-                        out, err, status = await asyncio.wait_for(
-                            self._exchange(conn, op, request), timeout
-                        )
+                    answer = await asyncio.wait_for(self._ask(op, body), timeout)
                     break
-                except asyncssh.ChannelOpenError as exc:
-                    await self._refused(exc, attempt)
+                except _Lost as lost:
+                    if attempt == CALL_ATTEMPTS - 1 or (lost.sent and op not in READ_ONLY):
+                        raise HostUnreachable(
+                            self.host, f"connection lost during {op}: {lost.reason}"
+                        ) from None
+                    log.info("%s: helper channel lost (%s); asking again", self.host, lost.reason)
+                except _Ended:
+                    # The serve process ended under the request (killed, or it had just
+                    # exited): a new one answers a read-only op; anything else may have run.
+                    if attempt == CALL_ATTEMPTS - 1 or op not in READ_ONLY:
+                        raise
         except TimeoutError:
             raise HostUnreachable(self.host, f"no answer to {op} within {timeout:g} s") from None
-        except (asyncssh.Error, OSError) as exc:
-            self.link.drop()
-            raise HostUnreachable(
-                self.host, f"connection lost during {op}: {_reason(exc)}"
-            ) from None
-        answer = _last_json_line(out.decode("utf-8", "replace"))
-        if answer is None:
-            lines = err.decode("utf-8", "replace").strip().splitlines()
-            log.error("%s: the helper gave no answer to %s (exit status %s)", self.host, op, status)
+        except _Ended as ended:
+            lines = ended.stderr.decode("utf-8", "replace").strip().splitlines()
+            log.error(
+                "%s: the helper gave no answer to %s (exit status %s)", self.host, op, ended.status
+            )
             raise RemoteError(
                 self.host,
                 "protocol",
                 f"the helper gave no answer to {op}"
-                + (f": {said(lines[-1])}" if lines else f" (exit status {status})"),
-            )
+                + (f": {said(lines[-1])}" if lines else f" (exit status {ended.status})"),
+            ) from None
+        except _TooLarge:
+            log.error("%s: the helper's answer to %s is over %d bytes", self.host, op, MAX_ANSWER)
+            raise RemoteError(
+                self.host,
+                "protocol",
+                f"the helper's answer to {op} is larger than {MAX_ANSWER // 2**20} MB: refused",
+            ) from None
         if not answer.get("ok"):
             error = answer.get("error")
             if not isinstance(error, dict):
@@ -201,33 +229,42 @@ class HelperClient:
             )
         return result
 
-    async def _exchange(
-        self, conn: asyncssh.SSHClientConnection, op: str, request: bytes
-    ) -> tuple[bytes, bytes, int | None]:
-        """Run the helper once: the request in, its stdout (at most MAX_ANSWER bytes) and the
-        tail of its stderr out. A bigger answer is refused without being kept in memory."""
-        process = await conn.create_process(self.command, encoding=None)
-        # stderr drains alongside, so a chatty helper cannot stall on a full channel window.
-        err_task = asyncio.ensure_future(_read_tail(process.stderr, MAX_STDERR))
-        try:
-            process.stdin.write(request)
-            process.stdin.write_eof()
-            out = await _read_capped(process.stdout, MAX_ANSWER)
-            if out is None:
-                log.error(
-                    "%s: the helper's answer to %s is over %d bytes", self.host, op, MAX_ANSWER
-                )
-                raise RemoteError(
-                    self.host,
-                    "protocol",
-                    f"the helper's answer to {op} is larger than {MAX_ANSWER // 2**20} MB: refused",
-                )
-            err = await err_task
-            await process.wait()
-            return out, err, process.exit_status
-        finally:
-            err_task.cancel()
-            process.close()  # also what stops a helper still writing past the limit
+    async def _ask(self, op: str, body: str) -> dict[str, Any]:
+        channel = await self._channel(op)
+        return await channel.ask(body)
+
+    async def _channel(self, op: str) -> _ServeChannel:
+        """The open serve channel, opened (once, for every caller waiting) when there is none."""
+        if self._serve is not None and not self._serve.closed:
+            return self._serve
+        async with self._serve_lock:
+            if self._serve is not None and not self._serve.closed:
+                return self._serve
+            slot = contextlib.AsyncExitStack()
+            try:
+                for attempt in range(CHANNEL_ATTEMPTS):
+                    conn = await slot.enter_async_context(self.link.channel())
+                    try:
+                        process = await conn.create_process(f"{self.command} serve", encoding=None)
+                        break
+                    except asyncssh.ChannelOpenError as exc:
+                        await slot.aclose()
+                        await self._refused(exc, attempt)
+            except (asyncssh.Error, OSError) as exc:
+                await slot.aclose()
+                self.link.drop()
+                raise _Lost(f"cannot start the helper: {_reason(exc)}", sent=False) from None
+            except BaseException:
+                await slot.aclose()
+                raise
+            self._serve = _ServeChannel(self.host, self.link, process, slot)
+            return self._serve
+
+    async def close(self) -> None:
+        """End the serve channel (the host's serve process ends when its stdin closes)."""
+        serve, self._serve = self._serve, None
+        if serve is not None:
+            await serve.close()
 
     async def stream(
         self, op: str, args: dict[str, Any] | None = None
@@ -286,18 +323,6 @@ class HelperClient:
                 process.close()
 
 
-async def _read_capped(reader: asyncssh.SSHReader[bytes], limit: int) -> bytes | None:
-    """Everything until EOF, or None as soon as it passes `limit` bytes."""
-    parts: list[bytes] = []
-    size = 0
-    while chunk := await reader.read(READ_CHUNK):
-        size += len(chunk)
-        if size > limit:
-            return None
-        parts.append(chunk)
-    return b"".join(parts)
-
-
 async def _read_tail(reader: asyncssh.SSHReader[bytes], keep: int) -> bytes:
     """Everything until EOF, keeping only the last `keep` bytes."""
     tail = b""
@@ -306,17 +331,169 @@ async def _read_tail(reader: asyncssh.SSHReader[bytes], keep: int) -> bytes:
     return tail
 
 
-def _last_json_line(text: str) -> dict[str, Any] | None:
-    for line in reversed(text.strip().splitlines()):
-        try:
-            value = json.loads(line)
-        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
-            continue
-        if isinstance(value, dict):
-            return value
-    return None
-
-
 def _reason(exc: BaseException) -> str:
     reason = getattr(exc, "reason", None)
     return said(reason or exc or type(exc).__name__)
+
+
+class _Lost(Exception):
+    """The serve channel went away before the answer came. `sent`: the request may have run."""
+
+    def __init__(self, reason: str, sent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.sent = sent
+
+
+class _Ended(Exception):
+    """The serve process ended, the connection still up, without answering."""
+
+    def __init__(self, status: int | None, stderr: bytes) -> None:
+        super().__init__(status)
+        self.status = status
+        self.stderr = stderr
+
+
+class _TooLarge(Exception):
+    """An answer line over MAX_ANSWER bytes (refused as it arrives, never kept whole)."""
+
+
+# The helper writes the id first, so even an answer too long to parse names its request.
+_ID_PREFIX = re.compile(rb'\A\s*\{\s*"id"\s*:\s*(\d{1,16})\s*[,}]')
+
+
+class _ServeChannel:
+    """One `helper serve` process on the host: requests tagged by id, answers matched to them.
+
+    It holds one slot of the link's channel budget for as long as it is open."""
+
+    def __init__(
+        self,
+        host: str,
+        link: HostLink,
+        process: asyncssh.SSHClientProcess[bytes],
+        slot: contextlib.AsyncExitStack,
+    ) -> None:
+        self.host = host
+        self.link = link
+        self.process = process
+        self.closed = False
+        self._slot = slot
+        self._closing = False
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._last_id = 0
+        # stderr drains alongside, so a chatty helper cannot stall on a full channel window.
+        self._stderr = asyncio.ensure_future(_read_tail(process.stderr, MAX_STDERR))
+        self._reader = asyncio.ensure_future(self._read())
+
+    async def ask(self, body: str) -> dict[str, Any]:
+        """`body` is the request object as JSON; the answer object comes back."""
+        if self.closed:
+            raise _Lost("the helper's channel closed", sent=False)
+        self._last_id += 1
+        rid = self._last_id
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = future
+        try:
+            try:
+                self.process.stdin.write(f'{{"id": {rid}, {body[1:]}\n'.encode())
+            except (asyncssh.Error, OSError) as exc:
+                raise _Lost(_reason(exc), sent=False) from None
+            return await future
+        finally:
+            self._pending.pop(rid, None)
+
+    async def close(self) -> None:
+        self._closing = True
+        self.closed = True
+        self.process.close()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(self._reader), 5)
+
+    async def _read(self) -> None:
+        failure: Exception
+        try:
+            await self._lines()
+            self.closed = True
+            failure = await self._ended()
+        except (asyncssh.Error, OSError) as exc:
+            failure = self._lost(_reason(exc))
+        except _TooLarge as exc:  # and no id says whose: every waiting call is refused
+            failure = exc
+        except asyncio.CancelledError:
+            failure = _Lost("the helper's channel was closed", sent=True)
+        self.closed = True
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(failure)
+        self.process.close()
+        self._stderr.cancel()
+        await self._slot.aclose()
+
+    def _lost(self, reason: str) -> _Lost:
+        if not self._closing:
+            self.link.drop()  # a cut connection: the next use reconnects
+        return _Lost(reason, sent=True)
+
+    async def _ended(self) -> Exception:
+        with contextlib.suppress(asyncssh.Error, OSError, TimeoutError):
+            await asyncio.wait_for(self.process.wait_closed(), 5)
+        if self.process.exit_status is None and self.process.exit_signal is None:
+            # A cut connection ends the channel without an exit status.
+            return self._lost("connection lost")
+        stderr = b""
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            stderr = await asyncio.wait_for(asyncio.shield(self._stderr), 1)
+        return _Ended(self.process.exit_status, stderr)
+
+    async def _lines(self) -> None:
+        """Every answer line as it completes; a line over MAX_ANSWER is skipped as it comes."""
+        buf = bytearray()
+        skipping = False
+        while chunk := await self.process.stdout.read(READ_CHUNK):
+            start = 0
+            while True:
+                end = chunk.find(b"\n", start)
+                piece = chunk[start:] if end < 0 else chunk[start:end]
+                if skipping:
+                    pass
+                elif len(buf) + len(piece) > MAX_ANSWER:
+                    self._too_large((bytes(buf[:64]) + piece[:64])[:64])
+                    buf.clear()
+                    skipping = True
+                else:
+                    buf += piece
+                if end < 0:
+                    break
+                if not skipping:
+                    self._deliver(bytes(buf))
+                buf.clear()
+                skipping = False
+                start = end + 1
+
+    def _too_large(self, head: bytes) -> None:
+        match = _ID_PREFIX.match(head)
+        future = self._pending.get(int(match.group(1))) if match else None
+        if future is None:
+            raise _TooLarge()
+        if not future.done():
+            future.set_exception(_TooLarge())
+
+    def _deliver(self, line: bytes) -> None:
+        if not line.strip():
+            return
+        try:
+            value = json.loads(line.decode("utf-8", "replace"))
+        except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
+            value = None
+        if not isinstance(value, dict):
+            log.error("%s: ignored a malformed line from the helper", self.host)
+            return
+        rid = value.get("id")
+        future = self._pending.get(rid) if type(rid) is int else None
+        if future is None:
+            # An answer to a call that timed out, or to nothing: nobody waits for it.
+            log.info("%s: ignored an answer to no pending request", self.host)
+            return
+        if not future.done():
+            future.set_result(value)

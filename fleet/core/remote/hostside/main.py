@@ -2,6 +2,7 @@
 
 Plain ops answer one line: {"ok": true, "result": ...} or {"ok": false, "error": {...}}.
 Streaming ops (watch, tail) answer one JSON event per line until the client closes stdin.
+`serve` (argv) takes many plain requests over one channel: see serve.py.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import shutil
 import sys
 import threading
 
-from . import checkpoints, gitops, review, sessions, tmux, versions, watch, watcher
+from . import checkpoints, gitops, review, serve, sessions, tmux, versions, watch, watcher
 from .layout import BASE, HelperError, check_id, ensure_dirs
 
 PROTOCOL = 1
@@ -93,6 +94,49 @@ def _exit_when_client_leaves() -> None:
     threading.Thread(target=wait, daemon=True).start()
 
 
+def parse_request(request: dict) -> tuple:
+    """(op, args) of a request object; ValueError/KeyError/TypeError when malformed."""
+    op = request["op"]
+    args = request.get("args")
+    args = {} if args is None else args
+    if not isinstance(op, str) or not isinstance(args, dict):
+        raise TypeError("op must be a string and args an object")
+    return op, args
+
+
+_watcher_started = threading.Lock()
+
+
+def run_plain(op: str, args: dict) -> dict:
+    """One plain operation as its answer object; never raises."""
+    try:
+        if op not in PLAIN:
+            if op in STREAMS:
+                raise HelperError("bad-request", "%s runs on a channel of its own" % op)
+            raise HelperError("bad-request", "unknown operation %r" % op)
+        if op in WATCHED:
+            with _watcher_started:  # concurrent requests of one serve start one watcher
+                watcher.ensure_running()
+        return {"ok": True, "result": PLAIN[op](args)}
+    except HelperError as e:
+        error = {"kind": e.kind, "message": _short(e.message, MAX_ERROR)}
+    except Exception as e:  # report, never leave the client waiting on a traceback
+        error = {"kind": "internal", "message": _short("%s: %s" % (type(e).__name__, e), MAX_ERROR)}
+    return {"ok": False, "error": error}
+
+
+def _serve() -> int:
+    """The protocol moves to private descriptors; 0 and 1 become /dev/null and stderr, so
+    nothing a child process or a stray print does can read a request or corrupt an answer."""
+    inp = os.fdopen(os.dup(0), "rb")
+    out = os.fdopen(os.dup(1), "wb")
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    return serve.Server(inp, out, parse_request, run_plain, MAX_REQUEST).run()
+
+
 def main(argv: list) -> int:
     # No global umask: the agent and its worktree get the person's usual file modes. fleet's
     # own files are created with explicit private modes instead.
@@ -100,6 +144,8 @@ def main(argv: list) -> int:
         return sessions.op_exec(argv[1])
     if argv[:1] == ["watcher"]:
         return watcher.run_daemon()
+    if argv == ["serve"]:
+        return _serve()
     line = sys.stdin.buffer.readline(MAX_REQUEST + 1)
     try:
         if len(line) > MAX_REQUEST:
@@ -107,11 +153,7 @@ def main(argv: list) -> int:
         request = json.loads(line.decode("utf-8"))
         if not isinstance(request, dict):
             raise TypeError("not an object")
-        op = request["op"]
-        args = request.get("args")
-        args = {} if args is None else args
-        if not isinstance(op, str) or not isinstance(args, dict):
-            raise TypeError("op must be a string and args an object")
+        op, args = parse_request(request)
     except (ValueError, KeyError, TypeError, RecursionError) as e:
         # RecursionError: JSON nested thousands deep. Never a traceback: a clear answer.
         why = "missing %s" % e if isinstance(e, KeyError) else str(e)
@@ -126,27 +168,21 @@ def main(argv: list) -> int:
             }
         )
         return 2
+    if op not in STREAMS:
+        answer = run_plain(op, args)
+        _emit(answer)
+        return 0 if answer["ok"] else 1
     try:
-        if op in STREAMS:
-            # Checked before the stream starts: once it runs, a client that already closed its
-            # side (as every one-shot caller does) ends the helper at once, error or not.
-            if op == "tail":
-                sessions.load_meta(check_id(args.get("session")))
-            _exit_when_client_leaves()
-            STREAMS[op](args, _emit)
-            return 0
-        if op not in PLAIN:
-            raise HelperError("bad-request", "unknown operation %r" % op)
-        if op in WATCHED:
-            watcher.ensure_running()
-        _emit({"ok": True, "result": PLAIN[op](args)})
+        # Checked before the stream starts: once it runs, a client that already closed its
+        # side (as every one-shot caller does) ends the helper at once, error or not.
+        if op == "tail":
+            sessions.load_meta(check_id(args.get("session")))
+        _exit_when_client_leaves()
+        STREAMS[op](args, _emit)
         return 0
     except HelperError as e:
         error = {"kind": e.kind, "message": _short(e.message, MAX_ERROR)}
     except Exception as e:  # report, never leave the client waiting on a traceback
         error = {"kind": "internal", "message": _short("%s: %s" % (type(e).__name__, e), MAX_ERROR)}
-    if op in STREAMS:
-        _emit({"type": "error", "error": error})
-    else:
-        _emit({"ok": False, "error": error})
+    _emit({"type": "error", "error": error})
     return 1

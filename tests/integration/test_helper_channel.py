@@ -1,0 +1,131 @@
+"""Plain helper calls share one long-lived `helper serve` process per host (client.py,
+hostside/serve.py), on real sshd hosts: many calls at once over one channel, a read-only
+call after the connection was cut works, and a steering message cut in flight is never
+typed twice."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from fleet.core.config import load_config
+from fleet.core.errors import HostUnreachable
+from fleet.core.supervisor import Supervisor
+from tests.integration.faults import FaultyProxy
+from tests.integration.fleetrun import FleetCLI, received_lines, wait_for
+from tests.integration.hosts import LoopbackFleet, LoopbackHost
+from tests.reliability.common import fault_fleet
+
+
+def serve_processes(host: LoopbackHost) -> list[int]:
+    """Pids of `helper-*.pyz serve` processes running as the host's user."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if entry.stat().st_uid != host.uid:
+                continue
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(b"/helper-" in a or a.startswith(b".fleet/helper-") for a in argv) and (
+            b"serve" in argv
+        ):
+            found.append(int(entry.name))
+    return found
+
+
+async def start_recorder(fleet: FleetCLI, name: str) -> str:
+    await asyncio.to_thread(
+        fleet.ok, "new", "alpha", "--repo", "~/repo", "--agent", "recorder", "--name", name
+    )
+    session = await asyncio.to_thread(fleet.wait_status, f"alpha/{name}", "idle")
+    return str(session["id"])
+
+
+async def test_many_concurrent_calls_share_one_channel(fresh_hosts: LoopbackFleet) -> None:
+    fleet = FleetCLI(fresh_hosts)
+    sid = await start_recorder(fleet, "c")
+    alpha = fresh_hosts["alpha"]
+    async with Supervisor(load_config(fleet.config)) as sup:
+        helper = sup.helper("alpha")
+        calls = [helper.call("screen", {"session": sid}) for _ in range(40)]
+        calls += [helper.call("hello") for _ in range(20)]
+        calls += [helper.call("list") for _ in range(20)]
+        answers = await asyncio.gather(*calls)
+        assert all("text" in a for a in answers[:40])
+        assert all(a["protocol"] == 1 for a in answers[40:60])
+        assert all(any(row["id"] == sid for row in a) for a in answers[60:])
+        # One serve process on the host for all 80 calls, on the one connection.
+        assert len(serve_processes(alpha)) == 1, serve_processes(alpha)
+        assert sup.links["alpha"].connects == 1
+    # The client closed its side: the serve process ends with it.
+    await asyncio.to_thread(
+        wait_for, lambda: not serve_processes(alpha), 20, 0.05, "the serve process to end"
+    )
+
+
+async def test_a_read_only_call_after_a_cut_works(fresh_hosts: LoopbackFleet) -> None:
+    alpha = fresh_hosts["alpha"]
+    with FaultyProxy(alpha.port) as proxy:
+        fleet = fault_fleet(fresh_hosts, {"alpha": proxy.port}, keepalive=(5, 3))
+        sid = await start_recorder(fleet, "rd")
+        async with Supervisor(load_config(fleet.config)) as sup:
+            helper = sup.helper("alpha")
+            await helper.call("screen", {"session": sid})
+            for rst in (False, True):
+                proxy.cut(rst=rst)
+                # Right after the cut, before the client may have noticed: asked again on
+                # a new connection, never an error for the person.
+                answer = await helper.call("screen", {"session": sid})
+                assert isinstance(answer.get("text"), str)
+            assert sup.links["alpha"].connects == 3
+
+
+async def test_a_send_cut_in_flight_is_never_sent_twice(fresh_hosts: LoopbackFleet) -> None:
+    alpha = fresh_hosts["alpha"]
+    with FaultyProxy(alpha.port) as proxy:
+        fleet = fault_fleet(fresh_hosts, {"alpha": proxy.port}, keepalive=(5, 3))
+        sid = await start_recorder(fleet, "s")
+        async with Supervisor(load_config(fleet.config)) as sup:
+            helper = sup.helper("alpha")
+            await helper.call("hello")  # the serve channel is open before the fault
+
+            # The host typed it; the answer is cut on its way back.
+            proxy.slow(0.6, "down")
+            args = {"session": sid, "text": "once", "enter": True}
+            send = asyncio.create_task(helper.call("send", args))
+            await asyncio.to_thread(
+                wait_for,
+                lambda: "once" in received_lines(alpha, sid),
+                20,
+                0.02,
+                "the agent to receive the message",
+            )
+            assert not send.done(), "the answer came back before the cut: slow the link more"
+            proxy.cut(rst=True)
+            with pytest.raises(HostUnreachable, match="connection lost during send"):
+                await send
+            proxy.heal()
+
+            # Through the supervisor the person is told it may have arrived.
+            proxy.slow(0.6, "down")
+            steer = asyncio.create_task(sup.send(f"alpha/{sid}", "twice?"))
+            await asyncio.to_thread(
+                wait_for, lambda: "twice?" in received_lines(alpha, sid), 20, 0.02, "twice?"
+            )
+            assert not steer.done()
+            proxy.cut(rst=True)
+            with pytest.raises(HostUnreachable, match="may or may not have reached"):
+                await steer
+            proxy.heal()
+
+            # A later message arrives after them: had either been sent again, it would show.
+            await helper.call("send", {"session": sid, "text": "after", "enter": True})
+            await asyncio.to_thread(
+                wait_for, lambda: "after" in received_lines(alpha, sid), 20, 0.05, "after"
+            )
+            assert received_lines(alpha, sid) == ["once", "twice?", "after"]
