@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import subprocess
@@ -27,7 +28,7 @@ from fleet.core.hooks import HookRunner
 from fleet.core.logs import log_path, setup_logging
 from fleet.core.models import DiffStat, Session, Status
 from fleet.core.paths import ensure_state_dir
-from fleet.core.store import Store
+from fleet.core.store import Store, StoreError
 from fleet.core.supervisor import DEFAULT_AGENT, Listing, Supervisor
 from fleet.core.textsafe import inert, inert_bytes
 
@@ -770,10 +771,17 @@ async def _run_async(config: Config, args: argparse.Namespace) -> int:
     hooks = HookRunner(config.hooks)
     try:
         async with Supervisor(config, store=store, hooks=hooks) as sup:
-            return await ASYNC_COMMANDS[args.command](sup, args)
-    finally:
+            code = await ASYNC_COMMANDS[args.command](sup, args)
+    except BaseException:
         await hooks.close()
-        await store.close()
+        # The command's own error says what happened (and what was not done); a store that
+        # also fails to close (a full disk) must not replace it. The log keeps both.
+        with contextlib.suppress(StoreError):
+            await store.close()
+        raise
+    await hooks.close()
+    await store.close()
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

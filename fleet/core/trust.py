@@ -62,9 +62,7 @@ async def fetch_offer(
     link = HostLink(name, target, settings, asyncio.Semaphore(1))
     host, port, user = link._endpoint()
     config = link._config_files()
-    options = asyncssh.SSHClientConnectionOptions(
-        config=config, host=host, port=port or (), username=user or ()
-    )
+    options = link._options(host, port, user)
     real_host = str(options.host)
     real_port = int(options.port or 22)
     alias = options.host_key_alias or real_host
@@ -82,7 +80,7 @@ async def fetch_offer(
         raise HostUnreachable(name, f"cannot fetch its host key: {reason}") from None
     if key is None:
         raise HostUnreachable(name, "the host presented no host key")
-    files = link._known_hosts(host, port, user)
+    files = link._known_hosts(options)
     state, recorded_in = _compare(key, files, alias, real_host, real_port)
     known_name = alias if real_port == 22 else f"[{alias}]:{real_port}"
     public = key.export_public_key("openssh").decode("ascii").split()

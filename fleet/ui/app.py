@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar, Literal
@@ -34,7 +34,7 @@ from fleet.core.store import Store
 from fleet.core.supervisor import Supervisor, session_from_json
 from fleet.core.textsafe import inert
 from fleet.ui.bindings import BINDINGS, keymap_from_config
-from fleet.ui.model import Card, FleetModel
+from fleet.ui.model import Card, FleetModel, HostState
 from fleet.ui.screens.help import HelpScreen
 from fleet.ui.screens.new_session import NewSession, NewSessionScreen
 from fleet.ui.themes import (
@@ -56,6 +56,29 @@ class Steer:
     """What the steering box returns."""
 
     text: str
+
+
+HOSTS_NAMED = 4  # beyond this many hosts, the top line counts them by state instead
+
+
+def host_summary(hosts: Iterable[HostState], now: float) -> list[str]:
+    """The top line's host part: each host by name in a small fleet; in a large one, a count
+    per state, naming the hosts that are not connected (the ones the person must look at)."""
+    states = list(hosts)
+    if len(states) <= HOSTS_NAMED:
+        return [f"{h.name}: {inert(h.label(now))}" for h in states]
+    by_state: dict[str, list[HostState]] = {}
+    for h in states:
+        by_state.setdefault(h.state, []).append(h)
+    parts = []
+    for state, group in sorted(by_state.items(), key=lambda kv: kv[0] == "connected"):
+        if state == "connected":
+            parts.append(f"{len(group)} connected")
+            continue
+        names = ", ".join(h.name for h in group[:HOSTS_NAMED])
+        more = f" +{len(group) - HOSTS_NAMED}" if len(group) > HOSTS_NAMED else ""
+        parts.append(f"{len(group)} {state} ({inert(names)}{more})")
+    return [f"{len(states)} hosts: " + "  ·  ".join(parts)]
 
 
 class SteerScreen(ModalScreen[Steer | None]):
@@ -215,9 +238,14 @@ class FleetApp(App[int]):
                 if screen:
                     self.model.set_screen(cached.session.host, cached.session.id, screen)
         self._refresh_all()
+        # The cached fleet is painted first; connecting (ssh config parsing, key exchange)
+        # begins after that frame, so a large fleet shows at once, before any host answers.
+        self.call_after_refresh(self._follow_hosts)
+        self.set_interval(1.0, self._tick)
+
+    def _follow_hosts(self) -> None:
         for host in self.config.hosts:
             self.follow_host(host)
-        self.set_interval(1.0, self._tick)
 
     async def on_unmount(self) -> None:
         if self.sup is not None:
@@ -331,7 +359,8 @@ class FleetApp(App[int]):
             driver.write(sequence)
 
     def _tick(self) -> None:
-        self._refresh_hosts()  # "reconnecting in Ns" counts down
+        if self.is_running and self.query("#hosts"):  # not while the app shuts down
+            self._refresh_hosts()  # "reconnecting in Ns" counts down
 
     def _refresh_all(self) -> None:
         grid = self.query_one(SessionGrid)
@@ -344,8 +373,7 @@ class FleetApp(App[int]):
         self._refresh_hosts()
 
     def _refresh_hosts(self) -> None:
-        now = time.time()
-        parts = [f"{name}: {inert(state.label(now))}" for name, state in self.model.hosts.items()]
+        parts = host_summary(self.model.hosts.values(), time.time())
         if not self.config.hosts:
             parts = [f"no hosts configured ({self.config.path})"]
         counts = self.model.counts()
@@ -592,7 +620,9 @@ class FleetApp(App[int]):
         panel = self.query_one(DiffPanel)
         since_review = self.since_review
         try:
-            _, diff = await self.sup.diff(f"{session.host}/{session.id}", since_review)
+            _, diff = await self.sup.diff(
+                f"{session.host}/{session.id}", since_review, session=session
+            )
         except FleetError as exc:
             panel.clear(f"cannot read the diff: {exc}")
             return
@@ -644,16 +674,18 @@ class FleetApp(App[int]):
         number = event.hunk.number if event.hunk is not None else None
         try:
             if event.action == "approve" and number is not None:
-                await self.sup.approve(ref, hunks=[number], expect=event.fingerprint)
+                await self.sup.approve(
+                    ref, hunks=[number], expect=event.fingerprint, session=session
+                )
                 done = f"approved hunk {number}"
             elif event.action == "reject" and number is not None:
                 await self.sup.reject(
-                    ref, hunks=[number], note=event.text, expect=event.fingerprint
+                    ref, hunks=[number], note=event.text, expect=event.fingerprint, session=session
                 )
                 done = f"rejected hunk {number}; the agent was told"
             elif event.action == "approve-all":
                 _, result = await self.sup.approve(
-                    ref, message=event.text or None, expect=event.fingerprint
+                    ref, message=event.text or None, expect=event.fingerprint, session=session
                 )
                 done = f"committed on {session.branch}: {result.get('message', '')}"
             elif event.action == "undo":
