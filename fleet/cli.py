@@ -417,11 +417,17 @@ async def cmd_watch(sup: Supervisor, args: argparse.Namespace) -> int:
             await queue.put((host, exc))
 
     tasks = [asyncio.create_task(follow(h)) for h in hosts]
+    held = ""  # what the store said while writes were held (a full disk), once per change
     try:
         while True:
             host, item = await queue.get()
             if isinstance(item, BaseException):
                 raise item
+            trouble = str(sup.store.trouble or "") if sup.store is not None else ""
+            if trouble != held:
+                held = trouble
+                note = f"local store: {trouble}" if trouble else "local store: writing again"
+                print(f"{time.strftime('%H:%M:%S')} {note}", file=sys.stderr, flush=True)
             line = _watch_line(sup, host, item, args.json)
             if line:
                 print(line, flush=True)

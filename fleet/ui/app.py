@@ -376,6 +376,9 @@ class FleetApp(App[int]):
         parts = host_summary(self.model.hosts.values(), time.time())
         if not self.config.hosts:
             parts = [f"no hosts configured ({self.config.path})"]
+        trouble = self.store.trouble if self.store is not None else None
+        if trouble is not None:  # a full disk: say so where the person looks, every second
+            parts.insert(0, f"local store: {inert(str(trouble))[:120]}")
         counts = self.model.counts()
         summary = "  ".join(f"{n} {s}" for s, n in counts.items())
         text = "  ·  ".join(parts) + (f"    {summary}" if summary else "")

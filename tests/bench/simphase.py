@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import statistics
 import tempfile
@@ -45,6 +46,7 @@ async def run_sim(plan: SimPlan, figs: Figures, log: object = print) -> None:
         await measure_first_paint(plan, figs, env, root, log)
     finally:
         await sim.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 async def _ready(sim: Child) -> None:
