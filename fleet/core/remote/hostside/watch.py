@@ -13,11 +13,15 @@ import hashlib
 import os
 import time
 
-from . import journal, watcher
+from . import journal, screenfile, watcher
 from .layout import SESSIONS
 from .sessions import op_list, session_ids
 
 POLL = 0.1
+# Raw output is history, not status: sent in batches this often (and always before a journal
+# event, so an agent's last words come before its exit). Every poll meant an event per printed
+# line, most of the stream's CPU with 20 printing agents.
+OUTPUT_EVERY = 0.3
 HEARTBEAT = 15.0
 WATCHER_CHECK = 5.0
 BACKLOG = 256 * 1024  # output sent for a session the client has never seen
@@ -44,12 +48,10 @@ class Screens:
                 continue
             if self.mtimes.get(sid) == mtime:
                 continue
-            self.mtimes[sid] = mtime
-            try:
-                with open(path, encoding="utf-8", errors="replace") as f:
-                    text = f.read()
-            except OSError:
+            got = screenfile.read(path)
+            if got is None:
                 continue
+            text, self.mtimes[sid] = got
             digest = screen_hash(text)
             if self.known.get(sid) != digest:
                 self.known[sid] = digest
@@ -66,7 +68,9 @@ class Output:
     def __init__(self, offsets: dict) -> None:
         self.offsets = {k: v for k, v in offsets.items() if isinstance(v, int) and v >= 0}
 
-    def poll(self, emit) -> None:
+    def poll(self, emit) -> bool:
+        """Send what is new; True when a session has more than one CHUNK waiting."""
+        more = False
         for sid in session_ids():
             path = os.path.join(SESSIONS, sid, "output.log")
             try:
@@ -99,6 +103,8 @@ class Output:
                 }
             )
             self.offsets[sid] = offset + len(data)
+            more = more or size > offset + len(data)
+        return more
 
 
 def op_watch(args: dict, emit) -> None:
@@ -132,14 +138,17 @@ def op_watch(args: dict, emit) -> None:
     assert isinstance(since, int)
     reader = journal.Reader(since)
     last_beat = last_check = time.time()
+    output_at, more = 0.0, False
     while True:
+        events = reader.read_new()
+        now = time.time()
         # Output first: an agent's last words arrive before the event saying it exited.
-        if output is not None:
-            output.poll(emit)
-        for event in reader.read_new():
+        if output is not None and (events or more or now - output_at >= OUTPUT_EVERY):
+            more = output.poll(emit)
+            output_at = now
+        for event in events:
             emit(event)
         screens.poll(emit)
-        now = time.time()
         if now - last_beat >= HEARTBEAT:
             emit({"type": "heartbeat", "seq": reader.since, "t": round(now, 3)})
             last_beat = now

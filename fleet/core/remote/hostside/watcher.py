@@ -3,8 +3,10 @@
 It outlives SSH connections (that is the point: what happens while the laptop sleeps is still
 recorded, in order, in the journal). It learns that a pane changed from the size of its
 pipe-pane log (a stat), and only then captures that pane's screen, at most every CAPTURE_MIN
-seconds per pane. It exits by itself when no session has been alive for IDLE_EXIT seconds;
-every helper call that needs it starts it again.
+seconds per pane, all due panes at once over one tmux control client (tmuxctl.py; forked tmux
+when that fails). tmux's pane list is read every PANES_EVERY seconds, or at once when a run's
+exit file appears; diff stats share a per-host budget (DIFFSTAT_GAP). It exits by itself when
+no session has been alive for IDLE_EXIT seconds; every helper call that needs it starts it again.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import sys
 import time
 from typing import Optional
 
-from . import checkpoints, gitops, journal, tmux
+from . import checkpoints, gitops, journal, screenfile, tmux, tmuxctl
 from .classify import classify
 from .layout import (
     SESSIONS,
@@ -31,17 +33,24 @@ from .layout import (
     read_json,
     tmux_name,
     write_json,
-    write_text,
 )
 from .sessions import FINISHED, describe, pane_facts, session_ids, type_text
 
 TICK = 0.25
-PANES_EVERY = 1.0
+# tmux is asked for the pane list this often at least: a pane killed without its wrapper's exit
+# file (kill-server, SIGKILL) is noticed within it. A new exit file asks at once.
+PANES_EVERY = 2.0
+# After an exit file appears tmux may need a moment to mark the pane dead: ask every tick.
+PANES_URGENT = 2.0
 # A printing pane is captured at most once a tick: a minimum above TICK would make it every
 # other tick (0.5 s), which the person sees as lag.
 CAPTURE_MIN = TICK
 CAPTURE_BATCH = 40  # panes per tmux call: keeps the command line far below tmux's limit
 DIFFSTAT_MIN = 5.0
+# At most one diff stat (two git processes) per this many seconds on the whole host, given to
+# the changed session that waited longest: 20 printing agents would otherwise mean 8 git
+# processes a second, most of the helper's CPU.
+DIFFSTAT_GAP = 1.0
 STARTING_MAX = 10.0
 IDLE_EXIT = 300.0
 
@@ -59,6 +68,7 @@ class Tracked:
     def __init__(self, meta: dict, state: dict) -> None:
         self.id = meta["id"]
         self.log_size = -1
+        self.exit_mtime = 0
         self.last_capture = 0.0
         self.pending = True
         self.screen: Optional[str] = None
@@ -92,9 +102,13 @@ class Watcher:
         self.meta_cache: dict[str, tuple] = {}
         self.panes: dict[str, tmux.Pane] = {}
         self.panes_at = 0.0
+        self.panes_urgent_until = 0.0
+        self.diffstat_at = 0.0
+        self.diffstat_pick: Optional[str] = None
         self.last_alive = time.time()
         self.checkpoints = checkpoints.Schedule()
         self.prefetched: dict = {}
+        self.control = tmuxctl.Control()
 
     def run(self) -> None:
         while True:
@@ -111,17 +125,26 @@ class Watcher:
         logs = {}
         moved = False
         for meta in metas:
+            sdir = os.path.join(SESSIONS, meta["id"])
             try:
-                logs[meta["id"]] = os.stat(os.path.join(SESSIONS, meta["id"], "output.log")).st_size
+                logs[meta["id"]] = os.stat(os.path.join(sdir, "output.log")).st_size
             except OSError:
                 logs[meta["id"]] = 0
+            try:
+                ended = os.stat(os.path.join(sdir, "exit")).st_mtime_ns
+            except OSError:
+                ended = 0
             t = self.tracked.get(meta["id"])
-            if t is None or t.log_size != logs[meta["id"]] or t.runs != meta.get("runs", 1):
+            if t is None or t.runs != meta.get("runs", 1):
                 moved = True
-        if moved or now - self.panes_at >= PANES_EVERY:
+            elif ended != t.exit_mtime:
+                t.exit_mtime = ended
+                self.panes_urgent_until = now + PANES_URGENT
+        if moved or now < self.panes_urgent_until or now - self.panes_at >= PANES_EVERY:
             self.panes = tmux.panes()
             self.panes_at = now
         self.prefetch(metas, logs, now)
+        self.diffstat_pick = self.next_diffstat(now)
         alive = False
         seen = set()
         for meta in metas:
@@ -147,7 +170,24 @@ class Watcher:
                 due.append(pane.session)
         self.prefetched = {}
         for start in range(0, len(due), CAPTURE_BATCH):
-            self.prefetched.update(capture_many(due[start : start + CAPTURE_BATCH]))
+            batch = due[start : start + CAPTURE_BATCH]
+            got = self.control.capture(batch)
+            if len(got) < len(batch):
+                got.update(capture_many([n for n in batch if n not in got]))
+            self.prefetched.update(got)
+
+    def next_diffstat(self, now: float) -> Optional[str]:
+        """The one session whose diff stat may be refreshed this tick (host budget), if any."""
+        if now - self.diffstat_at < DIFFSTAT_GAP:
+            return None
+        due = [
+            t
+            for t in self.tracked.values()
+            if t.diffstat_dirty and (t.diffstat is None or now - t.diffstat_at >= DIFFSTAT_MIN)
+        ]
+        if not due:
+            return None
+        return min(due, key=lambda t: t.diffstat_at).id
 
     def load_metas(self) -> list:
         """Every session's meta.json, re-read only when its mtime moved (a stat per session)."""
@@ -212,7 +252,8 @@ class Watcher:
             self.writer.append(event)
             t.status, t.exit_code, t.since = status, code, now
             changed = True
-        if t.diffstat_dirty and (t.diffstat is None or now - t.diffstat_at >= DIFFSTAT_MIN):
+        if self.diffstat_pick == sid:
+            self.diffstat_at = now
             changed = self.refresh_diffstat(meta, t, now) or changed
         made = self.checkpoints.tick(meta, t.diffstat, now)  # a scheduled checkpoint, when due
         if made is not None:
@@ -251,7 +292,7 @@ class Watcher:
             if found and found != t.agent_session_id:
                 t.agent_session_id = found
                 t.state_dirty = True
-            write_text(os.path.join(SESSIONS, t.id, "screen.txt"), text)
+            screenfile.write(os.path.join(SESSIONS, t.id, "screen.txt"), text)
 
     def refresh_diffstat(self, meta: dict, t: Tracked, now: float) -> bool:
         t.diffstat_at = now
