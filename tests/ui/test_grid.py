@@ -193,7 +193,11 @@ async def test_off_screen_updates_repaint_nothing() -> None:
         on = grid.visible_keys()[0]
         m.set_screen(*on, "visible change\n")
         grid.update_cards([on])
-        await pilot.pause()
+        # New content only: painted at the end of FLUSH_INTERVAL after the last repaint.
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if grid.render_count:
+                break
         assert 0 < grid.render_count <= CARD_HEIGHT
         assert "visible change" in screen_text(grid)
 

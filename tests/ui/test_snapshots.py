@@ -6,6 +6,7 @@ labels ("for 3m"), sessions with fixed `status_since`, no hosts to connect to.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,7 +30,7 @@ THEMES = ["fleet-dark", "fleet-light", "fleet-high-contrast"]
 @pytest.fixture
 def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """The grid and the app read `time.time()` for their labels: freeze it there only."""
-    frozen = SimpleNamespace(time=lambda: NOW)
+    frozen = SimpleNamespace(time=lambda: NOW, monotonic=time.monotonic)
     monkeypatch.setattr(grid_module, "time", frozen)
     monkeypatch.setattr(app_module, "time", frozen)
 

@@ -38,6 +38,9 @@ CARD_MIN_WIDTH = 44
 CARD_HEIGHT = 7  # top border, status, diff stat, 3 screen lines, bottom border
 TAIL_SHOWN = CARD_HEIGHT - 4
 PULSE_SECONDS = 1.0
+# Agents printing all at once change cards many times a second: repaint at most 10 times a
+# second (a key press repaints at once, outside this), so a busy fleet costs frames, not CPU.
+FLUSH_INTERVAL = 0.1
 PULSE_RECENT = 5.0  # pulse only for attention that started this recently (not old cache)
 _BLOCK_CACHE = 512  # cards' strips kept (a few screens' worth)
 
@@ -170,6 +173,7 @@ class SessionGrid(ScrollView, inherit_bindings=False):
         self._styles_gen = 0
         self._pending: set[Key] = set()
         self._flush_scheduled = False
+        self._last_flush = 0.0
         self._pulse_until: dict[Key, float] = {}
         self._pulsed: dict[Key, float] = {}  # attention_since we already pulsed for
         self._pulse_timer: Timer | None = None
@@ -192,11 +196,18 @@ class SessionGrid(ScrollView, inherit_bindings=False):
         return len(self._col_w)
 
     def update_cards(self, keys: Iterable[Key] = ()) -> None:
-        """Cards changed (or the order, filter or grouping did): repaint once this loop turn."""
+        """Cards changed (or the order, filter or grouping did): repaint once this loop turn.
+        Only new content in cards that keep their places (agents printing) waits for the end of
+        FLUSH_INTERVAL after the last repaint; a change of order or view is painted at once."""
+        content_only = bool(keys) and self.model.order_version == self._layout_order_version
         self._pending.update(keys)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            self.call_later(self._flush)
+            wait = self._last_flush + FLUSH_INTERVAL - time.monotonic()
+            if content_only and wait > 0:
+                self.set_timer(wait, self._flush)
+            else:
+                self.call_later(self._flush)
 
     def update_hosts(self) -> None:
         """A host's state changed: repaint the headings on screen (after pending updates)."""
@@ -376,6 +387,7 @@ class SessionGrid(ScrollView, inherit_bindings=False):
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        self._last_flush = time.monotonic()
         self.flush_count += 1
         pending, self._pending = self._pending, set()
         now = time.time()
