@@ -12,6 +12,7 @@ from typing import Any
 
 from tests.integration.fleetrun import FleetCLI, wait_for
 from tests.integration.hosts import LoopbackHost
+from tests.realagents.fakemodel import FakeModel, finish, say
 
 
 def seed_file(host: LoopbackHost, relpath: str, text: str) -> Path:
@@ -112,3 +113,37 @@ def settle(condition: Callable[[], Any], timeout: float = 30, what: str = "condi
 
 def elapsed(since: float) -> float:
     return time.monotonic() - since
+
+
+def reject_notes_and_check_the_agent_is_told(
+    fleet: FleetCLI, run: AgentRun, model: FakeModel
+) -> None:
+    """NOTES.md, which the agent wrote, is the one file in fleet's diff; rejecting it deletes it
+    and the model gets one "fleet review:" prompt that ends with the person's note."""
+    notes = run.worktree / "NOTES.md"
+    diff = fleet.ok("diff", run.ref, "--json").json()
+    assert [f["path"] for f in diff["files"]] == ["NOTES.md"], diff
+    model.script(finish("Understood, no notes file."))
+    fleet.ok("reject", run.ref, "--file", "NOTES.md", "--note", "no notes file please")
+    assert not notes.exists()
+    told = settle(
+        lambda: [p for p in model.prompts() if p.startswith("fleet review:")],
+        what="the rejection at the model",
+    )
+    assert len(told) == 1 and "NOTES.md" in told[0], told
+    assert told[0].endswith("Note: no notes file please"), told
+    run.wait("idle")
+
+
+def interrupt_a_turn_waiting_for_the_model(
+    fleet: FleetCLI, run: AgentRun, model: FakeModel, shows: str
+) -> None:
+    """`fleet interrupt` (the profile's key) ends a turn the model holds; the screen `shows` it."""
+    held = model.gate()
+    model.script(say("This will be cut short.", hold=held))
+    run.send("explain the project")
+    run.wait("working")
+    fleet.ok("interrupt", run.ref)
+    run.wait_screen(lambda s: shows in s, "the turn interrupted")
+    run.wait("idle")
+    held.open()

@@ -8,7 +8,12 @@ from pathlib import Path
 from tests.integration.fleetrun import FleetCLI
 from tests.integration.hosts import LoopbackFleet
 from tests.realagents.fakemodel import FakeModel, finish, shell, write
-from tests.realagents.harness import agent_toml, settle, start
+from tests.realagents.harness import (
+    agent_toml,
+    reject_notes_and_check_the_agent_is_told,
+    settle,
+    start,
+)
 
 NAME = "aider-run"
 STEER = (
@@ -93,20 +98,7 @@ def test_aider_steer_permission_diff_reject_resume(
     assert notes.read_text() == "# Notes\n\nadd() adds.\n"
     asked = [r for r in model.requests() if r.prompt == "write the notes"][-1]
     assert "fleet-check-ok" in asked.context, "the command output was added to the chat"
-    diff = fleet.ok("diff", run.ref, "--json").json()
-    assert [f["path"] for f in diff["files"]] == ["NOTES.md"], diff
-
-    # Rejecting it reverts the file and tells aider, as its next prompt.
-    model.script(finish("Understood, no notes."))
-    fleet.ok("reject", run.ref, "--file", "NOTES.md", "--note", "no notes file please")
-    assert not notes.exists()
-    told = settle(
-        lambda: [p for p in model.prompts() if p.startswith("fleet review:")],
-        what="the rejection at the model",
-    )
-    assert len(told) == 1 and "NOTES.md" in told[0], told
-    assert told[0].endswith("Note: no notes file please"), told
-    run.wait("idle")
+    reject_notes_and_check_the_agent_is_told(fleet, run, model)
 
     # Stopped and resumed with its chat history restored.
     fleet.ok("stop", run.ref)

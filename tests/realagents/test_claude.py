@@ -9,7 +9,12 @@ from pathlib import Path
 from tests.integration.fleetrun import FleetCLI
 from tests.integration.hosts import LoopbackFleet
 from tests.realagents.fakemodel import FakeModel, finish, say, shell, write
-from tests.realagents.harness import agent_toml, settle, start
+from tests.realagents.harness import (
+    agent_toml,
+    reject_notes_and_check_the_agent_is_told,
+    settle,
+    start,
+)
 
 NAME = "claude-run"
 # Several lines, quotes, a backtick, a dollar and a literal backslash-n: it must reach the model
@@ -97,20 +102,7 @@ def test_claude_steer_permission_diff_reject_resume(
     run.wait("idle")
     notes = run.worktree / "NOTES.md"
     assert notes.read_text() == "# Notes\n\nadd() adds.\n"
-    diff = fleet.ok("diff", run.ref, "--json").json()
-    assert [f["path"] for f in diff["files"]] == ["NOTES.md"], diff
-
-    # Rejecting it reverts the file and tells the agent, as its next prompt.
-    model.script(finish("Understood, I will not add notes."))
-    fleet.ok("reject", run.ref, "--file", "NOTES.md", "--note", "no notes file please")
-    assert not notes.exists()
-    told = settle(
-        lambda: [p for p in model.prompts() if p.startswith("fleet review:")],
-        what="the rejection at the model",
-    )
-    assert len(told) == 1 and "NOTES.md" in told[0], told
-    assert told[0].endswith("Note: no notes file please"), told
-    run.wait("idle")
+    reject_notes_and_check_the_agent_is_told(fleet, run, model)
 
     # Stopped and resumed, it continues the same conversation.
     fleet.ok("stop", run.ref)

@@ -12,7 +12,12 @@ from pathlib import Path
 from tests.integration.fleetrun import FleetCLI
 from tests.integration.hosts import LoopbackFleet
 from tests.realagents.fakemodel import FakeModel, finish, say, write
-from tests.realagents.harness import settle, start
+from tests.realagents.harness import (
+    interrupt_a_turn_waiting_for_the_model,
+    reject_notes_and_check_the_agent_is_told,
+    settle,
+    start,
+)
 from tests.realagents.support_b import NOTES, STEER, agent_table, env_command, user_processes
 
 NAME = "gemini-run"
@@ -84,28 +89,10 @@ def test_gemini_steer_permission_diff_reject_interrupt_stop_resume(
     # The file is a hunk in fleet's diff; rejecting it reverts it and tells the agent.
     notes = run.worktree / "NOTES.md"
     assert notes.read_text() == NOTES
-    diff = fleet.ok("diff", run.ref, "--json").json()
-    assert [f["path"] for f in diff["files"]] == ["NOTES.md"], diff
-    model.script(finish("Understood, no notes file."))
-    fleet.ok("reject", run.ref, "--file", "NOTES.md", "--note", "no notes file please")
-    assert not notes.exists()
-    told = settle(
-        lambda: [p for p in model.prompts() if p.startswith("fleet review:")],
-        what="the rejection at the model",
-    )
-    assert len(told) == 1 and "NOTES.md" in told[0], told
-    assert told[0].endswith("Note: no notes file please"), told
-    run.wait("idle")
+    reject_notes_and_check_the_agent_is_told(fleet, run, model)
 
     # Interrupt (Escape) cancels a turn that is still waiting for the model.
-    held = model.gate()
-    model.script(say("This will be cut short.", hold=held))
-    run.send("explain the project")
-    run.wait("working")
-    fleet.ok("interrupt", run.ref)
-    run.wait_screen(lambda s: "Request cancelled" in s, "the turn cancelled")
-    run.wait("idle")
-    held.open()
+    interrupt_a_turn_waiting_for_the_model(fleet, run, model, "Request cancelled")
 
     # Stopping ends Gemini CLI and its relaunched node child.
     assert len(user_processes(host, "gemini")) >= 2, "no relaunched child: the quirk changed?"

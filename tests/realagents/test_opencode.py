@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.integration.fleetrun import FleetCLI
 from tests.integration.hosts import LoopbackFleet
 from tests.realagents.fakemodel import FakeModel, finish, say, write
-from tests.realagents.harness import settle, start
+from tests.realagents.harness import reject_notes_and_check_the_agent_is_told, settle, start
 from tests.realagents.support_b import NOTES, STEER, agent_table, env_command, user_processes
 
 NAME = "opencode-run"
@@ -96,18 +96,7 @@ def test_opencode_steer_permission_diff_reject_interrupt_stop_resume(
     # The file is a hunk in fleet's diff; rejecting it reverts it and tells the agent.
     notes = run.worktree / "NOTES.md"
     assert notes.read_text() == NOTES
-    diff = fleet.ok("diff", run.ref, "--json").json()
-    assert [f["path"] for f in diff["files"]] == ["NOTES.md"], diff
-    model.script(finish("Understood, no notes file."))
-    fleet.ok("reject", run.ref, "--file", "NOTES.md", "--note", "no notes file please")
-    assert not notes.exists()
-    told = settle(
-        lambda: [p for p in model.prompts() if p.startswith("fleet review:")],
-        what="the rejection at the model",
-    )
-    assert len(told) == 1 and "NOTES.md" in told[0], told
-    assert told[0].endswith("Note: no notes file please"), told
-    run.wait("idle")
+    reject_notes_and_check_the_agent_is_told(fleet, run, model)
 
     # Interrupt (Escape) ends a turn that is still waiting for the model.
     held = model.gate()
