@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,3 +50,17 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def _isolated_fleet_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLEET_CONFIG", str(tmp_path / "_fleet" / "fleet.toml"))
     monkeypatch.setenv("FLEET_HOME", str(tmp_path / "_fleet" / "home"))
+
+
+@pytest.fixture(autouse=True)
+def _fleet_logs_reach_caplog() -> Iterator[None]:
+    """fleet's setup_logging turns propagation off for the "fleet" logger, in whatever test of a
+    worker first runs the CLI in-process: keep it on during each test so `caplog` sees fleet's
+    records whatever ran before (the test order differs between workers)."""
+    logger = logging.getLogger("fleet")
+    old = logger.propagate
+    logger.propagate = True
+    try:
+        yield
+    finally:
+        logger.propagate = old
