@@ -26,7 +26,7 @@ from textual.widgets import Footer, Input, Label, Static
 
 from fleet.core import review
 from fleet.core.config import Config
-from fleet.core.errors import FleetError
+from fleet.core.errors import FleetError, RemoteError
 from fleet.core.hooks import HookRunner
 from fleet.core.models import DiffStat, Session, Status
 from fleet.core.paths import ensure_state_dir
@@ -435,6 +435,17 @@ class FleetApp(App[int]):
         assert self.sup is not None
         try:
             await self.sup.send(f"{session.host}/{session.id}", text, session=session)
+        except RemoteError as exc:
+            if exc.kind == "at-prompt":  # the host saw a prompt on the agent's screen
+                self.notify(
+                    f"{session.ref} waits at a prompt, and a message would answer it: not sent. "
+                    "Press m and type the option (1, 2, y or n), or look first with t.",
+                    severity="warning",
+                    timeout=10,
+                )
+            else:
+                self.notify(str(exc), severity="error", timeout=10)
+            return
         except FleetError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             return
