@@ -26,9 +26,9 @@ from fleet.core.config import load_config
 from fleet.core.models import Session
 from fleet.core.supervisor import Supervisor
 from tests.bench.figures import CpuMeter, Figures, percentile, proc_peak_rss_mb
-from tests.bench.netcount import CountingProxy
 from tests.bench.procs import BenchError, Child, wait_until
 from tests.bench.simphase import bench_env
+from tests.integration.faults import FaultyProxy
 from tests.integration.hosts import LoopbackFleet
 
 AGENT = Path(__file__).with_name("benchagent.py")
@@ -78,7 +78,7 @@ class HelperMeter:
         return [m.pct() for m in self.meters.values()]
 
 
-def write_config(lf: LoopbackFleet, proxies: dict[str, CountingProxy] | None, name: str) -> Path:
+def write_config(lf: LoopbackFleet, proxies: dict[str, FaultyProxy] | None, name: str) -> Path:
     """fleet.toml (+ ssh_config, known_hosts) for the hosts, through `proxies` when given."""
     agent = lf.dir / "benchagent.py"
     if not agent.exists():
@@ -138,8 +138,8 @@ async def run_real(plan: RealPlan, figs: Figures, log: Callable[[str], None] = p
             f"real: {len(sessions)} sessions on {plan.hosts} hosts started in "
             f"{time.monotonic() - t:.1f} s"
         )
-        sup_px = {h.name: stack.enter_context(CountingProxy(h.port)) for h in lf.hosts}
-        base_px = {h.name: stack.enter_context(CountingProxy(h.port)) for h in lf.hosts}
+        sup_px = {h.name: stack.enter_context(FaultyProxy(h.port)) for h in lf.hosts}
+        base_px = {h.name: stack.enter_context(FaultyProxy(h.port)) for h in lf.hosts}
         env = bench_env(lf.dir / "bench")
         env["FLEET_CONFIG"] = str(write_config(lf, sup_px, "sup"))
         await measure_fleet(plan, figs, lf, sessions, sup_px, env, log)
@@ -164,7 +164,7 @@ async def measure_fleet(
     figs: Figures,
     lf: LoopbackFleet,
     sessions: list[Session],
-    proxies: dict[str, CountingProxy],
+    proxies: dict[str, FaultyProxy],
     env: dict[str, str],
     log: Callable[[str], None],
 ) -> None:
@@ -287,7 +287,7 @@ async def measure_baseline(
     figs: Figures,
     lf: LoopbackFleet,
     spec: Path,
-    proxies: dict[str, CountingProxy],
+    proxies: dict[str, FaultyProxy],
     log: Callable[[str], None],
 ) -> None:
     base = Child("polling baseline")

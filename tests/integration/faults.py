@@ -1,6 +1,6 @@
 """Network faults on loopback: a TCP proxy between fleet and a host's sshd that can cut,
-blackhole or slow down connections, running on its own thread so it serves subprocesses and
-async tests alike."""
+blackhole or slow down connections, and counts the bytes it moves, running on its own thread
+so it serves subprocesses and async tests alike."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ class FaultyProxy:
         self._refusing = False
         self.connections = 0
         self.cuts = 0
+        self.bytes = 0  # moved in both directions (the benchmark's network figures)
 
     def __enter__(self) -> FaultyProxy:
         self._thread.start()
@@ -135,6 +136,7 @@ class FaultyProxy:
         try:
             while True:
                 data = await reader.read(65536)
+                self.bytes += len(data)
                 queue.put_nowait((loop.time() + self._delay[direction], data))
                 if not data:
                     break
