@@ -49,6 +49,14 @@ _PROBE = (
 )
 
 
+def helper_error(host: str, error: object) -> RemoteError:
+    """The error a helper reported, its words made inert and bounded (a host may be hostile)."""
+    fields = error if isinstance(error, dict) else {}
+    return RemoteError(
+        host, said(fields.get("kind", "error"), 40), said(fields.get("message", "failed"))
+    )
+
+
 class HelperClient:
     """The helper on one host, reached through that host's shared connection."""
 
@@ -209,14 +217,7 @@ class HelperClient:
                 f"the helper's answer to {op} is larger than {MAX_ANSWER // 2**20} MB: refused",
             ) from None
         if not answer.get("ok"):
-            error = answer.get("error")
-            if not isinstance(error, dict):
-                error = {}
-            raise RemoteError(
-                self.host,
-                said(error.get("kind", "error"), 40),
-                said(error.get("message", "failed")),
-            )
+            raise helper_error(self.host, answer.get("error"))
         result = answer.get("result")
         shape = list if op in LIST_OPS else dict
         if not isinstance(result, shape):
@@ -297,14 +298,7 @@ class HelperClient:
                             continue
                         if event.get("type") == "error" and "seq" not in event:
                             # The helper's own failure (a journal "error" event has a seq).
-                            error = event.get("error")
-                            if not isinstance(error, dict):
-                                error = {}
-                            raise RemoteError(
-                                self.host,
-                                said(error.get("kind", "error"), 40),
-                                said(error.get("message", "failed")),
-                            )
+                            raise helper_error(self.host, event.get("error"))
                         yield event
                     if lines.dropped != dropped:
                         log.error("%s: ignored a %s line over %d bytes", self.host, op, lines.limit)
