@@ -6,6 +6,8 @@ typed twice."""
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from fleet.core.supervisor import Supervisor
 from tests.integration.faults import FaultyProxy
 from tests.integration.fleetrun import FleetCLI, received_lines, wait_for
 from tests.integration.hosts import LoopbackFleet, LoopbackHost
+from tests.integration.test_watcher_cost import control_clients
 from tests.reliability.common import fault_fleet
 
 
@@ -129,3 +132,60 @@ async def test_a_send_cut_in_flight_is_never_sent_twice(fresh_hosts: LoopbackFle
                 wait_for, lambda: "after" in received_lines(alpha, sid), 20, 0.05, "after"
             )
             assert received_lines(alpha, sid) == ["once", "twice?", "after"]
+
+
+def parent_pid(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+STEERS = ["plain", "ends with a semicolon;", "ends escaped \\;", "$(id) `x` #{pane_pid} %s"]
+
+
+async def test_a_steer_types_over_the_serve_helpers_control_client(
+    fresh_hosts: LoopbackFleet,
+) -> None:
+    fleet = FleetCLI(fresh_hosts)
+    sid = await start_recorder(fleet, "ctl")
+    alpha = fresh_hosts["alpha"]
+    async with Supervisor(load_config(fleet.config)) as sup:
+        helper = sup.helper("alpha")
+        for text in STEERS:
+            await helper.call("send", {"session": sid, "text": text})
+        got = await asyncio.to_thread(
+            wait_for,
+            lambda: (lines := received_lines(alpha, sid)) == STEERS and lines,
+            15,
+            0.05,
+            "every steer",
+        )
+        assert got == STEERS
+        serving = set(serve_processes(alpha))
+        ours = [pid for pid in control_clients(alpha.uid) if parent_pid(pid) in serving]
+        assert len(ours) == 1, (ours, serving)
+    # A one-shot helper (no control client) types the same text by forking tmux.
+    helper_file = next((alpha.home / ".fleet").glob("helper-*.pyz"))
+    request = {"op": "send", "args": {"session": sid, "text": STEERS[2]}}
+    answer = await asyncio.to_thread(
+        subprocess.run,
+        [
+            "ssh",
+            "-F",
+            str(fresh_hosts.ssh_config),
+            "-o",
+            "BatchMode=yes",
+            "alpha",
+            f"python3 .fleet/{helper_file.name}",
+        ],
+        input=(json.dumps(request) + "\n").encode(),
+        capture_output=True,
+        timeout=60,
+    )
+    assert json.loads(answer.stdout)["ok"] is True, answer
+    await asyncio.to_thread(
+        wait_for,
+        lambda: received_lines(alpha, sid) == [*STEERS, STEERS[2]],
+        15,
+        0.05,
+        "the forked steer",
+    )

@@ -13,7 +13,7 @@ import shutil
 import sys
 import threading
 
-from . import checkpoints, gitops, review, serve, sessions, tmux, versions, watch, watcher
+from . import checkpoints, gitops, review, serve, sessions, tmux, tmuxctl, versions, watch, watcher
 from .layout import BASE, HelperError, check_id, ensure_dirs
 
 PROTOCOL = 1
@@ -134,7 +134,13 @@ def _serve() -> int:
     os.dup2(null, 0)
     os.close(null)
     os.dup2(2, 1)
-    return serve.Server(inp, out, parse_request, run_plain, MAX_REQUEST).run()
+    control = tmuxctl.Control()
+    sessions.use_control_client(control)
+    try:
+        return serve.Server(inp, out, parse_request, run_plain, MAX_REQUEST).run()
+    finally:
+        sessions.use_control_client(None)
+        control.close()
 
 
 def main(argv: list) -> int:

@@ -17,8 +17,9 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Optional
 
-from . import gitops, procs, sandbox, tmux
+from . import ctlsend, gitops, procs, sandbox, tmux
 from .classify import NEEDS_INPUT, classify
 from .layout import (
     ID_RE,
@@ -34,6 +35,7 @@ from .layout import (
     tmux_name,
     write_json,
 )
+from .tmuxctl import Control
 
 WIDTH, HEIGHT = 200, 50
 KEY_GAP = 0.2  # seconds between the keys of one `keys` request
@@ -41,6 +43,14 @@ LIVE = ("starting", "working", "needs-input", "idle")
 # A finished run whose tmux session later went away (a reboot) still shows how it ended,
 # unless the person stopped it.
 FINISHED = ("exited", "failed")
+# The serve helper's tmux control client (ctlsend.py); None in a one-shot helper, where
+# attaching a client would cost more forks than it saves.
+_control: Optional[Control] = None
+
+
+def use_control_client(control: Optional[Control]) -> None:
+    global _control
+    _control = control
 
 
 def session_ids() -> list:
@@ -371,14 +381,14 @@ def type_text(name: str, text: str, settings: dict, enter: bool = True) -> None:
 _ANSWER_RE = re.compile(r"\s*(?:[0-9]{1,2}|[A-Za-z]|yes|no)\s*", re.IGNORECASE)
 
 
-def refuse_text_at_prompt(session_id: str, name: str, text: str) -> None:
+def refuse_text_at_prompt(session_id: str, text: str, screen: str) -> None:
     """A message typed into a permission dialog answers it: the Enter after it picks the
     highlighted option (seen on Claude Code: "please don't" + Enter chose "Yes" and ran the
     command). So at a prompt only an answer goes through, unless the person insists."""
     if _ANSWER_RE.fullmatch(text):
         return
     rules = load_meta(session_id).get("rules") or {}
-    if classify(tmux.capture(name), rules, float("inf")) != NEEDS_INPUT:
+    if classify(screen, rules, float("inf")) != NEEDS_INPUT:
         return
     raise HelperError(
         "at-prompt",
@@ -391,11 +401,44 @@ def refuse_text_at_prompt(session_id: str, name: str, text: str) -> None:
 def op_send(args: dict) -> dict:
     session_id = check_id(args.get("session"))
     text = _str(args, "text", required=True)
-    name = _alive_name(session_id)
-    if not args.get("force"):
-        refuse_text_at_prompt(session_id, name, text)
-    type_text(name, text, _send_settings(args), bool(args.get("enter", True)))
+    settings = _send_settings(args)
+    enter = bool(args.get("enter", True))
+    force = bool(args.get("force"))
+    if not (
+        settings["mode"] == "type" and _send_over_control(session_id, text, settings, enter, force)
+    ):
+        name = _alive_name(session_id)
+        if not force and not _ANSWER_RE.fullmatch(text):
+            refuse_text_at_prompt(session_id, text, tmux.capture(name))
+        type_text(name, text, settings, enter)
     return {"sent": len(text)}
+
+
+def _send_over_control(
+    session_id: str, text: str, settings: dict, enter: bool, force: bool
+) -> bool:
+    """Typed over the control client: True when done, False when it cannot be used (nothing
+    was typed then)."""
+    control = _control
+    if control is None:
+        return False
+    name = tmux_name(session_id)
+    state = ctlsend.pane_state(control, name)
+    if state is None:
+        return False
+    alive, screen = state
+    if not alive:
+        raise HelperError("not-running", "session %s is not running" % session_id)
+    if not force:
+        refuse_text_at_prompt(session_id, text, screen)
+    data = text.encode("utf-8")
+    if settings["enter_delay"] and enter:
+        ctlsend.type_bytes(control, name, data, enter=False)
+        time.sleep(settings["enter_delay"])
+        ctlsend.type_bytes(control, name, b"", enter=True)
+    else:
+        ctlsend.type_bytes(control, name, data, enter)
+    return True
 
 
 def op_keys(args: dict) -> dict:

@@ -1,4 +1,5 @@
-"""One long-lived tmux control-mode client for the watcher's screen captures.
+"""One long-lived tmux control-mode client: the watcher's screen captures, the serve helper's
+steering.
 
 A forked `tmux capture-pane` costs about 3 ms of CPU (exec, link, connect) and the watcher
 needs one every tick while anything prints; over a control client the same command costs the
@@ -23,6 +24,7 @@ import re
 import secrets
 import select
 import subprocess
+import threading
 import time
 from typing import Dict, List, Optional
 
@@ -33,11 +35,17 @@ RETRY = 2.0
 _SAFE_ARG = re.compile(r"^[A-Za-z0-9=:_.-]+$")
 
 
+def safe_arg(word: str) -> bool:
+    """True when `word` can stand in a control-mode command line as it is."""
+    return bool(_SAFE_ARG.match(word))
+
+
 class Control:
     def __init__(self) -> None:
         self.proc: Optional[subprocess.Popen] = None
         self.buf = b""
         self.failed_at = -RETRY
+        self._lock = threading.Lock()  # the serve helper's requests run on threads
 
     def close(self) -> None:
         proc, self.proc, self.buf = self.proc, None, b""
@@ -51,7 +59,7 @@ class Control:
                 f.close()
 
     def _start(self, session: str) -> bool:
-        if not _SAFE_ARG.match(session):
+        if not safe_arg(session):
             return False
         now = time.monotonic()
         if now - self.failed_at < RETRY:
@@ -82,31 +90,44 @@ class Control:
 
     def capture(self, names: List[str]) -> Dict[str, str]:
         """{name: screen} for the panes captured over the control client (maybe none)."""
-        names = [n for n in names if _SAFE_ARG.match(n)]
+        names = [n for n in names if safe_arg(n)]
         if not names:
             return {}
-        if self.proc is None or self.proc.poll() is not None:
-            self.close()
-            if not self._start(names[0]):
-                return {}
-        tokens = ["fleet-ctl-" + secrets.token_hex(12) for _ in range(len(names) + 1)]
-        lines = []
-        for i, name in enumerate(names):
-            lines.append("display-message -p %s" % tokens[i])
-            lines.append("capture-pane -p -t =%s:" % name)
-        lines.append("display-message -p %s" % tokens[-1])
-        try:
-            assert self.proc is not None and self.proc.stdin is not None
-            self.proc.stdin.write(("\n".join(lines) + "\n").encode("ascii"))
-            self.proc.stdin.flush()
-            out = self._read_until(tokens[-1])
-        except (OSError, ValueError, AssertionError):
-            out = None
-        if out is None:
-            self.close()
+        outputs = self.run(names[0], ["capture-pane -p -t =%s:" % name for name in names])
+        if outputs is None:
             return {}
-        self.failed_at = -RETRY
-        return _split(out, names, tokens)
+        return {names[i]: text for i, text in enumerate(outputs) if text is not None}
+
+    def run(self, session: str, commands: List[str]) -> Optional[List[Optional[str]]]:
+        """Each command's output (None where tmux answered %error), or None when the client
+        failed: then none, some or all of the commands may have run.
+
+        `session` is where a new client attaches. Commands are tmux command lines: the caller
+        keeps anything it did not choose itself out of them (send-keys -H spells text in hex).
+        """
+        with self._lock:
+            if self.proc is None or self.proc.poll() is not None:
+                self.close()
+                if not self._start(session):
+                    return None
+            tokens = ["fleet-ctl-" + secrets.token_hex(12) for _ in range(len(commands) + 1)]
+            lines = []
+            for i, command in enumerate(commands):
+                lines.append("display-message -p %s" % tokens[i])
+                lines.append(command)
+            lines.append("display-message -p %s" % tokens[-1])
+            try:
+                assert self.proc is not None and self.proc.stdin is not None
+                self.proc.stdin.write(("\n".join(lines) + "\n").encode("ascii"))
+                self.proc.stdin.flush()
+                out = self._read_until(tokens[-1])
+            except (OSError, ValueError, AssertionError):
+                out = None
+            if out is None:
+                self.close()
+                return None
+            self.failed_at = -RETRY
+            return _outputs(out, tokens)
 
     def _read_until(self, last: str) -> Optional[List[str]]:
         """Lines up to the end of the block that printed `last`; None on EOF or timeout."""
@@ -131,15 +152,16 @@ class Control:
             self.buf += chunk
 
 
-def _split(lines: List[str], names: List[str], tokens: List[str]) -> Dict[str, str]:
+def _outputs(lines: List[str], tokens: List[str]) -> List[Optional[str]]:
     wanted = set(tokens)
     where = {}
     for i, line in enumerate(lines):
         if line in wanted:
             where[line] = i
-    screens = {}
-    for k, name in enumerate(names):
+    outputs: List[Optional[str]] = []
+    for k in range(len(tokens) - 1):
         if tokens[k] not in where or tokens[k + 1] not in where:
+            outputs.append(None)
             continue
         part = lines[where[tokens[k]] + 1 : where[tokens[k + 1]]]
         begin = next((i for i, x in enumerate(part) if x.startswith("%begin ")), None)
@@ -148,6 +170,7 @@ def _split(lines: List[str], names: List[str], tokens: List[str]) -> Dict[str, s
             None,
         )
         if begin is None or end is None or end <= begin or part[end].startswith("%error "):
+            outputs.append(None)
             continue
-        screens[name] = "".join(x + "\n" for x in part[begin + 1 : end])
-    return screens
+        outputs.append("".join(x + "\n" for x in part[begin + 1 : end]))
+    return outputs
