@@ -97,19 +97,23 @@ def split_files(text: str) -> List[dict]:
     """
     blocks: List[dict] = []
     current: Optional[dict] = None
+    # Lines gather in lists, joined once at the end: `text += line` on a string held in a list
+    # copies it every time (quadratic: seconds for one 100,000-line hunk).
     for line in lines_of(text):
         if line.startswith("diff --git "):
-            current = {"diff": line.rstrip("\n"), "header": line, "hunks": [], "whole": False}
+            current = {"diff": line.rstrip("\n"), "header": [line], "hunks": [], "whole": False}
             blocks.append(current)
         elif current is None:
             continue  # text before the first file (none in git's output)
         elif line.startswith("@@ ") and _HUNK_RE.match(line):
-            current["hunks"].append(line)
+            current["hunks"].append([line])
         elif current["hunks"]:
-            current["hunks"][-1] += line
+            current["hunks"][-1].append(line)
         else:
-            current["header"] += line
+            current["header"].append(line)
     for block in blocks:
+        block["header"] = "".join(block["header"])
+        block["hunks"] = ["".join(lines) for lines in block["hunks"]]
         if not block["hunks"]:
             block["hunks"] = [block["header"]]
             block["whole"] = True
