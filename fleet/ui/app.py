@@ -11,7 +11,6 @@ import asyncio
 import subprocess
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar, Literal
 
@@ -51,13 +50,6 @@ from fleet.ui.widgets.grid import SessionGrid
 LOUD = {Status.NEEDS_INPUT: "needs you", Status.FAILED: "failed", Status.EXITED: "finished"}
 
 
-@dataclass(frozen=True)
-class Steer:
-    """What the steering box returns."""
-
-    text: str
-
-
 HOSTS_NAMED = 4  # beyond this many hosts, the top line counts them by state instead
 
 
@@ -81,8 +73,11 @@ def host_summary(hosts: Iterable[HostState], now: float) -> list[str]:
     return [f"{len(states)} hosts: " + "  ·  ".join(parts)]
 
 
-class SteerScreen(ModalScreen[Steer | None]):
-    """One line to the selected agent: enter sends, escape cancels."""
+class SteerScreen(ModalScreen[None]):
+    """One line to the selected agent: enter sends, escape cancels.
+
+    Enter hands the text to `on_send` before the box closes: the send is under way while the
+    screen below repaints, not after (on a busy grid that repaint alone is tens of ms)."""
 
     DEFAULT_CSS = """
     SteerScreen { align: center bottom; }
@@ -94,9 +89,12 @@ class SteerScreen(ModalScreen[Steer | None]):
     BINDINGS: ClassVar[list[BindingType]] = [("escape", "cancel", "cancel")]
     AUTO_FOCUS = "#steer-text"
 
-    def __init__(self, ref: str, *, at_prompt: bool = False) -> None:
+    def __init__(
+        self, ref: str, on_send: Callable[[str], object], *, at_prompt: bool = False
+    ) -> None:
         super().__init__()
         self.ref = ref
+        self.on_send = on_send
         self.at_prompt = at_prompt
 
     def compose(self) -> ComposeResult:
@@ -114,7 +112,9 @@ class SteerScreen(ModalScreen[Steer | None]):
 
     @on(Input.Submitted)
     def send(self, event: Input.Submitted) -> None:
-        self.dismiss(Steer(event.value) if event.value.strip() else None)
+        if event.value.strip():
+            self.on_send(event.value)
+        self.dismiss(None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -423,12 +423,11 @@ class FleetApp(App[int]):
         if card is None:
             return
 
-        def done(result: Steer | None) -> None:
-            if result is not None:
-                self.send_message_to(card.session, result.text)
+        def send(text: str) -> None:
+            self.send_message_to(card.session, text)
 
         at_prompt = card.session.status is Status.NEEDS_INPUT
-        self.push_screen(SteerScreen(card.session.ref, at_prompt=at_prompt), done)
+        self.push_screen(SteerScreen(card.session.ref, send, at_prompt=at_prompt))
 
     @work(group="actions", exit_on_error=False)
     async def send_message_to(self, session: Session, text: str) -> None:
