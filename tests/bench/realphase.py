@@ -240,12 +240,14 @@ async def measure_fleet(
         )
 
         await asyncio.sleep(1.0)
-        steer = await measure_steer(plan, lf, sup, sessions)
+        steer, to_app, to_call, call = await measure_steer(plan, lf, sup, sessions)
         figs.add(
             "steer_ms_p50",
             percentile(steer, 50),
             "real",
-            f"enter -> text in the pane, n={len(steer)}, max {max(steer):.0f} ms",
+            f"enter -> text in the pane, n={len(steer)}, max {max(steer):.0f} ms; p50 enter -> "
+            f"box hands over {percentile(to_app, 50):.0f} ms, -> send call "
+            f"{percentile(to_call, 50):.0f} ms, the call {percentile(call, 50):.0f} ms",
         )
         figs.add("real_rss_mb", proc_peak_rss_mb(sup.pid), "real")
     finally:
@@ -255,11 +257,14 @@ async def measure_fleet(
 
 async def measure_steer(
     plan: RealPlan, lf: LoopbackFleet, sup: Child, sessions: list[Session]
-) -> list[float]:
+) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Enter -> text in the pane; and of that: enter -> the box hands the text to the app,
+    enter -> Supervisor.send called, and the call."""
     by_key = {(s.host, s.id): s for s in sessions}
     visible = [tuple(k) for k in (await sup.call("visible"))["keys"]]
     targets = [by_key[k] for k in visible if k in by_key] or sessions  # type: ignore[index]
     out: list[float] = []
+    entered: list[float] = []
     for i in range(plan.steers):
         s = targets[i % len(targets)]
         token = f"steer-{secrets.token_hex(6)}!"
@@ -267,6 +272,7 @@ async def measure_steer(
         reply = await sup.call("steer", ref=f"{s.host}/{s.id}", text=f"please {token}")
         if "enter_at" not in reply:
             raise BenchError(f"steer failed: {reply}")
+        entered.append(float(reply["enter_at"]))
 
         async def arrived(path: Path = log_path, token: str = token) -> float | None:
             with contextlib.suppress(OSError):
@@ -279,7 +285,14 @@ async def measure_steer(
         t = await wait_until(f"steering text in {s.host}/{s.name}", arrived, 60, 0.002)
         out.append(round((t - float(reply["enter_at"])) * 1000, 1))
         await asyncio.sleep(0.3)  # the app's send finishes (notify) before the next one
-    return out
+    timings = await sup.call("sends")
+    sends, handed = timings["sends"], timings["handed"]
+    if not len(sends) == len(handed) == len(entered):
+        raise BenchError(f"{len(entered)} steers but {len(sends)} send calls")
+    to_app = [round((h - at) * 1000, 1) for at, h in zip(entered, handed, strict=True)]
+    to_call = [round((began - at) * 1000, 1) for at, (began, _) in zip(entered, sends, strict=True)]
+    call = [round((end - began) * 1000, 1) for began, end in sends]
+    return out, to_app, to_call, call
 
 
 async def measure_baseline(

@@ -32,6 +32,7 @@ from textual import events
 from textual.screen import Screen
 from textual.widgets import Input
 
+from fleet.core import supervisor as supervisor_module
 from fleet.core.config import load_config
 from fleet.ui.app import FleetApp, SteerScreen
 from fleet.ui.model import Card
@@ -77,6 +78,8 @@ class Probe:
         self._drawn_n: dict[tuple[str, str], int] = {}
         self._drawn_pending: list[float] = []
         self._hooked = False
+        self.sends: list[tuple[float, float]] = []  # (call began, call returned) per steer
+        self.handed: list[float] = []  # when the steering box handed its text to the app
         _frame_hooks.append(self._on_frame)
 
     # -- hooks ------------------------------------------------------------------------------
@@ -211,6 +214,17 @@ class Probe:
             shown_at.append(time.time())
 
         panel.show = timed_show  # type: ignore[method-assign]
+        parsed: list[tuple[float, float]] = []
+        parse = supervisor_module.review.parse
+
+        def timed_parse(*args: Any, **kw: Any) -> Any:
+            began = time.time()
+            try:
+                return parse(*args, **kw)
+            finally:
+                parsed.append((began, time.time()))
+
+        supervisor_module.review.parse = timed_parse  # type: ignore[assignment]
         try:
             await asyncio.sleep(0.05)
             sent = time.time()
@@ -222,6 +236,7 @@ class Probe:
             end = await self.frame_after(shown_at[0]) if shown_at else float("nan")
         finally:
             panel.show = show  # type: ignore[method-assign]
+            supervisor_module.review.parse = parse  # type: ignore[assignment]
         lines = panel.view.virtual_size.height if hasattr(panel, "view") else 0
         self.app.query_one("#body").remove_class("-review")
         grid.focus()
@@ -229,6 +244,8 @@ class Probe:
         return {
             "diff_ms": round((end - sent) * 1000, 1),
             "fetched_ms": round((shown_at[0] - sent) * 1000, 1) if shown_at else None,
+            "parse_began_ms": round((parsed[0][0] - sent) * 1000, 1) if parsed else None,
+            "parse_ms": round((parsed[0][1] - parsed[0][0]) * 1000, 1) if parsed else None,
             "rows": lines,
         }
 
@@ -258,6 +275,7 @@ class Probe:
             await asyncio.sleep(0.005)
         if box is None or not box.has_focus:
             return {"error": "the steering box did not open"}
+        self._time_sends()
         box.value = text
         await asyncio.sleep(0.05)
         sent = time.time()
@@ -269,6 +287,30 @@ class Probe:
             "filter": self.app.model.filter_text,
             "focused": str(self.app.focused),
         }
+
+    def _time_sends(self) -> None:
+        """Record when the app's Supervisor.send began and returned (the steer's breakdown)."""
+        sup = self.app.sup
+        if sup is None or getattr(sup, "_bench_timed", False):
+            return
+        send = sup.send
+
+        async def timed(*args: Any, **kw: Any) -> Any:
+            began = time.time()
+            try:
+                return await send(*args, **kw)
+            finally:
+                self.sends.append((began, time.time()))
+
+        sup.send = timed  # type: ignore[method-assign]
+        sup._bench_timed = True  # type: ignore[attr-defined]
+        start_worker = self.app.send_message_to
+
+        def handed_over(*args: Any, **kw: Any) -> Any:
+            self.handed.append(time.time())
+            return start_worker(*args, **kw)
+
+        self.app.send_message_to = handed_over  # type: ignore[method-assign]
 
     async def command(self, cmd: dict[str, Any]) -> dict[str, Any] | None:
         op = cmd.get("op")
@@ -292,6 +334,8 @@ class Probe:
             return await self.open_diff()
         if op == "steer":
             return await self.steer(str(cmd["ref"]), str(cmd["text"]))
+        if op == "sends":
+            return {"sends": [list(x) for x in self.sends], "handed": self.handed}
         if op == "visible":
             grid = self._grid()
             return {"keys": [list(k) for k in grid.visible_keys()] if grid else []}
