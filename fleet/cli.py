@@ -96,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("send", "send a steering message to an agent (typed literally, then Enter)")
     p.add_argument("session")
-    p.add_argument("text", nargs="+", help="the message; '-' reads it from stdin")
+    p.add_argument(
+        "text", nargs="*", help="the message; '-' reads it from stdin; after -- taken as written"
+    )
     p.add_argument(
         "--force",
         action="store_true",
@@ -478,7 +480,7 @@ async def cmd_tail(sup: Supervisor, args: argparse.Namespace) -> int:
 
 
 async def cmd_send(sup: Supervisor, args: argparse.Namespace) -> int:
-    text = sys.stdin.read() if args.text == ["-"] else " ".join(args.text)
+    text = sys.stdin.read() if args.from_stdin else " ".join(args.text)
     session = await sup.send(args.session, text, force=args.force)
     print(f"sent to {session.ref}", file=sys.stderr)
     return 0
@@ -792,21 +794,27 @@ async def _run_async(config: Config, args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    # Everything after the first "--" is words, exactly as written, even "-x" or "--": split
+    # off before argparse, which would drop a second "--" from the words.
+    given = list(sys.argv[1:] if argv is None else argv)
+    dashdash: list[str] = []
+    if "--" in given:
+        cut = given.index("--")
+        given, dashdash = given[:cut], given[cut + 1 :]
+    args, words = parser.parse_known_args(given)
     # argparse cannot take free words after options ("new alpha --repo r fix the bug"):
-    # words left over go to the task / message, anything else is a usage error. Everything
-    # after a "--" is words too, even when it starts with "-" ("new alpha --repo r -- -x").
-    words, dashdash = extra, []
-    if "--" in extra:
-        cut = extra.index("--")
-        words, dashdash = extra[:cut], extra[cut + 1 :]
-    if extra and args.command in ("new", "send") and not any(w.startswith("-") for w in words):
+    # words left over go to the task / message, anything else is a usage error.
+    if args.command in ("new", "send") and not any(w.startswith("-") for w in words):
         if args.command == "new":
             args.task += words + dashdash
         else:
+            # A lone "-" reads stdin; "-- -" sends a dash.
+            args.from_stdin = args.text + words == ["-"] and not dashdash
             args.text += words + dashdash
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            if not args.text:
+                parser.error("send: the message is missing (give it, or '-' to read stdin)")
+    elif words or dashdash:
+        parser.error(f"unrecognized arguments: {' '.join(words + dashdash)}")
     if args.command is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
         parser.print_help()  # the TUI needs a terminal; scripts get the help
         return 0

@@ -81,6 +81,8 @@ HOSTILE_TEXTS = [
     "-x --flag",
     "\\; ; \\\\ %s %n #{session_name}",
     "ünïcødé → ✓ 漢字",
+    "--",  # after `--`, a second "--" is the message (argparse alone dropped it)
+    "-",  # and "-" is a dash, not stdin
 ]
 
 
