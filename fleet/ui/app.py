@@ -622,10 +622,11 @@ class FleetApp(App[int]):
         panel = self.query_one(DiffPanel)
         if panel.session_ref != card.session.ref:
             self.since_review = False
+        # The fetch first: it is on its way while the panel opens and the grid relays out.
+        self.load_diff(card.session)
         self.query_one("#body").add_class("-review")
         panel.clear(f"loading the diff of {card.session.ref}…")
         panel.focus()
-        self.load_diff(card.session)
 
     @work(group="diff", exclusive=True, exit_on_error=False)
     async def load_diff(self, session: Session) -> None:
