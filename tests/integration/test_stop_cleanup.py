@@ -1,4 +1,5 @@
-"""`fleet stop` ends everything a session started, daemons that left its tmux pane included.
+"""`fleet stop` ends everything a session started, daemons that left its tmux pane included; so
+does an agent's own exit.
 
 The agent here is a small script that does what real CLIs do (Codex's detached app-server, the
 node children of Gemini CLI): it starts a plain child, and double-forks a daemon that calls
@@ -49,7 +50,8 @@ AGENT = textwrap.dedent(
     while True:
         sys.stdout.write("> ")
         sys.stdout.flush()
-        if not sys.stdin.readline():
+        line = sys.stdin.readline()
+        if not line or line.strip() == "quit":
             break
     """
 )
@@ -176,4 +178,19 @@ def test_processes_tagged_for_a_running_session_are_never_touched(
         wait_for(lambda pid=pid: not _alive(pid, host.uid), 10, what=f"{pid} to end")
     for pid, _sid in keep_pids.values():
         assert _alive(pid, host.uid)
+    assert fleet.sessions()[keep]["status"] == "idle"
+
+
+def test_an_agent_that_exits_by_itself_leaves_no_daemon(fresh_hosts: LoopbackFleet) -> None:
+    # Codex quitting on its own left its app-server running until the next `fleet stop`.
+    fleet = _fleet(fresh_hosts)
+    host = fresh_hosts["alpha"]
+    quits, quits_pids = _start(fleet, host, "stubborn", "quits")
+    keep, keep_pids = _start(fleet, host, "daemonic", "keep")
+    fleet.ok("send", quits, "quit")
+    fleet.wait_status(quits, "exited")
+    for kind, (pid, _sid) in quits_pids.items():
+        wait_for(lambda pid=pid: not _alive(pid, host.uid), 15, what=f"{kind} {pid} to end")
+    for pid, _sid in keep_pids.values():
+        assert _alive(pid, host.uid), "another session lost a process"
     assert fleet.sessions()[keep]["status"] == "idle"

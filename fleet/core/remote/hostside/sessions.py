@@ -16,6 +16,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Optional
 
@@ -473,6 +474,18 @@ def op_stop(args: dict) -> dict:
     procs.terminate(_leftovers(session_id, leader, panes))
     tmux.kill(name)
     return describe(meta, tmux.panes())
+
+
+def sweep_after_exit(session_id: str, leader: int) -> None:
+    """An agent that ended by itself leaves no process behind either: what stayed in its pane's
+    Unix session, and its tagged daemons once no other session of its agent runs here (as a
+    stop would). On a thread: the grace before SIGKILL must not hold up the watcher."""
+
+    def sweep() -> None:
+        with contextlib.suppress(Exception):  # best effort: `fleet stop` sweeps again
+            procs.terminate(_leftovers(session_id, leader, tmux.panes()))
+
+    threading.Thread(target=sweep, name="sweep-" + session_id, daemon=True).start()
 
 
 def _leftovers(session_id: str, leader: int, panes: dict) -> list:

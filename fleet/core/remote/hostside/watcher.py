@@ -34,7 +34,15 @@ from .layout import (
     tmux_name,
     write_json,
 )
-from .sessions import FINISHED, describe, pane_facts, session_ids, type_text
+from .sessions import (
+    FINISHED,
+    LIVE,
+    describe,
+    pane_facts,
+    session_ids,
+    sweep_after_exit,
+    type_text,
+)
 
 TICK = 0.25
 # tmux is asked for the pane list this often at least: a pane killed without its wrapper's exit
@@ -249,6 +257,8 @@ class Watcher:
             event = {"type": "status", "session": sid, "status": status, "prev": t.status}
             if status in ("exited", "failed"):
                 event["exit_code"] = code
+                if t.status in LIVE and pane is not None:
+                    sweep_after_exit(sid, pane.pid)
             self.writer.append(event)
             t.status, t.exit_code, t.since = status, code, now
             changed = True
