@@ -24,7 +24,7 @@ from .logs import redact
 from .models import EVENT_KINDS, AgentProfile, DomainEvent, HostCheck, Session
 from .paths import state_dir  # review (issue 4)
 from .remote import untrusted
-from .remote.client import HelperClient
+from .remote.client import UNCONFIRMED, HelperClient
 from .remote.hostside import review as hostside_review  # review (issue 4)
 from .ssh import HostLink
 from .store import Store, StoreError
@@ -282,14 +282,19 @@ class Supervisor:
         await self._audit_first(session, "send", {"text": text})
         try:
             await self.helper(session.host).call("send", args)
-        except HostUnreachable as exc:
-            # The host may have typed it before the link dropped: never resend by ourselves.
+        except (HostUnreachable, RemoteError) as exc:
+            if isinstance(exc, RemoteError) and exc.kind != UNCONFIRMED:
+                raise
+            # The host may have typed it before the link dropped or the helper ended: never
+            # resend by ourselves.
             self._audit(session, "send-unconfirmed", {"reason": exc.reason})
-            raise HostUnreachable(
-                session.host,
+            unsure = (
                 f"{exc.reason}. The message may or may not have reached {session.ref}: look "
-                f"with `fleet screen {session.ref}` before sending it again",
-            ) from None
+                f"with `fleet screen {session.ref}` before sending it again"
+            )
+            if isinstance(exc, RemoteError):
+                raise RemoteError(session.host, UNCONFIRMED, unsure) from None
+            raise HostUnreachable(session.host, unsure) from None
         self._emit("steered", session.host, session.id, {"length": len(text)})
         return session
 

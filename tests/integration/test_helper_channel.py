@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from fleet.core.config import load_config
-from fleet.core.errors import HostUnreachable
+from fleet.core.errors import HostUnreachable, RemoteError
 from fleet.core.supervisor import Supervisor
 from tests.integration.faults import FaultyProxy
 from tests.integration.fleetrun import FleetCLI, received_lines, wait_for
@@ -189,3 +191,44 @@ async def test_a_steer_types_over_the_serve_helpers_control_client(
         0.05,
         "the forked steer",
     )
+
+
+async def test_a_send_whose_helper_dies_midway_may_or_may_not_have_arrived(
+    fresh_hosts: LoopbackFleet,
+) -> None:
+    recorder = fresh_hosts.dir / "agents" / "recorder.py"
+    # The recorder with a long pause before Enter: the send is under way for seconds.
+    fleet = FleetCLI(
+        fresh_hosts,
+        f"""
+[agents.slow]
+command = "python3 {recorder} {{task}}"
+idle = ['^> ?\\\\Z']
+idle_after = 1.0
+enter_delay = 4.0
+""",
+    )
+    sid = await start_recorder(fleet, "r")  # makes the recorder script on the host
+    await asyncio.to_thread(
+        fleet.ok, "new", "alpha", "--repo", "~/repo", "--agent", "slow", "--name", "slow"
+    )
+    await asyncio.to_thread(fleet.wait_status, "alpha/slow", "idle")
+    alpha = fresh_hosts["alpha"]
+    async with Supervisor(load_config(fleet.config)) as sup:
+        session = await sup.find("alpha/slow")
+        steer = asyncio.create_task(sup.send("alpha/slow", "half typed"))
+
+        async def typed() -> bool:
+            screen = await sup.helper("alpha").call("screen", {"session": session.id})
+            return "half typed" in screen["text"]
+
+        deadline = asyncio.get_running_loop().time() + 20
+        while not await typed():
+            assert asyncio.get_running_loop().time() < deadline, "the text was never typed"
+            await asyncio.sleep(0.05)
+        assert not steer.done()
+        for pid in serve_processes(alpha):
+            os.kill(pid, signal.SIGKILL)
+        with pytest.raises(RemoteError, match="may or may not have reached alpha/slow"):
+            await steer
+    assert received_lines(alpha, sid) == []  # the other session got nothing

@@ -49,6 +49,10 @@ _PROBE = (
 )
 
 
+# The kind of RemoteError for an operation that may or may not have been done.
+UNCONFIRMED = "unconfirmed"
+
+
 def helper_error(host: str, error: object) -> RemoteError:
     """The error a helper reported, its words made inert and bounded (a host may be hostile)."""
     fields = error if isinstance(error, dict) else {}
@@ -203,11 +207,13 @@ class HelperClient:
             log.error(
                 "%s: the helper gave no answer to %s (exit status %s)", self.host, op, ended.status
             )
+            why = f": {said(lines[-1])}" if lines else f" (exit status {ended.status})"
+            if op not in READ_ONLY:  # it may have run before the helper ended
+                raise RemoteError(
+                    self.host, UNCONFIRMED, f"the helper ended before it answered {op}{why}"
+                ) from None
             raise RemoteError(
-                self.host,
-                "protocol",
-                f"the helper gave no answer to {op}"
-                + (f": {said(lines[-1])}" if lines else f" (exit status {ended.status})"),
+                self.host, "protocol", f"the helper gave no answer to {op}{why}"
             ) from None
         except _TooLarge:
             log.error("%s: the helper's answer to %s is over %d bytes", self.host, op, MAX_ANSWER)
