@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -375,3 +376,22 @@ def test_approving_a_subset_and_rejecting_the_rest(
                 del expected[name]
     assert r.index_files() == expected
     assert r.worktree_files() == expected
+
+
+def test_a_same_size_edit_in_the_second_of_the_last_index_write_is_seen(sandbox: Path) -> None:
+    # Git trusts an index entry's cached stat only for files changed before the index file's
+    # mtime. The helper diffs with a copy of the worktree's index: stamped with the time of the
+    # copy, it vouched for an edit made in the same second as the real index write.
+    r = Repo(sandbox, {"num.txt": NUMBERS})
+    time.sleep(1 - time.time() % 1)  # a second begins: index write and edit fit in it
+    second = int(time.time())
+    r.write("notes.txt", b"one\n")
+    git(r.wt, "add", "notes.txt")  # the real index is written (as an approval does)
+    with open(r.wt / "notes.txt", "r+b") as f:
+        f.write(b"two\n")  # the same size, in place: only the racy check can tell
+    assert int(time.time()) == second, "too slow to stay in one second: run again"
+    time.sleep(1 - time.time() % 1)  # the diff runs in a later second
+    d = r.diff()
+    assert [h.text.splitlines()[-1] for h in d.hunks if h.path == "notes.txt"] == ["+two"]
+    tree = checkpoints.snapshot_tree(str(r.wt))
+    assert git(r.wt, "show", f"{tree}:notes.txt") == b"two\n"

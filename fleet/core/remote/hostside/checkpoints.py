@@ -82,7 +82,14 @@ def _temp_index(worktree: str, copy_real: bool):
         if copy_real:
             real = _git(worktree, "rev-parse", "--git-path", "index").decode().strip()
             with contextlib.suppress(FileNotFoundError):
-                shutil.copyfile(os.path.join(worktree, real), path)
+                source = os.path.join(worktree, real)
+                shutil.copyfile(source, path)
+                # Git trusts an entry's cached stat only when the file changed before the
+                # index was written (its "racy git" check reads the index file's mtime). A
+                # copy stamped now would vouch for a same-size edit made in the same second
+                # as the real index: the edit was missing from diffs and checkpoints.
+                st = os.stat(source)
+                os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
         yield path
     finally:
         for leftover in (path, path + ".lock"):
