@@ -30,6 +30,7 @@ from tests.bench.procs import BenchError, Child, wait_until
 from tests.bench.simphase import bench_env
 from tests.integration.faults import FaultyProxy
 from tests.integration.hosts import LoopbackFleet
+from tests.integration.procfs import pids_of
 
 AGENT = Path(__file__).with_name("benchagent.py")
 SETUP = 300.0  # deadline for the fleet to come up: only a hang reaches it
@@ -41,23 +42,6 @@ class RealPlan:
     per_host: int
     window: float
     steers: int
-
-
-def _pids_of(uid: int, match: Callable[[list[str]], bool]) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if os.stat(f"/proc/{entry}").st_uid != uid:
-                continue
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
-        except OSError:
-            continue
-        if argv and match(argv):
-            pids.append(int(entry))
-    return pids
 
 
 def _is_helper(argv: list[str]) -> bool:
@@ -72,7 +56,7 @@ class HelperMeter:
     """CPU of each host's helper processes (with the tmux/git children they reaped)."""
 
     def __init__(self, lf: LoopbackFleet) -> None:
-        self.meters = {h.name: CpuMeter(_pids_of(h.uid, _is_helper)) for h in lf.hosts}
+        self.meters = {h.name: CpuMeter(pids_of(h.uid, _is_helper)) for h in lf.hosts}
 
     def per_host(self) -> list[float]:
         return [m.pct() for m in self.meters.values()]

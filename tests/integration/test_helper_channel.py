@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -19,28 +18,9 @@ from fleet.core.errors import HostUnreachable, RemoteError
 from fleet.core.supervisor import Supervisor
 from tests.integration.faults import FaultyProxy
 from tests.integration.fleetrun import FleetCLI, received_lines, wait_for
-from tests.integration.hosts import LoopbackFleet, LoopbackHost
-from tests.integration.test_watcher_cost import control_clients
+from tests.integration.hosts import LoopbackFleet
+from tests.integration.procfs import control_clients, parent_pid, serve_processes
 from tests.reliability.common import fault_fleet
-
-
-def serve_processes(host: LoopbackHost) -> list[int]:
-    """Pids of `helper-*.pyz serve` processes running as the host's user."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if entry.stat().st_uid != host.uid:
-                continue
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(b"/helper-" in a or a.startswith(b".fleet/helper-") for a in argv) and (
-            b"serve" in argv
-        ):
-            found.append(int(entry.name))
-    return found
 
 
 async def start_recorder(fleet: FleetCLI, name: str) -> str:
@@ -65,11 +45,11 @@ async def test_many_concurrent_calls_share_one_channel(fresh_hosts: LoopbackFlee
         assert all(a["protocol"] == 1 for a in answers[40:60])
         assert all(any(row["id"] == sid for row in a) for a in answers[60:])
         # One serve process on the host for all 80 calls, on the one connection.
-        assert len(serve_processes(alpha)) == 1, serve_processes(alpha)
+        assert len(serve_processes(alpha.uid)) == 1, serve_processes(alpha.uid)
         assert sup.links["alpha"].connects == 1
     # The client closed its side: the serve process ends with it.
     await asyncio.to_thread(
-        wait_for, lambda: not serve_processes(alpha), 20, 0.05, "the serve process to end"
+        wait_for, lambda: not serve_processes(alpha.uid), 20, 0.05, "the serve process to end"
     )
 
 
@@ -136,11 +116,6 @@ async def test_a_send_cut_in_flight_is_never_sent_twice(fresh_hosts: LoopbackFle
             assert received_lines(alpha, sid) == ["once", "twice?", "after"]
 
 
-def parent_pid(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat.rsplit(")", 1)[1].split()[1])
-
-
 STEERS = ["plain", "ends with a semicolon;", "ends escaped \\;", "$(id) `x` #{pane_pid} %s"]
 
 
@@ -162,7 +137,7 @@ async def test_a_steer_types_over_the_serve_helpers_control_client(
             "every steer",
         )
         assert got == STEERS
-        serving = set(serve_processes(alpha))
+        serving = set(serve_processes(alpha.uid))
         ours = [pid for pid in control_clients(alpha.uid) if parent_pid(pid) in serving]
         assert len(ours) == 1, (ours, serving)
     # A one-shot helper (no control client) types the same text by forking tmux.
@@ -227,7 +202,7 @@ enter_delay = 4.0
             assert asyncio.get_running_loop().time() < deadline, "the text was never typed"
             await asyncio.sleep(0.05)
         assert not steer.done()
-        for pid in serve_processes(alpha):
+        for pid in serve_processes(alpha.uid):
             os.kill(pid, signal.SIGKILL)
         with pytest.raises(RemoteError, match="may or may not have reached alpha/slow"):
             await steer

@@ -16,6 +16,7 @@ import pytest
 from fleet.core.remote.hostside import screenfile, tmuxctl
 from tests.integration.fleetrun import FleetCLI, wait_for, write_as_agent
 from tests.integration.hosts import LoopbackFleet, LoopbackHost
+from tests.integration.procfs import control_clients
 
 
 @pytest.fixture
@@ -124,23 +125,6 @@ def test_a_screen_rewritten_in_place_is_never_read_half_written(tmp_path: Path) 
         "A" * 9000 + "\n",
         path.stat().st_mtime_ns,
     )
-
-
-def control_clients(uid: int) -> list[int]:
-    """Pids of the watcher's tmux control clients running as uid."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if os.stat(f"/proc/{entry}").st_uid != uid:
-                continue
-            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"-C" in argv and b"attach-session" in argv:
-            found.append(int(entry))
-    return found
 
 
 def test_the_control_client_never_sizes_a_window_and_returns_after_kill_server(
