@@ -337,11 +337,15 @@ def _sandbox_words(args: dict):
     return list(words)
 
 
+def _not_running(session_id: str) -> HelperError:
+    return HelperError("not-running", "session %s is not running" % session_id)
+
+
 def _alive_name(session_id: str) -> str:
     name = tmux_name(session_id)
     pane = tmux.panes().get(name)
     if pane is None or pane.dead:
-        raise HelperError("not-running", "session %s is not running" % session_id)
+        raise _not_running(session_id)
     return name
 
 
@@ -429,7 +433,7 @@ def _send_over_control(
         return False
     alive, screen = state
     if not alive:
-        raise HelperError("not-running", "session %s is not running" % session_id)
+        raise _not_running(session_id)
     if not force:
         refuse_text_at_prompt(session_id, text, screen)
     data = text.encode("utf-8")
