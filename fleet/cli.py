@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from fleet import __version__
-from fleet.core import review  # review (issue 4)
+from fleet.core import events, review
 from fleet.core.agent_versions import AgentVersion, fleet_versions
 from fleet.core.agents import BUILTIN_PROFILES, status_of_screen
 from fleet.core.config import Config, ConfigError, load_config
@@ -409,7 +409,7 @@ async def cmd_watch(sup: Supervisor, args: argparse.Namespace) -> int:
         sup.helper(host)  # unknown host names fail here, before anything starts
     if not hosts:
         raise UsageError(f"no hosts configured in {sup.config.path}: add a [hosts.NAME] table")
-    queue: asyncio.Queue[tuple[str, dict[str, Any] | BaseException]] = asyncio.Queue(1000)
+    queue: asyncio.Queue[tuple[str, events.Event | BaseException]] = asyncio.Queue(1000)
 
     async def follow(host: str) -> None:
         try:
@@ -439,26 +439,22 @@ async def cmd_watch(sup: Supervisor, args: argparse.Namespace) -> int:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _watch_line(sup: Supervisor, host: str, event: dict[str, Any], as_json: bool) -> str:
-    kind = event.get("type")
+def _watch_line(sup: Supervisor, host: str, event: events.Event, as_json: bool) -> str:
     if as_json:
-        if kind in ("screen", "output"):
-            event = {k: v for k, v in event.items() if k not in ("text", "data", "bytes")}
-        return json.dumps({"host": host, **event}, sort_keys=True, default=str)
+        return json.dumps({"host": host, **events.as_json(event)}, sort_keys=True, default=str)
     when = time.strftime("%H:%M:%S")
-    label = sup.label(host, str(event.get("session", "")))
-    if kind == "status":
-        code = event.get("exit_code")
-        suffix = f" ({code})" if code is not None else ""
-        return f"{when} {label} {event.get('status')}{suffix}"
-    if kind == "link":
-        return (
-            f"{when} {host} unreachable: {event.get('reason')} (retry in {event.get('retry_in')} s)"
-        )
-    if kind == "hello":
-        return f"{when} {host} connected"
-    if kind in ("created", "removed", "checkpoint"):
-        return f"{when} {label} {kind}"
+    match event:
+        case events.StatusChanged():
+            suffix = f" ({event.exit_code})" if event.exit_code is not None else ""
+            return f"{when} {sup.label(host, event.session)} {event.status}{suffix}"
+        case events.LinkDown():
+            return f"{when} {host} unreachable: {event.reason} (retry in {event.retry_in} s)"
+        case events.Hello():
+            return f"{when} {host} connected"
+        case events.SessionCreated() | events.SessionRemoved() | events.CheckpointMade():
+            return f"{when} {sup.label(host, event.session)} {event.kind}"
+        case events.Decided():
+            return f"{when} {sup.label(host, event.session)} {event.action} (decision {event.n})"
     return ""
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import aiosqlite
 
+from . import events, fleetstate
 from .errors import FleetError
 from .models import DiffStat, Session, Status
 
@@ -69,11 +70,26 @@ class StoreError(FleetError):
 
 @dataclass(frozen=True)
 class CachedSession:
-    session: Session
-    gone: bool  # the host no longer lists it (kept: never silently dropped)
-    unread: int  # status changes + output lines since the person last looked
-    updated: float  # when the store last heard about it
-    agent_session_id: str | None
+    """A session as the store remembers it: the reducer's state, and when it last heard."""
+
+    state: fleetstate.SessionState
+    updated: float
+
+    @property
+    def session(self) -> Session:
+        return self.state.session
+
+    @property
+    def gone(self) -> bool:
+        return self.state.gone  # the host no longer lists it (kept: never silently dropped)
+
+    @property
+    def unread(self) -> int:
+        return self.state.unread  # status changes + output lines since the person looked
+
+    @property
+    def output_cursor(self) -> int:
+        return self.state.output_cursor
 
 
 @dataclass(frozen=True)
@@ -309,6 +325,7 @@ def _open_writer(path: Path) -> sqlite3.Connection:
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise StoreError(f"{path}: cannot use write-ahead logging (journal mode {mode})")
+        db.row_factory = sqlite3.Row
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
         _migrate(db, path, MIGRATIONS)
@@ -394,6 +411,7 @@ def _status(value: str) -> Status:
 
 
 def _cached(row: sqlite3.Row) -> CachedSession:
+    """A row of _SELECT_SESSIONS: a session and its output cursor."""
     session = Session(
         id=row["id"],
         name=row["name"],
@@ -411,12 +429,30 @@ def _cached(row: sqlite3.Row) -> CachedSession:
         diffstat=DiffStat(row["added"], row["removed"], row["files"]),
         agent_session_id=row["agent_session_id"],
     )
-    return CachedSession(
-        session=session,
-        gone=bool(row["gone"]),
-        unread=int(row["unread"]),
-        updated=float(row["updated"]),
-        agent_session_id=row["agent_session_id"],
+    cursor = int(row["cursor"] or 0)
+    state = fleetstate.SessionState(session, bool(row["gone"]), int(row["unread"]), cursor)
+    return CachedSession(state=state, updated=float(row["updated"]))
+
+
+_SELECT_SESSIONS = (
+    "SELECT sessions.*, outputs.cursor AS cursor FROM sessions LEFT JOIN outputs "
+    "ON outputs.host = sessions.host AND outputs.session = sessions.id"
+)
+
+
+def _load_state(db: sqlite3.Connection, host: str, sid: str) -> fleetstate.SessionState | None:
+    row = db.execute(
+        f"{_SELECT_SESSIONS} WHERE sessions.host = ? AND sessions.id = ?", (host, sid)
+    ).fetchone()
+    return None if row is None else _cached(row).state
+
+
+def _save_state(db: sqlite3.Connection, state: fleetstate.SessionState, now: float) -> None:
+    s = state.session
+    db.execute(_UPSERT_SESSION, _session_row(s.host, s, now))
+    db.execute(
+        "UPDATE sessions SET gone = ?, unread = ? WHERE host = ? AND id = ?",
+        (int(state.gone), state.unread, s.host, s.id),
     )
 
 
@@ -431,14 +467,6 @@ def _insert_audit(
         "INSERT INTO audit (at, host, session, kind, detail) VALUES (?, ?, ?, ?, ?)",
         (at, host, session, kind, detail),
     )
-
-
-def _int_or_none(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    return None
 
 
 @dataclass(frozen=True)
@@ -742,84 +770,50 @@ class Store:
             "upsert", session.host, session.id, lambda db: db.execute(_UPSERT_SESSION, row)
         )
 
-    def apply_event(self, host: str, event: dict[str, Any]) -> None:
-        """One journal event, atomically with the host's watch cursor; replays are ignored."""
+    def apply(self, event: events.Event) -> None:
+        """One event of a host's watch stream, kept as its kind needs: journal events
+        atomically with the host's cursor (replays ignored), output with its offset, the
+        latest screen, a snapshot as the host's full list. Link events are not kept here."""
+        match event:
+            case events.Snapshot():
+                self.reconcile_host(event.host, list(event.sessions))
+                self.set_cursor(event.host, event.seq)
+            case events.ScreenChanged():
+                self.set_screen(event.host, event.session, event.digest, event.text)
+            case events.OutputArrived():
+                self.append_output(event.host, event.session, event.offset, event.data)
+            case events.OutputGap():
+                self.output_gap(event.host, event.session, event.start, event.end)
+            case events.JournalEvent():
+                self._apply_journal(event)
+
+    def _apply_journal(self, event: events.JournalEvent) -> None:
+        host, sid, seq = event.host, event.session, event.seq
         now = time.time()
-        kind = str(event.get("type", ""))
-        seq = _int_or_none(event.get("seq"))
-        raw_sid = event.get("session")
-        sid = str(raw_sid) if raw_sid is not None else None
-        t = event.get("t")
-        at = float(t) if isinstance(t, int | float) and not isinstance(t, bool) else now
-        work: Callable[[sqlite3.Connection], None] | None = None
-
-        if kind == "status" and sid is not None:
-            try:
-                status = str(Status(str(event.get("status"))))
-            except ValueError:
-                log.warning("%s/%s: unknown status %r ignored", host, sid, event.get("status"))
-            else:
-                exit_code = _int_or_none(event.get("exit_code"))
-                prev = event.get("prev")
-
-                def status_work(db: sqlite3.Connection) -> None:
-                    before = prev
-                    if before is None:
-                        row = db.execute(
-                            "SELECT status FROM sessions WHERE host = ? AND id = ?", (host, sid)
-                        ).fetchone()
-                        before = row[0] if row else None
-                    db.execute(
-                        "UPDATE sessions SET status = ?, status_since = ?, exit_code = ?, "
-                        "unread = unread + 1, updated = ? WHERE host = ? AND id = ?",
-                        (status, at, exit_code, now, host, sid),
-                    )
-                    detail = {"status": status, "prev": before, "exit_code": exit_code}
-                    _insert_audit(db, at, host, sid, "status", _json(detail))
-
-                work = status_work
-        elif kind == "diffstat" and sid is not None:
-            raw = event.get("diffstat")
-            counts: dict[str, Any] = raw if isinstance(raw, dict) else {}
-            numbers = tuple(int(counts.get(k) or 0) for k in ("added", "removed", "files"))
-
-            def diffstat_work(db: sqlite3.Connection) -> None:
-                db.execute(
-                    "UPDATE sessions SET added = ?, removed = ?, files = ?, updated = ? "
-                    "WHERE host = ? AND id = ?",
-                    (*numbers, now, host, sid),
-                )
-
-            work = diffstat_work
-        elif kind == "removed" and sid is not None:
-
-            def removed_work(db: sqlite3.Connection) -> None:
-                row = db.execute(
-                    "SELECT gone FROM sessions WHERE host = ? AND id = ?", (host, sid)
-                ).fetchone()
-                if row is not None and row[0]:
-                    return  # already marked gone (by a list): audited then
-                db.execute(
-                    "UPDATE sessions SET gone = 1, updated = ? WHERE host = ? AND id = ?",
-                    (now, host, sid),
-                )
-                _insert_audit(db, at, host, sid, "removed", _json({"via": "event"}))
-
-            work = removed_work
 
         def run(db: sqlite3.Connection) -> None:
-            if seq is not None:
-                row = db.execute(
-                    "SELECT watch_cursor FROM hosts WHERE name = ?", (host,)
-                ).fetchone()
-                if row is not None and row[0] is not None and seq <= row[0]:
-                    return  # a replay: already applied
-            if work is not None:
-                work(db)
-            if seq is not None:
-                _store_cursor(db, host, seq)
+            row = db.execute("SELECT watch_cursor FROM hosts WHERE name = ?", (host,)).fetchone()
+            if row is not None and row[0] is not None and seq <= row[0]:
+                return  # a replay: already applied
+            old = _load_state(db, host, sid)
+            new = fleetstate.apply_session(old, event)
+            if new is not None and new != old:
+                _save_state(db, new, now)
+            at = event.at or now
+            match event:
+                case events.StatusChanged():
+                    before = event.prev or (old.session.status if old is not None else None)
+                    detail = {
+                        "status": str(event.status),
+                        "prev": str(before) if before is not None else None,
+                        "exit_code": event.exit_code,
+                    }
+                    _insert_audit(db, at, host, sid, "status", _json(detail))
+                case events.SessionRemoved() if old is not None and not old.gone:
+                    _insert_audit(db, at, host, sid, "removed", _json({"via": "event"}))
+            _store_cursor(db, host, seq)
 
-        self._enqueue(f"event {kind}", host, sid, run)
+        self._enqueue(f"event {type(event).__name__}", host, sid, run)
 
     def set_cursor(self, host: str, seq: int) -> None:
         """Set the host's watch cursor exactly (after a snapshot; it may go back)."""
@@ -852,14 +846,11 @@ class Store:
 
         def run(db: sqlite3.Connection) -> None:
             cursor, kept = _output_state(db, host, session_id)
-            end = start_at + len(chunk)
-            if not chunk or end <= cursor:
+            end, payload = fleetstate.counted_output(cursor, start_at, chunk)
+            if not payload:
                 return
-            start, payload = start_at, chunk
-            if start < cursor:
-                payload = chunk[cursor - start :]
-                start = cursor
-            elif start > cursor:
+            start = end - len(payload)
+            if start > cursor:
                 detail = _json({"from": cursor, "to": start})
                 _insert_audit(db, now, host, session_id, "output-gap", detail)
             db.execute(
@@ -889,7 +880,8 @@ class Store:
 
         def run(db: sqlite3.Connection) -> None:
             cursor, kept = _output_state(db, host, session_id)
-            if gap_to < gap_from and gap_to < cursor:
+            moved = fleetstate.cursor_after_gap(cursor, gap_from, gap_to)
+            if moved < cursor:
                 db.execute(
                     "DELETE FROM output_chunks WHERE host = ? AND session = ? AND offset >= ?",
                     (host, session_id, gap_to),
@@ -908,12 +900,12 @@ class Store:
                     ).fetchone()[0]
                 )
                 detail = _json({"from": cursor, "to": gap_to, "reset": True})
-            elif gap_to > cursor:
+            elif moved > cursor:
                 detail = _json({"from": cursor, "to": gap_to})
             else:
                 return
             _insert_audit(db, now, host, session_id, "output-gap", detail)
-            _store_output_state(db, host, session_id, gap_to, kept)
+            _store_output_state(db, host, session_id, moved, kept)
 
         self._enqueue("output-gap", host, session_id, run)
 
@@ -934,17 +926,6 @@ class Store:
             session_id,
             lambda db: db.execute(
                 "UPDATE sessions SET unread = 0 WHERE host = ? AND id = ?", (host, session_id)
-            ),
-        )
-
-    def set_agent_session_id(self, host: str, session_id: str, agent_session_id: str) -> None:
-        self._enqueue(
-            "agent-session",
-            host,
-            session_id,
-            lambda db: db.execute(
-                "UPDATE sessions SET agent_session_id = ? WHERE host = ? AND id = ?",
-                (agent_session_id, host, session_id),
             ),
         )
 
@@ -1002,15 +983,16 @@ class Store:
 
     async def sessions(self, host: str | None = None) -> list[CachedSession]:
         """Every stored session (gone ones too), sorted by host, then creation time."""
-        where, params = ("WHERE host = ?", (host,)) if host is not None else ("", ())
+        where, params = ("WHERE sessions.host = ?", (host,)) if host is not None else ("", ())
         rows = await self._fetch(
-            f"SELECT * FROM sessions {where} ORDER BY host, created, id", params
+            f"{_SELECT_SESSIONS} {where} ORDER BY sessions.host, sessions.created, sessions.id",
+            params,
         )
         return [_cached(row) for row in rows]
 
     async def session(self, host: str, session_id: str) -> CachedSession | None:
         rows = await self._fetch(
-            "SELECT * FROM sessions WHERE host = ? AND id = ?", (host, session_id)
+            f"{_SELECT_SESSIONS} WHERE sessions.host = ? AND sessions.id = ?", (host, session_id)
         )
         return _cached(rows[0]) if rows else None
 
@@ -1032,6 +1014,11 @@ class Store:
             "SELECT text FROM screens WHERE host = ? AND session = ?", (host, session_id)
         )
         return str(rows[0][0]) if rows else None
+
+    async def output_cursors(self, host: str) -> dict[str, int]:
+        """session id -> output cursor, for every session of the host with output kept."""
+        rows = await self._fetch("SELECT session, cursor FROM outputs WHERE host = ?", (host,))
+        return {str(row[0]): int(row[1]) for row in rows}
 
     async def output_cursor(self, host: str, session_id: str) -> int:
         rows = await self._fetch(

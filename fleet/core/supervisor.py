@@ -7,7 +7,6 @@ Data flows one way (host -> watch stream -> supervisor -> callers); actions flow
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import shlex
 import time
@@ -15,17 +14,17 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import review  # review (issue 4)
+from . import events, review
 from .agents import first_message, render_command, resolve_profiles, resume_command
 from .config import Config, parse_target
 from .errors import FleetError, HostError, HostUnreachable, NotFound, RemoteError, UsageError
 from .hooks import HookRunner
 from .logs import redact
 from .models import EVENT_KINDS, AgentProfile, DomainEvent, HostCheck, Session
-from .paths import state_dir  # review (issue 4)
+from .paths import state_dir
 from .remote import untrusted
 from .remote.client import UNCONFIRMED, HelperClient
-from .remote.hostside import review as hostside_review  # review (issue 4)
+from .remote.hostside import review as hostside_review
 from .ssh import HostLink
 from .store import Store, StoreError
 
@@ -533,13 +532,11 @@ class Supervisor:
         self.mark_read(session)
         args = {"session": session.id, "lines": lines, "follow": follow}
         async for event in self.helper(session.host).stream("tail", args):
-            if event.get("type") == "data":
-                try:
-                    yield base64.b64decode(str(event.get("data", "")), validate=True)
-                except ValueError:
-                    log.error("%s: dropped a tail event that is not base64", session.host)
-            elif event.get("type") == "end":
+            chunk = untrusted.tail_chunk(session.host, event)
+            if chunk is None:
                 return
+            if chunk:
+                yield chunk
 
     async def watch(
         self,
@@ -547,14 +544,13 @@ class Supervisor:
         since: int | None = None,
         screens: Mapping[str, str] | None = None,
         output: Mapping[str, int] | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncIterator[events.WatchEvent]:
         """The host's events from cursor `since`, reconnecting with backoff forever.
 
-        Each yielded event carries `seq` when it comes from the host's journal; pass the last
-        one seen as `since` after a restart to continue without repeats or gaps. With `output`
-        (session id -> byte offset, may be empty) the sessions' raw output comes too, as
-        "output" events, from those offsets on. While the host is unreachable,
-        {"type": "link", "state": "reconnecting", ...} events say so.
+        Journal events carry `seq`; pass the last one seen as `since` after a restart to
+        continue without repeats or gaps. With `output` (session id -> byte offset, may be
+        empty) the sessions' raw output comes too, from those offsets on. While the host is
+        unreachable, LinkDown events say so and when the next attempt is.
         """
         helper = self.helper(host)
         known = dict(screens or {})
@@ -565,32 +561,29 @@ class Supervisor:
                 if offsets is not None:
                     args["output"] = offsets
                 async for raw in helper.stream("watch", args):
-                    checked = untrusted.watch_event(host, raw)
-                    if checked is None:
-                        continue  # logged; a bad event is never applied
-                    event = checked
-                    kind = event.get("type")
-                    if isinstance(event.get("seq"), int):
-                        since = event["seq"]
-                    if kind == "screen":
-                        known[str(event.get("session"))] = str(event.get("hash"))
-                    elif kind == "output" and offsets is not None:
-                        data = event["bytes"]  # decoded when checked
-                        offsets[str(event["session"])] = int(event["offset"]) + len(data)
+                    event = untrusted.watch_event(host, raw)
+                    match event:
+                        case None:
+                            continue  # logged; a bad event is never applied
+                        case events.JournalEvent() | events.Snapshot() | events.Hello():
+                            since = event.seq
+                        case events.ScreenChanged():
+                            known[event.session] = event.digest
+                        case events.OutputArrived() if offsets is not None:
+                            offsets[event.session] = event.offset + len(event.data)
                     yield event
                 raise HostUnreachable(host, "the watch ended")
             except HostError as exc:
                 delay = max(helper.link.retry_in(), 1.0)
-                yield {
-                    "type": "link",
-                    "state": "reconnecting",
-                    "host": host,
-                    "reason": exc.reason,
-                    "retry_in": round(delay, 1),
-                }
+                yield events.LinkDown(
+                    host=host,
+                    reason=exc.reason,
+                    retry_in=round(delay, 1),
+                    failures=helper.link.failures,
+                )
                 await asyncio.sleep(delay)
 
-    async def mirror(self, host: str) -> AsyncIterator[dict[str, Any]]:
+    async def mirror(self, host: str) -> AsyncIterator[events.WatchEvent]:
         """Follow a host into the store, from the store's cursors: the supervisor's main loop.
 
         Every journal event is applied together with its cursor, output is appended with its
@@ -603,51 +596,31 @@ class Supervisor:
         screens = await store.screen_hashes(host)
         known = await store.sessions(host)
         self._remember([cached.session for cached in known])
-        offsets = {
-            cached.session.id: await store.output_cursor(host, cached.session.id)
-            for cached in known
-        }
+        offsets = await store.output_cursors(host)
         lost = False
         async for event in self.watch(host, since, screens, offsets):
-            kind = event.get("type")
-            if kind == "link":
-                store.record_host(host, target, "unreachable", str(event.get("reason", "")))
-                if not lost:
-                    lost = True
-                    self._emit("lost", host, None, {"reason": event.get("reason")})
-            elif kind == "hello":
-                store.record_host(host, target, "connected")
-                if lost:
-                    lost = False
-                    self._emit("back", host, None, {})
-            elif kind == "snapshot":
-                sessions = untrusted.sessions(host, event.get("sessions", []))
-                self._remember(sessions)
-                store.reconcile_host(host, sessions)
-                store.set_cursor(host, int(event.get("seq", 0)))
-            elif kind == "screen":
-                store.set_screen(
-                    host, str(event["session"]), str(event["hash"]), str(event.get("text", ""))
-                )
-            elif kind == "output":
-                store.append_output(
-                    host, str(event["session"]), int(event["offset"]), event["bytes"]
-                )
-            elif kind == "output-gap":
-                store.output_gap(host, str(event["session"]), int(event["from"]), int(event["to"]))
-            elif isinstance(event.get("seq"), int) and kind != "heartbeat":
-                if kind == "created" and isinstance(event.get("info"), dict):
-                    created = session_from_json(host, event["info"])
-                    self._remember([created])
-                    store.upsert_session(created)
-                store.apply_event(host, event)
-                if kind == "status":
-                    self._emit(
-                        str(event.get("status")),
-                        host,
-                        str(event.get("session")),
-                        {"prev": event.get("prev"), "exit_code": event.get("exit_code")},
-                    )
+            match event:
+                case events.LinkDown():
+                    store.record_host(host, target, "unreachable", event.reason)
+                    if not lost:
+                        lost = True
+                        self._emit("lost", host, None, {"reason": event.reason})
+                case events.Hello():
+                    store.record_host(host, target, "connected")
+                    if lost:
+                        lost = False
+                        self._emit("back", host, None, {})
+                case events.Snapshot():
+                    self._remember(list(event.sessions))
+                case events.SessionCreated(info=Session() as info):
+                    self._remember([info])
+                case events.StatusChanged():
+                    detail = {
+                        "prev": str(event.prev) if event.prev else None,
+                        "exit_code": event.exit_code,
+                    }
+                    self._emit(str(event.status), host, event.session, detail)
+            store.apply(event)
             yield event
 
     def attach_argv(self, session: Session) -> list[str]:

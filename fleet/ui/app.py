@@ -23,17 +23,19 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
 
-from fleet.core import review
+from fleet.core import events, review
 from fleet.core.config import Config
 from fleet.core.errors import FleetError, RemoteError
+from fleet.core.fleetstate import HostState
 from fleet.core.hooks import HookRunner
-from fleet.core.models import DiffStat, Session, Status
+from fleet.core.models import Session, Status
 from fleet.core.paths import ensure_state_dir
 from fleet.core.store import Store
-from fleet.core.supervisor import Supervisor, session_from_json
+from fleet.core.supervisor import Supervisor
 from fleet.core.textsafe import inert
+from fleet.presentation import host_label
 from fleet.ui.bindings import BINDINGS, keymap_from_config
-from fleet.ui.model import Card, FleetModel, HostState
+from fleet.ui.model import Card, FleetModel
 from fleet.ui.screens.help import HelpScreen
 from fleet.ui.screens.new_session import NewSession, NewSessionScreen
 from fleet.ui.themes import (
@@ -58,7 +60,7 @@ def host_summary(hosts: Iterable[HostState], now: float) -> list[str]:
     per state, naming the hosts that are not connected (the ones the person must look at)."""
     states = list(hosts)
     if len(states) <= HOSTS_NAMED:
-        return [f"{h.name}: {inert(h.label(now))}" for h in states]
+        return [f"{h.name}: {inert(host_label(h, now))}" for h in states]
     by_state: dict[str, list[HostState]] = {}
     for h in states:
         by_state.setdefault(h.state, []).append(h)
@@ -232,7 +234,11 @@ class FleetApp(App[int]):
         for cached in await self.store.sessions():
             if cached.session.host in self.config.hosts:
                 self.model.upsert_session(
-                    cached.session, cached=True, gone=cached.gone, unread=cached.unread
+                    cached.session,
+                    cached=True,
+                    gone=cached.gone,
+                    unread=cached.unread,
+                    output_cursor=cached.output_cursor,
                 )
                 screen = screens.get((cached.session.host, cached.session.id))
                 if screen:
@@ -269,69 +275,43 @@ class FleetApp(App[int]):
         assert self.sup is not None
         try:
             async for event in self.sup.mirror(host):
-                self._apply(host, event)
+                self._apply(event)
         except FleetError as exc:
             self.model.mark_host(host, "unreachable", str(exc))
             self._refresh_hosts()
 
-    def _apply(self, host: str, event: dict[str, Any]) -> None:
-        kind = event.get("type")
+    def _apply(self, event: events.Event) -> None:
         grid = self.query_one(SessionGrid)
-        if kind == "hello":
-            self.model.mark_host(host, "connected")
+        before = self.model.order_version
+        touched = self.model.apply(event)
+        match event:
+            case events.StatusChanged():
+                self._announce(event.host, event.session, event.status, event.exit_code)
+            case events.Decided():
+                self._decided_elsewhere(event)
+        selected = self._selected_key()
+        if selected in touched and self.model.mark_read(selected):
+            # What the person is looking at is read: the store hears it too (one rule).
+            card = self.model.cards[selected]
+            if self.sup is not None:
+                self.sup.mark_read(card.session)
+        hosts = isinstance(event, events.Hello | events.LinkDown | events.Snapshot)
+        if hosts or self.model.order_version != before:
             self._refresh_all()
-        elif kind == "link":
-            retry = float(event.get("retry_in") or 0)
-            # A drop is "reconnecting"; a host that keeps refusing is "unreachable" (its cards
-            # then show as lost, with the reason).
-            failures = self.sup.links[host].failures if self.sup is not None else 0
-            state: Literal["reconnecting", "unreachable"] = (
-                "unreachable" if failures >= 2 else "reconnecting"
-            )
-            self.model.mark_host(host, state, str(event.get("reason", "")), time.time() + retry)
-            self._refresh_all()
-        elif kind == "snapshot":
-            live = {str(row["id"]) for row in event.get("sessions", [])}
-            for row in event.get("sessions", []):
-                self.model.upsert_session(session_from_json(host, row))
-            for key in [k for k in self.model.cards if k[0] == host and k[1] not in live]:
-                self.model.upsert_session(self.model.cards[key].session, gone=True)
-            self._refresh_all()
-        elif kind == "created" and isinstance(event.get("info"), dict):
-            self.model.upsert_session(session_from_json(host, event["info"]))
-            self._refresh_all()
-        elif kind == "status":
-            sid = str(event.get("session"))
-            status = Status(str(event.get("status")))
-            code = event.get("exit_code")
-            if self.model.set_status(host, sid, status, float(event.get("t", time.time())), code):
-                grid.update_cards([(host, sid)])
-            self._announce(host, sid, status, code)
-        elif kind == "diffstat":
-            stat = event.get("diffstat") or {}
-            sid = str(event.get("session"))
-            diff = DiffStat(
-                int(stat.get("added", 0)), int(stat.get("removed", 0)), int(stat.get("files", 0))
-            )
-            if self.model.set_diffstat(host, sid, diff):
-                grid.update_cards([(host, sid)])
-        elif kind == "screen":
-            sid = str(event.get("session"))
-            if self.model.set_screen(host, sid, str(event.get("text", ""))):
-                grid.update_cards([(host, sid)])
-        elif kind == "output":
-            sid = str(event.get("session"))
-            card = self.model.cards.get((host, sid))
-            if card is not None and self._selected_key() != (host, sid):
-                lines = bytes(event.get("bytes", b"")).count(b"\n")
-                if lines and self.model.set_unread(host, sid, card.unread + lines):
-                    grid.update_cards([(host, sid)])
-        elif kind == "removed":
-            sid = str(event.get("session"))
-            card = self.model.cards.get((host, sid))
-            if card is not None:
-                self.model.upsert_session(card.session, gone=True)
-                self._refresh_all()
+        elif touched:
+            grid.update_cards(touched)
+
+    def _decided_elsewhere(self, event: events.Decided) -> None:
+        """A decision on a session (by this fleet, the CLI or another laptop): the open
+        panel shows the diff as it is now, so the next key acts on what the person sees."""
+        card = self.model.cards.get((event.host, event.session))
+        panel = self.query_one(DiffPanel)
+        if card is None or not self._reviewing() or panel.session_ref != card.session.ref:
+            return
+        self.load_diff(card.session)
+
+    def _reviewing(self) -> bool:
+        return self.query_one("#body").has_class("-review")
 
     def _announce(self, host: str, sid: str, status: Status, code: object) -> None:
         if status not in LOUD:
@@ -402,8 +382,7 @@ class FleetApp(App[int]):
     @on(SessionGrid.Selected)
     def _on_selected(self, event: SessionGrid.Selected) -> None:
         card = event.card
-        if card is not None and card.unread:
-            self.model.set_unread(card.host, card.id, 0)
+        if card is not None and self.model.mark_read(card.key):
             self.query_one(SessionGrid).update_cards([card.key])
             if self.sup is not None:
                 self.sup.mark_read(card.session)

@@ -12,10 +12,19 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
-from fleet.core.models import DiffStat, Session, Status
+from fleet.core import events
+from fleet.core.fleetstate import (
+    GONE,
+    Change,
+    FleetState,
+    HostState,
+    HostStateName,
+    SessionState,
+)
+from fleet.core.models import Session, Status
 from fleet.core.textsafe import inert
 
 TAIL_LINES = 6
@@ -27,7 +36,6 @@ _SCAN_LINES = 200
 _RAW_LINE = 4096
 """At most this many raw characters of one line are made inert (a 1 MB line costs nothing)."""
 
-HostStateName = Literal["connecting", "connected", "reconnecting", "unreachable"]
 GroupBy = Literal["status", "host"]
 
 # Beyond fleet.core.textsafe.inert: characters that are harmless in a log but not in one cell
@@ -77,39 +85,15 @@ def screen_tail(text: str, lines: int = TAIL_LINES, limit: int = TAIL_WIDTH) -> 
     return tuple(out)
 
 
-@dataclass
-class HostState:
-    """What the person sees about a host's link."""
-
-    name: str
-    state: HostStateName
-    reason: str = ""
-    retry_at: float | None = None
-
-    def label(self, now: float | None = None) -> str:
-        if self.state == "reconnecting":
-            if self.retry_at is None:
-                return "reconnecting"
-            now = time.time() if now is None else now
-            wait = max(0, round(self.retry_at - now))
-            return f"reconnecting in {wait}s" if wait else "reconnecting"
-        if self.state == "unreachable":
-            reason = safe_line(self.reason, 200)
-            return f"unreachable: {reason}" if reason else "unreachable"
-        return self.state
-
-
 @dataclass(eq=False)
 class Card:
-    """One session as the grid shows it."""
+    """One session as the grid shows it: the reducer's state of it, and what the grid adds."""
 
     host: str
     id: str
-    session: Session
+    state: SessionState
     tail: tuple[str, ...] = ()  # last screen lines: inert, right-stripped, at most TAIL_LINES
-    unread: int = 0
     cached: bool = False  # known from the local cache until its host answers
-    gone: bool = False  # the host no longer lists it (kept, never silently dropped)
     lost: bool = False  # its host is unreachable: its status is unknown
     version: int = 0
     attention_since: float | None = None  # when it started needing input (for one pulse)
@@ -119,13 +103,25 @@ class Card:
         return (self.host, self.id)
 
     @property
+    def session(self) -> Session:
+        return self.state.session
+
+    @property
+    def unread(self) -> int:
+        return self.state.unread
+
+    @property
+    def gone(self) -> bool:
+        return self.state.gone
+
+    @property
     def shown_status(self) -> str:
         """The status the card shows: `gone` and `lost` win over what the host last said."""
-        if self.gone:
-            return "gone"
+        if self.state.gone:
+            return GONE
         if self.lost:
             return str(Status.LOST)
-        return str(self.session.status)
+        return str(self.state.session.status)
 
 
 # Sort groups: needs-input first (the one a person must never miss), then failed, then the
@@ -187,13 +183,17 @@ def _matches(card: Card, terms: list[tuple[str | None, str]]) -> bool:
 
 
 class FleetModel:
-    """Every card and host the grid knows, the filter and the grouping."""
+    """Every card and host the grid knows, the filter and the grouping.
+
+    The state itself is a :class:`FleetState` (the same reducer the store and the CLI use);
+    the model keeps the grid's own part beside it (screen tails, versions, cached, the order).
+    """
 
     def __init__(
         self, *, group_by: GroupBy = "status", clock: Callable[[], float] = time.time
     ) -> None:
+        self.fleet = FleetState(clock)
         self.cards: dict[tuple[str, str], Card] = {}
-        self.hosts: dict[str, HostState] = {}
         self.clock = clock
         self._group_by: GroupBy = "status"
         self._filter_text = ""
@@ -201,6 +201,10 @@ class FleetModel:
         self._counts: dict[str, int] | None = None
         self.order_version = 0  # bumped whenever the visible order may have changed
         self.group_by = group_by
+
+    @property
+    def hosts(self) -> dict[str, HostState]:
+        return self.fleet.hosts
 
     # -- grouping and filter ------------------------------------------------------------------
 
@@ -254,18 +258,20 @@ class FleetModel:
             self._counts = dict(sorted(counts.items(), key=lambda kv: (_RANK.get(kv[0], 2), kv[0])))
         return self._counts
 
-    # -- mutators: each returns whether the card (or the order) visibly changed -------------
+    # -- changes: each returns the cards whose drawing changed ---------------------------------
 
-    def _bump(self, card: Card) -> bool:
-        card.version += 1
-        return True
-
-    def _status_changed(self, card: Card, before: Status | None) -> None:
-        now_needs = card.session.status == Status.NEEDS_INPUT
-        if now_needs and before != Status.NEEDS_INPUT:
-            card.attention_since = self.clock()
-        elif not now_needs:
-            card.attention_since = None
+    def apply(self, event: events.Event) -> set[tuple[str, str]]:
+        """One event of a host's stream (the reducer's rules, then the grid's own part)."""
+        if isinstance(event, events.ScreenChanged):
+            key = (event.host, event.session)
+            return {key} if self.set_screen(*key, event.text) else set()
+        touched = self._sync(self.fleet.apply(event))
+        if isinstance(event, events.Hello):
+            for card in self.cards.values():
+                if card.host == event.host and card.cached:
+                    card.cached = False
+                    touched.add(self._bump(card))
+        return touched
 
     def upsert_session(
         self,
@@ -274,49 +280,27 @@ class FleetModel:
         cached: bool = False,
         gone: bool = False,
         unread: int | None = None,
+        output_cursor: int | None = None,
     ) -> bool:
+        """A session a helper described, or the store remembered (`cached`)."""
         key = (session.host, session.id)
-        host = self.hosts.get(session.host)
-        lost = host is not None and host.state == "unreachable"
+        if unread is None and output_cursor is None:
+            change = self.fleet.upsert(session, gone=gone)
+        else:
+            old = self.fleet.sessions.get(key)
+            state = SessionState(
+                session,
+                gone,
+                unread if unread is not None else (old.unread if old else 0),
+                output_cursor if output_cursor is not None else (old.output_cursor if old else 0),
+            )
+            change = self.fleet.load(state)
+        touched = self._sync(change)
         card = self.cards.get(key)
-        if card is None:
-            card = Card(session.host, session.id, session, cached=cached, gone=gone, lost=lost)
-            if unread is not None:
-                card.unread = unread
-            if session.status == Status.NEEDS_INPUT:
-                # First seen: it started needing input when the host says it did.
-                card.attention_since = session.status_since or self.clock()
-            self.cards[key] = card
-            self._invalidate()
-            return True
-        old = card.session
-        order = (
-            old.status != session.status
-            or old.name != session.name
-            or old.agent != session.agent
-            or old.task != session.task
-            or card.gone != gone
-            or card.lost != lost
-        )
-        changed = (
-            order
-            or old.status_since != session.status_since
-            or old.exit_code != session.exit_code
-            or old.diffstat != session.diffstat
-            or old.branch != session.branch
-            or card.cached != cached
-            or (unread is not None and unread != card.unread)
-        )
-        before = old.status
-        card.session = session
-        card.cached, card.gone, card.lost = cached, gone, lost
-        if unread is not None:
-            card.unread = unread
-        if old.status != session.status:
-            self._status_changed(card, before)
-        if order:
-            self._invalidate()
-        return self._bump(card) if changed else False
+        if card is not None and card.cached != cached:
+            card.cached = cached
+            touched.add(self._bump(card))
+        return bool(touched)
 
     def set_screen(self, host: str, id: str, text: str) -> bool:
         card = self.cards.get((host, id))
@@ -326,85 +310,67 @@ class FleetModel:
         if tail == card.tail:
             return False
         card.tail = tail
-        return self._bump(card)
+        self._bump(card)
+        return True
 
-    def set_status(
-        self,
-        host: str,
-        id: str,
-        status: Status,
-        since: float | None = None,
-        exit_code: int | None = None,
-    ) -> bool:
-        card = self.cards.get((host, id))
-        if card is None:
-            return False
-        s = card.session
-        if since is None:
-            since = s.status_since if s.status == status else self.clock()
-        if s.status == status and s.status_since == since and s.exit_code == exit_code:
-            return False
-        before = s.status
-        card.session = replace(s, status=status, status_since=since, exit_code=exit_code)
-        if before != status:
-            self._status_changed(card, before)
-            self._invalidate()
-        return self._bump(card)
+    def mark_read(self, key: tuple[str, str]) -> bool:
+        return bool(self._sync(self.fleet.mark_read(key)))
 
-    def set_diffstat(self, host: str, id: str, diffstat: DiffStat) -> bool:
-        card = self.cards.get((host, id))
-        if card is None or card.session.diffstat == diffstat:
-            return False
-        card.session = replace(card.session, diffstat=diffstat)
-        return self._bump(card)
-
-    def set_unread(self, host: str, id: str, n: int) -> bool:
-        card = self.cards.get((host, id))
-        if card is None or card.unread == n:
-            return False
-        card.unread = n
-        return self._bump(card)
-
-    def mark_host(
-        self,
-        host: str,
-        state: HostStateName,
-        reason: str = "",
-        retry_at: float | None = None,
-    ) -> bool:
-        """Record a host's link state; returns whether any of its cards changed.
-
-        Connected: its cards stop being "cached" (the host answers for them now).
-        Unreachable: its cards show as lost until it is back.
-        """
-        old = self.hosts.get(host)
-        new = HostState(host, state, reason, retry_at)
-        self.hosts[host] = new
-        changed = old != new
-        lost = state == "unreachable"
-        order = False
-        for card in self.cards.values():
-            if card.host != host:
-                continue
-            touched = False
-            if card.lost != lost:
-                card.lost = lost
-                touched = order = True
-            if state == "connected" and card.cached:
-                card.cached = False
-                touched = True
-            if touched:
-                self._bump(card)
-                changed = True
-        if order:
-            self._invalidate()
-        return changed
+    def mark_host(self, host: str, state: HostStateName, reason: str = "") -> bool:
+        """Record a host's link state (connecting, before its stream starts; or unreachable
+        when its stream could not be followed at all); whether any card changed."""
+        change = self.fleet.set_host(host, state, reason)
+        touched = self._sync(change)
+        if state == "connected":
+            for card in self.cards.values():
+                if card.host == host and card.cached:
+                    card.cached = False
+                    touched.add(self._bump(card))
+        return bool(change) or bool(touched)
 
     def remove(self, host: str, id: str) -> bool:
         if self.cards.pop((host, id), None) is None:
             return False
+        self.fleet.remove((host, id))
         self._invalidate()
         return True
 
-    def host_cards(self, host: str) -> list[Card]:
-        return [c for c in self.cards.values() if c.host == host]
+    # -- keeping the cards in step with the reducer --------------------------------------------
+
+    def _bump(self, card: Card) -> tuple[str, str]:
+        card.version += 1
+        return card.key
+
+    def _sync(self, change: Change) -> set[tuple[str, str]]:
+        touched: set[tuple[str, str]] = set()
+        for key in change.sessions:
+            state = self.fleet.sessions.get(key)
+            if state is None:
+                continue
+            host = self.fleet.hosts.get(key[0])
+            lost = host is not None and host.lost
+            card = self.cards.get(key)
+            if card is None:
+                card = self.cards[key] = Card(key[0], key[1], state, lost=lost)
+                if state.session.status == Status.NEEDS_INPUT:
+                    # First seen: it started needing input when the host says it did.
+                    card.attention_since = state.session.status_since or self.clock()
+                touched.add(card.key)
+                continue
+            before = card.state.session.status
+            if card.state == state and card.lost == lost:
+                continue
+            card.state, card.lost = state, lost
+            if before != state.session.status:
+                self._status_changed(card, before)
+            touched.add(self._bump(card))
+        if change.order:
+            self._invalidate()
+        return touched
+
+    def _status_changed(self, card: Card, before: Status | None) -> None:
+        now_needs = card.session.status == Status.NEEDS_INPUT
+        if now_needs and before != Status.NEEDS_INPUT:
+            card.attention_since = self.clock()
+        elif not now_needs:
+            card.attention_since = None

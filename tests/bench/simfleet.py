@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import json
 import random
 import sys
@@ -28,15 +27,13 @@ from pathlib import Path
 
 import asyncssh
 
+from fleet.core.remote.hostside import protocol
+
 PERIOD = 0.5  # seconds between screen changes of a busy session
 POLL = 0.1  # the real watch stream's poll interval
 HEARTBEAT = 15.0
 SCREEN_LINES = 24
 DIFF_FILES, DIFF_HUNKS = 40, 28  # 40 x 28 hunks x 9 lines: just over 10,000 lines
-
-
-def screen_hash(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:16]
 
 
 @dataclass
@@ -57,7 +54,7 @@ class SimSession:
         line = f"tick n={self.n} t={now:.6f} {self.name} building step {self.n}"
         self.lines = [*self.lines[-(SCREEN_LINES - 1) :], line]
         self.text = "\n".join(self.lines) + "\n"
-        self.digest = screen_hash(self.text)
+        self.digest = protocol.screen_hash(self.text)
         data = (line + "\r\n").encode()
         self.output += data
         self.size += len(data)
@@ -127,7 +124,7 @@ class SimFleet:
             s = SimSession(sid, f"task-{i:04d}")
             s.lines = [f"$ agent {s.name}", f"  working on {s.name}", "> idle"]
             s.text = "\n".join(s.lines) + "\n"
-            s.digest = screen_hash(s.text)
+            s.digest = protocol.screen_hash(s.text)
             host.sessions[sid] = s
         self.busy: list[SimSession] = []
         self.diff = big_diff()
@@ -189,13 +186,13 @@ class SimFleet:
     def answer(self, host: SimHost, op: object, args: dict[str, object]) -> dict[str, object]:
         result = self.plain(host, str(op), args)
         if result is None:
-            return {"ok": False, "error": {"kind": "bad-request", "message": str(op)}}
-        return {"ok": True, "result": result}
+            return protocol.answer_error("bad-request", str(op))
+        return protocol.answer_ok(result)
 
     def plain(self, host: SimHost, op: str, args: dict[str, object]) -> object:
         if op == "hello":
             return {
-                "protocol": 1,
+                "protocol": protocol.VERSION,
                 "helper": "sim",
                 "python": "3.11",
                 "tmux": "tmux 3.3a",
@@ -216,6 +213,7 @@ class SimFleet:
                 "base": "0" * 40,
                 "fingerprint": "sim",
                 "approved": [],
+                "review": 0,
                 "since": None,
                 "branch": "fleet/sim",
             }
@@ -233,8 +231,8 @@ class SimFleet:
         since = args.get("since")
         if not isinstance(since, int) or since > host.seq or since < 0:
             rows = [s.row(host.name) for s in host.sessions.values()]
-            emit({"type": "snapshot", "seq": host.seq, "sessions": rows, "gap": False})
-        emit({"type": "hello", "seq": host.seq, "version": "sim"})
+            emit(protocol.snapshot(host.seq, rows, False))
+        emit(protocol.hello(host.seq, "sim"))
         raw_known = args.get("screens")
         known = dict(raw_known) if isinstance(raw_known, dict) else {}
         raw_offsets = args.get("output")
@@ -255,21 +253,14 @@ class SimFleet:
                     if offsets is not None and offsets[s.id] < s.size:
                         start = max(offsets[s.id], s.out_base)
                         data = bytes(s.output[start - s.out_base :])
-                        emit(
-                            {
-                                "type": "output",
-                                "session": s.id,
-                                "offset": start,
-                                "data": base64.b64encode(data).decode("ascii"),
-                            }
-                        )
+                        emit(protocol.output(s.id, start, base64.b64encode(data).decode("ascii")))
                         offsets[s.id] = s.size
                     if known.get(s.id) != s.digest:
                         known[s.id] = s.digest
-                        emit({"type": "screen", "session": s.id, "hash": s.digest, "text": s.text})
+                        emit(protocol.screen(s.id, s.digest, s.text))
                 now = time.time()
                 if now - last_beat >= HEARTBEAT:
-                    emit({"type": "heartbeat", "seq": host.seq, "t": round(now, 3)})
+                    emit(protocol.heartbeat(host.seq, now))
                     last_beat = now
                 await out.drain()
                 await asyncio.sleep(POLL)

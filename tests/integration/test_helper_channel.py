@@ -15,6 +15,7 @@ import pytest
 
 from fleet.core.config import load_config
 from fleet.core.errors import HostUnreachable, RemoteError
+from fleet.core.remote.hostside import protocol
 from fleet.core.supervisor import Supervisor
 from tests.integration.faults import FaultyProxy
 from tests.integration.fleetrun import FleetCLI, received_lines, wait_for
@@ -42,7 +43,7 @@ async def test_many_concurrent_calls_share_one_channel(fresh_hosts: LoopbackFlee
         calls += [helper.call("list") for _ in range(20)]
         answers = await asyncio.gather(*calls)
         assert all("text" in a for a in answers[:40])
-        assert all(a["protocol"] == 1 for a in answers[40:60])
+        assert all(a["protocol"] == protocol.VERSION for a in answers[40:60])
         assert all(any(row["id"] == sid for row in a) for a in answers[60:])
         # One serve process on the host for all 80 calls, on the one connection.
         assert len(serve_processes(alpha.uid)) == 1, serve_processes(alpha.uid)

@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 
+from fleet.core import events as ev
 from fleet.core.config import load_config
+from fleet.core.remote.hostside import protocol
 from fleet.core.supervisor import Supervisor
 from tests.integration.fleetrun import FleetCLI
 from tests.integration.hosts import LoopbackFleet
 
-Event = dict[str, Any]
+Event = ev.Event
 
 
 @pytest.fixture
@@ -43,21 +45,17 @@ async def collect_until(
 def status_of(events: list[Event], session: str) -> str | None:
     """The session's latest status: from status events, or the snapshot (a fast host may have
     made the change before the stream started)."""
-    statuses = []
+    statuses: list[str] = []
     for e in events:
-        if e.get("type") == "snapshot":
-            statuses += [s["status"] for s in e.get("sessions", []) if s.get("id") == session]
-        elif e.get("type") == "status" and e.get("session") == session:
-            statuses.append(e["status"])
+        if isinstance(e, ev.Snapshot):
+            statuses += [str(s.status) for s in e.sessions if s.id == session]
+        elif isinstance(e, ev.StatusChanged) and e.session == session:
+            statuses.append(str(e.status))
     return statuses[-1] if statuses else None
 
 
 def journal_seqs(events: list[Event]) -> list[int]:
-    return [
-        e["seq"]
-        for e in events
-        if "seq" in e and e["type"] not in ("hello", "snapshot", "heartbeat")
-    ]
+    return [e.seq for e in events if isinstance(e, ev.JournalEvent)]
 
 
 async def test_watch_pushes_changes_and_resumes_from_its_cursor(supervisor_config: Any) -> None:
@@ -66,20 +64,20 @@ async def test_watch_pushes_changes_and_resumes_from_its_cursor(supervisor_confi
         stream = sup.watch("alpha")
         events = await collect_until(
             stream,
-            lambda ev: (
-                status_of(ev, first.id) == "idle"
+            lambda got: (
+                status_of(got, first.id) == "idle"
                 and any(
-                    e["type"] == "screen"
-                    and e["session"] == first.id
-                    and "recorder ready" in e["text"]
-                    for e in ev
+                    isinstance(e, ev.ScreenChanged)
+                    and e.session == first.id
+                    and "recorder ready" in e.text
+                    for e in got
                 )
             ),
         )
-        assert events[0]["type"] == "snapshot"  # a fresh client gets the whole picture first
+        assert isinstance(events[0], ev.Snapshot)  # a fresh client gets the whole picture first
         await stream.aclose()
-        cursor = max(journal_seqs(events) or [events[0]["seq"]])
-        screens = {e["session"]: e["hash"] for e in events if e["type"] == "screen"}
+        cursor = max(journal_seqs(events) or [events[0].seq])
+        screens = {e.session: e.digest for e in events if isinstance(e, ev.ScreenChanged)}
 
         # While nobody watches, things happen on the host.
         await sup.send(f"alpha/{first.id}", "exit 4")
@@ -88,19 +86,22 @@ async def test_watch_pushes_changes_and_resumes_from_its_cursor(supervisor_confi
         stream = sup.watch("alpha", since=cursor, screens=screens)
         later = await collect_until(
             stream,
-            lambda ev: status_of(ev, first.id) == "failed" and status_of(ev, second.id) == "idle",
+            lambda got: (
+                status_of(got, first.id) == "failed" and status_of(got, second.id) == "idle"
+            ),
         )
         await stream.aclose()
-        assert later[0] == {"type": "hello", "seq": cursor, "version": later[0]["version"]}
+        hello = later[0]
+        assert isinstance(hello, ev.Hello) and hello.seq == cursor
         seqs = journal_seqs(later)
         assert seqs == list(range(cursor + 1, cursor + 1 + len(seqs))), "a gap or a repeat"
-        failed = [e for e in later if e.get("status") == "failed"]
-        assert failed[0]["exit_code"] == 4
-        assert any(e["type"] == "created" and e["session"] == second.id for e in later)
+        failed = [e for e in later if isinstance(e, ev.StatusChanged) and e.status == "failed"]
+        assert failed[0].exit_code == 4
+        assert any(isinstance(e, ev.SessionCreated) and e.session == second.id for e in later)
         # The first session's screen changed ("exit 4" typed, pane dead) so it comes again;
         # but the unchanged parts of what we had are not resent with the same hash.
-        resent = [e for e in later if e["type"] == "screen" and e["session"] == first.id]
-        assert all(e["hash"] != screens[first.id] for e in resent)
+        resent = [e for e in later if isinstance(e, ev.ScreenChanged) and e.session == first.id]
+        assert all(e.digest != screens[first.id] for e in resent)
 
 
 async def test_watch_reconnects_after_sshd_restart_without_losing_events(
@@ -109,7 +110,7 @@ async def test_watch_reconnects_after_sshd_restart_without_losing_events(
     async with Supervisor(supervisor_config) as sup:
         session = await sup.new_session("alpha", "~/repo", agent="recorder", name="r1")
         stream = sup.watch("alpha")
-        events = await collect_until(stream, lambda ev: status_of(ev, session.id) == "idle")
+        events = await collect_until(stream, lambda got: status_of(got, session.id) == "idle")
 
         fresh_hosts.stop_host("alpha")  # kills sshd and every connection: the stream drops
         # The agent keeps running on the host (tmux does not care about sshd) and exits.
@@ -123,17 +124,17 @@ async def test_watch_reconnects_after_sshd_restart_without_losing_events(
         fresh_hosts.start_host("alpha")
 
         events += await collect_until(
-            stream, lambda ev: status_of(ev, session.id) == "failed", timeout=30
+            stream, lambda got: status_of(got, session.id) == "failed", timeout=30
         )
         await stream.aclose()
-        kinds = [e["type"] for e in events]
-        assert "link" in kinds, "the outage should be reported"
-        link = next(e for e in events if e["type"] == "link")
-        assert link["state"] == "reconnecting" and link["host"] == "alpha"
+        links = [e for e in events if isinstance(e, ev.LinkDown)]
+        assert links, "the outage should be reported"
+        assert links[0].host == "alpha" and links[0].retry_in > 0
         seqs = journal_seqs(events)
         assert len(seqs) == len(set(seqs)), "an event was delivered twice"
         assert seqs == sorted(seqs)
-        assert next(e for e in events if e.get("status") == "failed")["exit_code"] == 5
+        failed = [e for e in events if isinstance(e, ev.StatusChanged) and e.status == "failed"]
+        assert failed[0].exit_code == 5
 
 
 async def test_more_concurrent_calls_than_sshd_allows_channels_share_one_connection(
@@ -143,5 +144,5 @@ async def test_more_concurrent_calls_than_sshd_allows_channels_share_one_connect
     async with Supervisor(supervisor_config) as sup:
         helper = sup.helper("alpha")
         answers = await asyncio.gather(*(helper.call("hello") for _ in range(30)))
-        assert len(answers) == 30 and all(a["protocol"] == 1 for a in answers)
+        assert len(answers) == 30 and all(a["protocol"] == protocol.VERSION for a in answers)
         assert sup.links["alpha"].connects == 1

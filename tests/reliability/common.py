@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleet.cli import _watch_line
+from fleet.core import events as ev
 from fleet.core.store import Store
 from fleet.core.supervisor import Supervisor
 from tests.integration.fleetrun import FleetCLI
@@ -33,6 +34,20 @@ LINE = re.compile(rb"line (\d{5})")
 NOT_JOURNAL = ("hello", "snapshot", "heartbeat", "link")
 
 Event = dict[str, Any]
+
+
+def essence(event: Event) -> tuple[Any, ...]:
+    """What must arrive unchanged of a journal event (a host's journal line, or a delivered
+    event as `fleet watch --json` shows it)."""
+    kind = event["type"]
+    body: tuple[Any, ...] = ()
+    if kind == "status":
+        body = (event["status"], event.get("prev"), event.get("exit_code"))
+    elif kind == "diffstat":
+        body = (event["diffstat"],)
+    elif kind in ("checkpoint", "decision"):
+        body = (event["n"],)
+    return (kind, event["seq"], event.get("session"), *body)
 
 
 def fault_fleet(
@@ -102,16 +117,14 @@ class Trail:
     """Everything a mirror yielded, and the checks that prove it complete and unrepeated."""
 
     host: str
-    events: list[Event] = field(default_factory=list)
+    events: list[ev.Event] = field(default_factory=list)
 
     def journal_events(self) -> list[Event]:
-        return [
-            e for e in self.events if isinstance(e.get("seq"), int) and e["type"] not in NOT_JOURNAL
-        ]
+        return [ev.as_json(e) for e in self.events if isinstance(e, ev.JournalEvent)]
 
     def start(self) -> int:
         """The journal position the trail started from (the first hello's cursor)."""
-        return int(next(e for e in self.events if e["type"] == "hello")["seq"])
+        return next(e.seq for e in self.events if isinstance(e, ev.Hello))
 
     def check_against(self, h: LoopbackHost) -> list[Event]:
         """Delivered journal events == the host's journal from the start on: same events, same
@@ -124,9 +137,8 @@ class Trail:
             return got
         want = [e for e in host_journal(h) if start < e["seq"] <= seqs[-1]]
         assert [e["seq"] for e in want] == seqs, f"delivered {seqs}, journal {want}"
-        # The client checks events and spells out absent optional fields as None.
-        delivered = [{k: v for k, v in e.items() if v is not None} for e in got]
-        kept = [{k: v for k, v in e.items() if v is not None} for e in want]
+        delivered = [essence(e) for e in got]
+        kept = [essence(e) for e in want]
         changed = [(d, w) for d, w in zip(delivered, kept, strict=True) if d != w]
         assert not changed, f"an event arrived changed: {changed[:1]}"
         return got
@@ -162,7 +174,7 @@ async def follow_until(
     async def run() -> bytes:
         async for event in sup.mirror(host):
             trail.events.append(event)
-            if event.get("type") == "output" and event.get("session") == session_id:
+            if isinstance(event, ev.OutputArrived) and event.session == session_id:
                 data = await stored_output(store, host, session_id)
                 if faults is not None:
                     await faults(len(numbers(data)))

@@ -22,6 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from fleet.core import events as ev
 from fleet.core.config import load_config
 from fleet.core.errors import FleetError, HostUnreachable
 from fleet.core.store import Store
@@ -88,7 +89,7 @@ async def soak(lf: LoopbackFleet, minutes: float, cut_every: float, seed: int = 
 
             async def follow(host: str) -> None:
                 async for event in sup.mirror(host):
-                    trails[host].append({k: v for k, v in event.items() if k != "bytes"})
+                    trails[host].append(ev.as_json(event))
 
             mirrors = [asyncio.create_task(follow(h)) for h in HOSTS]
             live: list[tuple[str, str]] = []

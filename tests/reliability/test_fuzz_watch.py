@@ -16,7 +16,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fleet.core import events as ev
 from fleet.core.remote import untrusted
+from fleet.core.remote.hostside import protocol
 from fleet.core.remote.hostside.layout import ID_RE, NAME_RE
 
 FORBIDDEN = re.compile(
@@ -49,12 +51,13 @@ KEYS = st.sampled_from(
     [
         "type", "seq", "t", "session", "status", "prev", "exit_code", "hash", "text", "offset",
         "data", "from", "to", "diffstat", "info", "sessions", "version", "message", "gap",
+        "n", "action", "hunks", "undid", "what",
     ]
 )  # fmt: skip
 TYPES = st.sampled_from(
     [
         "snapshot", "hello", "status", "diffstat", "screen", "output", "output-gap", "created",
-        "removed", "heartbeat", "error", "input", "checkpoint", "",
+        "removed", "heartbeat", "error", "input", "checkpoint", "decision", "",
     ]
 )  # fmt: skip
 ROW_KEYS = st.sampled_from(
@@ -72,16 +75,22 @@ EVENTS = st.builds(
 )
 
 
-def _check_safe(event: dict[str, Any]) -> None:
-    if "session" in event:
-        assert ID_RE.match(event["session"])
-    for key in ("seq", "offset", "from", "to"):
-        if key in event:
-            assert isinstance(event[key], int) and 0 <= event[key] <= untrusted.MAX_INT
-    if "t" in event:
-        assert math.isfinite(event["t"])
-    for row in event.get("sessions", []):
-        untrusted.parse_session("h", row)  # every row kept is a valid one
+def _check_safe(event: ev.Event) -> None:
+    assert event.host == "h"
+    session = getattr(event, "session", None)
+    if session is not None:
+        assert ID_RE.match(session)
+    for key in ("seq", "offset", "start", "end", "n", "undid"):
+        value = getattr(event, key, None)
+        if value is not None:
+            assert isinstance(value, int) and 0 <= value <= untrusted.MAX_INT
+    at = getattr(event, "at", None)
+    if at is not None:
+        assert math.isfinite(at)
+    for text in (getattr(event, "message", ""), getattr(event, "what", "")):
+        assert not FORBIDDEN.search(text.replace("\n", "").replace("\t", ""))
+    for row in getattr(event, "sessions", ()):
+        assert ID_RE.match(row.id) and NAME_RE.match(row.name)  # every row kept is valid
 
 
 @SETTINGS
@@ -90,7 +99,14 @@ def test_watch_event_never_raises_and_what_passes_is_safe(event: dict[str, Any])
     checked = untrusted.watch_event("h", event)
     if checked is not None:
         _check_safe(checked)
-        assert untrusted.watch_event("h", checked) is not None  # checking again keeps it
+        assert checked.kind == event["type"] or isinstance(checked, ev.OtherJournalEvent)
+
+
+def test_every_kind_the_protocol_defines_has_a_parser() -> None:
+    assert set(untrusted._PARSERS) == protocol.JOURNAL_KINDS | protocol.STREAM_KINDS
+    kinds = {cls.kind for cls in ev.Event.__subclasses__()}
+    kinds |= {sub.kind for cls in ev.Event.__subclasses__() for sub in cls.__subclasses__()}
+    assert kinds >= protocol.JOURNAL_KINDS | protocol.STREAM_KINDS
 
 
 @SETTINGS

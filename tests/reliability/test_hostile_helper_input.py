@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fleet.core.remote.hostside.main import MAX_ERROR
+from fleet.core.remote.hostside.protocol import MAX_ERROR
 from tests.integration.fleetrun import FleetCLI
 from tests.integration.hosts import LoopbackFleet
 
@@ -81,7 +81,7 @@ def test_malformed_request_gets_a_clear_error(
     assert lines, what
     answer: dict[str, Any] = json.loads(lines[-1])
     error = answer.get("error") or {}
-    assert answer.get("ok") is False or answer.get("type") == "error", answer
+    assert answer.get("ok") is False or answer.get("type") == "failed", answer
     assert isinstance(error.get("message"), str) and error["message"], answer
     assert len(error["message"]) <= MAX_ERROR, len(error["message"])
     if kind:

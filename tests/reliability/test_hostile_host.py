@@ -24,10 +24,10 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from fleet.core import events as ev
 from fleet.core.config import load_config
 from fleet.core.errors import FleetError, RemoteError
 from fleet.core.remote import client as client_module
@@ -320,21 +320,21 @@ async def test_supervisor_survives_a_hostile_watch_stream(
     fleet, _ = hostile
     caplog.set_level(logging.ERROR, logger="fleet.remote")
     config = load_config(fleet.config)
-    seen: list[dict[str, Any]] = []
+    seen: list[ev.Event] = []
     store = await Store.open(fleet.lf.state_dir / "fleet.db")
     async with store, Supervisor(config, store=store) as sup:
 
         async def follow() -> None:
             async for event in sup.mirror("alpha"):
                 seen.append(event)
-                if event.get("type") == "status" and event.get("status") == "needs-input":
+                if isinstance(event, ev.StatusChanged) and event.status == "needs-input":
                     return
 
         try:
             await asyncio.wait_for(follow(), 60)
         except TimeoutError:
             raise AssertionError(
-                f"no sentinel; seen {[(e['type'], e.get('reason')) for e in seen][:20]}; "
+                f"no sentinel; seen {[ev.as_json(e) for e in seen][:20]}; "
                 f"log {[r.getMessage()[:120] for r in caplog.records][-10:]}"
             ) from None
         await store.flush()
@@ -349,14 +349,13 @@ async def test_supervisor_survives_a_hostile_watch_stream(
         assert await store.check() == ["ok"]
         shown = cached["ijklmnop"].session
         assert not FORBIDDEN.search(shown.agent + shown.task)
-    kinds = [e["type"] for e in seen]
+    kinds = [e.kind for e in seen]
     assert kinds[:2] == ["snapshot", "hello"], kinds
     assert kinds.count("error") == 1 and kinds.count("output") == 1, kinds
-    assert [e for e in seen if e["type"] == "link"] == []  # the stream never broke
-    # Every event that reached the store's caller is well formed.
+    assert "link" not in kinds  # the stream never broke
+    # Every event that reached the store's caller is about the one good session.
     for e in seen:
-        assert untrusted.watch_event("alpha", e) is not None, e
-        assert e.get("session") in (None, GOOD), e
+        assert getattr(e, "session", None) in (None, GOOD), e
     rejected = [r for r in caplog.records if "dropped a malformed" in r.getMessage()]
     assert len(rejected) >= 30, len(rejected)
     over = [r for r in caplog.records if "over 16777216 bytes" in r.getMessage()]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from textual.app import App, ComposeResult
 
+from fleet.core import events
 from fleet.core.models import DiffStat, Session, Status
 from fleet.ui.model import FleetModel
 from fleet.ui.widgets.grid import SessionGrid
@@ -21,6 +23,7 @@ def make_session(
     task: str = "",
     since: float | None = None,
     diff: DiffStat | None = None,
+    exit_code: int | None = None,
 ) -> Session:
     return Session(
         id=f"s{n}",
@@ -34,7 +37,31 @@ def make_session(
         task=task,
         status_since=time.time() - 200 if since is None else since,
         diffstat=diff or DiffStat(),
+        exit_code=exit_code,
     )
+
+
+_seq = itertools.count(1)
+
+
+def status_event(
+    host: str, sid: str, status: Status, at: float | None = None, exit_code: int | None = None
+) -> events.StatusChanged:
+    """A status change as the host journals it (now, unless `at` says when)."""
+    when = time.time() if at is None else at
+    return events.StatusChanged(
+        host=host, seq=next(_seq), at=when, session=sid, status=status, exit_code=exit_code
+    )
+
+
+def diffstat_event(host: str, sid: str, diffstat: DiffStat) -> events.DiffStatChanged:
+    return events.DiffStatChanged(
+        host=host, seq=next(_seq), at=time.time(), session=sid, diffstat=diffstat
+    )
+
+
+def output_event(host: str, sid: str, offset: int, data: bytes) -> events.OutputArrived:
+    return events.OutputArrived(host=host, session=sid, offset=offset, data=data)
 
 
 class GridApp(App[None]):

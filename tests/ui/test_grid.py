@@ -11,7 +11,7 @@ from textual.theme import Theme
 from fleet.core.models import DiffStat, Status
 from fleet.ui.model import FleetModel
 from fleet.ui.widgets.grid import CARD_HEIGHT, SessionGrid
-from tests.ui import GridApp, make_session
+from tests.ui import GridApp, make_session, status_event
 
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
@@ -38,10 +38,10 @@ async def test_renders_cards_with_status_words_symbols_and_marks() -> None:
     m.upsert_session(
         make_session("gpu1", 2, Status.WORKING, name="docs", diff=DiffStat(12, 3, 4)), unread=5
     )
-    m.upsert_session(make_session("gpu2", 3, Status.FAILED, name="bench", agent="codex"))
-    m.set_status("gpu2", "s3", Status.FAILED, now - 10, 3)
-    m.upsert_session(make_session("gpu2", 4, Status.EXITED, name="done"))
-    m.set_status("gpu2", "s4", Status.EXITED, now - 10, 0)
+    m.upsert_session(
+        make_session("gpu2", 3, Status.FAILED, name="bench", agent="codex", exit_code=3)
+    )
+    m.upsert_session(make_session("gpu2", 4, Status.EXITED, name="done", exit_code=0))
     m.upsert_session(make_session("gpu3", 5, Status.IDLE, name="old"), cached=True)
     m.upsert_session(make_session("gpu3", 6, Status.STOPPED, name="halted"))
     m.upsert_session(make_session("gpu3", 7, Status.WORKING, name="vanished"), gone=True)
@@ -128,12 +128,12 @@ async def test_selection_follows_the_card_across_resorts() -> None:
         grid.select(key)
         # Another card jumps to the top, then ours does, then it is filtered away.
         other = m.visible()[9].key
-        m.set_status(*other, Status.NEEDS_INPUT)
+        m.apply(status_event(*other, Status.NEEDS_INPUT))
         grid.update_cards([other])
         await pilot.pause()
         assert grid.selected is not None and grid.selected.key == key
         assert m.visible()[0].key == other
-        m.set_status(*key, Status.FAILED, exit_code=1)
+        m.apply(status_event(*key, Status.FAILED, exit_code=1))
         grid.update_cards([key])
         await pilot.pause()
         assert grid.selected.key == key and m.visible()[1].key == key
@@ -250,7 +250,7 @@ async def test_needs_input_pulses_once() -> None:
             return sum(1 for s in strips if (st := s.crop(x, x + 1)) and st.text and _rev(st))
 
         assert reversed_lines() == 0
-        m.set_status(*key, Status.NEEDS_INPUT)
+        m.apply(status_event(*key, Status.NEEDS_INPUT))
         grid.update_cards([key])
         await pilot.pause()
         assert grid.card_region(key).y == 1  # it sorted first

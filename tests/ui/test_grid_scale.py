@@ -18,7 +18,7 @@ from textual.binding import Binding
 from fleet.core.models import DiffStat, Status
 from fleet.ui.model import FleetModel, rank
 from fleet.ui.widgets.grid import CARD_HEIGHT
-from tests.ui import GridApp, make_session
+from tests.ui import GridApp, make_session, status_event
 
 N, HOSTS = 1000, 50
 SIZE = (200, 50)
@@ -151,7 +151,7 @@ async def test_thousand_sessions_move_and_burst() -> None:
         start = time.perf_counter()
         for i, key in enumerate(order):
             status = Status.NEEDS_INPUT if i % 97 == 0 else Status.IDLE
-            m.set_status(*key, status, time.time())
+            m.apply(status_event(*key, status, time.time()))
             grid.update_cards([key])
         queued = time.perf_counter() - start
         await wait_frame(frames, before)

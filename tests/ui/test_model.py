@@ -7,9 +7,11 @@ import subprocess
 import sys
 import time
 
+from fleet.core.fleetstate import HostState
 from fleet.core.models import DiffStat, Status
-from fleet.ui.model import TAIL_LINES, TAIL_WIDTH, FleetModel, HostState, screen_tail
-from tests.ui import make_session
+from fleet.presentation import host_label
+from fleet.ui.model import TAIL_LINES, TAIL_WIDTH, FleetModel, screen_tail
+from tests.ui import diffstat_event, make_session, output_event, status_event
 
 UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
@@ -105,7 +107,7 @@ def test_cached_gone_and_lost_marks() -> None:
 
     assert m.mark_host("a", "unreachable", "Connection refused")
     assert c1.lost and c1.shown_status == "lost" and c1.cached
-    assert m.hosts["a"].label() == "unreachable: Connection refused"
+    assert host_label(m.hosts["a"], 0.0) == "unreachable: Connection refused"
     assert m.counts() == {"lost": 1, "gone": 1}
 
     v = c1.version
@@ -117,13 +119,13 @@ def test_cached_gone_and_lost_marks() -> None:
 
 def test_host_labels() -> None:
     now = 1000.0
-    assert HostState("h", "connected").label(now) == "connected"
-    assert HostState("h", "connecting").label(now) == "connecting"
-    assert HostState("h", "reconnecting", retry_at=1004.2).label(now) == "reconnecting in 4s"
-    assert HostState("h", "reconnecting", retry_at=999).label(now) == "reconnecting"
-    assert HostState("h", "unreachable", "no route").label(now) == "unreachable: no route"
+    assert host_label(HostState("h", "connected"), now) == "connected"
+    assert host_label(HostState("h", "connecting"), now) == "connecting"
+    assert host_label(HostState("h", "reconnecting", retry_at=1004.2), now) == "reconnecting in 4s"
+    assert host_label(HostState("h", "reconnecting", retry_at=999), now) == "reconnecting"
+    assert host_label(HostState("h", "unreachable", "no route"), now) == "unreachable: no route"
     evil = HostState("h", "unreachable", "x\x1b]52;c;AAAA\x07y\u202ez\n" + "w" * 10_000)
-    label = evil.label(now)
+    label = host_label(evil, now)
     assert not UNSAFE.search(label) and len(label) < 250
 
 
@@ -169,16 +171,18 @@ def test_versions_bump_only_on_visible_change() -> None:
     assert not m.set_screen("a", "s1", "hello\n\n  \n")  # same visible tail
     assert not m.set_screen("a", "s1", "\x1b[1mhello\x1b[0m")  # same after inert
     assert card.version == v + 1
-    assert m.set_diffstat("a", "s1", DiffStat(1, 2, 3))
-    assert not m.set_diffstat("a", "s1", DiffStat(1, 2, 3))
-    assert m.set_unread("a", "s1", 4)
-    assert not m.set_unread("a", "s1", 4)
+    assert m.apply(diffstat_event("a", "s1", DiffStat(1, 2, 3)))
+    assert not m.apply(diffstat_event("a", "s1", DiffStat(1, 2, 3)))
+    assert m.apply(output_event("a", "s1", 0, b"one\ntwo\n"))
+    assert not m.apply(output_event("a", "s1", 0, b"one\ntwo\n"))  # a replay counts nothing
+    assert card.unread == 2
     since = card.session.status_since
-    assert not m.set_status("a", "s1", Status.WORKING, since)
-    assert m.set_status("a", "s1", Status.EXITED, since + 5, 0)
-    assert card.version == v + 4
+    assert m.apply(status_event("a", "s1", Status.EXITED, since + 5, 0))
+    assert card.version == v + 4 and card.unread == 3
+    assert card.session.status_since == since + 5 and card.session.exit_code == 0
     assert not m.upsert_session(card.session)
-    assert not m.set_screen("a", "missing", "x") and not m.set_status("a", "missing", Status.IDLE)
+    assert not m.set_screen("a", "missing", "x")
+    assert not m.apply(status_event("a", "missing", Status.IDLE))
 
 
 def test_order_is_cached_and_recomputed_only_when_it_can_change() -> None:
@@ -189,10 +193,10 @@ def test_order_is_cached_and_recomputed_only_when_it_can_change() -> None:
     ov = m.order_version
     for i in range(1000):  # screen, diff stat and unread never reorder
         m.set_screen(f"h{i % 50}", f"s{i}", f"output {i}\n")
-        m.set_diffstat(f"h{i % 50}", f"s{i}", DiffStat(i, 0, 1))
-        m.set_unread(f"h{i % 50}", f"s{i}", 1)
+        m.apply(diffstat_event(f"h{i % 50}", f"s{i}", DiffStat(i, 0, 1)))
+        m.apply(output_event(f"h{i % 50}", f"s{i}", 0, b"a line\n"))
     assert m.visible() is first and m.order_version == ov
-    assert m.set_status("h7", "s507", Status.NEEDS_INPUT)
+    assert m.apply(status_event("h7", "s507", Status.NEEDS_INPUT))
     assert m.order_version > ov
     order = m.visible()
     assert order is not first and order[0].key == ("h7", "s507")
@@ -207,18 +211,17 @@ def test_attention_since_is_set_when_needing_input_starts() -> None:
     card = m.cards[("a", "s1")]
     assert card.attention_since is None
     clock[0] = 150.0
-    m.set_status("a", "s1", Status.NEEDS_INPUT)
+    m.apply(status_event("a", "s1", Status.NEEDS_INPUT, 149.0))
     assert card.attention_since == 150.0
     clock[0] = 160.0
-    m.set_status("a", "s1", Status.NEEDS_INPUT, since=155.0)  # still needs input: unchanged
+    m.apply(status_event("a", "s1", Status.NEEDS_INPUT, 155.0))  # still needs input: unchanged
     assert card.attention_since == 150.0
-    m.set_status("a", "s1", Status.WORKING)
+    m.apply(status_event("a", "s1", Status.WORKING))
     assert card.attention_since is None
 
 
 def test_the_top_line_names_hosts_in_a_small_fleet_and_counts_them_in_a_large_one() -> None:
     from fleet.ui.app import host_summary
-    from fleet.ui.model import HostState
 
     few = [HostState("a", "connected"), HostState("b", "unreachable", reason="no route")]
     assert host_summary(few, 0.0) == ["a: connected", "b: unreachable: no route"]

@@ -49,12 +49,14 @@ def mixed_fleet() -> FleetModel:
     )
     m.set_screen("gpu1", "s2", "Writing docs/index.md\nRunning mkdocs build\n")
     m.upsert_session(
-        make_session("gpu1", 3, Status.FAILED, name="bench", agent="codex", since=NOW - 600)
+        make_session(
+            "gpu1", 3, Status.FAILED, name="bench", agent="codex", since=NOW - 600, exit_code=3
+        )
     )
-    m.set_status("gpu1", "s3", Status.FAILED, NOW - 600, 3)
     m.set_screen("gpu1", "s3", "Traceback (most recent call last):\nRuntimeError: CUDA OOM\n")
-    m.upsert_session(make_session("gpu1", 4, Status.EXITED, name="done", since=NOW - 7200))
-    m.set_status("gpu1", "s4", Status.EXITED, NOW - 7200, 0)
+    m.upsert_session(
+        make_session("gpu1", 4, Status.EXITED, name="done", since=NOW - 7200, exit_code=0)
+    )
     # gpu2 has not answered yet: its sessions come from the local cache.
     m.mark_host("gpu2", "connecting")
     m.upsert_session(make_session("gpu2", 5, Status.IDLE, name="old", since=NOW - 90_000))

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from fleet.core import events
 from fleet.core.models import Session, Status
 from fleet.core.store import Store
 
@@ -38,8 +39,11 @@ async def main(path: Path) -> None:
             n += 1
             store.append_output(HOST, SID, (n - 1) * 16, line(n - 1))
             status = "working" if n % 2 else "idle"
-            event = {"type": "status", "seq": n, "t": time.time(), "session": SID}
-            store.apply_event(HOST, {**event, "status": status, "prev": None})
+            store.apply(
+                events.StatusChanged(
+                    host=HOST, seq=n, at=time.time(), session=SID, status=Status(status)
+                )
+            )
             store.audit(HOST, SID, "send", {"n": n})
         await asyncio.sleep(0)  # let the writer take the batch; keep enqueuing meanwhile
         if n % 2000 == 0:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from fleet.core import events
 from fleet.core import store as store_module
 from fleet.core.models import DiffStat, Session, Status
 from fleet.core.store import SCHEMA_VERSION, Store, StoreError
@@ -41,6 +42,12 @@ def session(sid: str, host: str = "alpha", **changes: Any) -> Session:
     }
     fields.update(changes)
     return Session(**fields)
+
+
+def status(seq: int, sid: str, now: str, host: str = "alpha", **fields: Any) -> events.Event:
+    return events.StatusChanged(
+        host=host, seq=seq, at=fields.pop("at", 0.0), session=sid, status=Status(now), **fields
+    )
 
 
 @pytest.fixture
@@ -102,7 +109,7 @@ async def test_open_creates_private_files_in_wal_mode(db_path: Path) -> None:
 async def test_reopen_keeps_everything(db_path: Path) -> None:
     async with await Store.open(db_path) as s:
         s.reconcile_host("alpha", [session("s1")])
-        s.apply_event("alpha", {"type": "status", "seq": 3, "session": "s1", "status": "idle"})
+        s.apply(status(3, "s1", "idle"))
         await s.flush()
         before = await everything(s)
     async with await Store.open(db_path) as s:
@@ -147,14 +154,14 @@ async def test_reconcile_adopts_updates_marks_gone_and_brings_back(store: Store)
 
 async def test_upsert_keeps_the_persons_columns(store: Store) -> None:
     store.upsert_session(session("s1"))
-    store.apply_event("alpha", {"type": "status", "seq": 1, "session": "s1", "status": "idle"})
-    store.set_agent_session_id("alpha", "s1", "agent-uuid")
+    store.apply(status(1, "s1", "idle"))
+    store.upsert_session(session("s1", status=Status.NEEDS_INPUT, agent_session_id="agent-uuid"))
     store.upsert_session(session("s1", status=Status.NEEDS_INPUT))
     await store.flush()
     cached = await store.session("alpha", "s1")
     assert cached is not None
     assert cached.session.status is Status.NEEDS_INPUT
-    assert cached.unread == 1 and cached.agent_session_id == "agent-uuid"
+    assert cached.unread == 1 and cached.session.agent_session_id == "agent-uuid"
     assert cached.updated > 0
     store.mark_read("alpha", "s1")
     await store.flush()
@@ -164,19 +171,17 @@ async def test_upsert_keeps_the_persons_columns(store: Store) -> None:
 
 # -- journal events ---------------------------------------------------------------------------
 
-EVENTS: list[dict[str, Any]] = [
-    {"type": "created", "seq": 1, "t": 10.0, "session": "s1", "info": {}},
-    {"type": "status", "seq": 2, "t": 11.0, "session": "s1", "status": "working", "prev": None},
-    {"type": "diffstat", "seq": 3, "t": 12.0, "session": "s1", "diffstat": {"added": 4,
-     "removed": 2, "files": 1}},
-    {"type": "input", "seq": 4, "t": 13.0, "session": "s1", "what": "task"},
-    {"type": "status", "seq": 5, "t": 14.0, "session": "s1", "status": "needs-input",
-     "prev": "working"},
-    {"type": "something-new", "seq": 6, "t": 15.0, "session": "s1"},
-    {"type": "status", "seq": 7, "t": 16.0, "session": "s1", "status": "exited", "prev":
-     "needs-input", "exit_code": 3},
-    {"type": "removed", "seq": 8, "t": 17.0, "session": "s1"},
-]  # fmt: skip
+_S1 = {"host": "alpha", "session": "s1"}
+EVENTS: list[events.Event] = [
+    events.SessionCreated(seq=1, at=10.0, **_S1),
+    status(2, "s1", "working", at=11.0),
+    events.DiffStatChanged(seq=3, at=12.0, diffstat=DiffStat(4, 2, 1), **_S1),
+    events.InputTyped(seq=4, at=13.0, what="task", **_S1),
+    status(5, "s1", "needs-input", at=14.0, prev=Status.WORKING),
+    events.OtherJournalEvent(seq=6, at=15.0, name="something-new", **_S1),
+    status(7, "s1", "exited", at=16.0, prev=Status.NEEDS_INPUT, exit_code=3),
+    events.SessionRemoved(seq=8, at=17.0, **_S1),
+]
 
 
 async def test_events_apply_in_order_and_replays_change_nothing(store: Store) -> None:
@@ -184,7 +189,7 @@ async def test_events_apply_in_order_and_replays_change_nothing(store: Store) ->
     await store.flush()
     assert await store.watch_cursor("alpha") is None
     for event in EVENTS[:4]:
-        store.apply_event("alpha", event)
+        store.apply(event)
     await store.flush()
     assert await store.watch_cursor("alpha") == 4
     cached = await store.session("alpha", "s1")
@@ -194,11 +199,11 @@ async def test_events_apply_in_order_and_replays_change_nothing(store: Store) ->
     assert cached.unread == 1
 
     for event in EVENTS:  # the first four again (a replay after reconnect), then the rest
-        store.apply_event("alpha", event)
+        store.apply(event)
     await store.flush()
     picture = await everything(store)
     for event in EVENTS:  # the whole stream replayed: nothing changes
-        store.apply_event("alpha", event)
+        store.apply(event)
     await store.flush()
     assert await everything(store) == picture
 
@@ -219,25 +224,25 @@ async def test_events_apply_in_order_and_replays_change_nothing(store: Store) ->
 
 async def test_an_older_event_is_ignored_and_a_snapshot_cursor_may_go_back(store: Store) -> None:
     store.upsert_session(session("s1"))
-    store.apply_event("alpha", {"type": "status", "seq": 9, "session": "s1", "status": "idle"})
-    store.apply_event("alpha", {"type": "status", "seq": 5, "session": "s1", "status": "failed"})
+    store.apply(status(9, "s1", "idle"))
+    store.apply(status(5, "s1", "failed"))
     await store.flush()
     cached = await store.session("alpha", "s1")
     assert cached is not None and cached.session.status is Status.IDLE
     # The host's journal was wiped (rebuilt host): the supervisor resyncs from a snapshot.
     store.set_cursor("alpha", 0)
-    store.apply_event("alpha", {"type": "status", "seq": 1, "session": "s1", "status": "working"})
+    store.apply(status(1, "s1", "working"))
     await store.flush()
     assert await store.watch_cursor("alpha") == 1
     cached = await store.session("alpha", "s1")
     assert cached is not None and cached.session.status is Status.WORKING
     # An event for a session the store does not know yet is still audited.
-    store.apply_event("alpha", {"type": "status", "seq": 2, "session": "zz", "status": "idle"})
+    store.apply(status(2, "zz", "idle"))
     await store.flush()
     assert (await store.audit_log("alpha", "zz"))[0].detail["status"] == "idle"
     # A "removed" after a list already marked the session gone is not audited twice.
     store.reconcile_host("alpha", [])
-    store.apply_event("alpha", {"type": "removed", "seq": 3, "session": "s1"})
+    store.apply(events.SessionRemoved(seq=3, at=0.0, **_S1))
     await store.flush()
     assert [e.kind for e in await store.audit_log("alpha", "s1")].count("removed") == 1
 
@@ -384,8 +389,7 @@ async def test_batching_commits_many_units_in_few_transactions(store: Store) -> 
     before = store.commits
     started = time.perf_counter()
     for n in range(10_000):
-        store.apply_event("alpha", {"type": "status", "seq": n + 1, "session": "s1",
-                                    "status": "working" if n % 2 else "idle"})  # fmt: skip
+        store.apply(status(n + 1, "s1", "working" if n % 2 else "idle"))
     await store.flush()
     elapsed = time.perf_counter() - started
     burst = store.commits - before
@@ -470,14 +474,14 @@ async def test_a_v1_database_as_shipped_opens(db_path: Path) -> None:
         assert cached is not None
         assert cached.session.status is Status.NEEDS_INPUT
         assert cached.session.diffstat == DiffStat(12, 3, 2)
-        assert cached.unread == 3 and cached.agent_session_id is not None
+        assert cached.unread == 3 and cached.session.agent_session_id is not None
         assert [c.session.id for c in await s.sessions()] == ["a1b2c3", "d4e5f6"]
         assert await s.watch_cursor("alpha") == 41
         assert await s.output("alpha", "a1b2c3") == (0, b"hello\nworld\n")
         assert [e.kind for e in await s.audit_log()] == ["status", "send"]
         assert len(await s.decisions("alpha", "a1b2c3")) == 1
         # And it keeps working: replaying an old event is ignored, a new one applies.
-        s.apply_event("alpha", {"type": "status", "seq": 41, "session": "a1b2c3", "status": "idle"})
+        s.apply(status(41, "a1b2c3", "idle"))
         s.append_output("alpha", "a1b2c3", 6, b"world\nagain\n")
         await s.flush()
         assert await s.output("alpha", "a1b2c3") == (0, b"hello\nworld\nagain\n")

@@ -21,6 +21,8 @@ import asyncssh
 from ..errors import HostSetupError, HostUnreachable, RemoteError
 from ..ssh import HostLink
 from .bundle import Bundle, bundle
+from .hostside import protocol
+from .hostside.protocol import MAX_ANSWER
 from .untrusted import LineSplitter, decode_line, said
 
 log = logging.getLogger("fleet.remote")
@@ -29,17 +31,8 @@ REQUIRED_TOOLS = ("python3", "tmux", "git")
 MIN_PYTHON = (3, 8)
 CALL_TIMEOUT = 120.0
 CHANNEL_ATTEMPTS = 6
-MAX_ANSWER = 128 * 1024 * 1024
-"""Bytes of one answer read from a helper (a diff with big binary files fits); more is refused."""
-MAX_REQUEST = 255 * 1024 * 1024
-"""Characters of one request; the helper refuses a line over 256 MiB (hostside.main)."""
 MAX_STDERR = 64 * 1024  # only its last line is ever shown
 READ_CHUNK = 256 * 1024
-LIST_OPS = frozenset({"list", "checkpoints", "decisions"})  # every other op answers an object
-READ_ONLY = frozenset(
-    {"hello", "list", "screen", "diff", "checkpoints", "decisions", "agent_versions"}
-)
-"""Ops that change nothing on the host: safe to ask again after a channel died mid-call."""
 CALL_ATTEMPTS = 2
 
 _PROBE = (
@@ -178,9 +171,10 @@ class HelperClient:
         A read-only op whose channel died is asked again on a new one; any other op is
         asked again only when it certainly never left (it may have run: steering must
         not be typed twice), else the caller gets HostUnreachable."""
+        spec = _spec(op, args, streaming=False)
         await self.ensure_installed()
         body = json.dumps({"op": op, "args": args or {}})
-        if len(body) > MAX_REQUEST:
+        if len(body) > protocol.MAX_REQUEST_BODY:
             raise RemoteError(
                 self.host, "bad-request", f"the request for {op} is larger than the helper takes"
             )
@@ -190,7 +184,7 @@ class HelperClient:
                     answer = await asyncio.wait_for(self._ask(op, body), timeout)
                     break
                 except _Lost as lost:
-                    if attempt == CALL_ATTEMPTS - 1 or (lost.sent and op not in READ_ONLY):
+                    if attempt == CALL_ATTEMPTS - 1 or (lost.sent and not spec.read_only):
                         raise HostUnreachable(
                             self.host, f"connection lost during {op}: {lost.reason}"
                         ) from None
@@ -198,7 +192,7 @@ class HelperClient:
                 except _Ended:
                     # The serve process ended under the request (killed, or it had just
                     # exited): a new one answers a read-only op; anything else may have run.
-                    if attempt == CALL_ATTEMPTS - 1 or op not in READ_ONLY:
+                    if attempt == CALL_ATTEMPTS - 1 or not spec.read_only:
                         raise
         except TimeoutError:
             raise HostUnreachable(self.host, f"no answer to {op} within {timeout:g} s") from None
@@ -208,7 +202,7 @@ class HelperClient:
                 "%s: the helper gave no answer to %s (exit status %s)", self.host, op, ended.status
             )
             why = f": {said(lines[-1])}" if lines else f" (exit status {ended.status})"
-            if op not in READ_ONLY:  # it may have run before the helper ended
+            if not spec.read_only:  # it may have run before the helper ended
                 raise RemoteError(
                     self.host, UNCONFIRMED, f"the helper ended before it answered {op}{why}"
                 ) from None
@@ -225,7 +219,7 @@ class HelperClient:
         if not answer.get("ok"):
             raise helper_error(self.host, answer.get("error"))
         result = answer.get("result")
-        shape = list if op in LIST_OPS else dict
+        shape = list if spec.answers == "list" else dict
         if not isinstance(result, shape):
             log.error("%s: the helper answered %s with a %s", self.host, op, type(result).__name__)
             raise RemoteError(
@@ -277,6 +271,7 @@ class HelperClient:
         self, op: str, args: dict[str, Any] | None = None
     ) -> AsyncIterator[dict[str, Any]]:
         """A long-lived call: yields events until the helper ends or the caller stops."""
+        _spec(op, args, streaming=True)
         await self.ensure_installed()
         request = json.dumps({"op": op, "args": args or {}}) + "\n"
         async with self.link.channel() as conn:
@@ -302,8 +297,7 @@ class HelperClient:
                         if event is None:
                             log.error("%s: ignored a malformed %s line", self.host, op)
                             continue
-                        if event.get("type") == "error" and "seq" not in event:
-                            # The helper's own failure (a journal "error" event has a seq).
+                        if event.get("type") == protocol.STREAM_FAILED:
                             raise helper_error(self.host, event.get("error"))
                         yield event
                     if lines.dropped != dropped:
@@ -321,6 +315,18 @@ class HelperClient:
                     raise HostUnreachable(self.host, f"connection lost during {op}")
             finally:
                 process.close()
+
+
+def _spec(op: str, args: dict[str, Any] | None, *, streaming: bool) -> protocol.Op:
+    """The protocol's entry for a call fleet is about to make; a call the protocol does not
+    have is a bug in fleet, refused before anything is sent."""
+    spec = protocol.OPS.get(op)
+    if spec is None or spec.streaming != streaming:
+        raise ValueError(f"the helper has no {'stream' if streaming else 'call'} {op!r}")
+    unknown = set(args or ()) - spec.params
+    if unknown:
+        raise ValueError(f"{op} takes no {', '.join(sorted(unknown))}")
+    return spec
 
 
 async def _read_tail(reader: asyncssh.SSHReader[bytes], keep: int) -> bytes:

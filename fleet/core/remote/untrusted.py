@@ -19,19 +19,19 @@ import json
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from .. import events
 from ..errors import RemoteError
 from ..models import DiffStat, Session, Status
 from ..textsafe import inert
+from .hostside import protocol
 from .hostside.layout import ID_RE, NAME_RE
 
 log = logging.getLogger("fleet.remote")
 
-MAX_EVENT = 16 * 1024 * 1024
-"""Bytes of one watch-stream line; a longer line is dropped (a screen or a 64 KB output chunk
-in base64 is far smaller; a snapshot of a hundred sessions with long tasks still fits)."""
+MAX_EVENT = protocol.MAX_EVENT
 MAX_SCREEN = 1024 * 1024
 """Characters of one screen event's text; a pane's capture is a few tens of KB."""
 MAX_TEXT = 4096
@@ -40,6 +40,7 @@ MAX_TASK = 64 * 1024
 MAX_MESSAGE = 2000
 """Characters of an error message from a host that a person is shown."""
 MAX_INT = 2**53  # exact in JSON and in a float; far below SQLite's 2**63
+MAX_HUNKS = 100_000  # fingerprints one decision may name
 _HASH_RE = re.compile(r"^[0-9a-f]{1,64}\Z")
 _STATUSES = frozenset(str(s) for s in Status)
 
@@ -233,84 +234,191 @@ class LineSplitter:
         return lines
 
 
-def _check_event(host: str, event: dict[str, Any]) -> dict[str, Any]:
-    kind = event.get("type")
+def _seq(raw: Mapping[str, Any]) -> int:
+    if raw.get("seq") is None:
+        raise Malformed(f"a {raw.get('type')} event without a seq")
+    return _count(raw["seq"], "seq")
+
+
+def _journal(host: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields every journal event has, checked."""
+    if "session" not in raw:
+        raise Malformed(f"a {raw.get('type')} event without a session")
+    return {
+        "host": host,
+        "seq": _seq(raw),
+        "at": _time(raw.get("t"), "time"),
+        "session": session_id(raw["session"]),
+    }
+
+
+def _status_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    prev = raw.get("prev")
+    return events.StatusChanged(
+        **_journal(host, raw),
+        status=_status(raw.get("status")),
+        prev=_status(prev) if prev is not None else None,
+        exit_code=_code(raw.get("exit_code")),
+    )
+
+
+def _diffstat_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    return events.DiffStatChanged(**_journal(host, raw), diffstat=_diffstat(raw.get("diffstat")))
+
+
+def _created_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    fields = _journal(host, raw)
+    info = raw.get("info")
+    created = parse_session(host, info) if info is not None else None
+    if created is not None and created.id != fields["session"]:
+        raise Malformed("a created event about another session")
+    return events.SessionCreated(**fields, info=created)
+
+
+def _removed_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    return events.SessionRemoved(**_journal(host, raw))
+
+
+def _checkpoint_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    return events.CheckpointMade(**_journal(host, raw), n=_count(raw.get("n"), "checkpoint"))
+
+
+def _decision_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    action = raw.get("action")
+    if action not in protocol.DECISION_ACTIONS:
+        raise Malformed(f"invalid decision action {said(repr(action), 40)}")
+    hunks = raw.get("hunks") or []
+    if not isinstance(hunks, list) or len(hunks) > MAX_HUNKS:
+        raise Malformed("invalid decision hunks")
+    for fp in hunks:
+        if not isinstance(fp, str) or not _HASH_RE.match(fp):
+            raise Malformed("invalid hunk fingerprint in a decision")
+    return events.Decided(
+        **_journal(host, raw),
+        n=_count(raw.get("n"), "decision"),
+        action=str(action),
+        hunks=tuple(hunks),
+        undid=_count(raw.get("undid"), "undone decision"),
+    )
+
+
+def _input_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    return events.InputTyped(**_journal(host, raw), what=_text(raw.get("what"), "input", 40))
+
+
+def _error_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    message = _text(raw.get("message"), "message", MAX_MESSAGE)
+    return events.SessionError(**_journal(host, raw), message=message)
+
+
+def _snapshot_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    rows = raw.get("sessions")
+    if not isinstance(rows, list):
+        raise Malformed("a snapshot without a session list")
+    # Malformed rows are dropped (logged); the rest go on.
+    sessions = tuple(s for _, s in _valid_rows(host, rows))
+    return events.Snapshot(host=host, seq=_seq(raw), sessions=sessions, gap=bool(raw.get("gap")))
+
+
+def _hello_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    version = _text(raw.get("version"), "version", 80)
+    return events.Hello(host=host, seq=_seq(raw), version=version)
+
+
+def _heartbeat_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    seq = None if raw.get("seq") is None else _count(raw["seq"], "seq")
+    return events.Heartbeat(host=host, seq=seq, at=_time(raw.get("t"), "time"))
+
+
+def _stream_session(raw: Mapping[str, Any]) -> str:
+    if "session" not in raw:
+        raise Malformed(f"a {raw.get('type')} event without a session")
+    return session_id(raw["session"])
+
+
+def _screen_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    digest, text = raw.get("hash"), raw.get("text")
+    if not isinstance(digest, str) or not _HASH_RE.match(digest):
+        raise Malformed("a screen event without a valid hash")
+    if not isinstance(text, str) or len(text) > MAX_SCREEN:
+        raise Malformed("a screen event whose text is missing or too long")
+    return events.ScreenChanged(host=host, session=_stream_session(raw), digest=digest, text=text)
+
+
+def _output_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    sid = _stream_session(raw)
+    offset = _count(raw.get("offset"), "output offset", None)
+    data = raw.get("data")
+    if not isinstance(data, str):
+        raise Malformed("an output event without data")
+    try:
+        decoded = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise Malformed("an output event whose data is not base64") from None
+    return events.OutputArrived(host=host, session=sid, offset=offset, data=decoded)
+
+
+def _gap_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    return events.OutputGap(
+        host=host,
+        session=_stream_session(raw),
+        start=_count(raw.get("from"), "gap start", None),
+        end=_count(raw.get("to"), "gap end", None),
+    )
+
+
+_PARSERS: dict[str, Callable[[str, Mapping[str, Any]], events.WatchEvent]] = {
+    protocol.STATUS: _status_event,
+    protocol.DIFFSTAT: _diffstat_event,
+    protocol.CREATED: _created_event,
+    protocol.REMOVED: _removed_event,
+    protocol.CHECKPOINT: _checkpoint_event,
+    protocol.DECISION: _decision_event,
+    protocol.INPUT: _input_event,
+    protocol.ERROR: _error_event,
+    protocol.SNAPSHOT: _snapshot_event,
+    protocol.HELLO: _hello_event,
+    protocol.HEARTBEAT: _heartbeat_event,
+    protocol.SCREEN: _screen_event,
+    protocol.OUTPUT: _output_event,
+    protocol.OUTPUT_GAP: _gap_event,
+}
+"""One parser per kind the protocol defines (tests check none is missing)."""
+
+
+def parse_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    """The typed event of one stream line; Malformed says what is wrong with it."""
+    kind = raw.get("type")
     if not isinstance(kind, str) or len(kind) > 40:
         raise Malformed("an event without a type")
-    out: dict[str, Any] = {"type": kind}
-    if "seq" in event and event["seq"] is not None:
-        out["seq"] = _count(event["seq"], "seq")
-    if "t" in event:
-        out["t"] = _time(event["t"], "time")
-    if "session" in event:
-        out["session"] = session_id(event["session"])
-    elif kind in ("screen", "output", "output-gap", "status", "diffstat", "removed", "created"):
-        raise Malformed(f"a {kind} event without a session")
-    if kind == "snapshot":
-        rows = event.get("sessions")
-        if not isinstance(rows, list):
-            raise Malformed("a snapshot without a session list")
-        if "seq" not in out:
-            raise Malformed("a snapshot without a seq")
-        # Malformed rows are dropped (logged); the rest go on as the host sent them.
-        out["sessions"] = [rows[i] for i, _ in _valid_rows(host, rows)]
-        out["gap"] = bool(event.get("gap"))
-    elif kind == "screen":
-        digest, text = event.get("hash"), event.get("text")
-        if not isinstance(digest, str) or not _HASH_RE.match(digest):
-            raise Malformed("a screen event without a valid hash")
-        if not isinstance(text, str) or len(text) > MAX_SCREEN:
-            raise Malformed("a screen event whose text is missing or too long")
-        out.update(hash=digest, text=text)
-    elif kind == "output":
-        out["offset"] = _count(event.get("offset"), "output offset", None)
-        data = event.get("data")
-        if not isinstance(data, str):
-            raise Malformed("an output event without data")
+    parser = _PARSERS.get(kind)
+    if parser is not None:
+        return parser(host, raw)
+    if raw.get("seq") is not None:  # a journal kind this fleet does not know: its cursor moves
+        return events.OtherJournalEvent(**_journal(host, raw), name=said(kind, 40))
+    raise Malformed(f"an event of unknown type {said(repr(kind), 40)}")
+
+
+def tail_chunk(host: str, raw: Mapping[str, Any]) -> bytes | None:
+    """The bytes of one tail event (b"" for one fleet cannot read: logged), None at its end."""
+    kind = raw.get("type")
+    if kind == protocol.TAIL_END:
+        return None
+    data = raw.get("data")
+    if kind == protocol.TAIL_DATA and isinstance(data, str):
         try:
-            out["data"] = data
-            out["bytes"] = base64.b64decode(data, validate=True)
+            return base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
-            raise Malformed("an output event whose data is not base64") from None
-    elif kind == "output-gap":
-        out["from"] = _count(event.get("from"), "gap start", None)
-        out["to"] = _count(event.get("to"), "gap end", None)
-    elif kind == "status":
-        out["status"] = str(_status(event.get("status")))
-        prev = event.get("prev")
-        out["prev"] = str(_status(prev)) if prev is not None else None
-        out["exit_code"] = _code(event.get("exit_code"))
-    elif kind == "diffstat":
-        stat = _diffstat(event.get("diffstat"))
-        out["diffstat"] = {"added": stat.added, "removed": stat.removed, "files": stat.files}
-    elif kind == "created":
-        info = event.get("info")
-        if info is not None:
-            created = parse_session("", info)
-            if created.id != out["session"]:
-                raise Malformed("a created event about another session")
-            out["info"] = info
-    elif kind == "hello":
-        out["version"] = _text(event.get("version"), "version", 80)
-    else:
-        # Events fleet only records or shows (input, checkpoint, error, ...): short fields.
-        for key, value in event.items():
-            if key in out or key in ("type", "seq", "t", "session"):
-                continue
-            if isinstance(value, str):
-                out[key] = _text(value, key, MAX_MESSAGE)
-            elif value is None or isinstance(value, bool):
-                out[key] = value
-            elif isinstance(value, int | float) and abs(value) <= MAX_INT:
-                out[key] = value  # NaN fails the comparison and is left out
-    return out
+            pass
+    log.error("%s: dropped a malformed tail event", host)
+    return b""
 
 
-def watch_event(host: str, event: dict[str, Any]) -> dict[str, Any] | None:
-    """The event with its fields checked, or None (logged): a bad event is skipped, never
-    applied, and the stream goes on."""
+def watch_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent | None:
+    """The typed event, or None (logged): a bad event is skipped, never applied, and the
+    stream goes on."""
     try:
-        return _check_event(host, event)
+        return parse_event(host, raw)
     except Malformed as exc:
         log.error("%s: dropped a malformed watch event: %s", host, exc)
         return None

@@ -30,6 +30,7 @@ from textual.strip import Strip
 from textual.theme import Theme
 from textual.timer import Timer
 
+from fleet.presentation import age, host_label, plural, status_label, unread_label
 from fleet.ui.model import Card, FleetModel, group_title, safe_line
 
 Key = tuple[str, str]
@@ -69,27 +70,6 @@ _STATUS_COLOURS: dict[str, tuple[str, ...]] = {
 }
 _ROUND = ("╭", "─", "╮", "│", "╰", "╯")
 _HEAVY = ("┏", "━", "┓", "┃", "┗", "┛")  # the cursor: a different shape, not only a colour
-
-
-def age(seconds: float) -> str:
-    """A short duration: 12s, 3m, 2h, 4d."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h"
-    return f"{s // 86400}d"
-
-
-def status_label(card: Card) -> str:
-    """The status as words: `failed (3)`, `exited (0)`, `needs-input` ..."""
-    shown = card.shown_status
-    code = card.session.exit_code
-    if shown in ("failed", "exited") and code is not None:
-        return f"{shown} ({code})"
-    return shown
 
 
 @dataclass(frozen=True)
@@ -208,11 +188,6 @@ class SessionGrid(ScrollView, inherit_bindings=False):
                 self.set_timer(wait, self._flush)
             else:
                 self.call_later(self._flush)
-
-    def update_hosts(self) -> None:
-        """A host's state changed: repaint the headings on screen (after pending updates)."""
-        self._headers_drawn.clear()
-        self.update_cards(())
 
     def select(self, key: Key) -> bool:
         """Put the cursor on a card; returns False when it is not in the grid."""
@@ -511,7 +486,7 @@ class SessionGrid(ScrollView, inherit_bindings=False):
         if self.model.group_by == "host":
             host = self.model.hosts.get(row.title)
             if host is not None:
-                return f"{title} · {host.label(now)} · {row.count}"
+                return f"{title} · {host_label(host, now)} · {row.count}"
         return f"{title} · {row.count}"
 
     def _header_strip(self, row: _Row, styles: _Styles) -> Strip:
@@ -526,7 +501,7 @@ class SessionGrid(ScrollView, inherit_bindings=False):
         """The part of a card that changes with time alone."""
         if card.lost:
             host = self.model.hosts.get(card.host)
-            return host.label(now) if host is not None else ""
+            return host_label(host, now) if host is not None else ""
         since = card.session.status_since
         return f"for {age(now - since)}" if since else ""
 
@@ -587,8 +562,8 @@ class SessionGrid(ScrollView, inherit_bindings=False):
 
         # Status: symbol and words (never colour alone), time in it, unread on the right.
         shown = card.shown_status
-        status = f"{SYMBOLS.get(shown, '?')} {status_label(card)}"
-        unread = f"{card.unread} new" if card.unread else ""
+        status = f"{SYMBOLS.get(shown, '?')} {status_label(shown, session.exit_code)}"
+        unread = unread_label(card.unread)
         left = [Segment(status, styles.status.get(shown, styles.title))]
         if dynamic:
             left.append(Segment(" · " + safe_line(dynamic, 200), styles.muted))
@@ -597,12 +572,11 @@ class SessionGrid(ScrollView, inherit_bindings=False):
         # Diff stat and marks.
         d = session.diffstat
         if d.files:
-            noun = "file" if d.files == 1 else "files"
             diff = [
                 Segment(f"+{d.added}", styles.added),
                 Segment(" ", base),
                 Segment(f"-{d.removed}", styles.removed),
-                Segment(f" · {d.files} {noun}", styles.muted),
+                Segment(f" · {plural(d.files, 'file')}", styles.muted),
             ]
         else:
             diff = [Segment("no changes", styles.muted)]

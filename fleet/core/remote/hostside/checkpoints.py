@@ -35,7 +35,7 @@ import tempfile
 import time
 from typing import Optional
 
-from . import gitops, layout
+from . import gitops, layout, protocol
 from .layout import BASE, HelperError, check_id, read_json
 from .sessions import load_meta
 
@@ -380,7 +380,7 @@ class Schedule:
         try:
             made = create(meta, "scheduled")
         except Exception as e:
-            return {"type": "error", "session": sid, "message": "checkpoint: %s" % e}
+            return protocol.error(sid, "checkpoint: %s" % e)
         if not made.get("created"):
             return None
-        return {"type": "checkpoint", "session": sid, "n": made["n"]}
+        return protocol.checkpoint(sid, made["n"])

@@ -1,18 +1,24 @@
 """The host's append-only event journal: every status change, numbered, so a watch resumes exactly.
 
-Only the watcher daemon appends (a single writer, so sequence numbers need no lock). Readers
-follow the file by offset. When the file passes MAX_BYTES it is rotated to journal.1.jsonl;
-a reader that asks for events older than what is kept gets told so (a gap) and resyncs.
+The watcher daemon appends what it observes; a helper that acts (a review decision) appends
+what it did. Appends take an exclusive lock on journal.lock, so sequence numbers stay dense
+and in file order whoever writes; a writer re-reads the last number only when someone else
+wrote since its own last append (the file's size tells). Readers follow the file by offset,
+without the lock. When the file passes MAX_BYTES it is rotated to journal.1.jsonl; a reader
+that asks for events older than what is kept gets told so (a gap) and resyncs.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
 from typing import IO, Optional
 
 from .layout import JOURNAL
+
+LOCK = JOURNAL[: -len(".jsonl")] + ".lock"
 
 MAX_BYTES = 4 * 1024 * 1024
 ROTATED = JOURNAL[: -len(".jsonl")] + ".1.jsonl"
@@ -37,20 +43,46 @@ def _last_seq(path: str) -> int:
 
 class Writer:
     def __init__(self) -> None:
-        self.seq = _last_seq(JOURNAL) or _last_seq(ROTATED)
+        self.seq = 0
+        self._size = -1  # the journal's size after our last append (-1: not known)
 
     def append(self, event: dict) -> dict:
-        self.seq += 1
-        event = dict(event, seq=self.seq, t=round(time.time(), 3))
-        line = json.dumps(event, sort_keys=True) + "\n"
-        fd = os.open(JOURNAL, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        """Stamp the event with the next sequence number and the time, and append it."""
+        lock = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            os.write(fd, line.encode("utf-8"))
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                size = os.path.getsize(JOURNAL)
+            except OSError:
+                size = 0
+            if size != self._size:  # someone else appended or rotated since: ask the file
+                self.seq = last_seq()
+            self.seq += 1
+            event = dict(event, seq=self.seq, t=round(time.time(), 3))
+            line = (json.dumps(event, sort_keys=True) + "\n").encode("utf-8")
+            fd = os.open(JOURNAL, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+            self._size = size + len(line)
+            if self._size > MAX_BYTES:
+                os.replace(JOURNAL, ROTATED)
+                self._size = 0
         finally:
-            os.close(fd)
-        if os.path.getsize(JOURNAL) > MAX_BYTES:
-            os.replace(JOURNAL, ROTATED)
+            os.close(lock)  # closing drops the lock
         return event
+
+
+_writer: Optional[Writer] = None
+
+
+def append(event: dict) -> dict:
+    """Append from anywhere in this process (one Writer per process)."""
+    global _writer
+    if _writer is None:
+        _writer = Writer()
+    return _writer.append(event)
 
 
 def last_seq() -> int:

@@ -13,13 +13,20 @@ import shutil
 import sys
 import threading
 
-from . import checkpoints, gitops, review, serve, sessions, tmux, tmuxctl, versions, watch, watcher
+from . import (
+    checkpoints,
+    gitops,
+    protocol,
+    review,
+    serve,
+    sessions,
+    tmux,
+    tmuxctl,
+    versions,
+    watch,
+    watcher,
+)
 from .layout import BASE, HelperError, check_id, ensure_dirs
-
-PROTOCOL = 1
-# A decision carries its patch: rejecting a 100,000-line file is a request of a few MB.
-MAX_REQUEST = 256 * 1024 * 1024
-MAX_ERROR = 2000  # characters of an error message sent back (it may quote what was sent)
 
 
 def op_hello(args: dict) -> dict:
@@ -29,7 +36,7 @@ def op_hello(args: dict) -> dict:
     except OSError:
         free = None
     return {
-        "protocol": PROTOCOL,
+        "protocol": protocol.VERSION,
         "helper": watcher.version(),
         "python": sys.version.split()[0],
         "tmux": tmux.version(),
@@ -51,21 +58,19 @@ PLAIN = {
     "checkpoint": checkpoints.op_checkpoint,
     "checkpoints": checkpoints.op_checkpoints,
     "rewind": checkpoints.op_rewind,
-    # review (issue 4): see review.py
     "diff": review.op_diff,
     "approve": review.op_approve,
     "reject": review.op_reject,
     "undo": review.op_undo,
     "decisions": review.op_decisions,
     "push": review.op_push,
-    "agent_versions": versions.op_agent_versions,  # `fleet agents` (issue 7)
+    "agent_versions": versions.op_agent_versions,
 }
-# Operations after which the host must be observed even when no client is watching.
-WATCHED = ("list", "new", "resume", "send")
 STREAMS = {
     "watch": watch.op_watch,
     "tail": sessions.op_tail,
 }
+protocol.check_handlers(PLAIN, STREAMS)
 
 
 def _emit(obj: dict) -> None:
@@ -114,15 +119,15 @@ def run_plain(op: str, args: dict) -> dict:
             if op in STREAMS:
                 raise HelperError("bad-request", "%s runs on a channel of its own" % op)
             raise HelperError("bad-request", "unknown operation %r" % op)
-        if op in WATCHED:
+        if protocol.OPS[op].watched:
             with _watcher_started:  # concurrent requests of one serve start one watcher
                 watcher.ensure_running()
-        return {"ok": True, "result": PLAIN[op](args)}
+        return protocol.answer_ok(PLAIN[op](args))
     except HelperError as e:
-        error = {"kind": e.kind, "message": _short(e.message, MAX_ERROR)}
+        return protocol.answer_error(e.kind, _short(e.message, protocol.MAX_ERROR))
     except Exception as e:  # report, never leave the client waiting on a traceback
-        error = {"kind": "internal", "message": _short("%s: %s" % (type(e).__name__, e), MAX_ERROR)}
-    return {"ok": False, "error": error}
+        what = _short("%s: %s" % (type(e).__name__, e), protocol.MAX_ERROR)
+        return protocol.answer_error("internal", what)
 
 
 def _serve() -> int:
@@ -137,7 +142,7 @@ def _serve() -> int:
     control = tmuxctl.Control()
     sessions.use_control_client(control)
     try:
-        return serve.Server(inp, out, parse_request, run_plain, MAX_REQUEST).run()
+        return serve.Server(inp, out, parse_request, run_plain, protocol.MAX_REQUEST).run()
     finally:
         sessions.use_control_client(None)
         control.close()
@@ -152,10 +157,10 @@ def main(argv: list) -> int:
         return watcher.run_daemon()
     if argv == ["serve"]:
         return _serve()
-    line = sys.stdin.buffer.readline(MAX_REQUEST + 1)
+    line = sys.stdin.buffer.readline(protocol.MAX_REQUEST + 1)
     try:
-        if len(line) > MAX_REQUEST:
-            raise ValueError("longer than %d bytes" % MAX_REQUEST)
+        if len(line) > protocol.MAX_REQUEST:
+            raise ValueError("longer than %d bytes" % protocol.MAX_REQUEST)
         request = json.loads(line.decode("utf-8"))
         if not isinstance(request, dict):
             raise TypeError("not an object")
@@ -163,15 +168,11 @@ def main(argv: list) -> int:
     except (ValueError, KeyError, TypeError, RecursionError) as e:
         # RecursionError: JSON nested thousands deep. Never a traceback: a clear answer.
         why = "missing %s" % e if isinstance(e, KeyError) else str(e)
+        why = _short(why or type(e).__name__, 200)
         _emit(
-            {
-                "ok": False,
-                "error": {
-                    "kind": "bad-request",
-                    "message": "expected one JSON object {op, args} per call (%s)"
-                    % _short(why or type(e).__name__, 200),
-                },
-            }
+            protocol.answer_error(
+                "bad-request", "expected one JSON object {op, args} per call (%s)" % why
+            )
         )
         return 2
     if op not in STREAMS:
@@ -187,8 +188,7 @@ def main(argv: list) -> int:
         STREAMS[op](args, _emit)
         return 0
     except HelperError as e:
-        error = {"kind": e.kind, "message": _short(e.message, MAX_ERROR)}
+        _emit(protocol.stream_failed(e.kind, e.message))
     except Exception as e:  # report, never leave the client waiting on a traceback
-        error = {"kind": "internal", "message": _short("%s: %s" % (type(e).__name__, e), MAX_ERROR)}
-    _emit({"type": "error", "error": error})
+        _emit(protocol.stream_failed("internal", "%s: %s" % (type(e).__name__, e)))
     return 1

@@ -15,6 +15,8 @@ import json
 import threading
 from typing import BinaryIO, Callable, Optional, Set
 
+from . import protocol
+
 MAX_WORKERS = 16  # requests running at once; more wait (the client waits on their answers)
 MAX_ID = 2**53
 _SKIP_CHUNK = 1 << 20
@@ -26,7 +28,7 @@ Parser = Callable[[dict], tuple]
 
 
 def bad_request(why: str) -> dict:
-    return {"ok": False, "error": {"kind": "bad-request", "message": why}}
+    return protocol.answer_error("bad-request", why)
 
 
 class Server:
@@ -110,8 +112,7 @@ class Server:
                 return
             self.answer(rid, self.handle(op, args))
         except BaseException as e:  # the client must get an answer, whatever happened
-            error = {"kind": "internal", "message": ("%s: %s" % (type(e).__name__, e))[:2000]}
-            self.answer(rid, {"ok": False, "error": error})
+            self.answer(rid, protocol.answer_error("internal", "%s: %s" % (type(e).__name__, e)))
         finally:
             with self._running_lock:
                 self._running.discard(threading.current_thread())

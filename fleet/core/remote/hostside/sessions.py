@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Optional
 
-from . import ctlsend, gitops, procs, sandbox, tmux
+from . import ctlsend, gitops, procs, protocol, sandbox, tmux
 from .classify import NEEDS_INPUT, classify
 from .layout import (
     ID_RE,
@@ -562,13 +562,11 @@ def op_tail(args: dict, emit) -> None:
         try:
             with open(path, "rb") as f:
                 f.seek(offset)
-                chunk = f.read(256 * 1024)
+                chunk = f.read(protocol.TAIL_CHUNK)
         except OSError:
             pass
         if chunk:
-            emit(
-                {"type": "data", "offset": offset, "data": base64.b64encode(chunk).decode("ascii")}
-            )
+            emit(protocol.tail_data(offset, base64.b64encode(chunk).decode("ascii")))
             offset += len(chunk)
             continue
         if not follow:
@@ -580,7 +578,7 @@ def op_tail(args: dict, emit) -> None:
                 f.seek(offset)
                 if f.read(1):
                     continue
-            emit({"type": "end", "offset": offset})
+            emit(protocol.tail_end(offset))
             break
         time.sleep(0.2)
 

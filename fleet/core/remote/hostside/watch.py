@@ -9,11 +9,10 @@ client's byte offsets when asked (history again: resumable, nothing twice), and 
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import time
 
-from . import journal, screenfile, watcher
+from . import journal, protocol, screenfile, watcher
 from .layout import SESSIONS
 from .sessions import op_list, session_ids
 
@@ -25,11 +24,7 @@ OUTPUT_EVERY = 0.3
 HEARTBEAT = 15.0
 WATCHER_CHECK = 5.0
 BACKLOG = 256 * 1024  # output sent for a session the client has never seen
-CHUNK = 64 * 1024
-
-
-def screen_hash(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:16]
+CHUNK = protocol.OUTPUT_CHUNK
 
 
 class Screens:
@@ -52,10 +47,10 @@ class Screens:
             if got is None:
                 continue
             text, self.mtimes[sid] = got
-            digest = screen_hash(text)
+            digest = protocol.screen_hash(text)
             if self.known.get(sid) != digest:
                 self.known[sid] = digest
-                emit({"type": "screen", "session": sid, "hash": digest, "text": text})
+                emit(protocol.screen(sid, digest, text))
 
 
 class Output:
@@ -81,9 +76,9 @@ class Output:
             if offset is None:
                 offset = max(0, size - BACKLOG)
                 if offset:
-                    emit({"type": "output-gap", "session": sid, "from": 0, "to": offset})
+                    emit(protocol.output_gap(sid, 0, offset))
             elif offset > size:  # the log was replaced (helper reinstalled): start over
-                emit({"type": "output-gap", "session": sid, "from": offset, "to": 0})
+                emit(protocol.output_gap(sid, offset, 0))
                 offset = 0
             self.offsets[sid] = offset
             if size <= offset:
@@ -94,14 +89,7 @@ class Output:
                     data = f.read(min(size - offset, CHUNK))
             except OSError:
                 continue
-            emit(
-                {
-                    "type": "output",
-                    "session": sid,
-                    "offset": offset,
-                    "data": base64.b64encode(data).decode("ascii"),
-                }
-            )
+            emit(protocol.output(sid, offset, base64.b64encode(data).decode("ascii")))
             self.offsets[sid] = offset + len(data)
             more = more or size > offset + len(data)
         return more
@@ -125,17 +113,10 @@ def op_watch(args: dict, emit) -> None:
         or (oldest > 0 and since < oldest - 1)  # older events were rotated away
     )
     if resync:
-        emit(
-            {
-                "type": "snapshot",
-                "seq": current,
-                "sessions": op_list({}),
-                "gap": isinstance(since, int),
-            }
-        )
+        emit(protocol.snapshot(current, op_list({}), isinstance(since, int)))
         since = current
-    emit({"type": "hello", "seq": since, "version": watcher.version()})
     assert isinstance(since, int)
+    emit(protocol.hello(since, watcher.version()))
     reader = journal.Reader(since)
     last_beat = last_check = time.time()
     output_at, more = 0.0, False
@@ -150,7 +131,7 @@ def op_watch(args: dict, emit) -> None:
             emit(event)
         screens.poll(emit)
         if now - last_beat >= HEARTBEAT:
-            emit({"type": "heartbeat", "seq": reader.since, "t": round(now, 3)})
+            emit(protocol.heartbeat(reader.since, now))
             last_beat = now
         if now - last_check >= WATCHER_CHECK:
             watcher.ensure_running()

@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Optional
 
-from . import checkpoints, gitops, journal, screenfile, tmux, tmuxctl
+from . import checkpoints, gitops, journal, protocol, screenfile, tmux, tmuxctl
 from .classify import classify
 from .layout import (
     SESSIONS,
@@ -160,7 +160,7 @@ class Watcher:
             alive = self.observe(meta, logs[meta["id"]], now) or alive
         for gone in set(self.tracked) - seen:
             del self.tracked[gone]
-            self.writer.append({"type": "removed", "session": gone})
+            self.writer.append(protocol.removed(gone))
         return alive
 
     def prefetch(self, metas: list, logs: dict, now: float) -> None:
@@ -225,8 +225,7 @@ class Watcher:
             state = read_json(os.path.join(SESSIONS, sid, "state.json"), None)
             t = self.tracked[sid] = Tracked(meta, state or {})
             if state is None:
-                info = describe(meta, self.panes)
-                self.writer.append({"type": "created", "session": sid, "info": info})
+                self.writer.append(protocol.created(sid, describe(meta, self.panes)))
         if t.runs != meta.get("runs", 1):  # resumed: a new run starts afresh
             t.runs = meta.get("runs", 1)
             t.rules = meta.get("rules") or {}
@@ -254,12 +253,9 @@ class Watcher:
             status, code = t.status, t.exit_code  # a finished run whose tmux session went away
         changed = False
         if status != t.status or code != t.exit_code:
-            event = {"type": "status", "session": sid, "status": status, "prev": t.status}
-            if status in ("exited", "failed"):
-                event["exit_code"] = code
-                if t.status in LIVE and pane is not None:
-                    sweep_after_exit(sid, pane.pid)
-            self.writer.append(event)
+            if status in ("exited", "failed") and t.status in LIVE and pane is not None:
+                sweep_after_exit(sid, pane.pid)
+            self.writer.append(protocol.status(sid, status, t.status, code))
             t.status, t.exit_code, t.since = status, code, now
             changed = True
         if self.diffstat_pick == sid:
@@ -279,9 +275,9 @@ class Watcher:
         try:
             type_text(name, text, meta.get("send") or {})
         except Exception as e:
-            self.writer.append({"type": "error", "session": meta["id"], "message": str(e)})
+            self.writer.append(protocol.error(meta["id"], str(e)))
             return
-        self.writer.append({"type": "input", "session": meta["id"], "what": "task"})
+        self.writer.append(protocol.typed_input(meta["id"], "task"))
 
     def capture(self, t: Tracked, pane, now: float) -> None:
         t.last_capture = now
@@ -314,7 +310,7 @@ class Watcher:
         if stat == t.diffstat:
             return False
         t.diffstat = stat
-        self.writer.append({"type": "diffstat", "session": t.id, "diffstat": stat})
+        self.writer.append(protocol.diffstat(t.id, stat))
         return True
 
 

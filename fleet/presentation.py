@@ -1,0 +1,79 @@
+"""Data to words, for every face: the CLI and the TUI say a session's state the same way.
+
+Pure functions over fleet's types (no Textual, no printing): ages, status labels, change
+counts, host link labels, plurals. A face adds only its own layout and colour.
+"""
+
+from __future__ import annotations
+
+from fleet.core.fleetstate import GONE, HostState
+from fleet.core.models import DiffStat, Session, Status
+from fleet.core.textsafe import inert
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`1 file`, `2 files`, `0 files` (`many` for irregular words)."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def age(seconds: float) -> str:
+    """A short duration: 12s, 3m, 2h, 1h05m, 4d."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        hours, minutes = divmod(s // 60, 60)
+        return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
+    return f"{s // 86400}d"
+
+
+def age_since(since: float, now: float) -> str:
+    """How long ago `since` was, or "-" when it is not known (0)."""
+    return age(now - since) if since else "-"
+
+
+def status_label(shown: str, exit_code: int | None) -> str:
+    """A shown status as words: `failed (3)`, `exited (0)`, `needs-input`, `gone` ..."""
+    if shown in (Status.FAILED, Status.EXITED) and exit_code is not None:
+        return f"{shown} ({exit_code})"
+    return shown
+
+
+def session_status(session: Session) -> str:
+    """The status the host last gave the session, as words."""
+    return status_label(str(session.status), session.exit_code)
+
+
+def changes(diffstat: DiffStat) -> str:
+    """`+14 -3 · 2 files`, or `no changes`."""
+    if not diffstat.files:
+        return "no changes"
+    return f"+{diffstat.added} -{diffstat.removed} · {plural(diffstat.files, 'file')}"
+
+
+def unread_label(unread: int) -> str:
+    return f"{unread} new" if unread else ""
+
+
+def host_label(host: HostState, now: float) -> str:
+    """A host's link as words: `connected`, `reconnecting in 4s`, `unreachable: why`."""
+    if host.state == "reconnecting":
+        if host.retry_at is None:
+            return "reconnecting"
+        wait = max(0, round(host.retry_at - now))
+        return f"reconnecting in {wait}s" if wait else "reconnecting"
+    if host.state == "unreachable":
+        reason = " ".join(inert(host.reason[:800]).split())[:200]
+        return f"unreachable: {reason}" if reason else "unreachable"
+    return host.state
+
+
+def listed_status(session: Session, *, gone: bool, lost: bool) -> str:
+    """The STATUS column of a list of sessions: what is known, and how it is known."""
+    if gone:
+        return GONE
+    if lost:
+        return f"lost ({session_status(session)} when last seen)"
+    return session_status(session)
