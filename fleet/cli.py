@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from fleet import __version__
+from fleet import __version__, presentation
 from fleet.core import events, review
 from fleet.core.agent_versions import AgentVersion, fleet_versions
 from fleet.core.agents import BUILTIN_PROFILES, status_of_screen
@@ -352,7 +352,16 @@ async def cmd_ls(sup: Supervisor, args: argparse.Namespace) -> int:
         rows_json.append(data)
         unread = str(c.unread) if c.unread else ""
         rows.append(
-            [s.ref, s.id, s.agent, status, _age(s.status_since), str(s.diffstat), unread, s.branch]
+            [
+                s.ref,
+                s.id,
+                s.agent,
+                status,
+                _age(s.status_since),
+                presentation.changes(s.diffstat),
+                unread,
+                s.branch,
+            ]
         )
     if args.json:
         _json(rows_json, sys.stdout)
@@ -506,7 +515,8 @@ async def cmd_resume(sup: Supervisor, args: argparse.Namespace) -> int:
 
 def _changes(checkpoint: dict[str, Any]) -> str:
     c = checkpoint.get("changes") or {}
-    return str(DiffStat(c.get("added", 0), c.get("removed", 0), c.get("files", 0))) if c else "-"
+    stat = DiffStat(c.get("added", 0), c.get("removed", 0), c.get("files", 0))
+    return presentation.changes(stat) if c else "-"
 
 
 async def cmd_checkpoint(sup: Supervisor, args: argparse.Namespace) -> int:

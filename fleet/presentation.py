@@ -47,10 +47,19 @@ def session_status(session: Session) -> str:
 
 
 def changes(diffstat: DiffStat) -> str:
-    """`+14 -3 · 2 files`, or `no changes`."""
+    """`+14 -3 · 2 files`, `+14 -3 · 2 files · 5/17 approved` (changed lines), `no changes`."""
     if not diffstat.files:
         return "no changes"
-    return f"+{diffstat.added} -{diffstat.removed} · {plural(diffstat.files, 'file')}"
+    text = f"+{diffstat.added} -{diffstat.removed} · {plural(diffstat.files, 'file')}"
+    approved = approved_label(diffstat)
+    return f"{text} · {approved}" if approved else text
+
+
+def approved_label(diffstat: DiffStat) -> str:
+    """How much of the change is approved, in changed lines: `5/17 approved`, or ""."""
+    if not diffstat.approved:
+        return ""
+    return f"{diffstat.approved}/{diffstat.added + diffstat.removed} approved"
 
 
 def unread_label(unread: int) -> str:

@@ -74,6 +74,7 @@ class Decided(JournalEvent):
     action: str  # approve, reject, undo
     hunks: tuple[str, ...] = ()  # fingerprints of the hunks it acted on
     undid: int = 0  # for an undo: the decision it reversed
+    version: int = 0  # the session's review version after it (a diff names the one it saw)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -214,7 +215,12 @@ def _plain(value: object) -> object:
     if isinstance(value, Session):
         return value.to_json()
     if isinstance(value, DiffStat):
-        return {"added": value.added, "removed": value.removed, "files": value.files}
+        return {
+            "added": value.added,
+            "removed": value.removed,
+            "files": value.files,
+            "approved": value.approved,
+        }
     if isinstance(value, Status):
         return str(value)
     if isinstance(value, tuple):

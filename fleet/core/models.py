@@ -71,15 +71,12 @@ class AgentProfile:
 
 @dataclass(frozen=True)
 class DiffStat:
+    """A session's changes against its base (fleet.presentation says them in words)."""
+
     added: int = 0
     removed: int = 0
     files: int = 0
-
-    def __str__(self) -> str:
-        if not self.files:
-            return "no changes"
-        noun = "file" if self.files == 1 else "files"
-        return f"+{self.added} -{self.removed} · {self.files} {noun}"
+    approved: int = 0  # changed lines staged in the session's index: approved in review
 
 
 @dataclass
@@ -126,6 +123,7 @@ class Session:
                 "added": self.diffstat.added,
                 "removed": self.diffstat.removed,
                 "files": self.diffstat.files,
+                "approved": self.diffstat.approved,
             },
             "agent_session_id": self.agent_session_id,
         }

@@ -14,6 +14,7 @@ still in its fresh diff (by fingerprint): edits elsewhere do not invalidate a de
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -107,10 +108,15 @@ class FileDiff:
 
 @dataclass(frozen=True)
 class Diff:
+    """A diff as the person saw it: its text, which hunks were approved then, and the
+    session's review version it was made at. Its fingerprint names all three, so a decision
+    made on it is checked against exactly what was shown."""
+
     text: str
     base: str = ""
     files: tuple[FileDiff, ...] = ()
     fingerprint: str = ""
+    review: int = 0  # the host's review version when it was made (see hostside/review.py)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -159,6 +165,7 @@ class Diff:
         return {
             "base": self.base,
             "fingerprint": self.fingerprint,
+            "review": self.review,
             "added": self.added,
             "removed": self.removed,
             "files": [f.to_json() for f in self.files],
@@ -208,7 +215,13 @@ def _whole_header(status: str, binary: bool, old_mode: str, new_mode: str) -> st
     return f"empty file {status}" if status in ("added", "deleted") else status
 
 
-def parse(text: str, base: str = "", approved: Iterable[str] = ()) -> Diff:
+def fingerprint(text: str, approved: Iterable[str], review: int) -> str:
+    """What names a diff as shown: its text, its approved hunks and its review version."""
+    parts = [hostside.diff_fingerprint(text), *sorted(approved), f"review {review}"]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def parse(text: str, base: str = "", approved: Iterable[str] = (), review: int = 0) -> Diff:
     """A `git diff` (as the host's review helper makes it) as files and numbered hunks."""
     staged = set(approved)
     blocks = hostside.split_files(text)
@@ -269,7 +282,8 @@ def parse(text: str, base: str = "", approved: Iterable[str] = ()) -> Diff:
         files.append(
             FileDiff(path, status, block["header"], tuple(hunks), binary, old_mode, new_mode)
         )
-    return Diff(text, base, tuple(files), hostside.diff_fingerprint(text))
+    shown = {h.fingerprint for f in files for h in f.hunks if h.approved}
+    return Diff(text, base, tuple(files), fingerprint(text, shown, review), review)
 
 
 def printable(text: str) -> str:
@@ -317,7 +331,8 @@ class SeenDiffs:
         folder = self._dir(host, session_id)
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = folder / f"{diff.fingerprint}.json"
-        data = {"text": diff.text, "base": diff.base}
+        approved = [h.fingerprint for h in diff.hunks if h.approved]
+        data = {"text": diff.text, "base": diff.base, "approved": approved, "review": diff.review}
         tmp = path.with_suffix(f".tmp{os.getpid()}")
         tmp.write_text(json.dumps(data), encoding="utf-8")
         tmp.replace(path)
@@ -331,7 +346,14 @@ class SeenDiffs:
         if len(matches) != 1:
             return None
         data = json.loads(matches[0].read_text(encoding="utf-8"))
-        return parse(str(data["text"]), str(data.get("base", "")))
+        approved = [str(fp) for fp in data.get("approved") or []]
+        review = data.get("review")
+        return parse(
+            str(data["text"]),
+            str(data.get("base", "")),
+            approved,
+            review if isinstance(review, int) else 0,
+        )
 
 
 _REMOTE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

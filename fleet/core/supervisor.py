@@ -380,9 +380,13 @@ class Supervisor:
         data = await self.helper(session.host).call("diff", args)
         if not isinstance(data.get("text"), str) or not isinstance(data.get("base", ""), str):
             raise RemoteError(session.host, "protocol", "the helper's diff has no text")
+        version = data.get("review", 0)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise RemoteError(session.host, "protocol", "the helper's diff has no review version")
+        approved = [fp for fp in data.get("approved") or [] if isinstance(fp, str)]
         # Parsing a big diff takes a while: off the event loop, which the UI shares.
         seen = await asyncio.to_thread(
-            review.parse, str(data["text"]), str(data["base"]), data.get("approved") or []
+            review.parse, str(data["text"]), str(data["base"]), approved, version
         )
         seen.extra.update({"since": data.get("since"), "branch": data.get("branch")})
         if not since_review:
@@ -456,6 +460,7 @@ class Supervisor:
             "expect": detail["fingerprints"],
             "commit": commit,
             "message": message or "",
+            "after": seen.review,
         }
         result = await self._act(session, "approve", args)
         if self.store is not None:
@@ -489,6 +494,7 @@ class Supervisor:
             "patch": patch,
             "expect": [h.fingerprint for h in chosen],
             "note": note,
+            "after": seen.review,
         }
         result = await self._act(session, "reject", args)
         if self.store is not None:

@@ -84,7 +84,7 @@ def test_every_changed_session_gets_its_diffstat_under_the_host_budget(fleet: Fl
                 found[e["session"]] = e["diffstat"]
         return found
 
-    want = {sid: {"added": n, "removed": 0, "files": 1} for sid, n in made.items()}
+    want = {sid: {"added": n, "removed": 0, "files": 1, "approved": 0} for sid, n in made.items()}
     try:
         wait_for(lambda: {sid: latest().get(sid) for sid in made} == want, timeout=30)
     except AssertionError:

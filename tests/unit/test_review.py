@@ -5,6 +5,7 @@ expected."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from fleet.core import review
 from fleet.core.errors import UsageError
-from fleet.core.remote.hostside import checkpoints, layout
+from fleet.core.remote.hostside import checkpoints, journal, layout
 from fleet.core.remote.hostside import review as hostside
 from fleet.core.remote.hostside.layout import HelperError
 
@@ -109,6 +110,11 @@ class Repo:
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setattr(layout, "SESSIONS", str(tmp_path / "sessions"))
     monkeypatch.setattr(checkpoints, "TMP_DIR", str(tmp_path / "tmp"))
+    # Decisions are journaled: into this test's directory, never the real ~/.fleet.
+    for name in ("JOURNAL", "ROTATED", "LOCK"):
+        path = getattr(journal, name)
+        monkeypatch.setattr(journal, name, str(tmp_path / path.rsplit("/", 1)[-1]))
+    monkeypatch.setattr(journal, "_writer", None)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     for k, v in GIT_ENV.items():
@@ -167,7 +173,16 @@ def test_parse_numbers_hunks_across_files_and_handles_odd_files(sandbox: Path) -
     assert [(h.old_start, h.added, h.removed) for h in num.hunks] == [(1, 1, 1), (27, 1, 1)]
     assert num.hunks[1].lines == "27-33"
     assert "B\r\n" in by_path["crlf.txt"].hunks[0].text
-    assert d.fingerprint == hostside.diff_fingerprint(d.text)
+    assert d.fingerprint == review.fingerprint(d.text, (), 0)
+    # The fingerprint names the diff as shown: its approvals and review version too.
+    approved = review.parse(d.text, d.base, [num.hunks[0].fingerprint], 0)
+    assert (
+        approved.fingerprint != d.fingerprint and approved.hunks[num.hunks[0].number - 1].approved
+    )
+    assert review.parse(d.text, d.base, (), 3).fingerprint not in (
+        d.fingerprint,
+        approved.fingerprint,
+    )
     assert len({h.fingerprint for h in d.hunks}) == len(d.hunks)
     # The selection of every hunk is the diff itself.
     assert d.patch(d.hunks) == d.text
@@ -243,6 +258,54 @@ def test_reject_reverts_keeps_the_patch_and_undo_puts_it_back(sandbox: Path) -> 
     assert git(r.wt, "diff", "--cached", "--name-only") == b""
     with pytest.raises(HelperError):
         hostside.op_undo({"session": SID})
+
+
+def journaled() -> list[dict[str, Any]]:
+    path = Path(journal.JOURNAL)
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_every_decision_is_journaled_and_counted_in_the_review_version(sandbox: Path) -> None:
+    r = Repo(sandbox, {"num.txt": NUMBERS})
+    r.write("num.txt", NUMBERS.replace(b"line 2\n", b"TWO\n").replace(b"line 30\n", b"XXX\n"))
+    seen = hostside.op_diff({"session": SID})
+    assert seen["review"] == 0
+    d = review.parse(seen["text"], seen["base"], seen["approved"], seen["review"])
+    marker = Path(layout.SESSIONS) / SID / hostside.DECIDED
+    assert not marker.exists()
+    r.approve(d, [d.hunk(1)], after=d.review)
+    r.reject(d, [d.hunk(2)])
+    hostside.op_undo({"session": SID})
+    events = journaled()
+    assert [(e["type"], e["action"], e["n"], e["undid"], e["version"]) for e in events] == [
+        ("decision", "approve", 1, 0, 1),
+        ("decision", "reject", 2, 0, 2),
+        ("decision", "undo", 2, 2, 3),
+    ]
+    assert [e["seq"] for e in events] == [1, 2, 3]
+    assert events[0]["hunks"] == [d.hunk(1).fingerprint]
+    assert marker.exists()  # the watcher restats the diff when this moves
+    assert hostside.op_diff({"session": SID})["review"] == 3
+
+
+def test_a_decision_on_an_outdated_diff_says_what_happened_since(sandbox: Path) -> None:
+    r = Repo(sandbox, {"num.txt": NUMBERS})
+    r.write("num.txt", NUMBERS.replace(b"line 2\n", b"TWO\n").replace(b"line 30\n", b"XXX\n"))
+    d = r.diff()
+    r.reject(d, [d.hunk(2)])  # made elsewhere, after the person saw `d`
+    with pytest.raises(HelperError, match="rejected by decision 1") as info:
+        r.approve(d, [d.hunk(2)], after=d.review)
+    assert info.value.kind == "stale" and "agent changed" not in info.value.message
+    # Without knowing what the person saw, the host can only say the lines changed.
+    with pytest.raises(HelperError, match="agent changed these lines"):
+        r.approve(d, [d.hunk(2)])
+    # A hunk approved elsewhere since: approving it again is refused, approving all with it
+    # stages only what is left, and commits.
+    r.approve(d, [d.hunk(1)])
+    with pytest.raises(HelperError, match="already approved") as info:
+        r.approve(d, [d.hunk(1)], after=d.review)
+    assert "approved by decision 2" in info.value.message
+    assert git(r.wt, "diff", "--cached", "--name-only") == b"num.txt\n"
 
 
 def test_approve_all_commits_and_undo_moves_the_branch_back(sandbox: Path) -> None:

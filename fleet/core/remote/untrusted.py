@@ -130,7 +130,8 @@ def _diffstat(value: object) -> DiffStat:
         return DiffStat()
     if not isinstance(value, Mapping):
         raise Malformed("invalid diffstat: not an object")
-    return DiffStat(*(_count(value.get(k), f"diffstat {k}") for k in ("added", "removed", "files")))
+    keys = ("added", "removed", "files", "approved")
+    return DiffStat(*(_count(value.get(k), f"diffstat {k}") for k in keys))
 
 
 def parse_session(host: str, data: object) -> Session:
@@ -299,6 +300,7 @@ def _decision_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
         action=str(action),
         hunks=tuple(hunks),
         undid=_count(raw.get("undid"), "undone decision"),
+        version=_count(raw.get("version"), "review version"),
     )
 
 

@@ -30,7 +30,14 @@ from textual.strip import Strip
 from textual.theme import Theme
 from textual.timer import Timer
 
-from fleet.presentation import age, host_label, plural, status_label, unread_label
+from fleet.presentation import (
+    age,
+    approved_label,
+    host_label,
+    plural,
+    status_label,
+    unread_label,
+)
 from fleet.ui.model import Card, FleetModel, group_title, safe_line
 
 Key = tuple[str, str]
@@ -578,6 +585,8 @@ class SessionGrid(ScrollView, inherit_bindings=False):
                 Segment(f"-{d.removed}", styles.removed),
                 Segment(f" · {plural(d.files, 'file')}", styles.muted),
             ]
+            if d.approved:
+                diff.append(Segment(f" · {approved_label(d)}", styles.added))
         else:
             diff = [Segment("no changes", styles.muted)]
         mark = "gone" if card.gone else "(cached)" if card.cached else ""

@@ -78,13 +78,10 @@ def add_worktree(repo: str, path: str, branch: str, base_sha: str) -> None:
     git(repo, "worktree", "add", "-b", branch, "--", path, base_sha)
 
 
-def diffstat(worktree: str, base: str) -> dict:
-    """Lines added/removed and files changed against the base, untracked files included.
-
-    Reads only: the agent's index and files are never touched.
-    """
+def _numstat(worktree: str, *args: str) -> tuple:
+    """(added, removed, files) of a `git diff --numstat` against what `args` name."""
     added = removed = files = 0
-    out = git(worktree, "diff", "--numstat", "-z", base, "--", check=False, timeout=20)
+    out = git(worktree, "diff", "--numstat", "-z", *args, "--", check=False, timeout=20)
     records = out.split("\0")
     i = 0
     while i < len(records):
@@ -102,6 +99,17 @@ def diffstat(worktree: str, base: str) -> dict:
             added += int(parts[0])
         if parts[1].isdigit():
             removed += int(parts[1])
+    return added, removed, files
+
+
+def diffstat(worktree: str, base: str) -> dict:
+    """Lines added/removed and files changed against the base, untracked files included, and
+    how many of those lines are approved (staged in the index).
+
+    Reads only: the agent's index and files are never touched.
+    """
+    added, removed, files = _numstat(worktree, base)
+    staged_added, staged_removed, _ = _numstat(worktree, "--cached", base)
     untracked = git(
         worktree, "ls-files", "--others", "--exclude-standard", "-z", check=False, timeout=20
     )
@@ -110,7 +118,8 @@ def diffstat(worktree: str, base: str) -> dict:
             continue
         files += 1
         added += _count_lines(os.path.join(worktree, rel))
-    return {"added": added, "removed": removed, "files": files}
+    approved = staged_added + staged_removed
+    return {"added": added, "removed": removed, "files": files, "approved": approved}
 
 
 def _count_lines(path: str, limit: int = 8 * 1024 * 1024) -> int:

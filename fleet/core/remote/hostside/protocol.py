@@ -175,9 +175,9 @@ def checkpoint(session: str, n: int) -> dict:
     return {"type": CHECKPOINT, "session": session, "n": n}
 
 
-def decision(session: str, n: int, action: str, hunks: List[str], undid: int = 0) -> dict:
+def decision(session: str, n: int, action: str, hunks: List[str], undid: int, version: int) -> dict:
     """A review decision any fleet made: decision `n` (`undid`: the one an undo reversed),
-    the fingerprints of the hunks it acted on."""
+    the fingerprints of the hunks it acted on, and the session's review version after it."""
     return {
         "type": DECISION,
         "session": session,
@@ -185,6 +185,7 @@ def decision(session: str, n: int, action: str, hunks: List[str], undid: int = 0
         "action": action,
         "hunks": list(hunks),
         "undid": undid,
+        "version": version,
     }
 
 

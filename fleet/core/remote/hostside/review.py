@@ -24,12 +24,17 @@ person chose must still be in the fresh diff, by fingerprint, or nothing happens
   commit). A checkpoint "before undo" is taken first.
 
 Each decision N is recorded in ~/.fleet/sessions/ID/review/N/ (decision.json, the index as it
-was before, the patch). Before acting it takes a checkpoint "before approve N" / "before reject
-N"; after acting, one of the state after it ("after approve N" / "after reject N"): that one is
-the review baseline. The diff "since the last review" is the worktree against the baseline of
-the last decision not undone: exactly what the agent did after the person's last decision
-(approvals and rejections themselves are not in it). An agent writing in the few milliseconds
-between a decision and its after-checkpoint would have that write counted as reviewed.
+was before, the patch, the fingerprints of the hunks it acted on), journaled as a "decision"
+event (so every fleet watching the host sees it, whoever made it), and counted in the session's
+review version: every decision and every undo makes it one higher. A diff says the version it
+was made at; a decision that names it (`after`) is refused as stale when a decision since
+touched one of its hunks (another fleet, the CLI, another laptop), saying which. Before acting
+it takes a checkpoint "before approve N" / "before reject N"; after acting, one of the state
+after it ("after approve N" / "after reject N"): that one is the review baseline. The diff
+"since the last review" is the worktree against the baseline of the last decision not undone:
+exactly what the agent did after the person's last decision (approvals and rejections
+themselves are not in it). An agent writing in the few milliseconds between a decision and its
+after-checkpoint would have that write counted as reviewed.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ import subprocess
 import time
 from typing import Dict, List, Optional
 
-from . import checkpoints, gitops, layout, sessions, tmux
+from . import checkpoints, gitops, journal, layout, protocol, sessions, tmux
 from .layout import HelperError, check_id, read_json, write_json
 
 GIT_TIMEOUT = 300
@@ -74,6 +79,7 @@ DIFF_ARGS = (
 )
 _HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 MAX_NOTE = 2000
+DECIDED = "decided"  # in the session's directory: the watcher restats its diff when it moves
 
 
 # -- splitting a diff into files and hunks (shared with fleet.core.review) --------------------
@@ -266,6 +272,67 @@ def _active(session_id: str) -> List[dict]:
     return [r for r in _records(session_id) if not r.get("undone")]
 
 
+def _version_of(record: dict) -> int:
+    """The review version a decision made (and its undo, if undone): records from helpers
+    that did not count versions use their number."""
+    made = record.get("version")
+    made = made if isinstance(made, int) else record.get("n", 0)
+    undone = record.get("undone_version")
+    if isinstance(undone, int):
+        return max(made, undone)
+    return made + 1 if record.get("undone") else made
+
+
+def review_version(records: List[dict]) -> int:
+    return max((_version_of(r) for r in records), default=0)
+
+
+def _decided_since(meta: dict, after, fps) -> List[str]:
+    """The decisions after review version `after` that acted on the hunks `fps`, as words."""
+    if after is None:
+        return []
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise HelperError("bad-request", "after must be a review version")
+    said = []
+    for r in _records(meta["id"]):
+        if not set(r.get("hunks") or ()) & set(fps):
+            continue
+        made = r.get("version")
+        if (made if isinstance(made, int) else r.get("n", 0)) > after:
+            verb = "approved" if r.get("action") == "approve" else "rejected"
+            said.append("%s by decision %d" % (verb, r["n"]))
+        undone = r.get("undone_version")
+        if r.get("undone") and (not isinstance(undone, int) or undone > after):
+            said.append("decision %d (%s) undone" % (r["n"], r.get("action")))
+    return said
+
+
+def _hunk_names(blocks: List[dict], fps) -> List[str]:
+    return [
+        "%s %s" % (block_path(b), h.split("\n", 1)[0][:60])
+        for b in blocks
+        for h in b["hunks"]
+        if hunk_fingerprint(b, h) in fps
+    ]
+
+
+def _announce(meta: dict, record: dict, action: str, undid: int = 0) -> None:
+    """Journal the decision for every fleet, and have the watcher restat the diff at once."""
+    journal.append(
+        protocol.decision(
+            meta["id"],
+            record["n"],
+            action,
+            record.get("hunks") or [],
+            undid,
+            review_version(_records(meta["id"])),
+        )
+    )
+    marker = os.path.join(layout.session_dir(meta["id"]), DECIDED)
+    with open(marker, "w") as f:
+        f.write("%d\n" % record["n"])
+
+
 def _meta(args: dict) -> dict:
     meta = sessions.load_meta(check_id(args.get("session")))
     checkpoints._worktree(meta)
@@ -298,21 +365,26 @@ def op_diff(args: dict) -> dict:
             last = decisions[-1]
             against = last["after"]["commit"]
             since = {"decision": last["n"], "action": last["action"], "commit": against}
-    text = worktree_diff(worktree, against)
-    approved = set(fingerprints(index_diff(worktree, base)))
+    with layout.session_lock(meta["id"], "review"):  # the version and the diff agree
+        version = review_version(_records(meta["id"]))
+        text = worktree_diff(worktree, against)
+        approved = set(fingerprints(index_diff(worktree, base)))
     staged = [fp for fp in fingerprints(text) if fp in approved]
     return {
         "text": text,
         "base": against,
         "fingerprint": diff_fingerprint(text),
         "approved": staged,
+        "review": version,
         "since": since,
         "branch": meta.get("branch"),
     }
 
 
-def _check(meta: dict, patch: str, expect) -> tuple:
-    """(fresh diff text, the patch's blocks) once every hunk of the patch is still current."""
+def _check(meta: dict, patch: str, expect, after=None) -> tuple:
+    """(fresh diff text, the patch's blocks) once every hunk of the patch is still current.
+    A hunk that is not says why: a decision since the diff the person saw (`after`, its review
+    version) acted on it, or else the agent changed its lines."""
     if not isinstance(patch, str) or not patch.strip():
         raise HelperError("bad-request", "the patch is empty: no hunk chosen")
     blocks = split_files(patch)
@@ -322,19 +394,31 @@ def _check(meta: dict, patch: str, expect) -> tuple:
     if expect is not None and (not isinstance(expect, list) or sorted(expect) != sorted(mine)):
         raise HelperError("bad-request", "the patch does not hold the expected hunks")
     fresh = worktree_diff(meta["worktree"], meta["base_sha"])
-    current = set(fingerprints(fresh))
-    stale = []
-    for block in blocks:
-        for hunk in block["hunks"]:
-            if hunk_fingerprint(block, hunk) not in current:
-                stale.append("%s %s" % (block_path(block), hunk.split("\n", 1)[0][:60]))
-    if stale:
+    missing = set(mine) - set(fingerprints(fresh))
+    if missing:
+        decided = _decided_since(meta, after, missing)
+        what = "; ".join(_hunk_names(blocks, missing))
+        if decided:
+            raise HelperError(
+                "stale",
+                "%s: decided since you saw the diff (%s). Nothing was done; look at the "
+                "fresh diff and decide again" % (what, ", ".join(decided)),
+            )
         raise HelperError(
             "stale",
             "the agent changed these lines since you saw them: %s. Nothing was done; "
-            "look at the fresh diff and decide again" % "; ".join(stale),
+            "look at the fresh diff and decide again" % what,
         )
     return fresh, blocks
+
+
+def _not_yet_staged(meta: dict, patch: str) -> str:
+    """The patch without the hunks the index already holds (approved since the person saw
+    the diff: what they asked for is done)."""
+    staged = set(fingerprints(index_diff(meta["worktree"], meta["base_sha"])))
+    mine = fingerprints(patch)
+    done = [fp for fp in mine if fp in staged]
+    return select(patch, set(mine) - set(done)) if done else patch
 
 
 def _start_record(meta: dict, action: str, patch: str, extra: dict) -> dict:
@@ -352,6 +436,8 @@ def _start_record(meta: dict, action: str, patch: str, extra: dict) -> dict:
         f.write(_bytes(patch))
     record = {
         "n": n,
+        "version": review_version(decisions) + 1,
+        "hunks": fingerprints(patch) if patch else [],
         "action": action,
         "time": round(time.time(), 3),
         "before": {"n": before["n"], "commit": before["commit"], "tree": before["tree"]},
@@ -413,7 +499,19 @@ def op_approve(args: dict) -> dict:
         raise HelperError("bad-request", "a commit needs a message")
     with layout.session_lock(meta["id"], "review"):
         if patch:
-            _check(meta, patch, args.get("expect"))
+            _, blocks = _check(meta, patch, args.get("expect"), args.get("after"))
+            rest = _not_yet_staged(meta, patch)
+            if not rest and not commit:
+                fps = fingerprints(patch)
+                decided = _decided_since(meta, args.get("after"), fps)
+                why = " (%s since you saw the diff)" % ", ".join(decided) if decided else ""
+                raise HelperError(
+                    "stale",
+                    "already approved: %s%s. Nothing was done"
+                    % ("; ".join(_hunk_names(blocks, set(fps))), why),
+                )
+            patch = rest
+        if patch:
             err = _apply_ok(worktree, patch, "--cached")
             if err:
                 raise HelperError(
@@ -446,6 +544,7 @@ def op_approve(args: dict) -> dict:
             )
             record["commit"] = _head(worktree)
         record = _finish_record(meta, record)
+        _announce(meta, record, "approve")
     return {
         "decision": record["n"],
         "checkpoint": record["before"]["n"],
@@ -508,7 +607,7 @@ def op_reject(args: dict) -> dict:
     patch = args.get("patch") or ""
     note = str(args.get("note") or "")
     with layout.session_lock(meta["id"], "review"):
-        _fresh, blocks = _check(meta, patch, args.get("expect"))
+        _fresh, blocks = _check(meta, patch, args.get("expect"), args.get("after"))
         approved = set(fingerprints(index_diff(worktree, meta["base_sha"])))
         staged = select(patch, approved)
         err = _apply_ok(worktree, patch, "-R")
@@ -527,6 +626,7 @@ def op_reject(args: dict) -> dict:
         _apply(worktree, patch, "-R")
         record["kept"] = kept
         record = _finish_record(meta, record)
+        _announce(meta, record, "reject")
     message = steering_text(blocks, note)
     told = False
     name = layout.tmux_name(meta["id"])
@@ -601,7 +701,9 @@ def op_undo(args: dict) -> dict:
             if rec["action"] == "reject":
                 _restore_files(worktree, rec["before"]["tree"], paths)
         rec["undone"] = round(time.time(), 3)
+        rec["undone_version"] = review_version(_records(meta["id"])) + 1
         write_json(os.path.join(root, "decision.json"), rec)
+        _announce(meta, rec, "undo", undid=rec["n"])
     return {
         "decision": rec["n"],
         "action": rec["action"],

@@ -34,6 +34,7 @@ from .layout import (
     tmux_name,
     write_json,
 )
+from .review import DECIDED
 from .sessions import (
     FINISHED,
     LIVE,
@@ -88,6 +89,8 @@ class Tracked:
         self.diffstat = state.get("diffstat")
         self.diffstat_at = 0.0
         self.diffstat_dirty = True
+        self.diffstat_urgent = False
+        self.decided_mtime: Optional[int] = None  # of the review marker (0: absent)
         self.runs = meta.get("runs", 1)
         self.rules = meta.get("rules") or {}
         self.agent_session_id = state.get("agent_session_id")
@@ -148,6 +151,8 @@ class Watcher:
             elif ended != t.exit_mtime:
                 t.exit_mtime = ended
                 self.panes_urgent_until = now + PANES_URGENT
+            if t is not None:
+                self.notice_decision(t, sdir)
         if moved or now < self.panes_urgent_until or now - self.panes_at >= PANES_EVERY:
             self.panes = tmux.panes()
             self.panes_at = now
@@ -184,8 +189,23 @@ class Watcher:
                 got.update(capture_many([n for n in batch if n not in got]))
             self.prefetched.update(got)
 
+    def notice_decision(self, t: Tracked, sdir: str) -> None:
+        """A review decision (by any fleet) changed the worktree or the index: its diff stat
+        is due at once, ahead of the host's budget, so every card shows it within a tick."""
+        try:
+            decided = os.stat(os.path.join(sdir, DECIDED)).st_mtime_ns
+        except OSError:
+            decided = 0
+        if decided != t.decided_mtime:
+            if t.decided_mtime is not None:
+                t.diffstat_dirty = t.diffstat_urgent = True
+            t.decided_mtime = decided
+
     def next_diffstat(self, now: float) -> Optional[str]:
         """The one session whose diff stat may be refreshed this tick (host budget), if any."""
+        urgent = [t for t in self.tracked.values() if t.diffstat_urgent]
+        if urgent:
+            return urgent[0].id
         if now - self.diffstat_at < DIFFSTAT_GAP:
             return None
         due = [
@@ -302,7 +322,7 @@ class Watcher:
 
     def refresh_diffstat(self, meta: dict, t: Tracked, now: float) -> bool:
         t.diffstat_at = now
-        t.diffstat_dirty = False
+        t.diffstat_dirty = t.diffstat_urgent = False
         try:
             stat = gitops.diffstat(meta["worktree"], meta.get("base_sha") or "HEAD")
         except Exception:
