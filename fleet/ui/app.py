@@ -8,6 +8,7 @@ FleetModel; the grid redraws only what changed. Nothing here blocks the event lo
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import time
 from collections.abc import Callable, Iterable
@@ -20,6 +21,7 @@ from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
 
@@ -47,6 +49,8 @@ from fleet.ui.themes import (
 )
 from fleet.ui.widgets.diffpanel import DiffPanel
 from fleet.ui.widgets.grid import SessionGrid
+
+log = logging.getLogger("fleet.ui")
 
 # Statuses that interrupt the person: a toast and the terminal's bell.
 LOUD = {Status.NEEDS_INPUT: "needs you", Status.FAILED: "failed", Status.EXITED: "finished"}
@@ -105,11 +109,12 @@ class SteerScreen(ModalScreen[None]):
                 # Whatever is typed at a dialog answers it; the host refuses anything else.
                 yield Label(
                     f"Answer {self.ref}'s prompt, e.g. 1, 2, y or n (enter sends, escape "
-                    "cancels). A message would answer the prompt too, so it is refused here."
+                    "cancels). A message would answer the prompt too, so it is refused here.",
+                    markup=False,
                 )
                 yield Input(placeholder="the option to pick", id="steer-text")
             else:
-                yield Label(f"Message to {self.ref} (enter sends, escape cancels)")
+                yield Label(f"Message to {self.ref} (enter sends, escape cancels)", markup=False)
                 yield Input(placeholder="what should the agent do?", id="steer-text")
 
     @on(Input.Submitted)
@@ -195,10 +200,10 @@ class FleetApp(App[int]):
     # -- layout -------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="hosts")
+        yield Static("", id="hosts", markup=False)
         with Horizontal(id="body"):
             yield SessionGrid(self.model, id="grid")
-            yield Static(self._empty_text(), id="empty")
+            yield Static(self._empty_text(), id="empty", markup=False)
             yield DiffPanel(id="diff")
         yield FilterBar(
             placeholder="filter: text, host:NAME, agent:NAME, status:NAME", disabled=True
@@ -261,6 +266,19 @@ class FleetApp(App[int]):
         if self.store is not None:
             await self.store.close()
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast is plain text, whoever asks (widgets pass markup=True by default):
+        a toast quotes what hosts and agents said, and `[/]` in a file name must stay text."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     def get_theme_variable_defaults(self) -> dict[str, str]:
         # Textual's own themes know nothing of fleet's status colours.
         return status_variable_defaults()
@@ -275,7 +293,10 @@ class FleetApp(App[int]):
         assert self.sup is not None
         try:
             async for event in self.sup.mirror(host):
-                self._apply(event)
+                try:
+                    self._apply(event)
+                except Exception:  # a bug in showing one event must not stop the host
+                    log.exception("%s: could not show a %s event", host, event.kind)
         except FleetError as exc:
             self.model.mark_host(host, "unreachable", str(exc))
             self._refresh_hosts()

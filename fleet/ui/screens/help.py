@@ -97,13 +97,13 @@ class HelpScreen(ModalScreen[None]):
                             yield from self._group(by_id[group_id], keys)
 
     def _group(self, group: BindingGroup, keys: Mapping[str, tuple[str, ...]]) -> ComposeResult:
-        yield Static(group.title, classes="help-group-title")
+        yield Static(group.title, classes="help-group-title", markup=False)
         with Grid(classes="help-group", id=f"help-{group.id}"):
             for binding in group.bindings:
                 assert binding.id is not None
                 shown = " ".join(self.key_display(key) for key in keys[binding.id])
-                yield Label(shown, classes="help-key", id=f"key-{binding.id}")
-                yield Label(binding.description, classes="help-description")
+                yield Label(shown, classes="help-key", id=f"key-{binding.id}", markup=False)
+                yield Label(binding.description, classes="help-description", markup=False)
 
     def key_display(self, key: str) -> str:
         """How ``key`` looks in the help: as the app shows keys in its footer."""
