@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fleet.core.fleetstate import GONE, HostState
 from fleet.core.models import DiffStat, Session, Status
-from fleet.core.textsafe import inert
+from fleet.core.textsafe import said
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -67,15 +67,15 @@ def unread_label(unread: int) -> str:
 
 
 def host_label(host: HostState, now: float) -> str:
-    """A host's link as words: `connected`, `reconnecting in 4s`, `unreachable: why`."""
+    """A host's link as words: `connected`, `reconnecting in 4s`,
+    `unreachable: why (retry in 4s)`."""
+    wait = max(0, round(host.retry_at - now)) if host.retry_at is not None else 0
     if host.state == "reconnecting":
-        if host.retry_at is None:
-            return "reconnecting"
-        wait = max(0, round(host.retry_at - now))
         return f"reconnecting in {wait}s" if wait else "reconnecting"
     if host.state == "unreachable":
-        reason = " ".join(inert(host.reason[:800]).split())[:200]
-        return f"unreachable: {reason}" if reason else "unreachable"
+        reason = said(host.reason[:800], 200)
+        text = f"unreachable: {reason}" if reason else "unreachable"
+        return f"{text} (retry in {wait}s)" if wait else text
     return host.state
 
 

@@ -6,7 +6,11 @@
 - Nothing is forwarded (no agent, no X11) and nothing ever prompts (no password or passphrase).
 - At most CHANNELS_PER_CONNECTION channels are open at once (sshd's MaxSessions is 10 by
   default); more wait their turn. Connects in flight across all hosts are capped too.
-- After a failure, `retry_in()` says how long to wait: exponential backoff with jitter.
+- After a failure, `retry_in()` says how long to wait: at most FAST_RETRY seconds while the
+  host has been down less than FAST_FOR (a host back after a short outage is found within a
+  few seconds of answering), then exponential backoff with jitter up to BACKOFF_MAX.
+- What the server says (its DISCONNECT reason, its banner) is inert before it is kept: anyone
+  who answers on the host's address can write it, before its key is even checked.
 """
 
 from __future__ import annotations
@@ -25,12 +29,15 @@ import asyncssh
 
 from .config import SshSettings, parse_target
 from .errors import AuthFailed, HostKeyError, HostUnreachable
+from .textsafe import said
 
 log = logging.getLogger("fleet.ssh")
 
 CHANNELS_PER_CONNECTION = 8
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 60.0
+FAST_RETRY = 5.0
+FAST_FOR = 60.0
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 
 
@@ -52,20 +59,36 @@ class HostLink:
         self._lock = asyncio.Lock()
         self._channels = asyncio.Semaphore(CHANNELS_PER_CONNECTION)
         self.failures = 0
+        self.failing_since = 0.0  # when the current run of failures began
         self.connects = 0
         self.last_error: Exception | None = None
         self.connected_at = 0.0
+        self._connected = asyncio.Condition()  # notified on each new connection
 
     @property
     def connected(self) -> bool:
         return self._conn is not None and not self._conn.is_closed()
 
-    def retry_in(self) -> float:
-        """Seconds to wait before the next attempt: 1, 2, 4 ... 60, each with +-25% jitter."""
+    def retry_in(self, now: float | None = None) -> float:
+        """Seconds to wait before the next attempt: 1, 2, 4, then every 5 s or less until the
+        host has been down a minute; after that 8, 16 ... 60; each with jitter (+-25%, never
+        above the 5 s cap in the first minute)."""
         if not self.failures:
             return 0.0
         delay: float = min(BACKOFF_MAX, BACKOFF_FIRST * 2.0 ** (self.failures - 1))
+        down_for = (time.time() if now is None else now) - self.failing_since
+        if down_for < FAST_FOR and delay >= FAST_RETRY:
+            return FAST_RETRY * random.uniform(0.75, 1.0)
         return delay * random.uniform(0.75, 1.25)
+
+    async def wait_reconnect(self, timeout: float, after: int) -> None:
+        """Wait `timeout` seconds before trying again, less if a connection newer than the
+        `after`-th is made meanwhile (a person acting on this host connects it at once)."""
+        async with self._connected:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._connected.wait_for(lambda: self.connects > after), timeout
+                )
 
     async def connection(self) -> asyncssh.SSHClientConnection:
         if self._conn is not None and not self._conn.is_closed():
@@ -77,6 +100,8 @@ class HostLink:
                 try:
                     self._conn = await self._connect()
                 except Exception as exc:
+                    if not self.failures:
+                        self.failing_since = time.time()
                     self.failures += 1
                     self.last_error = exc
                     raise
@@ -84,6 +109,8 @@ class HostLink:
             self.connects += 1
             self.last_error = None
             self.connected_at = time.time()
+            async with self._connected:
+                self._connected.notify_all()
             log.info("%s: connected", self.name)
             return self._conn
 
@@ -171,14 +198,14 @@ class HostLink:
         except asyncssh.PermissionDenied as exc:
             raise AuthFailed(
                 self.name,
-                f"login refused ({exc.reason}). fleet logs in with keys only: check the "
+                f"login refused ({said(exc.reason)}). fleet logs in with keys only: check the "
                 f"IdentityFile for {self.target!r} in your ssh config, or load the key into "
                 "ssh-agent (ssh-add), and that `ssh {self.target}` works without a password.",
             ) from None
         except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
             raise AuthFailed(
                 self.name,
-                f"cannot use the configured key ({exc}). fleet never prompts for a "
+                f"cannot use the configured key ({said(exc)}). fleet never prompts for a "
                 "passphrase: load the key into ssh-agent with ssh-add.",
             ) from None
         except TimeoutError:
@@ -186,9 +213,9 @@ class HostLink:
                 self.name, f"no answer within {self.settings.connect_timeout:g} s"
             ) from None
         except asyncssh.Error as exc:
-            raise HostUnreachable(self.name, exc.reason or type(exc).__name__) from None
+            raise HostUnreachable(self.name, said(exc.reason or type(exc).__name__)) from None
         except OSError as exc:
-            raise HostUnreachable(self.name, exc.strerror or str(exc)) from None
+            raise HostUnreachable(self.name, said(exc.strerror or exc)) from None
 
     async def _host_key_error(
         self,
@@ -215,14 +242,15 @@ class HostLink:
             remove = shlex.join(["ssh-keygen", "-R", changed[0], "-f", changed[1]])
             return HostKeyError(
                 self.name,
-                f"host key CHANGED ({fingerprint or exc.reason}). Someone may be intercepting "
-                f"the connection, or the host was reinstalled. Refusing to connect; fleet never "
-                f"replaces a recorded key. If you know why it changed, remove the old key with "
+                f"host key CHANGED ({fingerprint or said(exc.reason)}). Someone may be "
+                f"intercepting the connection, or the host was reinstalled. Refusing to "
+                f"connect; fleet never replaces a recorded key. If you know why it changed, "
+                f"remove the old key with "
                 f"`{remove}`, then trust the new one with `fleet trust {self.name}`.",
             )
         return HostKeyError(
             self.name,
-            f"host key not trusted ({fingerprint or exc.reason}); it is not in {files}. "
+            f"host key not trusted ({fingerprint or said(exc.reason)}); it is not in {files}. "
             f"Check the fingerprint with the host's owner, then trust it with "
             f"`fleet trust {self.name}`.",
         )

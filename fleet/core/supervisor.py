@@ -580,6 +580,7 @@ class Supervisor:
                     yield event
                 raise HostUnreachable(host, "the watch ended")
             except HostError as exc:
+                connects = helper.link.connects
                 delay = max(helper.link.retry_in(), 1.0)
                 yield events.LinkDown(
                     host=host,
@@ -587,7 +588,9 @@ class Supervisor:
                     retry_in=round(delay, 1),
                     failures=helper.link.failures,
                 )
-                await asyncio.sleep(delay)
+                # A person acting on the host (a steer, a diff) connects it at once: then
+                # the stream is followed again at once too, not after the backoff.
+                await helper.link.wait_reconnect(delay, connects)
 
     async def mirror(self, host: str) -> AsyncIterator[events.WatchEvent]:
         """Follow a host into the store, from the store's cursors: the supervisor's main loop.

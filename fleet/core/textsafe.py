@@ -39,3 +39,13 @@ def inert(text: str) -> str:
 
 def inert_bytes(data: bytes) -> str:
     return inert(data.decode("utf-8", errors="replace"))
+
+
+def said(text: object, limit: int = 2000) -> str:
+    """What someone else said (a host, an SSH server, an agent), as a person may read it:
+    inert, on one line, at most `limit` characters."""
+    raw = str(text)
+    if len(raw) > 4 * limit:
+        raw = raw[: 4 * limit]
+    shown = " ".join(inert(raw).split())
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"

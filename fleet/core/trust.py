@@ -21,6 +21,7 @@ import asyncssh
 from .config import SshSettings
 from .errors import HostUnreachable
 from .ssh import HostLink
+from .textsafe import said
 
 
 class KeyState(StrEnum):
@@ -76,7 +77,8 @@ async def fetch_offer(
             name, f"no answer within {timeout or settings.connect_timeout:g} s"
         ) from None
     except (asyncssh.Error, OSError) as exc:
-        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
+        # Anyone who answers on the host's address wrote this: inert before anyone sees it.
+        reason = said(getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc)
         raise HostUnreachable(name, f"cannot fetch its host key: {reason}") from None
     if key is None:
         raise HostUnreachable(name, "the host presented no host key")

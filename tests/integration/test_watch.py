@@ -4,6 +4,7 @@ disconnect or an sshd restart with nothing repeated and nothing dropped."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -146,3 +147,41 @@ async def test_more_concurrent_calls_than_sshd_allows_channels_share_one_connect
         answers = await asyncio.gather(*(helper.call("hello") for _ in range(30)))
         assert len(answers) == 30 and all(a["protocol"] == protocol.VERSION for a in answers)
         assert sup.links["alpha"].connects == 1
+
+
+async def test_a_host_back_after_an_outage_is_followed_again_within_seconds(
+    fresh_hosts: LoopbackFleet, supervisor_config: Any
+) -> None:
+    async with Supervisor(supervisor_config) as sup:
+        stream = sup.watch("alpha")
+        await collect_until(stream, lambda got: any(isinstance(e, ev.Hello) for e in got))
+
+        async def outage(seconds: float) -> list[Event]:
+            """Stop alpha's sshd for `seconds` (the watch keeps retrying), then start it."""
+            fresh_hosts.stop_host("alpha")
+            until = time.monotonic() + seconds
+            tries = await collect_until(
+                stream, lambda _: time.monotonic() >= until, timeout=seconds + 30
+            )
+            fresh_hosts.start_host("alpha")
+            return tries
+
+        # Down 16 s: doubling alone (1, 2, 4, 8, 16 s) would try next 15 s after it is back.
+        tries = await outage(16)
+        assert [e for e in tries if isinstance(e, ev.LinkDown)], "the outage is reported"
+        back = time.monotonic()
+        await collect_until(
+            stream, lambda got: any(isinstance(e, ev.Hello) for e in got), timeout=7
+        )
+        print(f"\nfollowed again {time.monotonic() - back:.1f} s after sshd answered")
+
+        # Down again; the person acts on the host as soon as it is back: the watch follows
+        # at once, not after its wait.
+        await outage(12)
+        back = time.monotonic()
+        await sup.list_host("alpha")
+        await collect_until(
+            stream, lambda got: any(isinstance(e, ev.Hello) for e in got), timeout=2.5
+        )
+        print(f"followed again {time.monotonic() - back:.1f} s after the person acted")
+        await stream.aclose()

@@ -124,6 +124,9 @@ def test_host_labels() -> None:
     assert host_label(HostState("h", "reconnecting", retry_at=1004.2), now) == "reconnecting in 4s"
     assert host_label(HostState("h", "reconnecting", retry_at=999), now) == "reconnecting"
     assert host_label(HostState("h", "unreachable", "no route"), now) == "unreachable: no route"
+    # A host that keeps refusing still says when fleet tries again.
+    refusing = HostState("h", "unreachable", "refused", retry_at=1003.6)
+    assert host_label(refusing, now) == "unreachable: refused (retry in 4s)"
     evil = HostState("h", "unreachable", "x\x1b]52;c;AAAA\x07y\u202ez\n" + "w" * 10_000)
     label = host_label(evil, now)
     assert not UNSAFE.search(label) and len(label) < 250

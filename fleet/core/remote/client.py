@@ -20,10 +20,11 @@ import asyncssh
 
 from ..errors import HostSetupError, HostUnreachable, RemoteError
 from ..ssh import HostLink
+from ..textsafe import said
 from .bundle import Bundle, bundle
 from .hostside import protocol
 from .hostside.protocol import MAX_ANSWER
-from .untrusted import LineSplitter, decode_line, said
+from .untrusted import LineSplitter, decode_line
 
 log = logging.getLogger("fleet.remote")
 

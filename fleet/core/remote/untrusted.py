@@ -25,7 +25,7 @@ from typing import Any
 from .. import events
 from ..errors import RemoteError
 from ..models import DiffStat, Session, Status
-from ..textsafe import inert
+from ..textsafe import inert, said
 from .hostside import protocol
 from .hostside.layout import ID_RE, NAME_RE
 
@@ -47,15 +47,6 @@ _STATUSES = frozenset(str(s) for s in Status)
 
 class Malformed(ValueError):
     """One field of what a host sent is not what the protocol allows."""
-
-
-def said(text: object, limit: int = MAX_MESSAGE) -> str:
-    """A host's message as a person may read it: inert, one bounded piece of text."""
-    raw = str(text)
-    if len(raw) > 4 * limit:
-        raw = raw[: 4 * limit]
-    shown = " ".join(inert(raw).split())
-    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 def session_id(value: object) -> str:
