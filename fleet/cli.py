@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import subprocess
@@ -24,13 +23,11 @@ from fleet.core.agent_versions import AgentVersion, fleet_versions
 from fleet.core.agents import BUILTIN_PROFILES, status_of_screen
 from fleet.core.config import Config, ConfigError, load_config
 from fleet.core.errors import FleetError, UsageError
-from fleet.core.hooks import HookRunner
 from fleet.core.logs import log_path, setup_logging
 from fleet.core.models import DiffStat, Session, Status
-from fleet.core.paths import ensure_state_dir
-from fleet.core.store import Store, StoreError
 from fleet.core.supervisor import DEFAULT_AGENT, Listing, Supervisor
 from fleet.core.textsafe import inert, inert_bytes
+from fleet.core.wiring import wired
 
 log = logging.getLogger("fleet.cli")
 
@@ -781,21 +778,8 @@ ASYNC_COMMANDS: dict[str, Callable[[Supervisor, argparse.Namespace], Awaitable[i
 
 
 async def _run_async(config: Config, args: argparse.Namespace) -> int:
-    store = await Store.open(ensure_state_dir() / "fleet.db")
-    hooks = HookRunner(config.hooks)
-    try:
-        async with Supervisor(config, store=store, hooks=hooks) as sup:
-            code = await ASYNC_COMMANDS[args.command](sup, args)
-    except BaseException:
-        await hooks.close()
-        # The command's own error says what happened (and what was not done); a store that
-        # also fails to close (a full disk) must not replace it. The log keeps both.
-        with contextlib.suppress(StoreError):
-            await store.close()
-        raise
-    await hooks.close()
-    await store.close()
-    return code
+    async with wired(config) as sup:
+        return await ASYNC_COMMANDS[args.command](sup, args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
