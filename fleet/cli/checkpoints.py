@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
-from fleet import presentation
-from fleet.cli.output import age, note, print_json, table
+from fleet.cli.output import note, print_json, table
 from fleet.cli.registry import Commands
-from fleet.core.models import DiffStat, Status
+from fleet.core.fleetstate import LIVE
+from fleet.core.models import DiffStat
 from fleet.core.supervisor import Supervisor
 from fleet.core.textsafe import inert
+from fleet.presentation import ago, changes, plural
 
 commands = Commands()
 
@@ -42,8 +44,9 @@ def _list_arguments(p: argparse.ArgumentParser) -> None:
 
 def _changes(checkpoint: dict[str, Any]) -> str:
     c = checkpoint.get("changes") or {}
-    stat = DiffStat(c.get("added", 0), c.get("removed", 0), c.get("files", 0))
-    return presentation.changes(stat) if c else "-"
+    if not c:
+        return "-"
+    return changes(DiffStat(c.get("added", 0), c.get("removed", 0), c.get("files", 0)))
 
 
 @commands.supervised(
@@ -62,8 +65,9 @@ async def checkpoints(sup: Supervisor, args: argparse.Namespace) -> int:
         print_json(found)
     elif found:
         rows = [["N", "WHEN", "REASON", "CHANGES"]]
+        now = time.time()
         for c in found:
-            when = f"{age(c.get('time') or 0)} ago"
+            when = ago(c.get("time") or 0, now)
             rows.append([str(c["n"]), when, inert(str(c.get("reason", ""))), _changes(c)])
         table(rows)
     else:
@@ -95,14 +99,15 @@ async def rewind(sup: Supervisor, args: argparse.Namespace) -> int:
     )
     note(
         f"rewound {session.ref} to checkpoint {target['n']} ({inert(str(target['reason']))}, "
-        f"{age(target.get('time') or 0)} ago): {result['restored']} files restored, "
-        f"{result['removed']} removed; HEAD, {session.branch} and the index are unchanged"
+        f"{ago(target.get('time') or 0, time.time())}): "
+        f"{plural(result['restored'], 'file')} restored, {result['removed']} removed; "
+        f"HEAD, {session.branch} and the index are unchanged"
     )
     if not result.get("exact", True):
         note(
             f"note: the files differ from the checkpoint (the agent wrote meanwhile, or "
             f".gitignore changed): see `git status` in {session.worktree}"
         )
-    if session.status in (Status.WORKING, Status.IDLE, Status.NEEDS_INPUT, Status.STARTING):
+    if session.status in LIVE:
         note(f"the agent is running and was not told: fleet send {session.ref} MESSAGE")
     return 0

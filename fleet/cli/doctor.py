@@ -30,6 +30,7 @@ from fleet.core.errors import AuthFailed, HostKeyError, HostSetupError, HostUnre
 from fleet.core.paths import config_path, ensure_state_dir
 from fleet.core.remote.probe import REQUIRED_TOOLS, HostProbe, HostReport, version_numbers
 from fleet.core.supervisor import Supervisor
+from fleet.presentation import plural, size
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MIN_TERMINAL = (80, 24)
@@ -214,7 +215,7 @@ def config_checks(config: Config) -> list[Check]:
             )
         )
     else:
-        checks.append(Check("config", OK, f"{config.path}: {len(config.hosts)} host(s)"))
+        checks.append(Check("config", OK, f"{config.path}: {plural(len(config.hosts), 'host')}"))
     ssh_config = config.ssh.config_file
     if ssh_config is None:
         checks.append(Check("ssh config", OK, "none: hosts are reached as written"))
@@ -388,7 +389,7 @@ def _tool_checks(probe: HostProbe, name: str) -> list[Check]:
             checks.append(Check(tool, status, detail, fix))
     free = probe.disk_free
     if free is not None:
-        shown = f"{_bytes(free)} free in the home"
+        shown = f"{size(free)} free in the home"
         if free < DISK_FAIL:
             checks.append(Check("disk", FAIL, shown, f"free some space on {name}"))
         elif free < DISK_WARN:
@@ -431,15 +432,6 @@ def _judge_version(tool: str, text: str) -> tuple[str, str, str]:
     return OK, shown, ""
 
 
-def _bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
-        size /= 1024
-    return f"{n} B"
-
-
 # -- `fleet doctor` ------------------------------------------------------------------------
 
 
@@ -457,7 +449,7 @@ def render(checks: list[Check], out: TextIO) -> None:
     fails = sum(1 for c in checks if c.status == FAIL)
     warns = sum(1 for c in checks if c.status == WARN)
     if fails or warns:
-        out.write(f"{fails} failed, {warns} warning(s): see the fix lines above\n")
+        out.write(f"{fails} failed, {plural(warns, 'warning')}: see the fix lines above\n")
     else:
         out.write("all good\n")
 

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Sequence
 from typing import Any, TextIO
-
-from fleet.core.models import Session, Status
 
 
 def table(rows: Sequence[Sequence[str]], out: TextIO | None = None) -> None:
@@ -34,22 +31,3 @@ def print_json(value: Any, out: TextIO | None = None) -> None:
 def note(text: str) -> None:
     """A line for the person, not for a pipe: on stderr."""
     print(text, file=sys.stderr)
-
-
-def status_text(session: Session) -> str:
-    if session.status in (Status.EXITED, Status.FAILED) and session.exit_code is not None:
-        return f"{session.status} ({session.exit_code})"
-    return str(session.status)
-
-
-def age(since: float) -> str:
-    if not since:
-        return "-"
-    secs = max(0, int(time.time() - since))
-    if secs < 60:
-        return f"{secs}s"
-    if secs < 3600:
-        return f"{secs // 60}m"
-    if secs < 86400:
-        return f"{secs // 3600}h{secs % 3600 // 60:02d}m"
-    return f"{secs // 86400}d"

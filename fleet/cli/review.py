@@ -11,6 +11,7 @@ from fleet.cli.registry import Commands, session_argument
 from fleet.core import review
 from fleet.core.supervisor import Supervisor
 from fleet.core.textsafe import inert
+from fleet.presentation import numbered
 
 commands = Commands()
 
@@ -104,8 +105,8 @@ async def approve(sup: Supervisor, args: argparse.Namespace) -> int:
         )
     except review.StaleReview as exc:
         return _stale(exc)
-    staged = ", ".join(str(n) for n in result["hunks"]) or "none new"
-    print(f"approved hunks {staged} of {session.ref} (decision {result['decision']})")
+    staged = numbered("hunk", result["hunks"]) if result["hunks"] else "no new hunks"
+    print(f"approved {staged} of {session.ref} (decision {result['decision']})")
     if result.get("commit"):
         print(f"committed {result['commit'][:12]} on {result['branch']}: {result['message']}")
     return 0
@@ -123,9 +124,9 @@ async def reject(sup: Supervisor, args: argparse.Namespace) -> int:
         )
     except review.StaleReview as exc:
         return _stale(exc)
-    numbers = ", ".join(str(n) for n in result["hunks"])
+    hunks = numbered("hunk", result["hunks"])
     print(
-        f"rejected hunks {numbers} of {session.ref} (decision {result['decision']}); "
+        f"rejected {hunks} of {session.ref} (decision {result['decision']}); "
         f"the patch is kept on the host in {result['kept']}"
     )
     if result.get("told"):

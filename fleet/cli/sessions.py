@@ -7,14 +7,15 @@ import argparse
 import logging
 import subprocess
 import sys
+import time
 
-from fleet import presentation
-from fleet.cli.output import age, note, print_json, status_text, table
+from fleet.cli.output import note, print_json, table
 from fleet.cli.registry import Commands, WordsError, session_argument
 from fleet.core.errors import FleetError
 from fleet.core.models import Status
 from fleet.core.supervisor import DEFAULT_AGENT, Listing, Supervisor
 from fleet.core.textsafe import inert, inert_bytes
+from fleet.presentation import age_since, changes, listed_status, plural, unread_label
 
 log = logging.getLogger("fleet.cli")
 
@@ -76,40 +77,27 @@ async def ls(sup: Supervisor, args: argparse.Namespace) -> int:
     store = sup.require_store()
     await store.flush()
     known = await store.sessions()
+    now = time.time()
     for host, reason in sorted(listing.errors.items()):
         cached = sum(1 for c in known if c.session.host == host and not c.gone)
-        shown = f"; showing the {cached} session(s) fleet knew, from its cache" if cached else ""
-        note(f"fleet: {host}: {reason}{shown}")
+        knew = f"; showing the {plural(cached, 'session')} fleet knew, from its cache"
+        note(f"fleet: {host}: {reason}{knew if cached else ''}")
     rows_json = []
     rows = [["SESSION", "ID", "AGENT", "STATUS", "FOR", "CHANGES", "NEW", "BRANCH"]]
     for c in known:
         s = c.session
         from_cache = args.cached or s.host in listing.errors
-        status = status_text(s)
-        if c.gone:
-            status = "gone"
-        elif args.cached:
-            status = f"{status} (cached {age(c.updated)} ago)"
-        elif from_cache:
-            status = f"lost ({status} when last seen)"
+        status = listed_status(
+            s, gone=c.gone, lost=from_cache, cached_at=c.updated if args.cached else None, now=now
+        )
         data = s.to_json() | {"gone": c.gone, "cached": from_cache, "unread": c.unread}
         if from_cache and not c.gone and not args.cached:
             data["status"] = str(Status.LOST)
             data["last_status"] = str(s.status)
         rows_json.append(data)
-        unread = str(c.unread) if c.unread else ""
-        rows.append(
-            [
-                s.ref,
-                s.id,
-                s.agent,
-                status,
-                age(s.status_since),
-                presentation.changes(s.diffstat),
-                unread,
-                s.branch,
-            ]
-        )
+        since = age_since(s.status_since, now)
+        unread = unread_label(c.unread)
+        rows.append([s.ref, s.id, s.agent, status, since, changes(s.diffstat), unread, s.branch])
     if args.json:
         print_json(rows_json)
     elif len(rows) > 1:

@@ -16,6 +16,7 @@ from fleet.core import events
 from fleet.core.errors import UsageError
 from fleet.core.supervisor import Supervisor
 from fleet.core.textsafe import inert
+from fleet.presentation import age, status_label
 
 commands = Commands()
 
@@ -71,10 +72,11 @@ def watch_line(sup: Supervisor, host: str, event: events.Event, as_json: bool) -
     when = time.strftime("%H:%M:%S")
     match event:
         case events.StatusChanged():
-            suffix = f" ({event.exit_code})" if event.exit_code is not None else ""
-            return f"{when} {sup.label(host, event.session)} {event.status}{suffix}"
+            status = status_label(str(event.status), event.exit_code)
+            return f"{when} {sup.label(host, event.session)} {status}"
         case events.LinkDown():
-            return f"{when} {host} unreachable: {event.reason} (retry in {event.retry_in} s)"
+            retry = age(round(event.retry_in))
+            return f"{when} {host} unreachable: {event.reason} (retry in {retry})"
         case events.Hello():
             return f"{when} {host} connected"
         case events.SessionCreated() | events.SessionRemoved() | events.CheckpointMade():
@@ -128,6 +130,6 @@ def _describe_detail(kind: str, detail: dict[str, Any]) -> str:
         code = detail.get("exit_code")
         status = str(detail.get("status"))
         prev = detail.get("prev")
-        shown = status if prev in (None, status) else f"{prev} -> {status}"
-        return shown + (f" ({code})" if code is not None else "")
+        shown = status_label(status, code if isinstance(code, int) else None)
+        return shown if prev in (None, status) else f"{prev} -> {shown}"
     return " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in detail.items())

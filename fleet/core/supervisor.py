@@ -456,11 +456,14 @@ class Supervisor:
         commit = chosen is None or message is not None
         todo = [h for h in (seen.pending() if chosen is None else chosen) if not h.approved]
         if chosen is not None and not todo:
-            raise UsageError(f"hunk(s) {[h.number for h in chosen]} are already approved")
+            numbers = ", ".join(str(h.number) for h in chosen)
+            said = f"hunk {numbers} is" if len(chosen) == 1 else f"hunks {numbers} are"
+            raise UsageError(f"{said} already approved")
         if commit and not message:
             files = len({h.path for h in seen.hunks})
             task = session.task.strip().splitlines()[0][:60] if session.task.strip() else ""
-            message = f"{task or session.name}: approved in review ({files} files)"
+            counted = f"{files} file" if files == 1 else f"{files} files"
+            message = f"{task or session.name}: approved in review ({counted})"
         patch = seen.patch(todo)
         detail = {
             "hunks": [h.number for h in todo],
