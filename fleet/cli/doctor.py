@@ -112,85 +112,91 @@ def local_checks(env: Mapping[str, str] = os.environ, stream: TextIO | None = No
 
 
 def terminal_checks(env: Mapping[str, str], stream: TextIO) -> list[Check]:
-    checks = []
     term = env.get("TERM", "")
     try:
         tty = stream.isatty()
     except (ValueError, OSError):
         tty = False
+    checks = [_terminal_check(term, tty)]
+    checks += _colour_checks(env, term)
+    if tty:
+        checks += _size_checks(stream)
+    checks.append(_locale_check(env))
+    return checks
+
+
+def _terminal_check(term: str, tty: bool) -> Check:
     if not tty:
-        checks.append(
-            Check(
-                "terminal",
-                WARN,
-                f"output is not a terminal (TERM={term or 'unset'}): the TUI needs one",
-                "run `fleet` itself in a terminal; this is fine for `fleet doctor --json`",
-            )
+        return Check(
+            "terminal",
+            WARN,
+            f"output is not a terminal (TERM={term or 'unset'}): the TUI needs one",
+            "run `fleet` itself in a terminal; this is fine for `fleet doctor --json`",
         )
-    elif not term or term == "dumb":
-        checks.append(
-            Check(
-                "terminal",
-                FAIL,
-                f"TERM is {term or 'unset'}: the TUI cannot draw",
-                "run fleet in a terminal emulator, or set TERM=xterm-256color",
-            )
+    if not term or term == "dumb":
+        return Check(
+            "terminal",
+            FAIL,
+            f"TERM is {term or 'unset'}: the TUI cannot draw",
+            "run fleet in a terminal emulator, or set TERM=xterm-256color",
         )
-    else:
-        checks.append(Check("terminal", OK, f"TERM={term}"))
+    return Check("terminal", OK, f"TERM={term}")
+
+
+def _colour_checks(env: Mapping[str, str], term: str) -> list[Check]:
     if env.get("NO_COLOR"):
-        checks.append(
+        return [
             Check(
                 "colours",
                 WARN,
                 "NO_COLOR is set: statuses show without colour",
                 "unset NO_COLOR to see needs-input / failed in colour",
             )
-        )
-    elif env.get("COLORTERM", "").lower() in ("truecolor", "24bit"):
-        checks.append(Check("colours", OK, "truecolor (COLORTERM)"))
-    elif "256color" in term:
-        checks.append(Check("colours", OK, "256 colours"))
-    elif term and term != "dumb":
-        checks.append(
+        ]
+    if env.get("COLORTERM", "").lower() in ("truecolor", "24bit"):
+        return [Check("colours", OK, "truecolor (COLORTERM)")]
+    if "256color" in term:
+        return [Check("colours", OK, "256 colours")]
+    if term and term != "dumb":
+        return [
             Check(
                 "colours",
                 WARN,
                 f"TERM={term} promises 8 colours: themes look washed out",
                 "use TERM=xterm-256color (or a terminal that sets COLORTERM=truecolor)",
             )
-        )
-    if tty:
-        try:
-            size = os.get_terminal_size(stream.fileno())
-        except (OSError, ValueError):
-            size = None
-        if size is not None:
-            cols, rows = size.columns, size.lines
-            if cols < MIN_TERMINAL[0] or rows < MIN_TERMINAL[1]:
-                checks.append(
-                    Check(
-                        "size",
-                        WARN,
-                        f"{cols}x{rows}: smaller than {MIN_TERMINAL[0]}x{MIN_TERMINAL[1]}",
-                        "make the window larger (the grid and the diff panel need room)",
-                    )
-                )
-            else:
-                checks.append(Check("size", OK, f"{cols}x{rows}"))
+        ]
+    return []
+
+
+def _size_checks(stream: TextIO) -> list[Check]:
+    try:
+        window = os.get_terminal_size(stream.fileno())
+    except (OSError, ValueError):
+        return []
+    cols, rows = window.columns, window.lines
+    if cols < MIN_TERMINAL[0] or rows < MIN_TERMINAL[1]:
+        return [
+            Check(
+                "size",
+                WARN,
+                f"{cols}x{rows}: smaller than {MIN_TERMINAL[0]}x{MIN_TERMINAL[1]}",
+                "make the window larger (the grid and the diff panel need room)",
+            )
+        ]
+    return [Check("size", OK, f"{cols}x{rows}")]
+
+
+def _locale_check(env: Mapping[str, str]) -> Check:
     encoding = env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or locale.getencoding()
     if "utf-8" in encoding.lower() or "utf8" in encoding.lower():
-        checks.append(Check("locale", OK, encoding))
-    else:
-        checks.append(
-            Check(
-                "locale",
-                WARN,
-                f"{encoding or 'no locale set'}: not UTF-8, so borders and symbols may break",
-                "set LANG=C.UTF-8 (or en_US.UTF-8)",
-            )
-        )
-    return checks
+        return Check("locale", OK, encoding)
+    return Check(
+        "locale",
+        WARN,
+        f"{encoding or 'no locale set'}: not UTF-8, so borders and symbols may break",
+        "set LANG=C.UTF-8 (or en_US.UTF-8)",
+    )
 
 
 def config_checks(config: Config) -> list[Check]:
