@@ -6,6 +6,8 @@ counts, host link labels, plurals. A face adds only its own layout and colour.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fleet.core.fleetstate import GONE, HostState
 from fleet.core.models import DiffStat, Session, Status
 from fleet.core.textsafe import said
@@ -14,6 +16,26 @@ from fleet.core.textsafe import said
 def plural(n: int, word: str, many: str | None = None) -> str:
     """`1 file`, `2 files`, `0 files` (`many` for irregular words)."""
     return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def numbered(word: str, numbers: Sequence[int], many: str | None = None) -> str:
+    """Things by number: `hunk 3`, `hunks 1, 2, 5`, `no hunks`."""
+    noun = word if len(numbers) == 1 else (many or word + "s")
+    if not numbers:
+        return f"no {noun}"
+    return f"{noun} {', '.join(str(n) for n in numbers)}"
+
+
+def size(n: int) -> str:
+    """A number of bytes for a person: `512 B`, `3.4 kB`, `1.2 GB` (powers of 1024)."""
+    if n < 1024:
+        return f"{max(0, n)} B"
+    value = float(n)
+    for unit in ("kB", "MB", "GB", "TB"):
+        value /= 1024
+        if value < 1024 or unit == "TB":
+            break
+    return f"{value:.1f} {unit}"
 
 
 def age(seconds: float) -> str:
@@ -32,6 +54,11 @@ def age(seconds: float) -> str:
 def age_since(since: float, now: float) -> str:
     """How long ago `since` was, or "-" when it is not known (0)."""
     return age(now - since) if since else "-"
+
+
+def ago(since: float, now: float) -> str:
+    """`3m ago`, or "-" when it is not known (0)."""
+    return f"{age(now - since)} ago" if since else "-"
 
 
 def status_label(shown: str, exit_code: int | None) -> str:
@@ -79,10 +106,20 @@ def host_label(host: HostState, now: float) -> str:
     return host.state
 
 
-def listed_status(session: Session, *, gone: bool, lost: bool) -> str:
-    """The STATUS column of a list of sessions: what is known, and how it is known."""
+def listed_status(
+    session: Session,
+    *,
+    gone: bool,
+    lost: bool,
+    cached_at: float | None = None,
+    now: float = 0.0,
+) -> str:
+    """The STATUS column of a list of sessions: what is known, and how it is known.
+    `cached_at`: the list is fleet's cache alone (no host was asked), as of then."""
     if gone:
         return GONE
+    if cached_at is not None:
+        return f"{session_status(session)} (cached {ago(cached_at, now)})"
     if lost:
         return f"lost ({session_status(session)} when last seen)"
     return session_status(session)

@@ -10,11 +10,12 @@ import asyncio
 import logging
 import shlex
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import events, review
+from .agent_versions import AgentVersion, fleet_versions
 from .agents import first_message, render_command, resolve_profiles, resume_command
 from .config import Config, parse_target
 from .errors import FleetError, HostError, HostUnreachable, NotFound, RemoteError, UsageError
@@ -23,8 +24,9 @@ from .logs import redact
 from .models import EVENT_KINDS, AgentProfile, DomainEvent, HostCheck, Session
 from .paths import state_dir
 from .remote import untrusted
-from .remote.client import UNCONFIRMED, HelperClient
+from .remote.client import CALL_TIMEOUT, UNCONFIRMED, HelperClient
 from .remote.hostside import review as hostside_review
+from .remote.probe import HostReport
 from .ssh import HostLink
 from .store import Store, StoreError
 
@@ -134,14 +136,28 @@ class Supervisor:
             known = ", ".join(sorted(self.profiles))
             raise UsageError(f"unknown agent {agent!r} (agents: {known})") from None
 
+    def host_names(self, names: Sequence[str] = ()) -> list[str]:
+        """`names`, each checked against the config (an unknown one is NotFound), or every
+        configured host when none is named."""
+        for name in names:
+            self.helper(name)
+        return list(names) if names else list(self.links)
+
+    async def examine(self, host: str, timeout: float = CALL_TIMEOUT) -> HostReport:
+        """Connect, probe the host's tools, install the helper if absent, ask its hello:
+        how far that got and why it stopped (see fleet.core.remote.probe)."""
+        return await self.helper(host).examine(timeout)
+
+    async def agent_versions(self) -> list[AgentVersion]:
+        """Which version of each profile's agent CLI every host has (`fleet agents`)."""
+        return await fleet_versions(self.helpers, self.profiles.values())
+
     async def check_host(self, host: str) -> HostCheck:
-        target = self.config.hosts[host].ssh
-        try:
-            info = await self.helper(host).call("hello")
-        except HostError as exc:
-            return HostCheck(host, target, False, exc.reason)
-        versions = {k: str(info.get(k, "")) for k in ("python", "tmux", "git", "helper")}
-        return HostCheck(host, target, True, "", versions)
+        report = await self.examine(host)
+        if report.error is not None:
+            return HostCheck(host, report.target, False, report.error.reason)
+        versions = {k: str(report.hello.get(k, "")) for k in ("python", "tmux", "git", "helper")}
+        return HostCheck(host, report.target, True, "", versions)
 
     async def check_hosts(self) -> list[HostCheck]:
         return list(await asyncio.gather(*(self.check_host(h) for h in self.links)))
@@ -440,11 +456,14 @@ class Supervisor:
         commit = chosen is None or message is not None
         todo = [h for h in (seen.pending() if chosen is None else chosen) if not h.approved]
         if chosen is not None and not todo:
-            raise UsageError(f"hunk(s) {[h.number for h in chosen]} are already approved")
+            numbers = ", ".join(str(h.number) for h in chosen)
+            said = f"hunk {numbers} is" if len(chosen) == 1 else f"hunks {numbers} are"
+            raise UsageError(f"{said} already approved")
         if commit and not message:
             files = len({h.path for h in seen.hunks})
             task = session.task.strip().splitlines()[0][:60] if session.task.strip() else ""
-            message = f"{task or session.name}: approved in review ({files} files)"
+            counted = f"{files} file" if files == 1 else f"{files} files"
+            message = f"{task or session.name}: approved in review ({counted})"
         patch = seen.patch(todo)
         detail = {
             "hunks": [h.number for h in todo],

@@ -8,6 +8,7 @@ FleetModel; the grid redraws only what changed. Nothing here blocks the event lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import subprocess
 import time
@@ -29,12 +30,11 @@ from fleet.core import events, review
 from fleet.core.config import Config
 from fleet.core.errors import FleetError, RemoteError
 from fleet.core.fleetstate import HostState
-from fleet.core.hooks import HookRunner
 from fleet.core.models import Session, Status
-from fleet.core.paths import ensure_state_dir
 from fleet.core.store import Store
 from fleet.core.supervisor import Supervisor
 from fleet.core.textsafe import inert
+from fleet.core.wiring import wired
 from fleet.presentation import host_label
 from fleet.ui.bindings import BINDINGS, keymap_from_config
 from fleet.ui.model import Card, FleetModel
@@ -189,8 +189,8 @@ class FleetApp(App[int]):
         self.config = config
         self.model = FleetModel()
         self.store: Store | None = None
-        self.hooks: HookRunner | None = None
         self.sup: Supervisor | None = None
+        self._wiring = contextlib.AsyncExitStack()  # the store, hooks and supervisor, open
         self._review_lock = asyncio.Lock()
         self._hosts_text = ""
         # The view the person chose in the diff panel: every reload honours it, even one that
@@ -232,9 +232,8 @@ class FleetApp(App[int]):
             self.notify(problem, severity="warning", timeout=10)
         for host in self.config.hosts:
             self.model.mark_host(host, "connecting")
-        self.store = await Store.open(ensure_state_dir() / "fleet.db")
-        self.hooks = HookRunner(self.config.hooks)
-        self.sup = Supervisor(self.config, store=self.store, hooks=self.hooks)
+        self.sup = await self._wiring.enter_async_context(wired(self.config))
+        self.store = self.sup.require_store()
         screens = await self.store.screens()
         for cached in await self.store.sessions():
             if cached.session.host in self.config.hosts:
@@ -259,12 +258,7 @@ class FleetApp(App[int]):
             self.follow_host(host)
 
     async def on_unmount(self) -> None:
-        if self.sup is not None:
-            await self.sup.close()
-        if self.hooks is not None:
-            await self.hooks.close()
-        if self.store is not None:
-            await self.store.close()
+        await self._wiring.aclose()
 
     def notify(
         self,

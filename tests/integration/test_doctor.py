@@ -10,8 +10,8 @@ import socket
 import subprocess
 import sys
 
+from fleet.cli.doctor import FAIL, OK, Check, doctor
 from fleet.core.config import load_config
-from fleet.doctor import FAIL, OK, Check, doctor
 from tests.integration.hosts import SAFE_PATH, LoopbackFleet
 
 HOST_CHECKS = ("reachable", "host key", "login", "python3", "tmux", "git", "disk", "helper")

@@ -71,7 +71,7 @@ def test_approve_reject_commit_undo_and_land(fleet: FleetCLI, tmp_path: Path) ->
 
     # Approve hunk 1: exactly it is staged; the agent's files are untouched.
     out = fleet.ok("approve", ref, "--hunk", "1", "--expect", fp).out
-    assert "approved hunks 1" in out
+    assert "approved hunk 1 of" in out
     cached = git(fleet, wt, "diff", "--cached")
     assert "+line 3, improved" in cached and "line 35" not in cached and "zz new" not in cached
     assert (wt / "notes.txt").read_text() == edited
@@ -82,7 +82,7 @@ def test_approve_reject_commit_undo_and_land(fleet: FleetCLI, tmp_path: Path) ->
     assert (wt / "zz new file.txt").exists()
     kept = h.home / ".fleet/sessions" / session["id"] / "rejected" / "2.patch"
     assert "+line 35, broken" in kept.read_text() and "line 3," not in kept.read_text()
-    assert "told the agent" in result.out
+    assert "rejected hunk 2 of" in result.out and "told the agent" in result.out
     wanted = "notes.txt line 35. Note: keep line 35"
     wait_for(
         lambda: any(wanted in line for line in received_lines(h, session["id"])),

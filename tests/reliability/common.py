@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleet.cli import _watch_line
+from fleet.cli.watch import watch_line
 from fleet.core import events as ev
 from fleet.core.store import Store
 from fleet.core.supervisor import Supervisor
@@ -147,7 +147,7 @@ class Trail:
         """What `fleet watch` printed for these events (timestamps dropped)."""
         out = []
         for event in self.events:
-            line = _watch_line(sup, self.host, event, as_json=False)
+            line = watch_line(sup, self.host, event, as_json=False)
             if line:
                 out.append(line.split(" ", 1)[1])
         return out

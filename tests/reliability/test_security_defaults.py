@@ -420,8 +420,8 @@ def test_no_secret_reaches_the_database_or_the_log(fleet: FleetCLI) -> None:
 
 
 def test_doctor_flags_loose_modes_on_fleets_files(tmp_path: Path) -> None:
+    from fleet.cli.doctor import FAIL, OK, WARN, permission_checks
     from fleet.core.config import Config
-    from fleet.doctor import FAIL, OK, WARN, permission_checks
 
     state = tmp_path / "state"
     state.mkdir(mode=0o700)

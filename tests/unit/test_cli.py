@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet.cli import main
+from fleet.cli import COMMANDS, EPILOG, main
 from fleet.core.agents import BUILTIN_PROFILES
 
 SCREENS = Path(__file__).resolve().parent.parent / "fixtures" / "screens"
@@ -266,3 +266,24 @@ def test_new_on_an_unknown_host_exits_1_without_connecting(
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--version")
     assert code == 0 and out.startswith("fleet ")
+
+
+def test_help_lists_every_declared_command_once(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    listed = [
+        line.split()[0]
+        for line in out.split("COMMAND\n", 1)[1].split("\noptions:", 1)[0].splitlines()
+        if line.startswith("    ") and not line.startswith("     ")
+    ]
+    assert listed == list(COMMANDS)
+    assert out.rstrip().endswith(EPILOG.rstrip())
+    for name in ("hosts", "doctor", "trust", "diff", "checkpoints", "watch", "log", "demo"):
+        assert name in COMMANDS
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str], name: str) -> None:
+    code, out, err = run(capsys, name, "--help")
+    assert code == 0, err
+    assert out.startswith(f"usage: fleet {name}")

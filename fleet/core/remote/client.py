@@ -13,34 +13,29 @@ import json
 import logging
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import asyncssh
 
-from ..errors import HostSetupError, HostUnreachable, RemoteError
+from ..errors import HostError, HostSetupError, HostUnreachable, RemoteError
 from ..ssh import HostLink
 from ..textsafe import said
 from .bundle import Bundle, bundle
 from .hostside import protocol
 from .hostside.protocol import MAX_ANSWER
+from .probe import HostProbe, HostReport, parse_probe, probe_script
 from .untrusted import LineSplitter, decode_line
 
 log = logging.getLogger("fleet.remote")
 
-REQUIRED_TOOLS = ("python3", "tmux", "git")
-MIN_PYTHON = (3, 8)
 CALL_TIMEOUT = 120.0
 CHANNEL_ATTEMPTS = 6
 MAX_STDERR = 64 * 1024  # only its last line is ever shown
 READ_CHUNK = 256 * 1024
 CALL_ATTEMPTS = 2
-
-_PROBE = (
-    'for t in python3 tmux git; do command -v "$t" >/dev/null 2>&1 || echo "missing $t"; '
-    "done; python3 -c 'import sys; print(\"python %d %d\" % sys.version_info[:2])' 2>/dev/null; "
-    "test -x {path} && echo installed; exit 0"
-)
 
 
 # The kind of RemoteError for an operation that may or may not have been done.
@@ -74,35 +69,35 @@ class HelperClient:
     def command(self) -> str:
         return f"python3 {self.bundle.remote_path}"
 
-    async def ensure_installed(self) -> None:
-        """Check the host has what fleet needs and upload the helper if this version is absent."""
+    async def probe(self, timeout: float = CALL_TIMEOUT) -> HostProbe:
+        """What the host has (tools and their versions, this helper, disk free), without
+        installing anything: see fleet.core.remote.probe."""
+        try:
+            async with self.link.channel() as conn:
+                command = probe_script(self.bundle.remote_path)
+                result = await asyncio.wait_for(conn.run(command, check=False), timeout)
+        except (asyncssh.Error, OSError) as exc:
+            self.link.drop()
+            raise HostUnreachable(self.host, f"connection lost: {_reason(exc)}") from None
+        except TimeoutError:
+            self.link.drop()
+            why = f"no answer to the probe within {timeout:g} s"
+            raise HostUnreachable(self.host, why) from None
+        return parse_probe(str(result.stdout or ""))
+
+    async def ensure_installed(self, probed: HostProbe | None = None) -> None:
+        """Check the host has what fleet needs and upload the helper if this version is absent.
+        `probed`: what a probe over the current connection just found (not asked again)."""
         if self._ready and self.link.connected:
             return
         async with self._install_lock:
             if self._ready and self.link.connected:
                 return
-            try:
-                async with self.link.channel() as conn:
-                    probe = await conn.run(_PROBE.format(path=self.bundle.remote_path), check=False)
-            except (asyncssh.Error, OSError) as exc:
-                self.link.drop()
-                raise HostUnreachable(self.host, f"connection lost: {_reason(exc)}") from None
-            out = str(probe.stdout or "")
-            missing = [line.split()[1] for line in out.splitlines() if line.startswith("missing ")]
-            if missing:
-                raise HostSetupError(
-                    self.host,
-                    f"missing {', '.join(missing)}: fleet needs ssh, tmux, git and python3 "
-                    f"on each host (e.g. `apt-get install {' '.join(missing)}`)",
-                )
-            for line in out.splitlines():
-                if line.startswith("python "):
-                    major, minor = (int(x) for x in line.split()[1:3])
-                    if (major, minor) < MIN_PYTHON:
-                        raise HostSetupError(
-                            self.host, f"python3 is {major}.{minor}; fleet needs 3.8 or newer"
-                        )
-            if "installed" not in out.split():
+            found = probed if probed is not None else await self.probe()
+            problem = found.problem()
+            if problem:
+                raise HostSetupError(self.host, problem)
+            if not found.installed:
                 try:
                     await self._upload()
                 except (asyncssh.Error, OSError) as exc:
@@ -111,6 +106,34 @@ class HelperClient:
                         self.host, f"connection lost while installing the helper: {_reason(exc)}"
                     ) from None
             self._ready = True
+
+    async def examine(self, timeout: float = CALL_TIMEOUT) -> HostReport:
+        """Connect, probe, install the helper if absent and ask its hello: how far that got
+        and why it stopped, as data (for `fleet doctor` and `fleet hosts`)."""
+        report = HostReport(self.host, self.link.target)
+        started = time.monotonic()
+        try:
+            conn = await self.link.connection()
+        except HostError as exc:
+            return replace(report, failed_at="connect", error=exc)
+        where = conn.get_extra_info("peername")
+        report = replace(
+            report,
+            connect_seconds=time.monotonic() - started,
+            peer=f"{where[0]}:{where[1]}" if isinstance(where, tuple) and len(where) >= 2 else "",
+            user=str(conn.get_extra_info("username") or ""),
+        )
+        try:
+            found = await self.probe(timeout)
+        except HostError as exc:
+            return replace(report, failed_at="probe", error=exc)
+        report = replace(report, probe=found)
+        try:
+            await self.ensure_installed(found)
+            hello = await self.call("hello", timeout=timeout)
+        except HostError as exc:
+            return replace(report, failed_at="helper", error=exc)
+        return replace(report, hello=hello)
 
     async def _upload(self) -> None:
         """SFTP where the host offers it; else the same bytes through `cat` on a fixed command."""

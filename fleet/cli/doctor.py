@@ -16,44 +16,27 @@ import json
 import locale
 import os
 import platform
-import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from fleet import __version__
 from fleet.core.config import Config, ConfigError, load_config, parse_target
-from fleet.core.errors import AuthFailed, HostError, HostKeyError, HostUnreachable
+from fleet.core.errors import AuthFailed, HostKeyError, HostSetupError, HostUnreachable
 from fleet.core.paths import config_path, ensure_state_dir
+from fleet.core.remote.probe import REQUIRED_TOOLS, HostProbe, HostReport, version_numbers
 from fleet.core.supervisor import Supervisor
+from fleet.presentation import plural, size
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MIN_TERMINAL = (80, 24)
 DISK_WARN = 1024**3  # bytes free in the home below which a host gets a warning
 DISK_FAIL = 100 * 1024**2
 PROBE_TIMEOUT = 30.0
-
-# One fixed command (no value of ours in it): what is installed, which versions, disk free.
-PROBE = (
-    "for t in python3 tmux git; do "
-    'if command -v "$t" >/dev/null 2>&1; then echo "found $t"; else echo "missing $t"; fi; '
-    "done; "
-    'command -v python3 >/dev/null 2>&1 && echo "version python3 $(python3 -V 2>&1)"; '
-    'command -v tmux >/dev/null 2>&1 && echo "version tmux $(tmux -V 2>&1)"; '
-    'command -v git >/dev/null 2>&1 && echo "version git $(git --version 2>&1)"; '
-    'echo "disk $(df -Pk . 2>/dev/null | tail -n 1)"; '
-    "exit 0"
-)
-INSTALL_HINT = {
-    "python3": "python3",
-    "tmux": "tmux",
-    "git": "git",
-}
 
 
 @dataclass(frozen=True)
@@ -129,85 +112,91 @@ def local_checks(env: Mapping[str, str] = os.environ, stream: TextIO | None = No
 
 
 def terminal_checks(env: Mapping[str, str], stream: TextIO) -> list[Check]:
-    checks = []
     term = env.get("TERM", "")
     try:
         tty = stream.isatty()
     except (ValueError, OSError):
         tty = False
+    checks = [_terminal_check(term, tty)]
+    checks += _colour_checks(env, term)
+    if tty:
+        checks += _size_checks(stream)
+    checks.append(_locale_check(env))
+    return checks
+
+
+def _terminal_check(term: str, tty: bool) -> Check:
     if not tty:
-        checks.append(
-            Check(
-                "terminal",
-                WARN,
-                f"output is not a terminal (TERM={term or 'unset'}): the TUI needs one",
-                "run `fleet` itself in a terminal; this is fine for `fleet doctor --json`",
-            )
+        return Check(
+            "terminal",
+            WARN,
+            f"output is not a terminal (TERM={term or 'unset'}): the TUI needs one",
+            "run `fleet` itself in a terminal; this is fine for `fleet doctor --json`",
         )
-    elif not term or term == "dumb":
-        checks.append(
-            Check(
-                "terminal",
-                FAIL,
-                f"TERM is {term or 'unset'}: the TUI cannot draw",
-                "run fleet in a terminal emulator, or set TERM=xterm-256color",
-            )
+    if not term or term == "dumb":
+        return Check(
+            "terminal",
+            FAIL,
+            f"TERM is {term or 'unset'}: the TUI cannot draw",
+            "run fleet in a terminal emulator, or set TERM=xterm-256color",
         )
-    else:
-        checks.append(Check("terminal", OK, f"TERM={term}"))
+    return Check("terminal", OK, f"TERM={term}")
+
+
+def _colour_checks(env: Mapping[str, str], term: str) -> list[Check]:
     if env.get("NO_COLOR"):
-        checks.append(
+        return [
             Check(
                 "colours",
                 WARN,
                 "NO_COLOR is set: statuses show without colour",
                 "unset NO_COLOR to see needs-input / failed in colour",
             )
-        )
-    elif env.get("COLORTERM", "").lower() in ("truecolor", "24bit"):
-        checks.append(Check("colours", OK, "truecolor (COLORTERM)"))
-    elif "256color" in term:
-        checks.append(Check("colours", OK, "256 colours"))
-    elif term and term != "dumb":
-        checks.append(
+        ]
+    if env.get("COLORTERM", "").lower() in ("truecolor", "24bit"):
+        return [Check("colours", OK, "truecolor (COLORTERM)")]
+    if "256color" in term:
+        return [Check("colours", OK, "256 colours")]
+    if term and term != "dumb":
+        return [
             Check(
                 "colours",
                 WARN,
                 f"TERM={term} promises 8 colours: themes look washed out",
                 "use TERM=xterm-256color (or a terminal that sets COLORTERM=truecolor)",
             )
-        )
-    if tty:
-        try:
-            size = os.get_terminal_size(stream.fileno())
-        except (OSError, ValueError):
-            size = None
-        if size is not None:
-            cols, rows = size.columns, size.lines
-            if cols < MIN_TERMINAL[0] or rows < MIN_TERMINAL[1]:
-                checks.append(
-                    Check(
-                        "size",
-                        WARN,
-                        f"{cols}x{rows}: smaller than {MIN_TERMINAL[0]}x{MIN_TERMINAL[1]}",
-                        "make the window larger (the grid and the diff panel need room)",
-                    )
-                )
-            else:
-                checks.append(Check("size", OK, f"{cols}x{rows}"))
+        ]
+    return []
+
+
+def _size_checks(stream: TextIO) -> list[Check]:
+    try:
+        window = os.get_terminal_size(stream.fileno())
+    except (OSError, ValueError):
+        return []
+    cols, rows = window.columns, window.lines
+    if cols < MIN_TERMINAL[0] or rows < MIN_TERMINAL[1]:
+        return [
+            Check(
+                "size",
+                WARN,
+                f"{cols}x{rows}: smaller than {MIN_TERMINAL[0]}x{MIN_TERMINAL[1]}",
+                "make the window larger (the grid and the diff panel need room)",
+            )
+        ]
+    return [Check("size", OK, f"{cols}x{rows}")]
+
+
+def _locale_check(env: Mapping[str, str]) -> Check:
     encoding = env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or locale.getencoding()
     if "utf-8" in encoding.lower() or "utf8" in encoding.lower():
-        checks.append(Check("locale", OK, encoding))
-    else:
-        checks.append(
-            Check(
-                "locale",
-                WARN,
-                f"{encoding or 'no locale set'}: not UTF-8, so borders and symbols may break",
-                "set LANG=C.UTF-8 (or en_US.UTF-8)",
-            )
-        )
-    return checks
+        return Check("locale", OK, encoding)
+    return Check(
+        "locale",
+        WARN,
+        f"{encoding or 'no locale set'}: not UTF-8, so borders and symbols may break",
+        "set LANG=C.UTF-8 (or en_US.UTF-8)",
+    )
 
 
 def config_checks(config: Config) -> list[Check]:
@@ -232,7 +221,7 @@ def config_checks(config: Config) -> list[Check]:
             )
         )
     else:
-        checks.append(Check("config", OK, f"{config.path}: {len(config.hosts)} host(s)"))
+        checks.append(Check("config", OK, f"{config.path}: {plural(len(config.hosts), 'host')}"))
     ssh_config = config.ssh.config_file
     if ssh_config is None:
         checks.append(Check("ssh config", OK, "none: hosts are reached as written"))
@@ -337,7 +326,7 @@ async def _guarded(sup: Supervisor, name: str) -> list[Check]:
     try:
         return await check_host(sup, name)
     except Exception as exc:  # a bug here must not hide the other hosts' findings
-        return [Check("reachable", FAIL, f"doctor failed: {type(exc).__name__}: {exc}", host=name)]
+        return [Check("reachable", FAIL, f"doctor failed: {type(exc).__name__}: {exc}")]
 
 
 def _ssh_command(config: Config, target: str) -> str:
@@ -347,129 +336,92 @@ def _ssh_command(config: Config, target: str) -> str:
 
 
 async def check_host(sup: Supervisor, name: str) -> list[Check]:
-    config = sup.config
-    target = config.hosts[name].ssh
-    link = sup.links[name]
-    ssh_cmd = _ssh_command(config, target)
-    checks: list[Check] = []
+    report = await sup.examine(name, timeout=PROBE_TIMEOUT)
+    ssh_cmd = _ssh_command(sup.config, report.target)
+    checks = _link_checks(report, ssh_cmd)
+    if report.failed_at == "probe":
+        reason = report.error.reason if report.error is not None else "no answer"
+        checks.append(
+            Check("tools", FAIL, f"could not run a command: {reason}", f"check `{ssh_cmd} true`")
+        )
+    elif report.probe is not None:
+        checks += _tool_checks(report.probe, name)
+        checks.append(_helper_check(report, ssh_cmd))
+    return [replace(c, host=name) for c in checks]
 
-    def add(check: str, status: str, detail: str, fix: str = "") -> None:
-        checks.append(Check(check, status, detail, fix, host=name))
 
-    started = time.monotonic()
-    try:
-        conn = await link.connection()
-    except HostKeyError as exc:
-        add("reachable", OK, f"{target} answers")
-        add(
-            "host key",
-            FAIL,
-            exc.reason,
+def _link_checks(report: HostReport, ssh_cmd: str) -> list[Check]:
+    """Reachable, host key, login: as far as the connection got."""
+    name, target, error = report.host, report.target, report.error
+    reached = Check("reachable", OK, f"{target} answers")
+    key_ok = Check("host key", OK, "verified against known_hosts")
+    if report.failed_at != "connect" or error is None:
+        user, host, _ = parse_target(target)
+        where = report.peer or host
+        detail = f"{target} ({where}) in {report.connect_seconds:.2f} s"
+        login = f"as {report.user or user or 'default user'}"
+        return [replace(reached, detail=detail), key_ok, Check("login", OK, login)]
+    if isinstance(error, HostKeyError):
+        fix = (
             f"check the fingerprint with the host's owner, then trust it: `fleet trust {name}` "
-            f"(or answer yes to `{ssh_cmd}`); a CHANGED key: find out why first",
+            f"(or answer yes to `{ssh_cmd}`); a CHANGED key: find out why first"
         )
-        return checks
-    except AuthFailed as exc:
-        add("reachable", OK, f"{target} answers")
-        add("host key", OK, "verified against known_hosts")
-        add(
-            "login",
-            FAIL,
-            exc.reason,
-            f"make `{ssh_cmd} true` work without a password (a key in ssh-agent or IdentityFile)",
-        )
-        return checks
-    except HostError as exc:
-        add(
-            "reachable",
-            FAIL,
-            exc.reason,
-            f"check that `{ssh_cmd} true` works from here: host name and port (HostName / "
-            "Port in the ssh config), network or VPN, and that sshd runs on the host",
-        )
-        return checks
-    elapsed = time.monotonic() - started
-    user, host, _ = parse_target(target)
-    where = conn.get_extra_info("peername")
-    peer = f"{where[0]}:{where[1]}" if isinstance(where, tuple) and len(where) >= 2 else host
-    add("reachable", OK, f"{target} ({peer}) in {elapsed:.2f} s")
-    add("host key", OK, "verified against known_hosts")
-    add("login", OK, f"as {conn.get_extra_info('username') or user or 'default user'}")
+        return [reached, Check("host key", FAIL, error.reason, fix)]
+    if isinstance(error, AuthFailed):
+        fix = f"make `{ssh_cmd} true` work without a password (a key in ssh-agent or IdentityFile)"
+        return [reached, key_ok, Check("login", FAIL, error.reason, fix)]
+    fix = (
+        f"check that `{ssh_cmd} true` works from here: host name and port (HostName / "
+        "Port in the ssh config), network or VPN, and that sshd runs on the host"
+    )
+    return [Check("reachable", FAIL, error.reason, fix)]
 
-    try:
-        async with link.channel() as channel_conn:
-            result = await asyncio.wait_for(channel_conn.run(PROBE, check=False), PROBE_TIMEOUT)
-        out = str(result.stdout or "")
-    except Exception as exc:  # any failure here is a finding, not a crash
-        link.drop()
-        add("tools", FAIL, f"could not run a command: {exc}", f"check `{ssh_cmd} true`")
-        return checks
-    found, versions, disk = _parse_probe(out)
-    missing = [tool for tool in ("python3", "tmux", "git") if tool not in found]
-    for tool in ("python3", "tmux", "git"):
-        if tool in missing:
-            add(
-                tool,
-                FAIL,
-                f"{tool} is not on the PATH of commands run over ssh",
-                f"install it on {name} (e.g. apt-get install {INSTALL_HINT[tool]}); if it is "
-                "installed, put its directory on PATH where non-interactive shells see it "
-                "(~/.bashrc before any early return, ~/.zshenv)",
+
+def _tool_checks(probe: HostProbe, name: str) -> list[Check]:
+    """python3, tmux, git (present, and a version fleet works with), and the disk free."""
+    checks = []
+    for tool in REQUIRED_TOOLS:
+        if tool in probe.missing:
+            fix = (
+                f"install it on {name} (e.g. apt-get install {tool}); if it is installed, put "
+                "its directory on PATH where non-interactive shells see it (~/.bashrc before "
+                "any early return, ~/.zshenv)"
+            )
+            checks.append(
+                Check(tool, FAIL, f"{tool} is not on the PATH of commands run over ssh", fix)
             )
         else:
-            status, detail, fix = _judge_version(tool, versions.get(tool, ""))
-            add(tool, status, detail, fix)
-    if disk is not None:
-        free = disk
-        shown = _bytes(free)
+            status, detail, fix = _judge_version(tool, probe.versions.get(tool, ""))
+            checks.append(Check(tool, status, detail, fix))
+    free = probe.disk_free
+    if free is not None:
+        shown = f"{size(free)} free in the home"
         if free < DISK_FAIL:
-            add("disk", FAIL, f"{shown} free in the home", f"free some space on {name}")
+            checks.append(Check("disk", FAIL, shown, f"free some space on {name}"))
         elif free < DISK_WARN:
-            add("disk", WARN, f"{shown} free in the home", "worktrees and logs need room")
+            checks.append(Check("disk", WARN, shown, "worktrees and logs need room"))
         else:
-            add("disk", OK, f"{shown} free in the home")
-    if missing:
-        add("helper", FAIL, "not installed: the host lacks " + ", ".join(missing), "see above")
-        return checks
-    try:
-        hello = await sup.helper(name).call("hello", timeout=PROBE_TIMEOUT)
-    except HostUnreachable as exc:
-        add("helper", FAIL, exc.reason, f"check `{ssh_cmd} true`")
-        return checks
-    except HostError as exc:
-        add("helper", FAIL, exc.reason, "run with -v and look in fleet's log; report it")
-        return checks
-    add("helper", OK, f"helper {hello.get('helper')} (protocol {hello.get('protocol')})")
+            checks.append(Check("disk", OK, shown))
     return checks
 
 
-def _parse_probe(out: str) -> tuple[set[str], dict[str, str], int | None]:
-    found: set[str] = set()
-    versions: dict[str, str] = {}
-    disk: int | None = None
-    for line in out.splitlines():
-        words = line.split(" ", 2)
-        if words[0] == "found" and len(words) > 1:
-            found.add(words[1])
-        elif words[0] == "version" and len(words) > 2:
-            versions[words[1]] = words[2].strip()
-        elif words[0] == "disk":
-            fields = line.split()
-            # df -P: disk FILESYSTEM 1024-BLOCKS USED AVAILABLE CAPACITY MOUNTED
-            if len(fields) >= 5 and fields[4].isdigit():
-                disk = int(fields[4]) * 1024
-    return found, versions, disk
-
-
-def _numbers(text: str) -> tuple[int, ...]:
-    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
-    if not m:
-        return ()
-    return tuple(int(g) for g in m.groups() if g is not None)
+def _helper_check(report: HostReport, ssh_cmd: str) -> Check:
+    probe, error = report.probe, report.error
+    if probe is not None and probe.missing:
+        lacks = ", ".join(probe.missing)
+        return Check("helper", FAIL, f"not installed: the host lacks {lacks}", "see above")
+    if isinstance(error, HostSetupError):
+        return Check("helper", FAIL, error.reason, "see above")
+    if isinstance(error, HostUnreachable):
+        return Check("helper", FAIL, error.reason, f"check `{ssh_cmd} true`")
+    if error is not None:
+        return Check("helper", FAIL, error.reason, "run with -v and look in fleet's log; report it")
+    hello = report.hello
+    return Check("helper", OK, f"helper {hello.get('helper')} (protocol {hello.get('protocol')})")
 
 
 def _judge_version(tool: str, text: str) -> tuple[str, str, str]:
-    found = _numbers(text)
+    found = version_numbers(text)
     shown = text or f"{tool} (version unknown)"
     if not found:
         return OK, shown, ""
@@ -484,15 +436,6 @@ def _judge_version(tool: str, text: str) -> tuple[str, str, str]:
     if tool == "tmux" and found[:1] < (3,):
         return WARN, shown, "tmux older than 3.0 is untested; upgrade if screens misbehave"
     return OK, shown, ""
-
-
-def _bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
-        size /= 1024
-    return f"{n} B"
 
 
 # -- `fleet doctor` ------------------------------------------------------------------------
@@ -512,7 +455,7 @@ def render(checks: list[Check], out: TextIO) -> None:
     fails = sum(1 for c in checks if c.status == FAIL)
     warns = sum(1 for c in checks if c.status == WARN)
     if fails or warns:
-        out.write(f"{fails} failed, {warns} warning(s): see the fix lines above\n")
+        out.write(f"{fails} failed, {plural(warns, 'warning')}: see the fix lines above\n")
     else:
         out.write("all good\n")
 

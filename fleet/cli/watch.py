@@ -1,0 +1,135 @@
+"""Following the fleet: `fleet watch` mirrors the hosts into the store live (running hooks,
+printing each event), and `fleet log` reads back what was done to a session (the audit log)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+from fleet.cli.output import print_json
+from fleet.cli.registry import Commands
+from fleet.core import events
+from fleet.core.errors import UsageError
+from fleet.core.supervisor import Supervisor
+from fleet.core.textsafe import inert
+from fleet.presentation import age, status_label
+
+commands = Commands()
+
+
+def _watch_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("hosts", nargs="*", metavar="HOST", help="hosts to follow (default: all)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+@commands.supervised(
+    "watch",
+    "follow the hosts live: record every change in fleet's store, run hooks, print events",
+    _watch_arguments,
+)
+async def watch(sup: Supervisor, args: argparse.Namespace) -> int:
+    hosts = sup.host_names(args.hosts)  # unknown host names fail here, before anything starts
+    if not hosts:
+        raise UsageError(f"no hosts configured in {sup.config.path}: add a [hosts.NAME] table")
+    queue: asyncio.Queue[tuple[str, events.Event | BaseException]] = asyncio.Queue(1000)
+
+    async def follow(host: str) -> None:
+        try:
+            async for event in sup.mirror(host):
+                await queue.put((host, event))
+        except Exception as exc:  # surface it: a follower must never die silently
+            await queue.put((host, exc))
+
+    tasks = [asyncio.create_task(follow(h)) for h in hosts]
+    held = ""  # what the store said while writes were held (a full disk), once per change
+    try:
+        while True:
+            host, item = await queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            trouble = str(sup.store.trouble or "") if sup.store is not None else ""
+            if trouble != held:
+                held = trouble
+                said = f"local store: {trouble}" if trouble else "local store: writing again"
+                print(f"{time.strftime('%H:%M:%S')} {said}", file=sys.stderr, flush=True)
+            line = watch_line(sup, host, item, args.json)
+            if line:
+                print(line, flush=True)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def watch_line(sup: Supervisor, host: str, event: events.Event, as_json: bool) -> str:
+    """What `fleet watch` prints for one event ("" for an event it does not show)."""
+    if as_json:
+        return json.dumps({"host": host, **events.as_json(event)}, sort_keys=True, default=str)
+    when = time.strftime("%H:%M:%S")
+    match event:
+        case events.StatusChanged():
+            status = status_label(str(event.status), event.exit_code)
+            return f"{when} {sup.label(host, event.session)} {status}"
+        case events.LinkDown():
+            retry = age(round(event.retry_in))
+            return f"{when} {host} unreachable: {event.reason} (retry in {retry})"
+        case events.Hello():
+            return f"{when} {host} connected"
+        case events.SessionCreated() | events.SessionRemoved() | events.CheckpointMade():
+            return f"{when} {sup.label(host, event.session)} {event.kind}"
+        case events.Decided():
+            return f"{when} {sup.label(host, event.session)} {event.action} (decision {event.n})"
+    return ""
+
+
+def _log_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("session")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+@commands.supervised(
+    "log",
+    "show what was done to a session and what happened to it (the audit log)",
+    _log_arguments,
+)
+async def audit_log(sup: Supervisor, args: argparse.Namespace) -> int:
+    store = sup.require_store()
+    cached = await sup.find_cached(args.session)
+    entries = await store.audit_log(cached.host, cached.id)
+    if args.json:
+        print_json(
+            [
+                {
+                    "id": e.id,
+                    "at": e.at,
+                    "host": e.host,
+                    "session": e.session,
+                    "kind": e.kind,
+                    "detail": e.detail,
+                }
+                for e in entries
+            ]
+        )
+        return 0
+    if not entries:
+        print(f"nothing recorded for {cached.ref} yet")
+    for e in entries:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at))
+        print(f"{when}  {e.kind:<10} {inert(_describe_detail(e.kind, e.detail))}")
+    return 0
+
+
+def _describe_detail(kind: str, detail: dict[str, Any]) -> str:
+    if kind == "send":
+        return json.dumps(detail.get("text", ""), ensure_ascii=False)
+    if kind == "status":
+        code = detail.get("exit_code")
+        status = str(detail.get("status"))
+        prev = detail.get("prev")
+        shown = status_label(status, code if isinstance(code, int) else None)
+        return shown if prev in (None, status) else f"{prev} -> {shown}"
+    return " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in detail.items())

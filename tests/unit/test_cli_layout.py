@@ -1,0 +1,47 @@
+"""The shape of the front ends, checked: the CLI's modules stay small enough to read, and
+neither face reaches into the supervisor's links or helpers (they call the supervisor)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+FLEET = Path(__file__).resolve().parents[2] / "fleet"
+CLI_MODULES = sorted((FLEET / "cli").glob("*.py"))
+FACES = [*CLI_MODULES, *sorted((FLEET / "ui").rglob("*.py"))]
+MAX_MODULE_LINES = 600
+MAX_FUNCTION_LINES = 80
+
+
+def _functions(tree: ast.AST) -> list[tuple[str, int]]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+            found.append((node.name, (node.end_lineno or node.lineno) - start + 1))
+    return found
+
+
+@pytest.mark.parametrize("path", CLI_MODULES, ids=lambda p: p.name)
+def test_cli_modules_and_functions_stay_readable(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= MAX_MODULE_LINES, f"{path.name} is over {MAX_MODULE_LINES}"
+    long = [(n, size) for n, size in _functions(ast.parse(text)) if size > MAX_FUNCTION_LINES]
+    assert not long, f"{path.name}: functions over {MAX_FUNCTION_LINES} lines: {long}"
+
+
+# `.helper(...).call(` is a raw helper op; `.links` / `.helpers` are the supervisor's insides.
+REACHING_IN = re.compile(r"\.helper\([^)]*\)\s*\.\s*(call|stream)\(|\bsup\w*\.(links|helpers)\b")
+
+
+@pytest.mark.parametrize("path", FACES, ids=lambda p: str(p.relative_to(FLEET)))
+def test_faces_call_the_supervisor_not_its_helpers(path: Path) -> None:
+    found = [
+        f"{path.name}:{n}: {line.strip()}"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if REACHING_IN.search(line)
+    ]
+    assert not found, found
