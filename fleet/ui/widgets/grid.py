@@ -165,10 +165,6 @@ class SessionGrid(ScrollView, inherit_bindings=False):
         self._pulsed: dict[Key, float] = {}  # attention_since we already pulsed for
         self._pulse_timer: Timer | None = None
         self._headers_drawn: dict[int, str] = {}
-        # Counters for tests and benchmarks.
-        self.flush_count = 0
-        self.render_count = 0
-        self.block_builds = 0
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -370,7 +366,6 @@ class SessionGrid(ScrollView, inherit_bindings=False):
     def _flush(self) -> None:
         self._flush_scheduled = False
         self._last_flush = time.monotonic()
-        self.flush_count += 1
         pending, self._pending = self._pending, set()
         now = time.time()
         pulse_started = False
@@ -429,7 +424,6 @@ class SessionGrid(ScrollView, inherit_bindings=False):
     # -- drawing -------------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        self.render_count += 1
         styles = self._get_styles()
         width = self._width
         vy = y + round(self.scroll_offset.y)
@@ -534,7 +528,6 @@ class SessionGrid(ScrollView, inherit_bindings=False):
         return strips
 
     def _draw_card(self, card: Card, signature: tuple[object, ...], styles: _Styles) -> list[Strip]:
-        self.block_builds += 1
         _, is_cursor, pulsing, width, dynamic, _ = signature
         assert isinstance(width, int) and isinstance(dynamic, str)
         tl, h, tr, v, bl, br = _HEAVY if is_cursor else _ROUND
