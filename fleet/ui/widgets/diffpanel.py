@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -52,6 +52,7 @@ from fleet.core import review
 from fleet.core.textsafe import inert
 from fleet.ui.bindings import DIFF_PANEL
 from fleet.ui.screens.prompt import PromptScreen
+from fleet.ui.themes import css_variables, readable, theme_colour
 
 Decision = Literal["pending", "approved", "rejected"]
 Action = Literal["approve", "reject", "approve-all", "undo"]
@@ -170,41 +171,24 @@ def _role(ttype: _TokenType) -> str:
 # --------------------------------------------------------------------------- theme
 
 
-def _luminance(c: Color) -> float:
-    def channel(v: int) -> float:
-        s = v / 255
-        return s / 12.92 if s <= 0.03928 else float(((s + 0.055) / 1.055) ** 2.4)
-
-    return 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b)
-
-
-def _contrast(a: Color, b: Color) -> float:
-    la, lb = _luminance(a), _luminance(b)
-    hi, lo = max(la, lb), min(la, lb)
-    return (hi + 0.05) / (lo + 0.05)
-
-
-def readable(colour: Color, background: Color, foreground: Color, minimum: float = 3.0) -> Color:
-    """`colour`, moved toward the foreground until it reads on the background."""
-    for _ in range(6):
-        if _contrast(colour, background) >= minimum:
-            break
-        colour = colour.blend(foreground, 0.35)
-    return colour
+def _colour(
+    variables: Mapping[str, str], *names: str, fallback: str, over: Color | None = None
+) -> Color:
+    found = theme_colour(variables, *names, over=over)
+    return found if found is not None else Color.parse(fallback)
 
 
 class _Theme:
     """The colours a widget draws with, from the app's theme variables."""
 
     def __init__(self, widget: Widget) -> None:
-        app = widget.app
-        self.variables = app.theme_variables or app.get_css_variables()
+        self.variables = css_variables(widget.app)
         base = widget.rich_style
         self.base = base
         self.background = (
             Color.from_rich_color(base.bgcolor)
             if base.bgcolor is not None
-            else self.colour("surface", "background", fallback="#1e1e1e")
+            else _colour(self.variables, "surface", "background", fallback="#1e1e1e")
         )
         self.foreground = (
             Color.from_rich_color(base.color)
@@ -213,19 +197,8 @@ class _Theme:
         )
 
     def colour(self, *names: str, fallback: str = "#808080") -> Color:
-        for name in names:
-            value = self.variables.get(name, "")
-            if value.startswith("$"):
-                value = self.variables.get(value[1:], "")
-            if not value:
-                continue
-            try:
-                parsed = Color.parse(value)
-            except Exception:
-                continue
-            bg = getattr(self, "background", None)
-            return bg + parsed if bg is not None and parsed.a < 1 else parsed
-        return Color.parse(fallback)
+        """The first of the theme variables `names` that is a colour, over the background."""
+        return _colour(self.variables, *names, fallback=fallback, over=self.background)
 
     def text(self, *names: str, fallback: str = "#808080") -> Color:
         """A colour for text: readable on this background."""

@@ -22,7 +22,6 @@ from rich.color import Color as RichColor
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.color import Color
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -39,6 +38,7 @@ from fleet.presentation import (
     unread_label,
 )
 from fleet.ui.model import Card, FleetModel, group_title, safe_line
+from fleet.ui.themes import css_variables, theme_colour
 
 Key = tuple[str, str]
 
@@ -446,21 +446,11 @@ class SessionGrid(ScrollView, inherit_bindings=False):
         return self._styles
 
     def _resolve_styles(self) -> _Styles:
-        app = self.app
-        variables = app.theme_variables or app.get_css_variables()
+        variables = css_variables(self.app)
 
         def colour(*names: str) -> RichColor | None:
-            for name in names:
-                value = variables.get(name, name if name.startswith("#") else "")
-                if value.startswith("$"):
-                    value = variables.get(value[1:], "")
-                if not value:
-                    continue
-                try:
-                    return Color.parse(value).rich_color
-                except Exception:
-                    continue
-            return None
+            found = theme_colour(variables, *names)
+            return found.rich_color if found is not None else None
 
         base = self.rich_style
         muted = Style(color=colour("foreground-muted", "text-muted", "#909090"))
