@@ -15,7 +15,7 @@ import functools
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from pygments.lexer import Lexer
 from pygments.lexers import find_lexer_class_for_filename
@@ -77,13 +77,18 @@ def lex_lines(lexer: Lexer, texts: list[str]) -> list[Tokens]:
     return out
 
 
-@dataclass(frozen=True)
-class Span:
-    """The lexing unit holding a body line: chunk `chunk` of its hunk, body lines [first, end)."""
+class Span(NamedTuple):
+    """The lexing unit holding a body line: chunk `chunk` of its hunk, body lines [first, end).
+    (A named tuple: one is made per body row drawn.)"""
 
     chunk: int
     first: int
     end: int
+
+
+def chunk_of(n_body: int, line: int) -> int:
+    """The chunk of body line `line` in a hunk of `n_body` body lines (0: lexed whole)."""
+    return 0 if n_body <= CHUNK * 3 // 2 else line // CHUNK
 
 
 def unit_of(n_body: int, line: int) -> Span:
@@ -191,6 +196,7 @@ __all__ = [
     "LexedLine",
     "LineCache",
     "Span",
+    "chunk_of",
     "lex_lines",
     "lex_unit",
     "lexer_for",

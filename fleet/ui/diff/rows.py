@@ -43,9 +43,9 @@ class Block:
     height: int = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """What one row shows."""
+class Row(NamedTuple):
+    """What one row shows (a named tuple: one is made per row drawn, and this is the cheapest
+    typed record to make)."""
 
     kind: RowKind
     file: int = -1

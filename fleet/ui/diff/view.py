@@ -22,7 +22,15 @@ from textual.theme import Theme
 
 from fleet.core import review
 from fleet.ui.diff import paint
-from fleet.ui.diff.lex import RAW_LIMIT, LexedLine, LineCache, Span, lex_unit, unit_of
+from fleet.ui.diff.lex import (
+    RAW_LIMIT,
+    LexedLine,
+    LineCache,
+    Span,
+    chunk_of,
+    lex_unit,
+    unit_of,
+)
 from fleet.ui.diff.rows import Decision, DiffRows
 from fleet.ui.diff.styles import DiffStyles, diff_styles
 
@@ -235,20 +243,21 @@ class DiffView(ScrollView):
         width = self._width()
         if width < 2:
             return Strip.blank(width, styles.base)
-        row = self.rows.row_at(y + self._top())
-        if row.kind == "message":
-            return paint.message_strip(self.rows.message_lines[row.line], width, styles)
-        if row.kind == "file":
-            return self._file_line(row.file, width, styles)
-        if row.kind == "hunk":
-            assert self.rows.diff is not None
-            f = self.rows.diff.files[row.file]
-            hunk = self.rows.hunks[row.hunk]
-            cursor = row.hunk == self.rows.cursor
-            decision = self.rows.decision(hunk)
-            return paint.hunk_header_strip(f, hunk, decision, cursor, width, styles)
-        if row.kind == "body":
+        rows = self.rows
+        row = rows.row_at(y + self._top())
+        kind = row.kind
+        if kind == "body":  # most rows: first
             return self._body_line(row.hunk, row.line, width, styles)
+        if kind == "hunk":
+            assert rows.diff is not None
+            hunk = rows.hunks[row.hunk]
+            cursor = row.hunk == rows.cursor
+            f = rows.diff.files[row.file]
+            return paint.hunk_header_strip(f, hunk, rows.decision(hunk), cursor, width, styles)
+        if kind == "file":
+            return self._file_line(row.file, width, styles)
+        if kind == "message":
+            return paint.message_strip(rows.message_lines[row.line], width, styles)
         return Strip.blank(width, styles.base)
 
     def _file_line(self, fi: int, width: int, styles: DiffStyles) -> Strip:
@@ -263,16 +272,17 @@ class DiffView(ScrollView):
         return strip
 
     def _body_line(self, index: int, line: int, width: int, styles: DiffStyles) -> Strip:
-        span = unit_of(self.rows.hunk_rows(index)[1] - 1, line)
-        key = (index, span.chunk, width, self._gen)
+        rows = self.rows
+        n_body = rows.hunk_rows(index)[1] - 1
+        key = (index, chunk_of(n_body, line), width, self._gen)
         unit = self._units.get(key)
         if unit is None:
-            digits = self.rows.digits
+            span = unit_of(n_body, line)
             lexed = self._lex(index, span, width - 1)
-            lines = [paint.body_segments(x, width - 1, digits, styles) for x in lexed]
+            lines = [paint.body_segments(x, width - 1, rows.digits, styles) for x in lexed]
             unit = _Unit(span.first, lines, {True: [None] * len(lines), False: [None] * len(lines)})
             self._units.put(key, unit, len(lines))
-        cursor = index == self.rows.cursor
+        cursor = index == rows.cursor
         i = line - unit.first
         made = unit.strips[cursor]
         strip = made[i]
