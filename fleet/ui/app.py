@@ -37,6 +37,7 @@ from fleet.core.textsafe import inert
 from fleet.core.wiring import wired
 from fleet.presentation import host_label
 from fleet.ui.bindings import BINDINGS, keymap_from_config
+from fleet.ui.diff import DiffPanel
 from fleet.ui.model import Card, FleetModel
 from fleet.ui.screens.help import HelpScreen
 from fleet.ui.screens.new_session import NewSession, NewSessionScreen
@@ -47,7 +48,6 @@ from fleet.ui.themes import (
     saved_theme,
     status_variable_defaults,
 )
-from fleet.ui.widgets.diffpanel import DiffPanel
 from fleet.ui.widgets.grid import SessionGrid
 
 log = logging.getLogger("fleet.ui")

@@ -9,6 +9,10 @@ built-in themes live in the top-level ``themes/`` folder of a checkout, which th
 A broken user theme never stops the app: it is skipped and a warning naming the file and the
 problem is returned for the app to show. A user theme that leaves out status colours gets those
 of the built-in theme of the same darkness, so ``$status-*`` always resolves.
+
+Widgets that draw with the Line API (the session grid, the diff panel) cannot use CSS for every
+cell: they look colours up with :func:`theme_colour` and keep text legible with
+:func:`readable`, so both read a theme the same way.
 """
 
 from __future__ import annotations
@@ -263,6 +267,61 @@ def register_all(app: App[Any], env: Mapping[str, str] = os.environ) -> list[str
     for theme in themes:
         app.register_theme(theme)
     return warnings
+
+
+# --------------------------------------------------------------------------- colours in code
+
+
+def css_variables(app: App[Any]) -> dict[str, str]:
+    """The variables of the app's theme (Textual's defaults until a theme has been applied)."""
+    return app.theme_variables or app.get_css_variables()
+
+
+def theme_colour(
+    variables: Mapping[str, str], *names: str, over: Color | None = None
+) -> Color | None:
+    """The first of `names` that gives a colour, or None.
+
+    A name is a theme variable (one ``$other`` reference is followed) or a literal colour
+    (``"#rrggbb"``) to fall back on. A translucent colour is laid over `over` when given, so
+    what is returned is what the cell will show.
+    """
+    for name in names:
+        value = variables.get(name, name if name.startswith("#") else "")
+        if value.startswith("$"):
+            value = variables.get(value[1:], "")
+        if not value:
+            continue
+        try:
+            parsed = Color.parse(value)
+        except Exception:  # a variable that is no colour ("auto 87%"), or a broken user theme
+            continue
+        return over + parsed if over is not None and parsed.a < 1 else parsed
+    return None
+
+
+def _luminance(c: Color) -> float:
+    def channel(v: int) -> float:
+        s = v / 255
+        return s / 12.92 if s <= 0.03928 else float(((s + 0.055) / 1.055) ** 2.4)
+
+    return 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b)
+
+
+def _contrast(a: Color, b: Color) -> float:
+    """The WCAG contrast ratio of two opaque colours (1 to 21)."""
+    la, lb = _luminance(a), _luminance(b)
+    hi, lo = max(la, lb), min(la, lb)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def readable(colour: Color, background: Color, foreground: Color, minimum: float = 3.0) -> Color:
+    """`colour`, moved toward the foreground until it reads on the background."""
+    for _ in range(6):
+        if _contrast(colour, background) >= minimum:
+            break
+        colour = colour.blend(foreground, 0.35)
+    return colour
 
 
 # --------------------------------------------------------------------------- remembering

@@ -35,8 +35,8 @@ from textual.widgets import Input
 from fleet.core import supervisor as supervisor_module
 from fleet.core.config import load_config
 from fleet.ui.app import FleetApp, SteerScreen
+from fleet.ui.diff import DiffPanel
 from fleet.ui.model import Card
-from fleet.ui.widgets.diffpanel import DiffPanel
 from fleet.ui.widgets.grid import TAIL_SHOWN, SessionGrid
 
 MARKER = re.compile(r"tick n=(\d+) t=(\d+\.\d+)")

@@ -12,7 +12,7 @@ import pytest
 
 from fleet.core.config import load_config
 from fleet.ui.app import FleetApp
-from fleet.ui.widgets.diffpanel import DiffPanel
+from fleet.ui.diff import DiffPanel
 from fleet.ui.widgets.grid import SessionGrid
 from tests.integration.fleetrun import FleetCLI, pilot_until, write_as_agent
 from tests.integration.hosts import LoopbackFleet

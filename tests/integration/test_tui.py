@@ -133,7 +133,7 @@ async def test_new_session_from_the_form_and_commands(fleet: FleetCLI) -> None:
 
 
 async def test_review_from_the_diff_panel(fleet: FleetCLI) -> None:
-    from fleet.ui.widgets.diffpanel import DiffPanel
+    from fleet.ui.diff import DiffPanel
 
     lf = fleet.lf
     h = lf["alpha"]

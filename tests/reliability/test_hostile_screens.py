@@ -28,7 +28,7 @@ from rich.cells import cell_len
 
 from fleet.core.config import load_config
 from fleet.ui.app import FleetApp
-from fleet.ui.widgets.diffpanel import DiffPanel, DiffView
+from fleet.ui.diff import DiffPanel, DiffView
 from fleet.ui.widgets.grid import SessionGrid
 from tests.integration.fleetrun import FleetCLI, Result, pilot_until, wait_for
 from tests.integration.hosts import LoopbackFleet, LoopbackHost

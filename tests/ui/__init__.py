@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import time
+from typing import ClassVar
 
 from textual.app import App, ComposeResult
+from textual.strip import Strip
 
 from fleet.core import events
 from fleet.core.models import DiffStat, Session, Status
@@ -64,8 +66,27 @@ def output_event(host: str, sid: str, offset: int, data: bytes) -> events.Output
     return events.OutputArrived(host=host, session=sid, offset=offset, data=data)
 
 
+class CountingGrid(SessionGrid):
+    """The grid, counting the lines it draws and its flushes (the real grid counts nothing)."""
+
+    def __init__(self, model: FleetModel, *, id: str | None = None) -> None:
+        super().__init__(model, id=id)
+        self.render_count = 0
+        self.flush_count = 0
+
+    def render_line(self, y: int) -> Strip:
+        self.render_count += 1
+        return super().render_line(y)
+
+    def _flush(self) -> None:
+        self.flush_count += 1
+        super()._flush()
+
+
 class GridApp(App[None]):
     """Just the grid, over a model the test fills."""
+
+    GRID: ClassVar[type[SessionGrid]] = SessionGrid
 
     def __init__(self, model: FleetModel) -> None:
         super().__init__()
@@ -73,7 +94,7 @@ class GridApp(App[None]):
         self.selected: list[object] = []
 
     def compose(self) -> ComposeResult:
-        yield SessionGrid(self.model, id="grid")
+        yield self.GRID(self.model, id="grid")
 
     def on_session_grid_selected(self, message: SessionGrid.Selected) -> None:
         self.selected.append(message.card.key if message.card else None)
@@ -81,3 +102,13 @@ class GridApp(App[None]):
     @property
     def grid(self) -> SessionGrid:
         return self.query_one(SessionGrid)
+
+
+class CountingGridApp(GridApp):
+    """The grid app with a :class:`CountingGrid`."""
+
+    GRID = CountingGrid
+
+    @property
+    def counting_grid(self) -> CountingGrid:
+        return self.query_one(CountingGrid)

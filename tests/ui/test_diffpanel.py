@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from textual import on
@@ -19,9 +20,10 @@ from textual.widgets import Input
 
 from fleet.core import review
 from fleet.core.remote.hostside.review import DIFF_ARGS, DIFF_CONFIG
+from fleet.ui.diff import DiffPanel, DiffView, FileList
+from fleet.ui.diff.lex import RAW_LIMIT, LexedLine, Span
 from fleet.ui.screens.prompt import PromptScreen
 from fleet.ui.themes import register_all
-from fleet.ui.widgets.diffpanel import DiffPanel, DiffView, FileList
 
 SIZE = (160, 50)
 REF = "devbox/s1"
@@ -118,8 +120,37 @@ def real_diff(tmp_path: Path) -> review.Diff:
 # --------------------------------------------------------------------------- the test app
 
 
+class LexLoggingView(DiffView):
+    """The hunks view, logging what it lexes (the real view keeps no log)."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.lex_log: list[tuple[int, int, int]] = []  # (hunk number, first body line, count)
+        self.longest_lexed = 0  # characters of the longest line handed to the lexer
+
+    def _lex(self, index: int, span: Span, width: int) -> list[LexedLine]:
+        lexed = super()._lex(index, span, width)
+        self.lex_log.append((self.hunks[index].number, span.first, span.end - span.first))
+        self.longest_lexed = max([self.longest_lexed, *(len(line.text) for line in lexed)])
+        return lexed
+
+    @property
+    def lexed_lines(self) -> int:
+        return sum(count for _, _, count in self.lex_log)
+
+
+class LexLoggingPanel(DiffPanel):
+    """The panel around a :class:`LexLoggingView`."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.view = LexLoggingView(id="diff-view")
+
+
 class PanelApp(App[None]):
     """Just the panel, under fleet's themes."""
+
+    PANEL: ClassVar[type[DiffPanel]] = DiffPanel
 
     def __init__(self, diff: review.Diff | None = None, theme: str = "fleet-dark") -> None:
         super().__init__()
@@ -129,7 +160,7 @@ class PanelApp(App[None]):
         self.closed = 0
 
     def compose(self) -> ComposeResult:
-        yield DiffPanel(id="panel")
+        yield self.PANEL(id="panel")
 
     def on_mount(self) -> None:
         register_all(self)
@@ -149,6 +180,16 @@ class PanelApp(App[None]):
     @on(DiffPanel.Closed)
     def _closed(self, event: DiffPanel.Closed) -> None:
         self.closed += 1
+
+
+class LexLoggingApp(PanelApp):
+    """The panel app whose hunks view logs what it lexes."""
+
+    PANEL = LexLoggingPanel
+
+    @property
+    def logging_view(self) -> LexLoggingView:
+        return self.query_one(LexLoggingView)
 
 
 def view_lines(view: DiffView) -> list[str]:
@@ -267,10 +308,10 @@ async def test_hostile_content_is_inert_and_cut(tmp_path: Path) -> None:
     )
     write(repo, {"notes.txt": evil, "\x1b[31mred-name.txt": b"x\n"})
     diff = review.parse(diff_of(repo))
-    app = PanelApp(diff)
+    app = LexLoggingApp(diff)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        view = app.panel.view
+        view = app.logging_view
         width = view.scrollable_content_region.width
         lines = view_lines(view)
         text = "\n".join(lines)
@@ -284,6 +325,7 @@ async def test_hostile_content_is_inert_and_cut(tmp_path: Path) -> None:
         assert "── red-name.txt · new file" in text  # the path, its escape sequence gone
         # The 1 MB line was cut before lexing.
         assert view.lexed_lines < 50
+        assert 0 < view.longest_lexed <= max(RAW_LIMIT, 4 * width)
         files = app.panel.files
         assert all("\x1b" not in row.path for row in files.rows)
 

@@ -13,11 +13,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+from pygments.lexer import Lexer
 from textual import events
 
 from fleet.core import review
-from fleet.ui.widgets.diffpanel import CHUNK, DiffView
-from tests.ui.test_diffpanel import REF, PanelApp, diff_of, init_repo, write
+from fleet.ui.diff import CHUNK, lex
+from tests.ui.test_diffpanel import REF, LexLoggingApp, LexLoggingView, diff_of, init_repo, write
 
 SIZE = (160, 50)
 FILES, FILE_LINES, EVERY = 40, 400, 20  # 20 one-line edits per file, far enough apart
@@ -59,7 +61,7 @@ def summary(samples: list[float]) -> str:
 class FrameRecorder:
     """When the screen finished composing each frame."""
 
-    def __init__(self, app: PanelApp) -> None:
+    def __init__(self, app: LexLoggingApp) -> None:
         self.ends: list[float] = []
         screen = app.screen
         original: Callable[[], None] = screen._compositor_refresh
@@ -80,7 +82,7 @@ async def wait_frame(frames: FrameRecorder, after: int, timeout: float = 5.0) ->
     return frames.ends[after]
 
 
-def check_only_visible_lexed(view: DiffView) -> int:
+def check_only_visible_lexed(view: LexLoggingView) -> int:
     """Every unit lexed since the log was cleared has a line on screen; returns lines lexed."""
     top = round(view.scroll_offset.y)
     bottom = top + view.scrollable_content_region.height
@@ -93,13 +95,28 @@ def check_only_visible_lexed(view: DiffView) -> int:
     return sum(count for _, _, count in view.lex_log)
 
 
-def reset(view: DiffView) -> None:
+class LexerRuns:
+    """How many times pygments ran on a non-empty text (wraps the lex module's lex_lines)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        original = lex.lex_lines
+
+        def counted(lexer: Lexer, texts: list[str]) -> list[lex.Tokens]:
+            self.count += bool(texts)
+            return original(lexer, texts)
+
+        monkeypatch.setattr(lex, "lex_lines", counted)
+
+
+def reset(view: LexLoggingView, runs: LexerRuns) -> None:
     view.lex_log.clear()
-    view.lexed_lines = 0
-    view.lex_calls = 0
+    runs.count = 0
 
 
-async def test_ten_thousand_line_diff_opens_and_pages(tmp_path: Path) -> None:
+async def test_ten_thousand_line_diff_opens_and_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     t0 = time.perf_counter()
     diff = big_diff(tmp_path)
     parse_s = time.perf_counter() - t0
@@ -107,18 +124,19 @@ async def test_ten_thousand_line_diff_opens_and_pages(tmp_path: Path) -> None:
     assert total_lines >= 10_000
     assert len(diff.hunks) == FILES * (FILE_LINES // EVERY) + 1
 
-    app = PanelApp()
+    runs = LexerRuns(monkeypatch)
+    app = LexLoggingApp()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         panel = app.panel
-        view = panel.view
+        view = app.logging_view
         height = view.scrollable_content_region.height
         await app.workers.wait_for_complete()  # the panel's pygments warm-up, on mount
         frames = FrameRecorder(app)
 
         # 1. show() and the first frame that shows the diff.
         await pilot.pause()
-        reset(view)
+        reset(view, runs)
         before = len(frames.ends)
         start = time.perf_counter()
         panel.show(REF, diff)
@@ -127,7 +145,7 @@ async def test_ten_thousand_line_diff_opens_and_pages(tmp_path: Path) -> None:
         assert view.virtual_size.height > total_lines - 500
         lexed_open = check_only_visible_lexed(view)
         assert 0 < lexed_open <= height + 2 * CHUNK
-        assert view.lex_calls <= 2 * len(view.lex_log)
+        assert runs.count <= 2 * len(view.lex_log)  # the old side and the new side
 
         # 2. Page down through the real key path (the driver's key event to the frame).
         driver = app._driver
@@ -135,7 +153,7 @@ async def test_ten_thousand_line_diff_opens_and_pages(tmp_path: Path) -> None:
         pages: list[float] = []
         for _ in range(30):
             await pilot.pause()
-            reset(view)
+            reset(view, runs)
             before = len(frames.ends)
             start = time.perf_counter()
             key = events.Key("pagedown", None)
@@ -147,7 +165,7 @@ async def test_ten_thousand_line_diff_opens_and_pages(tmp_path: Path) -> None:
 
         # 3. Into the 3,000-line new file: only the chunks on screen are lexed.
         await pilot.pause()
-        reset(view)
+        reset(view, runs)
         before = len(frames.ends)
         start = time.perf_counter()
         view.move_cursor(len(view.hunks) - 1)
@@ -164,7 +182,7 @@ async def test_ten_thousand_line_diff_opens_and_pages(tmp_path: Path) -> None:
         steps: list[float] = []
         for _ in range(30):
             await pilot.pause()
-            reset(view)
+            reset(view, runs)
             before = len(frames.ends)
             start = time.perf_counter()
             panel.next_hunk()

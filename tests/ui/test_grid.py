@@ -11,7 +11,7 @@ from textual.theme import Theme
 from fleet.core.models import DiffStat, Status
 from fleet.ui.model import FleetModel
 from fleet.ui.widgets.grid import CARD_HEIGHT, SessionGrid
-from tests.ui import GridApp, make_session, status_event
+from tests.ui import CountingGridApp, GridApp, make_session, status_event
 
 UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 
@@ -159,10 +159,10 @@ async def test_selection_follows_the_card_across_resorts() -> None:
 
 async def test_updates_are_coalesced_into_one_flush() -> None:
     m = fleet(40, hosts=4)
-    app = GridApp(m)
+    app = CountingGridApp(m)
     async with app.run_test(size=(200, 50)) as pilot:
         await pilot.pause()
-        grid = app.grid
+        grid = app.counting_grid
         before = grid.flush_count
         for i in range(1000):
             key = (f"h{i % 4}", f"s{i % 40}")
@@ -179,10 +179,10 @@ async def test_updates_are_coalesced_into_one_flush() -> None:
 
 async def test_off_screen_updates_repaint_nothing() -> None:
     m = fleet(400, hosts=10)
-    app = GridApp(m)
+    app = CountingGridApp(m)
     async with app.run_test(size=(200, 50)) as pilot:
         await pilot.pause()
-        grid = app.grid
+        grid = app.counting_grid
         off = [k for k in (c.key for c in m.visible()) if k not in set(grid.visible_keys())]
         grid.render_count = 0
         for key in off[:200]:

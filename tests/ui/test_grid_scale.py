@@ -18,14 +18,14 @@ from textual.binding import Binding
 from fleet.core.models import DiffStat, Status
 from fleet.ui.model import FleetModel, rank
 from fleet.ui.widgets.grid import CARD_HEIGHT
-from tests.ui import GridApp, make_session, status_event
+from tests.ui import CountingGridApp, GridApp, make_session, status_event
 
 N, HOSTS = 1000, 50
 SIZE = (200, 50)
 STATUSES = (Status.WORKING, Status.IDLE, Status.WORKING, Status.STARTING, Status.EXITED)
 
 
-class KeyedGridApp(GridApp):
+class KeyedGridApp(CountingGridApp):
     BINDINGS = [  # noqa: RUF012  (Textual's own idiom)
         Binding("j", "move(0, 1)", "down", id="down"),
         Binding("k", "move(0, -1)", "up", id="up"),
@@ -100,7 +100,7 @@ async def test_thousand_sessions_move_and_burst() -> None:
     app = KeyedGridApp(m)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        grid = app.grid
+        grid = app.counting_grid
         height = grid.scrollable_content_region.height
         check_order(m)
         assert grid.columns == 4

@@ -10,7 +10,7 @@ from textual.widgets._toast import Toast
 from fleet.core import events
 from fleet.core.config import load_config
 from fleet.ui.app import FleetApp
-from fleet.ui.widgets.diffpanel import DiffPanel
+from fleet.ui.diff import DiffPanel
 from tests.ui import make_session
 from tests.ui.conftest import UiDirs
 

@@ -262,6 +262,38 @@ async def test_switching_themes_live_recolours_the_status_variables() -> None:
         assert idle == Color.parse(themes.status_variable_defaults()["status-idle"])
 
 
+# --------------------------------------------------------------------------- colours in code
+
+
+def test_theme_colour_follows_references_and_falls_back() -> None:
+    variables = {"primary": "#112233", "accent": "$primary", "text": "auto 87%", "odd": "$nope"}
+    assert themes.theme_colour(variables, "accent") == Color.parse("#112233")
+    # Not a colour, a dangling reference, an unknown name: the next name, then the literal.
+    assert themes.theme_colour(variables, "text", "odd", "missing", "#abcdef") == Color.parse(
+        "#abcdef"
+    )
+    assert themes.theme_colour(variables, "text", "missing") is None
+    # A translucent colour is what it shows over the background.
+    half = {"tint": "#ffffff80"}
+    over = themes.theme_colour(half, "tint", over=Color(0, 0, 0))
+    assert over is not None and over.a == 1 and 120 < over.r < 135
+    assert themes.theme_colour(half, "tint") == Color.parse("#ffffff80")
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_readable_lifts_a_dim_colour_until_it_reads(name: str) -> None:
+    theme = builtin()[name]
+    assert theme.background is not None and theme.foreground is not None
+    background, foreground = Color.parse(theme.background), Color.parse(theme.foreground)
+    dim = background.blend(foreground, 0.1)
+    assert themes._contrast(dim, background) < 3
+    lifted = themes.readable(dim, background, foreground)
+    assert themes._contrast(lifted, background) >= 3
+    assert abs(themes._contrast(lifted, background) - contrast(lifted.hex, theme.background)) < 1e-6
+    already = Color.parse(theme.variables["status-needs-input"])
+    assert themes.readable(already, background, foreground) == already
+
+
 # --------------------------------------------------------------------------- remembering
 
 

@@ -22,7 +22,6 @@ from rich.color import Color as RichColor
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
-from textual.color import Color
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -39,6 +38,7 @@ from fleet.presentation import (
     unread_label,
 )
 from fleet.ui.model import Card, FleetModel, group_title, safe_line
+from fleet.ui.themes import css_variables, theme_colour
 
 Key = tuple[str, str]
 
@@ -165,10 +165,6 @@ class SessionGrid(ScrollView, inherit_bindings=False):
         self._pulsed: dict[Key, float] = {}  # attention_since we already pulsed for
         self._pulse_timer: Timer | None = None
         self._headers_drawn: dict[int, str] = {}
-        # Counters for tests and benchmarks.
-        self.flush_count = 0
-        self.render_count = 0
-        self.block_builds = 0
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -370,7 +366,6 @@ class SessionGrid(ScrollView, inherit_bindings=False):
     def _flush(self) -> None:
         self._flush_scheduled = False
         self._last_flush = time.monotonic()
-        self.flush_count += 1
         pending, self._pending = self._pending, set()
         now = time.time()
         pulse_started = False
@@ -429,7 +424,6 @@ class SessionGrid(ScrollView, inherit_bindings=False):
     # -- drawing -------------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        self.render_count += 1
         styles = self._get_styles()
         width = self._width
         vy = y + round(self.scroll_offset.y)
@@ -452,21 +446,11 @@ class SessionGrid(ScrollView, inherit_bindings=False):
         return self._styles
 
     def _resolve_styles(self) -> _Styles:
-        app = self.app
-        variables = app.theme_variables or app.get_css_variables()
+        variables = css_variables(self.app)
 
         def colour(*names: str) -> RichColor | None:
-            for name in names:
-                value = variables.get(name, name if name.startswith("#") else "")
-                if value.startswith("$"):
-                    value = variables.get(value[1:], "")
-                if not value:
-                    continue
-                try:
-                    return Color.parse(value).rich_color
-                except Exception:
-                    continue
-            return None
+            found = theme_colour(variables, *names)
+            return found.rich_color if found is not None else None
 
         base = self.rich_style
         muted = Style(color=colour("foreground-muted", "text-muted", "#909090"))
@@ -534,7 +518,6 @@ class SessionGrid(ScrollView, inherit_bindings=False):
         return strips
 
     def _draw_card(self, card: Card, signature: tuple[object, ...], styles: _Styles) -> list[Strip]:
-        self.block_builds += 1
         _, is_cursor, pulsing, width, dynamic, _ = signature
         assert isinstance(width, int) and isinstance(dynamic, str)
         tl, h, tr, v, bl, br = _HEAVY if is_cursor else _ROUND
