@@ -34,9 +34,9 @@ from typing import Any
 
 import aiosqlite
 
-from . import events, fleetstate
-from .errors import FleetError
-from .models import DiffStat, Session, Status
+from .. import events, fleetstate
+from ..errors import FleetError
+from ..models import DiffStat, Session, Status
 
 __all__ = [
     "MIGRATIONS",
