@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 
 from fleet.core import events
-from fleet.core import store as store_module
 from fleet.core.models import DiffStat, Session, Status
-from fleet.core.store import SCHEMA_VERSION, Store, StoreError
+from fleet.core.store import SCHEMA_VERSION, Store, StoreError, schema
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -505,8 +504,8 @@ async def test_pending_migrations_run_in_order(
         ran.append(len(ran) + 1)
         db.execute("UPDATE sessions SET pinned = 1")  # needs the previous step
 
-    steps = [*store_module.MIGRATIONS, add_column, use_column]
-    monkeypatch.setattr(store_module, "MIGRATIONS", steps)
+    steps = [*schema.MIGRATIONS, add_column, use_column]
+    monkeypatch.setattr(schema, "MIGRATIONS", steps)
     async with await Store.open(db_path) as s:
         assert ran == [1, 2]
         assert [c.session.id for c in await s.sessions()] == ["s1"]
@@ -527,7 +526,7 @@ async def test_a_failing_migration_leaves_the_previous_version(
         db.execute("ALTER TABLE sessions ADD COLUMN half INTEGER")
         db.execute("SELECT * FROM no_such_table")
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, half_done])
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, half_done])
     with pytest.raises(StoreError, match="not a usable fleet database"):
         await Store.open(db_path)
     with raw(db_path) as db:

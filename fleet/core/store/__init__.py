@@ -21,9 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import sqlite3
-import stat
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,8 +33,16 @@ from typing import Any
 import aiosqlite
 
 from .. import events, fleetstate
-from ..errors import FleetError
 from ..models import DiffStat, Session, Status
+from .errors import StoreError, busy, errname, no_room, translate
+from .schema import (
+    BUSY_TIMEOUT,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    create_file,
+    make_private,
+    open_writer,
+)
 
 __all__ = [
     "MIGRATIONS",
@@ -52,20 +58,10 @@ __all__ = [
 log = logging.getLogger("fleet.store")
 
 OUTPUT_KEEP_BYTES = 2 * 1024 * 1024
-APPLICATION_ID = 0x666C7431  # "flt1" in the file header: this file is a fleet store
-FILE_MODE = 0o600
-DIR_MODE = 0o700
-BUSY_TIMEOUT = 10.0  # seconds another fleet process may hold the write lock
 OPEN_ATTEMPTS = 8  # for the moments SQLite reports "locked" without waiting
 BUSY_RETRIES = 3  # whole-batch attempts when the file stays locked
 HOLD_RETRY_FIRST = 0.2  # seconds before retrying a batch the disk had no room for
 HOLD_RETRY_MAX = 2.0
-
-
-class StoreError(FleetError):
-    """The local store cannot be used or a write to it failed; the message says what to do."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -113,230 +109,6 @@ class Decision:
     action: str
     note: str
     patch: str
-
-
-# -- schema ---------------------------------------------------------------------------------
-
-Migration = Callable[[sqlite3.Connection], None]
-
-_V1 = (
-    """CREATE TABLE hosts (
-        name TEXT PRIMARY KEY,
-        target TEXT NOT NULL DEFAULT '',
-        state TEXT NOT NULL DEFAULT '',
-        reason TEXT NOT NULL DEFAULT '',
-        last_seen REAL NOT NULL DEFAULT 0,
-        watch_cursor INTEGER
-    )""",
-    """CREATE TABLE sessions (
-        host TEXT NOT NULL,
-        id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        agent TEXT NOT NULL DEFAULT '',
-        status TEXT NOT NULL,
-        exit_code INTEGER,
-        branch TEXT NOT NULL DEFAULT '',
-        worktree TEXT NOT NULL DEFAULT '',
-        repo TEXT NOT NULL DEFAULT '',
-        base TEXT NOT NULL DEFAULT '',
-        task TEXT NOT NULL DEFAULT '',
-        created REAL NOT NULL DEFAULT 0,
-        status_since REAL NOT NULL DEFAULT 0,
-        added INTEGER NOT NULL DEFAULT 0,
-        removed INTEGER NOT NULL DEFAULT 0,
-        files INTEGER NOT NULL DEFAULT 0,
-        gone INTEGER NOT NULL DEFAULT 0,
-        unread INTEGER NOT NULL DEFAULT 0,
-        updated REAL NOT NULL DEFAULT 0,
-        agent_session_id TEXT,
-        PRIMARY KEY (host, id)
-    )""",
-    "CREATE INDEX sessions_by_created ON sessions (host, created)",
-    """CREATE TABLE screens (
-        host TEXT NOT NULL,
-        session TEXT NOT NULL,
-        digest TEXT NOT NULL,
-        text TEXT NOT NULL,
-        at REAL NOT NULL,
-        PRIMARY KEY (host, session)
-    )""",
-    # Output cursors live apart from sessions: output may arrive before the session is known.
-    """CREATE TABLE outputs (
-        host TEXT NOT NULL,
-        session TEXT NOT NULL,
-        cursor INTEGER NOT NULL DEFAULT 0,
-        kept INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (host, session)
-    )""",
-    """CREATE TABLE output_chunks (
-        id INTEGER PRIMARY KEY,
-        host TEXT NOT NULL,
-        session TEXT NOT NULL,
-        offset INTEGER NOT NULL,
-        data BLOB NOT NULL
-    )""",
-    "CREATE UNIQUE INDEX output_chunks_by_offset ON output_chunks (host, session, offset)",
-    """CREATE TABLE audit (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        at REAL NOT NULL,
-        host TEXT NOT NULL,
-        session TEXT,
-        kind TEXT NOT NULL,
-        detail TEXT NOT NULL DEFAULT '{}'
-    )""",
-    "CREATE INDEX audit_by_session ON audit (host, session, id)",
-    """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
-       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
-    """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
-       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
-    """CREATE TABLE decisions (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        host TEXT NOT NULL,
-        session TEXT NOT NULL,
-        fingerprint TEXT NOT NULL,
-        hunk INTEGER NOT NULL,
-        action TEXT NOT NULL,
-        note TEXT NOT NULL DEFAULT '',
-        patch TEXT NOT NULL DEFAULT '',
-        at REAL NOT NULL
-    )""",
-    "CREATE INDEX decisions_by_session ON decisions (host, session, id)",
-)
-
-
-def _v1(db: sqlite3.Connection) -> None:
-    for statement in _V1:
-        db.execute(statement)
-    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-
-
-# Step N (1-based) takes a database at schema N-1 to schema N, inside one transaction.
-# Append only: never edit a step that has shipped.
-MIGRATIONS: list[Migration] = [_v1]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def _user_version(db: sqlite3.Connection) -> int:
-    return int(db.execute("PRAGMA user_version").fetchone()[0])
-
-
-def _migrate(db: sqlite3.Connection, path: Path, steps: Sequence[Migration]) -> None:
-    """Bring the database to len(steps), one step per transaction; refuse a newer one."""
-    known = len(steps)
-    while True:
-        # Re-read the version under the write lock: another fleet may be migrating it too.
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            version = _user_version(db)
-            app = int(db.execute("PRAGMA application_id").fetchone()[0])
-            if app not in (0, APPLICATION_ID):
-                raise _unusable(path, "it was not written by fleet")
-            if version > known:
-                raise StoreError(
-                    f"{path} was written by a newer fleet (schema {version}, this fleet knows "
-                    f"{known}): upgrade fleet, or move the file away to start afresh (sessions "
-                    "are recovered from the hosts)"
-                )
-            if version == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                raise _unusable(path, "it holds tables fleet did not create")
-            if version == known:
-                db.execute("COMMIT")
-                return
-            steps[version](db)
-            db.execute(f"PRAGMA user_version = {version + 1}")
-            db.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
-            raise
-        log.info("store %s: schema %d -> %d", path, version, version + 1)
-
-
-def _unusable(path: Path, why: object) -> StoreError:
-    return StoreError(
-        f"{path} is not a usable fleet database ({why}): move it away (for example to "
-        f"{path.name}.broken) and run fleet again to start afresh (sessions are recovered from "
-        "the hosts)"
-    )
-
-
-def _errname(exc: BaseException) -> str:
-    return str(getattr(exc, "sqlite_errorname", "") or "")
-
-
-def _no_room(exc: BaseException) -> bool:
-    """The disk is full or failing: nothing is wrong with the data, retrying later may work."""
-    return isinstance(exc, sqlite3.OperationalError) and _errname(exc).startswith(
-        ("SQLITE_FULL", "SQLITE_IOERR")
-    )
-
-
-def _busy(exc: BaseException) -> bool:
-    return isinstance(exc, sqlite3.OperationalError) and _errname(exc).startswith(
-        ("SQLITE_BUSY", "SQLITE_LOCKED")
-    )
-
-
-def _translate(path: Path, exc: sqlite3.Error) -> StoreError:
-    name = getattr(exc, "sqlite_errorname", "")
-    if name.startswith("SQLITE_FULL"):
-        return StoreError(f"cannot write {path}: the disk is full ({exc}); free some space")
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-        return StoreError(f"{path} is locked by another program: close it or try again ({exc})")
-    if name.startswith(("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_READONLY", "SQLITE_FULL")):
-        return StoreError(f"cannot write {path} ({exc}): check the disk and the file's owner")
-    return _unusable(path, exc)
-
-
-def _private(path: Path) -> None:
-    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-        with contextlib.suppress(OSError):
-            if stat.S_IMODE(name.stat().st_mode) != FILE_MODE:
-                name.chmod(FILE_MODE)
-
-
-def _create_file(path: Path) -> None:
-    parent = path.parent
-    try:
-        if not parent.exists():
-            parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-            parent.chmod(DIR_MODE)  # mkdir's mode passes through the umask
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-        os.close(fd)
-        if stat.S_IMODE(path.stat().st_mode) != FILE_MODE:
-            path.chmod(FILE_MODE)
-    except OSError as exc:
-        raise StoreError(
-            f"cannot create {path} ({exc.strerror or exc}): check its directory"
-        ) from None
-    if not path.is_file():
-        raise StoreError(f"{path} is not a regular file: move it away")
-
-
-def _open_writer(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(
-        str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
-    )
-    try:
-        # WAL is remembered by the file: switching needs an exclusive lock, and SQLite answers
-        # "locked" at once (without waiting) while another fleet has the file open.
-        mode = db.execute("PRAGMA journal_mode").fetchone()[0]
-        if str(mode).lower() != "wal":
-            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise StoreError(f"{path}: cannot use write-ahead logging (journal mode {mode})")
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("PRAGMA foreign_keys = ON")
-        _migrate(db, path, MIGRATIONS)
-        # Touch the small tables so a damaged file is refused now, not in the middle of work.
-        for table in ("hosts", "sessions", "screens", "outputs"):
-            db.execute(f"SELECT count(*) FROM {table}").fetchone()
-        db.execute("SELECT max(id) FROM audit").fetchone()
-    except BaseException:
-        db.close()
-        raise
-    return db
 
 
 # -- row helpers ----------------------------------------------------------------------------
@@ -511,7 +283,7 @@ class Store:
     async def open(cls, path: Path, *, output_keep: int = OUTPUT_KEEP_BYTES) -> Store:
         """Open (creating, 0600) and migrate the store at `path`; StoreError says what to do."""
         path = Path(path)
-        _create_file(path)
+        create_file(path)
         loop = asyncio.get_running_loop()
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fleet-store")
         reader: aiosqlite.Connection | None = None
@@ -519,13 +291,10 @@ class Store:
         try:
             for attempt in range(OPEN_ATTEMPTS):
                 try:
-                    writer = await loop.run_in_executor(executor, _open_writer, path)
+                    writer = await loop.run_in_executor(executor, open_writer, path)
                     break
                 except sqlite3.OperationalError as exc:
-                    busy = getattr(exc, "sqlite_errorname", "").startswith(
-                        ("SQLITE_BUSY", "SQLITE_LOCKED")
-                    )
-                    if not busy or attempt == OPEN_ATTEMPTS - 1:
+                    if not busy(exc) or attempt == OPEN_ATTEMPTS - 1:
                         raise
                     await asyncio.sleep(0.1 * (attempt + 1))  # another fleet is opening it
             reader = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT)
@@ -540,10 +309,10 @@ class Store:
             executor.shutdown(wait=False)
             if isinstance(exc, sqlite3.Error):
                 log.warning("store %s refused: %s", path, exc)
-                raise _translate(path, exc) from None
+                raise translate(path, exc) from None
             raise
         assert writer is not None  # the loop either broke with one or raised
-        _private(path)
+        make_private(path)
         log.debug("store %s open (schema %d)", path, SCHEMA_VERSION)
         return cls(path, writer, reader, executor, output_keep)
 
@@ -636,7 +405,7 @@ class Store:
                 try:
                     failed = await loop.run_in_executor(self._executor, self._commit, batch)
                 except sqlite3.OperationalError as exc:
-                    if _no_room(exc) and not self._closing:
+                    if no_room(exc) and not self._closing:
                         # Keep the batch, in order, and try again: the host keeps its journal
                         # and logs, so nothing is lost while the disk is full, and nothing
                         # after these writes may commit before them (cursors move in order).
@@ -645,9 +414,9 @@ class Store:
                         await self._sleep_unless_closing(hold_delay)
                         hold_delay = min(HOLD_RETRY_MAX, hold_delay * 2)
                         continue
-                    busy = _busy(exc)
+                    locked = busy(exc)
                     attempts += 1
-                    if busy and attempts < BUSY_RETRIES:
+                    if locked and attempts < BUSY_RETRIES:
                         log.warning("store %s busy, retrying %d writes", self.path, len(batch))
                         self._pending = batch + self._pending
                         await asyncio.sleep(0.5)
@@ -678,7 +447,7 @@ class Store:
         held = len(self._pending)
         if self._trouble is None:
             log.error("store %s: cannot write (%s); holding %d writes", self.path, exc, held)
-        what = "the disk is full" if _errname(exc).startswith("SQLITE_FULL") else "disk error"
+        what = "the disk is full" if errname(exc).startswith("SQLITE_FULL") else "disk error"
         self._trouble = StoreError(
             f"cannot write {self.path}: {what} ({exc}). fleet holds {held} change(s) in memory "
             "and retries: free some space"
@@ -706,7 +475,7 @@ class Store:
                 try:
                     unit.run(db)
                 except Exception as exc:
-                    if _no_room(exc) or _busy(exc):
+                    if no_room(exc) or busy(exc):
                         raise  # the file, not this unit: the whole batch waits or fails
                     db.execute("ROLLBACK TO unit")
                     failed.append((unit, exc))
@@ -979,7 +748,7 @@ class Store:
             return list(await self._reader.execute_fetchall(sql, params))
         except sqlite3.Error as exc:
             log.warning("store %s read failed: %s", self.path, exc)
-            raise _translate(self.path, exc) from None
+            raise translate(self.path, exc) from None
 
     async def sessions(self, host: str | None = None) -> list[CachedSession]:
         """Every stored session (gone ones too), sorted by host, then creation time."""
