@@ -423,7 +423,7 @@ async def test_a_failing_unit_is_reported_and_the_others_commit(
         raise ValueError("broken unit")
 
     store.audit("alpha", None, "stop", {"secret": "steering text"})
-    store._enqueue("test", "alpha", None, boom)
+    store._writer.enqueue("test", "alpha", None, boom)
     store.audit("alpha", None, "resume", {})
     logger = logging.getLogger("fleet.store")  # "fleet" may not propagate to the root
     logger.addHandler(caplog.handler)

@@ -23,9 +23,8 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -33,8 +32,9 @@ from typing import Any
 import aiosqlite
 
 from .. import events, fleetstate
-from ..models import DiffStat, Session, Status
-from .errors import StoreError, busy, errname, no_room, translate
+from ..models import Session
+from .errors import StoreError, busy, translate
+from .records import SELECT_SESSIONS, AuditEntry, CachedSession, Decision, cached_session
 from .schema import (
     BUSY_TIMEOUT,
     MIGRATIONS,
@@ -43,6 +43,7 @@ from .schema import (
     make_private,
     open_writer,
 )
+from .writer import Writer
 
 __all__ = [
     "MIGRATIONS",
@@ -59,59 +60,10 @@ log = logging.getLogger("fleet.store")
 
 OUTPUT_KEEP_BYTES = 2 * 1024 * 1024
 OPEN_ATTEMPTS = 8  # for the moments SQLite reports "locked" without waiting
-BUSY_RETRIES = 3  # whole-batch attempts when the file stays locked
-HOLD_RETRY_FIRST = 0.2  # seconds before retrying a batch the disk had no room for
-HOLD_RETRY_MAX = 2.0
-
-
-@dataclass(frozen=True)
-class CachedSession:
-    """A session as the store remembers it: the reducer's state, and when it last heard."""
-
-    state: fleetstate.SessionState
-    updated: float
-
-    @property
-    def session(self) -> Session:
-        return self.state.session
-
-    @property
-    def gone(self) -> bool:
-        return self.state.gone  # the host no longer lists it (kept: never silently dropped)
-
-    @property
-    def unread(self) -> int:
-        return self.state.unread  # status changes + output lines since the person looked
-
-    @property
-    def output_cursor(self) -> int:
-        return self.state.output_cursor
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    id: int
-    at: float
-    host: str
-    session: str | None
-    kind: str
-    detail: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Decision:
-    id: int
-    at: float
-    host: str
-    session: str
-    fingerprint: str
-    hunk: int
-    action: str
-    note: str
-    patch: str
 
 
 # -- row helpers ----------------------------------------------------------------------------
+
 
 _SESSION_COLUMNS = (
     "host, id, name, agent, status, exit_code, branch, worktree, repo, base, task, created, "
@@ -175,48 +127,11 @@ def _session_row(host: str, s: Session, now: float) -> SessionRow:
     )
 
 
-def _status(value: str) -> Status:
-    try:
-        return Status(value)
-    except ValueError:
-        return Status.LOST
-
-
-def _cached(row: sqlite3.Row) -> CachedSession:
-    """A row of _SELECT_SESSIONS: a session and its output cursor."""
-    session = Session(
-        id=row["id"],
-        name=row["name"],
-        host=row["host"],
-        agent=row["agent"],
-        status=_status(row["status"]),
-        branch=row["branch"],
-        worktree=row["worktree"],
-        repo=row["repo"],
-        base=row["base"],
-        task=row["task"],
-        created=row["created"],
-        status_since=row["status_since"],
-        exit_code=row["exit_code"],
-        diffstat=DiffStat(row["added"], row["removed"], row["files"]),
-        agent_session_id=row["agent_session_id"],
-    )
-    cursor = int(row["cursor"] or 0)
-    state = fleetstate.SessionState(session, bool(row["gone"]), int(row["unread"]), cursor)
-    return CachedSession(state=state, updated=float(row["updated"]))
-
-
-_SELECT_SESSIONS = (
-    "SELECT sessions.*, outputs.cursor AS cursor FROM sessions LEFT JOIN outputs "
-    "ON outputs.host = sessions.host AND outputs.session = sessions.id"
-)
-
-
 def _load_state(db: sqlite3.Connection, host: str, sid: str) -> fleetstate.SessionState | None:
     row = db.execute(
-        f"{_SELECT_SESSIONS} WHERE sessions.host = ? AND sessions.id = ?", (host, sid)
+        f"{SELECT_SESSIONS} WHERE sessions.host = ? AND sessions.id = ?", (host, sid)
     ).fetchone()
-    return None if row is None else _cached(row).state
+    return None if row is None else cached_session(row).state
 
 
 def _save_state(db: sqlite3.Connection, state: fleetstate.SessionState, now: float) -> None:
@@ -241,14 +156,6 @@ def _insert_audit(
     )
 
 
-@dataclass(frozen=True)
-class _Unit:
-    kind: str  # for logs only: the method that enqueued it
-    host: str
-    session: str | None
-    run: Callable[[sqlite3.Connection], object]
-
-
 class Store:
     """The local store. Open with `await Store.open(path)`; close with `await store.close()`."""
 
@@ -262,20 +169,9 @@ class Store:
     ) -> None:
         self.path = path
         self.output_keep = output_keep
-        self._db = writer
+        self._writer = Writer(path, writer, executor)
         self._reader = reader
-        self._executor = executor
-        self._pending: list[_Unit] = []
-        self._submitted = 0  # units enqueued so far
-        self._done = 0  # units the writer has finished with (committed or failed)
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
-        self._wake = asyncio.Event()
-        self._closing = False
         self._closed = False
-        self._failure: StoreError | None = None
-        self._trouble: StoreError | None = None  # set while the disk refuses our writes
-        self._commits = 0
-        self._task = asyncio.get_running_loop().create_task(self._writer(), name="fleet-store")
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -320,21 +216,11 @@ class Store:
         """Commit everything enqueued, then close; a write that failed is raised here."""
         if self._closed:
             return
-        self._closing = True
-        self._wake.set()
-        try:
-            await asyncio.shield(self._task)  # a cancelled close() must not cut a commit short
-        except asyncio.CancelledError:
-            if not self._task.cancelled():
-                raise
+        await self._writer.stop()
         self._closed = True
-        loop = asyncio.get_running_loop()
         with contextlib.suppress(sqlite3.Error):
             await self._reader.close()
-        with contextlib.suppress(sqlite3.Error):
-            await loop.run_in_executor(self._executor, self._db.close)
-        self._executor.shutdown(wait=True)
-        self._raise_failure()
+        await self._writer.close()
 
     async def __aenter__(self) -> Store:
         return self
@@ -350,163 +236,16 @@ class Store:
     @property
     def trouble(self) -> StoreError | None:
         """Why writes are held in memory right now (the disk is full or failing), else None."""
-        return self._trouble
+        return self._writer.trouble
 
     @property
     def commits(self) -> int:
         """How many transactions the writer has committed (for measurements and tests)."""
-        return self._commits
+        return self._writer.commits
 
     async def flush(self) -> None:
         """Wait until everything enqueued so far is committed; raise a failed write."""
-        target = self._submitted
-        if self._done < target:
-            if self._trouble is not None:
-                raise StoreError(str(self._trouble))
-            if self._task.done():
-                self._raise_failure()
-                raise StoreError(f"{self.path}: the store's writer has stopped; restart fleet")
-            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append((target, future))
-            self._wake.set()
-            await future
-        self._raise_failure()
-
-    def _raise_failure(self) -> None:
-        failure, self._failure = self._failure, None
-        if failure is not None:
-            raise failure
-
-    # -- the writer -----------------------------------------------------------------------
-
-    def _enqueue(
-        self, kind: str, host: str, session: str | None, run: Callable[[sqlite3.Connection], object]
-    ) -> None:
-        if self._closing:
-            raise StoreError(f"{self.path}: the store is closed ({kind} after close)")
-        self._pending.append(_Unit(kind, host, session, run))
-        self._submitted += 1
-        self._wake.set()
-
-    async def _writer(self) -> None:
-        loop = asyncio.get_running_loop()
-        attempts = 0
-        hold_delay = HOLD_RETRY_FIRST
-        try:
-            while True:
-                if not self._pending:
-                    if self._closing:
-                        return
-                    self._wake.clear()
-                    await self._wake.wait()
-                    continue
-                batch, self._pending = self._pending, []
-                end = self._submitted
-                try:
-                    failed = await loop.run_in_executor(self._executor, self._commit, batch)
-                except sqlite3.OperationalError as exc:
-                    if no_room(exc) and not self._closing:
-                        # Keep the batch, in order, and try again: the host keeps its journal
-                        # and logs, so nothing is lost while the disk is full, and nothing
-                        # after these writes may commit before them (cursors move in order).
-                        self._pending = batch + self._pending
-                        self._hold(exc)
-                        await self._sleep_unless_closing(hold_delay)
-                        hold_delay = min(HOLD_RETRY_MAX, hold_delay * 2)
-                        continue
-                    locked = busy(exc)
-                    attempts += 1
-                    if locked and attempts < BUSY_RETRIES:
-                        log.warning("store %s busy, retrying %d writes", self.path, len(batch))
-                        self._pending = batch + self._pending
-                        await asyncio.sleep(0.5)
-                        continue
-                    self._fail(batch, exc)
-                except Exception as exc:
-                    self._fail(batch, exc)
-                else:
-                    self._commits += 1
-                    for unit, error in failed:
-                        self._fail([unit], error)
-                    if self._trouble is not None:
-                        log.warning("store %s: writes resumed, held writes committed", self.path)
-                        self._trouble = None
-                        hold_delay = HOLD_RETRY_FIRST
-                attempts = 0
-                self._done = end
-                self._resolve()
-        finally:
-            if self._pending or self._done < self._submitted:
-                self._fail(self._pending, RuntimeError("the store's writer stopped"))
-                self._pending = []
-            self._done = self._submitted
-            self._resolve()
-
-    def _hold(self, exc: sqlite3.Error) -> None:
-        """The disk refused a batch: say so once, and fail the flushes waiting on it."""
-        held = len(self._pending)
-        if self._trouble is None:
-            log.error("store %s: cannot write (%s); holding %d writes", self.path, exc, held)
-        what = "the disk is full" if errname(exc).startswith("SQLITE_FULL") else "disk error"
-        self._trouble = StoreError(
-            f"cannot write {self.path}: {what} ({exc}). fleet holds {held} change(s) in memory "
-            "and retries: free some space"
-        )
-        waiters, self._waiters = self._waiters, []
-        for _, future in waiters:
-            if not future.done():
-                future.set_exception(self._trouble)
-
-    async def _sleep_unless_closing(self, delay: float) -> None:
-        # Not woken by new writes (they arrive all the time and the disk is still full).
-        loop = asyncio.get_running_loop()
-        end = loop.time() + delay
-        while not self._closing and loop.time() < end:
-            await asyncio.sleep(min(0.05, end - loop.time()))
-
-    def _commit(self, batch: list[_Unit]) -> list[tuple[_Unit, Exception]]:
-        """Run in the writer thread: the whole batch in one transaction, a savepoint per unit."""
-        db = self._db
-        failed: list[tuple[_Unit, Exception]] = []
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for unit in batch:
-                db.execute("SAVEPOINT unit")
-                try:
-                    unit.run(db)
-                except Exception as exc:
-                    if no_room(exc) or busy(exc):
-                        raise  # the file, not this unit: the whole batch waits or fails
-                    db.execute("ROLLBACK TO unit")
-                    failed.append((unit, exc))
-                db.execute("RELEASE unit")
-            db.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
-            raise
-        return failed
-
-    def _fail(self, units: list[_Unit], exc: BaseException) -> None:
-        if not units:
-            return
-        where = ", ".join(sorted({f"{u.kind} {u.host}/{u.session or '-'}" for u in units[:20]}))
-        log.error("store %s: %d writes lost (%s): %s", self.path, len(units), where, exc)
-        if self._failure is None:
-            self._failure = StoreError(
-                f"{self.path}: {len(units)} writes to the local store failed ({exc}); "
-                "see fleet's log, and run `fleet doctor`"
-            )
-
-    def _resolve(self) -> None:
-        keep: list[tuple[int, asyncio.Future[None]]] = []
-        for target, future in self._waiters:
-            if target <= self._done:
-                if not future.done():
-                    future.set_result(None)
-            else:
-                keep.append((target, future))
-        self._waiters = keep
+        await self._writer.flush()
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -530,12 +269,12 @@ class Store:
                     )
                     _insert_audit(db, now, host, sid, "removed", detail)
 
-        self._enqueue("reconcile", host, None, run)
+        self._writer.enqueue("reconcile", host, None, run)
 
     def upsert_session(self, session: Session) -> None:
         """Insert or update one session as its host describes it (clears `gone`)."""
         row = _session_row(session.host, session, time.time())
-        self._enqueue(
+        self._writer.enqueue(
             "upsert", session.host, session.id, lambda db: db.execute(_UPSERT_SESSION, row)
         )
 
@@ -582,12 +321,12 @@ class Store:
                     _insert_audit(db, at, host, sid, "removed", _json({"via": "event"}))
             _store_cursor(db, host, seq)
 
-        self._enqueue(f"event {type(event).__name__}", host, sid, run)
+        self._writer.enqueue(f"event {type(event).__name__}", host, sid, run)
 
     def set_cursor(self, host: str, seq: int) -> None:
         """Set the host's watch cursor exactly (after a snapshot; it may go back)."""
         value = int(seq)
-        self._enqueue("cursor", host, None, lambda db: _store_cursor(db, host, value))
+        self._writer.enqueue("cursor", host, None, lambda db: _store_cursor(db, host, value))
 
     def set_screen(self, host: str, session_id: str, digest: str, text: str) -> None:
         row = (host, session_id, digest, text, time.time())
@@ -600,7 +339,7 @@ class Store:
                 row,
             )
 
-        self._enqueue("screen", host, session_id, run)
+        self._writer.enqueue("screen", host, session_id, run)
 
     def append_output(self, host: str, session_id: str, offset: int, data: bytes) -> None:
         """Output from the host's log at byte `offset`, exactly once (see module notes).
@@ -635,7 +374,7 @@ class Store:
                     (lines, host, session_id),
                 )
 
-        self._enqueue("output", host, session_id, run)
+        self._writer.enqueue("output", host, session_id, run)
 
     def output_gap(self, host: str, session_id: str, start: int, end: int) -> None:
         """The host says its log skips from `start` to `end` ("output-gap" watch event).
@@ -676,12 +415,12 @@ class Store:
             _insert_audit(db, now, host, session_id, "output-gap", detail)
             _store_output_state(db, host, session_id, moved, kept)
 
-        self._enqueue("output-gap", host, session_id, run)
+        self._writer.enqueue("output-gap", host, session_id, run)
 
     def audit(self, host: str, session_id: str | None, kind: str, detail: dict[str, Any]) -> None:
         """Append to the audit log (never updated nor deleted), stamped now."""
         row = (time.time(), host, session_id, kind, _json(detail))
-        self._enqueue(
+        self._writer.enqueue(
             f"audit {kind}",
             host,
             session_id,
@@ -689,7 +428,7 @@ class Store:
         )
 
     def mark_read(self, host: str, session_id: str) -> None:
-        self._enqueue(
+        self._writer.enqueue(
             "read",
             host,
             session_id,
@@ -714,7 +453,7 @@ class Store:
                 row,
             )
 
-        self._enqueue("host", host, None, run)
+        self._writer.enqueue("host", host, None, run)
 
     def record_decision(
         self,
@@ -728,7 +467,7 @@ class Store:
     ) -> None:
         """A review decision on one hunk (issue 4); pair it with an audit() entry."""
         row = (host, session_id, fingerprint, int(hunk), action, note, patch, time.time())
-        self._enqueue(
+        self._writer.enqueue(
             f"decision {action}",
             host,
             session_id,
@@ -754,16 +493,16 @@ class Store:
         """Every stored session (gone ones too), sorted by host, then creation time."""
         where, params = ("WHERE sessions.host = ?", (host,)) if host is not None else ("", ())
         rows = await self._fetch(
-            f"{_SELECT_SESSIONS} {where} ORDER BY sessions.host, sessions.created, sessions.id",
+            f"{SELECT_SESSIONS} {where} ORDER BY sessions.host, sessions.created, sessions.id",
             params,
         )
-        return [_cached(row) for row in rows]
+        return [cached_session(row) for row in rows]
 
     async def session(self, host: str, session_id: str) -> CachedSession | None:
         rows = await self._fetch(
-            f"{_SELECT_SESSIONS} WHERE sessions.host = ? AND sessions.id = ?", (host, session_id)
+            f"{SELECT_SESSIONS} WHERE sessions.host = ? AND sessions.id = ?", (host, session_id)
         )
-        return _cached(rows[0]) if rows else None
+        return cached_session(rows[0]) if rows else None
 
     async def watch_cursor(self, host: str) -> int | None:
         rows = await self._fetch("SELECT watch_cursor FROM hosts WHERE name = ?", (host,))
