@@ -1,0 +1,171 @@
+"""The reads: on their own connection (aiosqlite), beside the writer thanks to write-ahead
+logging, so a read never waits for a batch being committed. They see what is committed: call
+`flush()` first to read your own writes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from .errors import StoreError, translate
+from .records import SELECT_SESSIONS, AuditEntry, CachedSession, Decision, cached_session
+
+log = logging.getLogger("fleet.store")
+
+
+class Queries:
+    """The Store's reads (a mixin: the Store gives it its path and reader connection)."""
+
+    path: Path
+    _reader: aiosqlite.Connection
+    _closed: bool
+
+    async def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        if self._closed:
+            raise StoreError(f"{self.path}: the store is closed")
+        try:
+            return list(await self._reader.execute_fetchall(sql, params))
+        except sqlite3.Error as exc:
+            log.warning("store %s read failed: %s", self.path, exc)
+            raise translate(self.path, exc) from None
+
+    async def sessions(self, host: str | None = None) -> list[CachedSession]:
+        """Every stored session (gone ones too), sorted by host, then creation time."""
+        where, params = ("WHERE sessions.host = ?", (host,)) if host is not None else ("", ())
+        rows = await self._fetch(
+            f"{SELECT_SESSIONS} {where} ORDER BY sessions.host, sessions.created, sessions.id",
+            params,
+        )
+        return [cached_session(row) for row in rows]
+
+    async def session(self, host: str, session_id: str) -> CachedSession | None:
+        rows = await self._fetch(
+            f"{SELECT_SESSIONS} WHERE sessions.host = ? AND sessions.id = ?", (host, session_id)
+        )
+        return cached_session(rows[0]) if rows else None
+
+    async def watch_cursor(self, host: str) -> int | None:
+        rows = await self._fetch("SELECT watch_cursor FROM hosts WHERE name = ?", (host,))
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
+
+    async def screen_hashes(self, host: str) -> dict[str, str]:
+        rows = await self._fetch("SELECT session, digest FROM screens WHERE host = ?", (host,))
+        return {str(row[0]): str(row[1]) for row in rows}
+
+    async def screens(self) -> dict[tuple[str, str], str]:
+        """Every stored screen by (host, session): one query for the first paint."""
+        rows = await self._fetch("SELECT host, session, text FROM screens")
+        return {(str(row[0]), str(row[1])): str(row[2]) for row in rows}
+
+    async def screen(self, host: str, session_id: str) -> str | None:
+        rows = await self._fetch(
+            "SELECT text FROM screens WHERE host = ? AND session = ?", (host, session_id)
+        )
+        return str(rows[0][0]) if rows else None
+
+    async def output_cursors(self, host: str) -> dict[str, int]:
+        """session id -> output cursor, for every session of the host with output kept."""
+        rows = await self._fetch("SELECT session, cursor FROM outputs WHERE host = ?", (host,))
+        return {str(row[0]): int(row[1]) for row in rows}
+
+    async def output_cursor(self, host: str, session_id: str) -> int:
+        rows = await self._fetch(
+            "SELECT cursor FROM outputs WHERE host = ? AND session = ?", (host, session_id)
+        )
+        return int(rows[0][0]) if rows else 0
+
+    async def output(self, host: str, session_id: str, since: int = 0) -> tuple[int, bytes]:
+        """(offset of the first byte returned, bytes): what is kept from `since` on.
+
+        Contiguous: it stops before a gap (see output_gap); ask again from offset + len to
+        read past it. Nothing kept from there: (since, b"").
+        """
+        rows = await self._fetch(
+            "SELECT offset, data FROM output_chunks WHERE host = ? AND session = ? "
+            "AND offset + length(data) > ? ORDER BY offset",
+            (host, session_id, since),
+        )
+        if not rows:
+            return since, b""
+        first = max(since, int(rows[0][0]))
+        parts: list[bytes] = []
+        position = first
+        for offset, data in rows:
+            if offset > position:
+                break
+            piece = bytes(data)[position - offset :]
+            parts.append(piece)
+            position += len(piece)
+        return first, b"".join(parts)
+
+    async def audit_log(
+        self, host: str | None = None, session_id: str | None = None, limit: int | None = None
+    ) -> list[AuditEntry]:
+        """Audit entries oldest first; with `limit`, the newest `limit` of them."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if host is not None:
+            clauses.append("host = ?")
+            params.append(host)
+        if session_id is not None:
+            clauses.append("session = ?")
+            params.append(session_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT id, at, host, session, kind, detail FROM audit {where} ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        rows = await self._fetch(sql, params)
+        entries = []
+        for row in reversed(rows):
+            try:
+                detail = json.loads(row["detail"])
+            except ValueError:
+                detail = {"raw": row["detail"]}
+            entries.append(
+                AuditEntry(
+                    id=int(row["id"]),
+                    at=float(row["at"]),
+                    host=str(row["host"]),
+                    session=row["session"],
+                    kind=str(row["kind"]),
+                    detail=detail if isinstance(detail, dict) else {"value": detail},
+                )
+            )
+        return entries
+
+    async def hosts(self) -> dict[str, tuple[str, str, float]]:
+        """name -> (state, reason, last_seen) for every host the store has heard of."""
+        rows = await self._fetch("SELECT name, state, reason, last_seen FROM hosts ORDER BY name")
+        return {str(r[0]): (str(r[1]), str(r[2]), float(r[3])) for r in rows}
+
+    async def decisions(self, host: str, session_id: str) -> list[Decision]:
+        rows = await self._fetch(
+            "SELECT * FROM decisions WHERE host = ? AND session = ? ORDER BY id",
+            (host, session_id),
+        )
+        return [
+            Decision(
+                id=int(r["id"]),
+                at=float(r["at"]),
+                host=str(r["host"]),
+                session=str(r["session"]),
+                fingerprint=str(r["fingerprint"]),
+                hunk=int(r["hunk"]),
+                action=str(r["action"]),
+                note=str(r["note"]),
+                patch=str(r["patch"]),
+            )
+            for r in rows
+        ]
+
+    async def check(self) -> list[str]:
+        """`PRAGMA integrity_check` of the file: ["ok"] when healthy (for `fleet doctor`)."""
+        rows = await self._fetch("PRAGMA integrity_check")
+        return [str(row[0]) for row in rows]
