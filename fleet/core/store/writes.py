@@ -80,33 +80,8 @@ def _session_row(host: str, s: Session, now: float) -> SessionRow:
     )
 
 
-def _load_state(db: sqlite3.Connection, host: str, sid: str) -> fleetstate.SessionState | None:
-    row = db.execute(
-        f"{SELECT_SESSIONS} WHERE sessions.host = ? AND sessions.id = ?", (host, sid)
-    ).fetchone()
-    return None if row is None else cached_session(row).state
-
-
-def _save_state(db: sqlite3.Connection, state: fleetstate.SessionState, now: float) -> None:
-    s = state.session
-    db.execute(_UPSERT_SESSION, _session_row(s.host, s, now))
-    db.execute(
-        "UPDATE sessions SET gone = ?, unread = ? WHERE host = ? AND id = ?",
-        (int(state.gone), state.unread, s.host, s.id),
-    )
-
-
 def _json(detail: dict[str, Any]) -> str:
     return json.dumps(detail, sort_keys=True, default=str, ensure_ascii=False)
-
-
-def _insert_audit(
-    db: sqlite3.Connection, at: float, host: str, session: str | None, kind: str, detail: str
-) -> None:
-    db.execute(
-        "INSERT INTO audit (at, host, session, kind, detail) VALUES (?, ?, ?, ?, ?)",
-        (at, host, session, kind, detail),
-    )
 
 
 class Writes:
@@ -345,7 +320,32 @@ class Writes:
         )
 
 
-# -- unit helpers (writer thread) -----------------------------------------------------------
+# -- inside units (on the writer's thread) ---------------------------------------------------
+
+
+def _load_state(db: sqlite3.Connection, host: str, sid: str) -> fleetstate.SessionState | None:
+    row = db.execute(
+        f"{SELECT_SESSIONS} WHERE sessions.host = ? AND sessions.id = ?", (host, sid)
+    ).fetchone()
+    return None if row is None else cached_session(row).state
+
+
+def _save_state(db: sqlite3.Connection, state: fleetstate.SessionState, now: float) -> None:
+    s = state.session
+    db.execute(_UPSERT_SESSION, _session_row(s.host, s, now))
+    db.execute(
+        "UPDATE sessions SET gone = ?, unread = ? WHERE host = ? AND id = ?",
+        (int(state.gone), state.unread, s.host, s.id),
+    )
+
+
+def _insert_audit(
+    db: sqlite3.Connection, at: float, host: str, session: str | None, kind: str, detail: str
+) -> None:
+    db.execute(
+        "INSERT INTO audit (at, host, session, kind, detail) VALUES (?, ?, ?, ?, ?)",
+        (at, host, session, kind, detail),
+    )
 
 
 def _store_cursor(db: sqlite3.Connection, host: str, seq: int) -> None:
