@@ -155,8 +155,7 @@ class Trail:
 
 async def stored_output(store: Store, host: str, session_id: str) -> bytes:
     await store.flush()
-    _, data = await store.output(host, session_id)
-    return data
+    return (await store.output(host, session_id)).data
 
 
 async def follow_until(

@@ -137,7 +137,7 @@ async def soak(lf: LoopbackFleet, minutes: float, cut_every: float, seed: int = 
                 figures.reconnects += sup.links[host].connects - 1
             for host, sid in started:
                 want = output_log(lf, host, sid)
-                _, got = await store.output(host, sid)
+                got = (await store.output(host, sid)).data
                 figures.output_bytes += len(got)
                 if got != want:
                     figures.output_sessions_wrong += 1

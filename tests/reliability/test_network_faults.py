@@ -15,7 +15,7 @@ import pytest
 
 from fleet.core.config import load_config
 from fleet.core.errors import FleetError, HostUnreachable, UsageError
-from fleet.core.store import Store
+from fleet.core.store import CachedHost, Store
 from fleet.core.supervisor import Supervisor
 from fleet.ui.app import FleetApp
 from fleet.ui.widgets.grid import SessionGrid
@@ -77,7 +77,7 @@ async def test_output_and_events_survive_a_network_fault_exactly_once(
                 "alpha", "~/repo", agent="counter", name="count", task=str(count)
             )
             done = False
-            during: list[tuple[str, str, float]] = []
+            during: list[CachedHost] = []
             hole: asyncio.Task[None] | None = None
 
             async def blackhole() -> None:
@@ -87,7 +87,7 @@ async def test_output_and_events_survive_a_network_fault_exactly_once(
                 for _ in range(300):
                     await store.flush()
                     state = (await store.hosts())["alpha"]
-                    if state[0] == "unreachable":
+                    if state.state == "unreachable":
                         during.append(state)
                         break
                     await asyncio.sleep(0.05)
@@ -116,7 +116,7 @@ async def test_output_and_events_survive_a_network_fault_exactly_once(
             assert "retry in" in seen[down]
             assert "alpha connected" in seen[down:], f"no reconnection shown: {seen}"
             if fault == "blackhole":
-                assert during and during[0][0] == "unreachable" and during[0][1]
+                assert during and during[0].state == "unreachable" and during[0].reason
             await store.flush()
         await check_ls_after(fleet, "alpha/count", count)
 

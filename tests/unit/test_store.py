@@ -20,7 +20,7 @@ import pytest
 
 from fleet.core import events
 from fleet.core.models import DiffStat, Session, Status
-from fleet.core.store import SCHEMA_VERSION, Store, StoreError, schema
+from fleet.core.store import SCHEMA_VERSION, CachedHost, Output, Store, StoreError, schema
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -252,7 +252,7 @@ async def test_an_older_event_is_ignored_and_a_snapshot_cursor_may_go_back(store
 async def test_output_exactly_once_overlaps_duplicates_and_gaps(store: Store) -> None:
     store.upsert_session(session("s1"))
     assert await store.output_cursor("alpha", "s1") == 0
-    assert await store.output("alpha", "s1") == (0, b"")
+    assert await store.output("alpha", "s1") == Output(0, b"")
     store.append_output("alpha", "s1", 0, b"one\ntwo\n")  # 0..8
     store.append_output("alpha", "s1", 0, b"one\ntwo\n")  # duplicate: ignored
     store.append_output("alpha", "s1", 4, b"two\n")  # covered: ignored
@@ -260,9 +260,9 @@ async def test_output_exactly_once_overlaps_duplicates_and_gaps(store: Store) ->
     store.append_output("alpha", "s1", 14, b"")  # empty: nothing
     await store.flush()
     assert await store.output_cursor("alpha", "s1") == 14
-    assert await store.output("alpha", "s1") == (0, b"one\ntwo\nthree\n")
-    assert await store.output("alpha", "s1", since=5) == (5, b"wo\nthree\n")
-    assert await store.output("alpha", "s1", since=14) == (14, b"")
+    assert await store.output("alpha", "s1") == Output(0, b"one\ntwo\nthree\n")
+    assert await store.output("alpha", "s1", since=5) == Output(5, b"wo\nthree\n")
+    assert await store.output("alpha", "s1", since=14) == Output(14, b"")
     cached = await store.session("alpha", "s1")
     assert cached is not None and cached.unread == 3
 
@@ -272,8 +272,8 @@ async def test_output_exactly_once_overlaps_duplicates_and_gaps(store: Store) ->
     assert await store.output_cursor("alpha", "s1") == 25
     gaps = [e.detail for e in await store.audit_log("alpha", "s1") if e.kind == "output-gap"]
     assert gaps == [{"from": 14, "to": 20}]
-    assert await store.output("alpha", "s1") == (0, b"one\ntwo\nthree\n")  # up to the gap
-    assert await store.output("alpha", "s1", since=14) == (20, b"four\n")
+    assert await store.output("alpha", "s1") == Output(0, b"one\ntwo\nthree\n")  # up to the gap
+    assert await store.output("alpha", "s1", since=14) == Output(20, b"four\n")
     cached = await store.session("alpha", "s1")
     assert cached is not None and cached.unread == 4
 
@@ -297,7 +297,7 @@ async def test_output_gap_events_from_the_host(store: Store) -> None:
     store.append_output("alpha", "s1", 0, b"fresh\n")
     await store.flush()
     assert await store.output_cursor("alpha", "s1") == 6
-    assert await store.output("alpha", "s1") == (0, b"fresh\n")
+    assert await store.output("alpha", "s1") == Output(0, b"fresh\n")
     last = (await store.audit_log("alpha", "s1", limit=1))[0]
     assert last.detail == {"from": 1005, "to": 0, "reset": True}
 
@@ -316,9 +316,9 @@ async def test_output_retention_keeps_the_newest_bytes(db_path: Path) -> None:
         s.append_output("alpha", "s2", 0, b"x" * 250)  # one chunk larger than what is kept
         await s.flush()
         assert await s.output_cursor("alpha", "s1") == 500
-        assert await s.output("alpha", "s1") == (400, data[400:])
-        assert await s.output("alpha", "s1", since=450) == (450, data[450:])
-        assert await s.output("alpha", "s2") == (150, b"x" * 100)
+        assert await s.output("alpha", "s1") == Output(400, data[400:])
+        assert await s.output("alpha", "s1", since=450) == Output(450, data[450:])
+        assert await s.output("alpha", "s2") == Output(150, b"x" * 100)
         cached = await s.session("alpha", "s1")
         assert cached is not None and cached.unread == 100  # retention does not undo unread
         with raw(db_path) as db:
@@ -365,12 +365,15 @@ async def test_screens_hosts_agent_ids_and_decisions(store: Store) -> None:
     assert await store.screen("alpha", "s1") == "screen two"
     assert await store.screen("alpha", "zz") is None
     hosts = await store.hosts()
-    assert hosts["beta"] == ("unreachable", "connection refused", 0.0)
-    seen = hosts["alpha"][2]
-    assert hosts["alpha"][:2] == ("connected", "") and seen > 0
+    beta = CachedHost("beta", "beta", "unreachable", "connection refused", 0.0, None)
+    assert hosts["beta"] == beta
+    seen = hosts["alpha"].last_seen
+    assert (hosts["alpha"].state, hosts["alpha"].reason) == ("connected", "") and seen > 0
+    store.set_cursor("alpha", 7)
     store.record_host("alpha", "dev@alpha", "unreachable", "timed out")
     await store.flush()
-    assert (await store.hosts())["alpha"] == ("unreachable", "timed out", seen)
+    alpha = CachedHost("alpha", "dev@alpha", "unreachable", "timed out", seen, 7)
+    assert (await store.hosts())["alpha"] == alpha  # last seen when it was last connected
 
     store.record_decision("alpha", "s1", "fp1", 2, "reject", "no", "--- a\n+++ b\n")
     await store.flush()
@@ -476,14 +479,14 @@ async def test_a_v1_database_as_shipped_opens(db_path: Path) -> None:
         assert cached.unread == 3 and cached.session.agent_session_id is not None
         assert [c.session.id for c in await s.sessions()] == ["a1b2c3", "d4e5f6"]
         assert await s.watch_cursor("alpha") == 41
-        assert await s.output("alpha", "a1b2c3") == (0, b"hello\nworld\n")
+        assert await s.output("alpha", "a1b2c3") == Output(0, b"hello\nworld\n")
         assert [e.kind for e in await s.audit_log()] == ["status", "send"]
         assert len(await s.decisions("alpha", "a1b2c3")) == 1
         # And it keeps working: replaying an old event is ignored, a new one applies.
         s.apply(status(41, "a1b2c3", "idle"))
         s.append_output("alpha", "a1b2c3", 6, b"world\nagain\n")
         await s.flush()
-        assert await s.output("alpha", "a1b2c3") == (0, b"hello\nworld\nagain\n")
+        assert await s.output("alpha", "a1b2c3") == Output(0, b"hello\nworld\nagain\n")
         assert await s.check() == ["ok"]
     with raw(db_path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -619,10 +622,10 @@ async def test_integrity_after_kill_9_during_heavy_writing(tmp_path: Path) -> No
     async with await Store.open(path) as s:
         assert await s.check() == ["ok"]
         cursor = await s.output_cursor("h", "s1")
-        start, data = await s.output("h", "s1")
-        assert start + len(data) == cursor
-        assert start % 16 == 0 and cursor % 16 == 0
-        assert data == b"".join(_line(n) for n in range(start // 16, cursor // 16))
+        kept = await s.output("h", "s1")
+        assert kept.end == cursor
+        assert kept.start % 16 == 0 and cursor % 16 == 0
+        assert kept.data == b"".join(_line(n) for n in range(kept.start // 16, cursor // 16))
         lines = cursor // 16
         events = await s.watch_cursor("h") or 0
         cached = await s.session("h", "s1")

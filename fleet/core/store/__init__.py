@@ -38,7 +38,7 @@ import aiosqlite
 
 from .errors import StoreError, busy, translate
 from .queries import Queries
-from .records import AuditEntry, CachedSession, Decision
+from .records import AuditEntry, CachedHost, CachedSession, Decision, Output
 from .schema import (
     BUSY_TIMEOUT,
     MIGRATIONS,
@@ -55,8 +55,10 @@ __all__ = [
     "OUTPUT_KEEP_BYTES",
     "SCHEMA_VERSION",
     "AuditEntry",
+    "CachedHost",
     "CachedSession",
     "Decision",
+    "Output",
     "Store",
     "StoreError",
 ]

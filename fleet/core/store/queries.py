@@ -4,7 +4,6 @@ logging, so a read never waits for a batch being committed. They see what is com
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -13,8 +12,20 @@ from typing import Any
 
 import aiosqlite
 
+from ..fleetstate import Key
 from .errors import StoreError, translate
-from .records import SELECT_SESSIONS, AuditEntry, CachedSession, Decision, cached_session
+from .records import (
+    SELECT_SESSIONS,
+    AuditEntry,
+    CachedHost,
+    CachedSession,
+    Decision,
+    Output,
+    audit_entry,
+    cached_host,
+    cached_session,
+    decision,
+)
 
 log = logging.getLogger("fleet.store")
 
@@ -58,8 +69,8 @@ class Queries:
         rows = await self._fetch("SELECT session, digest FROM screens WHERE host = ?", (host,))
         return {str(row[0]): str(row[1]) for row in rows}
 
-    async def screens(self) -> dict[tuple[str, str], str]:
-        """Every stored screen by (host, session): one query for the first paint."""
+    async def screens(self) -> dict[Key, str]:
+        """Every stored screen by (host, session id): one query for the first paint."""
         rows = await self._fetch("SELECT host, session, text FROM screens")
         return {(str(row[0]), str(row[1])): str(row[2]) for row in rows}
 
@@ -80,19 +91,16 @@ class Queries:
         )
         return int(rows[0][0]) if rows else 0
 
-    async def output(self, host: str, session_id: str, since: int = 0) -> tuple[int, bytes]:
-        """(offset of the first byte returned, bytes): what is kept from `since` on.
-
-        Contiguous: it stops before a gap (see output_gap); ask again from offset + len to
-        read past it. Nothing kept from there: (since, b"").
-        """
+    async def output(self, host: str, session_id: str, since: int = 0) -> Output:
+        """What is kept of the session's output from `since` on (see Output): it stops before
+        a gap (see output_gap); ask again from its end to read past it."""
         rows = await self._fetch(
             "SELECT offset, data FROM output_chunks WHERE host = ? AND session = ? "
             "AND offset + length(data) > ? ORDER BY offset",
             (host, session_id, since),
         )
         if not rows:
-            return since, b""
+            return Output(since, b"")
         first = max(since, int(rows[0][0]))
         parts: list[bytes] = []
         position = first
@@ -102,7 +110,7 @@ class Queries:
             piece = bytes(data)[position - offset :]
             parts.append(piece)
             position += len(piece)
-        return first, b"".join(parts)
+        return Output(first, b"".join(parts))
 
     async def audit_log(
         self, host: str | None = None, session_id: str | None = None, limit: int | None = None
@@ -122,48 +130,21 @@ class Queries:
             sql += " LIMIT ?"
             params.append(int(limit))
         rows = await self._fetch(sql, params)
-        entries = []
-        for row in reversed(rows):
-            try:
-                detail = json.loads(row["detail"])
-            except ValueError:
-                detail = {"raw": row["detail"]}
-            entries.append(
-                AuditEntry(
-                    id=int(row["id"]),
-                    at=float(row["at"]),
-                    host=str(row["host"]),
-                    session=row["session"],
-                    kind=str(row["kind"]),
-                    detail=detail if isinstance(detail, dict) else {"value": detail},
-                )
-            )
-        return entries
+        return [audit_entry(row) for row in reversed(rows)]
 
-    async def hosts(self) -> dict[str, tuple[str, str, float]]:
-        """name -> (state, reason, last_seen) for every host the store has heard of."""
-        rows = await self._fetch("SELECT name, state, reason, last_seen FROM hosts ORDER BY name")
-        return {str(r[0]): (str(r[1]), str(r[2]), float(r[3])) for r in rows}
+    async def hosts(self) -> dict[str, CachedHost]:
+        """Every host the store has heard of, by name."""
+        rows = await self._fetch(
+            "SELECT name, target, state, reason, last_seen, watch_cursor FROM hosts ORDER BY name"
+        )
+        return {str(row["name"]): cached_host(row) for row in rows}
 
     async def decisions(self, host: str, session_id: str) -> list[Decision]:
         rows = await self._fetch(
             "SELECT * FROM decisions WHERE host = ? AND session = ? ORDER BY id",
             (host, session_id),
         )
-        return [
-            Decision(
-                id=int(r["id"]),
-                at=float(r["at"]),
-                host=str(r["host"]),
-                session=str(r["session"]),
-                fingerprint=str(r["fingerprint"]),
-                hunk=int(r["hunk"]),
-                action=str(r["action"]),
-                note=str(r["note"]),
-                patch=str(r["patch"]),
-            )
-            for r in rows
-        ]
+        return [decision(row) for row in rows]
 
     async def check(self) -> list[str]:
         """`PRAGMA integrity_check` of the file: ["ok"] when healthy (for `fleet doctor`)."""

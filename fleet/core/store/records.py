@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +58,32 @@ class Decision:
     patch: str
 
 
+@dataclass(frozen=True)
+class CachedHost:
+    """A host as the store remembers it: its link when last recorded, and its journal cursor."""
+
+    name: str
+    target: str  # the ssh target it was reached at
+    state: str  # "connected" or "unreachable"; "" while only its cursor was stored
+    reason: str  # why it was unreachable
+    last_seen: float  # when it was last recorded connected (0: never)
+    watch_cursor: int | None  # the last journal event applied (None: none yet)
+
+
+@dataclass(frozen=True)
+class Output:
+    """What is kept of a session's output log from `start` (an offset in the host's log) on:
+    contiguous, so it ends at a gap or at the output cursor."""
+
+    start: int
+    data: bytes
+
+    @property
+    def end(self) -> int:
+        """The offset to read on from (past a gap, if the output stopped at one)."""
+        return self.start + len(self.data)
+
+
 # Every session with its output cursor (output may have arrived before the session was known,
 # so cursors live in their own table).
 SELECT_SESSIONS = (
@@ -87,6 +114,47 @@ def cached_session(row: sqlite3.Row) -> CachedSession:
     cursor = int(row["cursor"] or 0)
     state = fleetstate.SessionState(session, bool(row["gone"]), int(row["unread"]), cursor)
     return CachedSession(state=state, updated=float(row["updated"]))
+
+
+def audit_entry(row: sqlite3.Row) -> AuditEntry:
+    try:
+        detail = json.loads(row["detail"])
+    except ValueError:
+        detail = {"raw": row["detail"]}
+    return AuditEntry(
+        id=int(row["id"]),
+        at=float(row["at"]),
+        host=str(row["host"]),
+        session=row["session"],
+        kind=str(row["kind"]),
+        detail=detail if isinstance(detail, dict) else {"value": detail},
+    )
+
+
+def decision(row: sqlite3.Row) -> Decision:
+    return Decision(
+        id=int(row["id"]),
+        at=float(row["at"]),
+        host=str(row["host"]),
+        session=str(row["session"]),
+        fingerprint=str(row["fingerprint"]),
+        hunk=int(row["hunk"]),
+        action=str(row["action"]),
+        note=str(row["note"]),
+        patch=str(row["patch"]),
+    )
+
+
+def cached_host(row: sqlite3.Row) -> CachedHost:
+    cursor = row["watch_cursor"]
+    return CachedHost(
+        name=str(row["name"]),
+        target=str(row["target"]),
+        state=str(row["state"]),
+        reason=str(row["reason"]),
+        last_seen=float(row["last_seen"]),
+        watch_cursor=None if cursor is None else int(cursor),
+    )
 
 
 def _status(value: str) -> Status:
