@@ -176,7 +176,7 @@ async def settle(
             behind = behind or (await store.watch_cursor(host) or 0) < last
         for host, sid in started:
             size = len(output_log(lf, host, sid))
-            behind = behind or await store.output_cursor(host, sid) < size
+            behind = behind or (await store.output_cursors(host)).get(sid, 0) < size
         if not behind:
             return
         await asyncio.sleep(0.5)

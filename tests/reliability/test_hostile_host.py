@@ -344,7 +344,7 @@ async def test_supervisor_survives_a_hostile_watch_stream(
         assert str(good.status) == "needs-input"
         assert await store.watch_cursor("alpha") == 2
         assert await store.output("alpha", GOOD) == Output(0, b"hello\n")
-        screen = await store.screen("alpha", GOOD)
+        screen = (await store.screens()).get(("alpha", GOOD))
         assert screen is not None and screen.startswith(OSC52)  # stored raw, shown inert
         assert await store.check() == ["ok"]
         shown = cached["ijklmnop"].session

@@ -35,6 +35,7 @@ from tests.reliability.common import (
     check_store_matches,
     fault_fleet,
     follow_until,
+    stored_session,
 )
 
 
@@ -149,16 +150,16 @@ async def test_output_and_events_survive_an_sshd_restart(fresh_hosts: LoopbackFl
         await check_store_matches(store, alpha, trail)
         assert any(line.startswith("alpha unreachable:") for line in trail.seen_lines(sup))
         # What changed since the person last looked: every new line counts once.
-        cached = await store.session("alpha", session.id)
+        cached = await stored_session(store, "alpha", session.id)
         assert cached is not None and cached.unread >= count
         await store.flush()
     await check_ls_after(fleet, "alpha/count", count)
     async with await Store.open(store_path(fleet)) as store:
-        cached = await store.session("alpha", session.id)
+        cached = await stored_session(store, "alpha", session.id)
         assert cached is not None
         Supervisor(config, store=store).mark_read(cached.session)
         await store.flush()
-        cached = await store.session("alpha", session.id)
+        cached = await stored_session(store, "alpha", session.id)
         assert cached is not None and cached.unread == 0
 
 

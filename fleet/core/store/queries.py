@@ -55,12 +55,6 @@ class Queries:
         )
         return [cached_session(row) for row in rows]
 
-    async def session(self, host: str, session_id: str) -> CachedSession | None:
-        rows = await self._fetch(
-            f"{SELECT_SESSIONS} WHERE sessions.host = ? AND sessions.id = ?", (host, session_id)
-        )
-        return cached_session(rows[0]) if rows else None
-
     async def watch_cursor(self, host: str) -> int | None:
         rows = await self._fetch("SELECT watch_cursor FROM hosts WHERE name = ?", (host,))
         return None if not rows or rows[0][0] is None else int(rows[0][0])
@@ -74,22 +68,10 @@ class Queries:
         rows = await self._fetch("SELECT host, session, text FROM screens")
         return {(str(row[0]), str(row[1])): str(row[2]) for row in rows}
 
-    async def screen(self, host: str, session_id: str) -> str | None:
-        rows = await self._fetch(
-            "SELECT text FROM screens WHERE host = ? AND session = ?", (host, session_id)
-        )
-        return str(rows[0][0]) if rows else None
-
     async def output_cursors(self, host: str) -> dict[str, int]:
         """session id -> output cursor, for every session of the host with output kept."""
         rows = await self._fetch("SELECT session, cursor FROM outputs WHERE host = ?", (host,))
         return {str(row[0]): int(row[1]) for row in rows}
-
-    async def output_cursor(self, host: str, session_id: str) -> int:
-        rows = await self._fetch(
-            "SELECT cursor FROM outputs WHERE host = ? AND session = ?", (host, session_id)
-        )
-        return int(rows[0][0]) if rows else 0
 
     async def output(self, host: str, session_id: str, since: int = 0) -> Output:
         """What is kept of the session's output from `since` on (see Output): it stops before
@@ -113,9 +95,9 @@ class Queries:
         return Output(first, b"".join(parts))
 
     async def audit_log(
-        self, host: str | None = None, session_id: str | None = None, limit: int | None = None
+        self, host: str | None = None, session_id: str | None = None
     ) -> list[AuditEntry]:
-        """Audit entries oldest first; with `limit`, the newest `limit` of them."""
+        """Audit entries, oldest first: all of them, a host's, or one session's."""
         clauses: list[str] = []
         params: list[Any] = []
         if host is not None:
@@ -125,12 +107,8 @@ class Queries:
             clauses.append("session = ?")
             params.append(session_id)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT id, at, host, session, kind, detail FROM audit {where} ORDER BY id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(int(limit))
-        rows = await self._fetch(sql, params)
-        return [audit_entry(row) for row in reversed(rows)]
+        sql = f"SELECT id, at, host, session, kind, detail FROM audit {where} ORDER BY id"
+        return [audit_entry(row) for row in await self._fetch(sql, params)]
 
     async def hosts(self) -> dict[str, CachedHost]:
         """Every host the store has heard of, by name."""
@@ -147,6 +125,6 @@ class Queries:
         return [decision(row) for row in rows]
 
     async def check(self) -> list[str]:
-        """`PRAGMA integrity_check` of the file: ["ok"] when healthy (for `fleet doctor`)."""
+        """`PRAGMA integrity_check` of the file: ["ok"] when healthy."""
         rows = await self._fetch("PRAGMA integrity_check")
         return [str(row[0]) for row in rows]
