@@ -183,7 +183,7 @@ class Writes:
         self._writer.enqueue("screen", host, session_id, run)
 
     def append_output(self, host: str, session_id: str, offset: int, data: bytes) -> None:
-        """Output from the host's log at byte `offset`, exactly once (see module notes).
+        """Output from the host's log at byte `offset`, kept exactly once.
 
         Already covered: ignored. Overlapping: trimmed. Beyond the cursor: stored, and the
         skipped range is audited as "output-gap". Unread grows by the new lines.
@@ -306,7 +306,7 @@ class Writes:
         note: str = "",
         patch: str = "",
     ) -> None:
-        """A review decision on one hunk (issue 4); pair it with an audit() entry."""
+        """A review decision on one hunk; pair it with an audit() entry."""
         row = (host, session_id, fingerprint, int(hunk), action, note, patch, time.time())
         self._writer.enqueue(
             f"decision {action}",
