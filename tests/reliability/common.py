@@ -14,7 +14,7 @@ from typing import Any
 
 from fleet.cli.watch import watch_line
 from fleet.core import events as ev
-from fleet.core.store import Store
+from fleet.core.store import CachedSession, Store
 from fleet.core.supervisor import Supervisor
 from tests.integration.fleetrun import FleetCLI
 from tests.integration.hosts import LoopbackFleet, LoopbackHost
@@ -155,8 +155,12 @@ class Trail:
 
 async def stored_output(store: Store, host: str, session_id: str) -> bytes:
     await store.flush()
-    _, data = await store.output(host, session_id)
-    return data
+    return (await store.output(host, session_id)).data
+
+
+async def stored_session(store: Store, host: str, session_id: str) -> CachedSession | None:
+    """What the store holds of one session (committed writes only: flush first)."""
+    return next((c for c in await store.sessions(host) if c.session.id == session_id), None)
 
 
 async def follow_until(

@@ -137,7 +137,7 @@ async def soak(lf: LoopbackFleet, minutes: float, cut_every: float, seed: int = 
                 figures.reconnects += sup.links[host].connects - 1
             for host, sid in started:
                 want = output_log(lf, host, sid)
-                _, got = await store.output(host, sid)
+                got = (await store.output(host, sid)).data
                 figures.output_bytes += len(got)
                 if got != want:
                     figures.output_sessions_wrong += 1
@@ -176,7 +176,7 @@ async def settle(
             behind = behind or (await store.watch_cursor(host) or 0) < last
         for host, sid in started:
             size = len(output_log(lf, host, sid))
-            behind = behind or await store.output_cursor(host, sid) < size
+            behind = behind or (await store.output_cursors(host)).get(sid, 0) < size
         if not behind:
             return
         await asyncio.sleep(0.5)

@@ -33,7 +33,7 @@ from fleet.core.errors import FleetError, RemoteError
 from fleet.core.remote import client as client_module
 from fleet.core.remote import untrusted
 from fleet.core.remote.bundle import bundle
-from fleet.core.store import Store
+from fleet.core.store import Output, Store
 from fleet.core.supervisor import Supervisor
 from tests.integration.fleetrun import FleetCLI, Result
 from tests.integration.hosts import LoopbackFleet, LoopbackHost
@@ -343,8 +343,8 @@ async def test_supervisor_survives_a_hostile_watch_stream(
         good = cached[GOOD].session
         assert str(good.status) == "needs-input"
         assert await store.watch_cursor("alpha") == 2
-        assert await store.output("alpha", GOOD) == (0, b"hello\n")
-        screen = await store.screen("alpha", GOOD)
+        assert await store.output("alpha", GOOD) == Output(0, b"hello\n")
+        screen = (await store.screens()).get(("alpha", GOOD))
         assert screen is not None and screen.startswith(OSC52)  # stored raw, shown inert
         assert await store.check() == ["ok"]
         shown = cached["ijklmnop"].session

@@ -45,7 +45,7 @@ def read_store(db: Path, host: str) -> tuple[bytes, list[tuple[str | None, str]]
     async def read() -> tuple[bytes, list[tuple[str | None, str]]]:
         async with await Store.open(db) as store:
             cached = await store.sessions(host)
-            data = (await store.output(host, cached[0].session.id))[1] if cached else b""
+            data = (await store.output(host, cached[0].session.id)).data if cached else b""
             statuses = [
                 (a.session, str(a.detail["status"]))
                 for a in await store.audit_log(host)

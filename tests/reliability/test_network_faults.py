@@ -15,7 +15,7 @@ import pytest
 
 from fleet.core.config import load_config
 from fleet.core.errors import FleetError, HostUnreachable, UsageError
-from fleet.core.store import Store
+from fleet.core.store import CachedHost, Store
 from fleet.core.supervisor import Supervisor
 from fleet.ui.app import FleetApp
 from fleet.ui.widgets.grid import SessionGrid
@@ -35,6 +35,7 @@ from tests.reliability.common import (
     check_store_matches,
     fault_fleet,
     follow_until,
+    stored_session,
 )
 
 
@@ -77,7 +78,7 @@ async def test_output_and_events_survive_a_network_fault_exactly_once(
                 "alpha", "~/repo", agent="counter", name="count", task=str(count)
             )
             done = False
-            during: list[tuple[str, str, float]] = []
+            during: list[CachedHost] = []
             hole: asyncio.Task[None] | None = None
 
             async def blackhole() -> None:
@@ -87,7 +88,7 @@ async def test_output_and_events_survive_a_network_fault_exactly_once(
                 for _ in range(300):
                     await store.flush()
                     state = (await store.hosts())["alpha"]
-                    if state[0] == "unreachable":
+                    if state.state == "unreachable":
                         during.append(state)
                         break
                     await asyncio.sleep(0.05)
@@ -116,7 +117,7 @@ async def test_output_and_events_survive_a_network_fault_exactly_once(
             assert "retry in" in seen[down]
             assert "alpha connected" in seen[down:], f"no reconnection shown: {seen}"
             if fault == "blackhole":
-                assert during and during[0][0] == "unreachable" and during[0][1]
+                assert during and during[0].state == "unreachable" and during[0].reason
             await store.flush()
         await check_ls_after(fleet, "alpha/count", count)
 
@@ -149,16 +150,16 @@ async def test_output_and_events_survive_an_sshd_restart(fresh_hosts: LoopbackFl
         await check_store_matches(store, alpha, trail)
         assert any(line.startswith("alpha unreachable:") for line in trail.seen_lines(sup))
         # What changed since the person last looked: every new line counts once.
-        cached = await store.session("alpha", session.id)
+        cached = await stored_session(store, "alpha", session.id)
         assert cached is not None and cached.unread >= count
         await store.flush()
     await check_ls_after(fleet, "alpha/count", count)
     async with await Store.open(store_path(fleet)) as store:
-        cached = await store.session("alpha", session.id)
+        cached = await stored_session(store, "alpha", session.id)
         assert cached is not None
         Supervisor(config, store=store).mark_read(cached.session)
         await store.flush()
-        cached = await store.session("alpha", session.id)
+        cached = await stored_session(store, "alpha", session.id)
         assert cached is not None and cached.unread == 0
 
 

@@ -19,9 +19,16 @@ from typing import Any
 import pytest
 
 from fleet.core import events
-from fleet.core import store as store_module
 from fleet.core.models import DiffStat, Session, Status
-from fleet.core.store import SCHEMA_VERSION, Store, StoreError
+from fleet.core.store import (
+    SCHEMA_VERSION,
+    CachedHost,
+    CachedSession,
+    Output,
+    Store,
+    StoreError,
+    schema,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -66,6 +73,16 @@ async def store(db_path: Path) -> AsyncIterator[Store]:
 
 def raw(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(str(path), isolation_level=None)
+
+
+async def stored_session(s: Store, host: str, sid: str) -> CachedSession | None:
+    """One stored session, read the way fleet reads them (all of a host's at once)."""
+    return next((c for c in await s.sessions(host) if c.session.id == sid), None)
+
+
+async def stored_cursor(s: Store, sid: str, host: str = "alpha") -> int:
+    """A session's output cursor, as the supervisor resumes from it (0: nothing counted yet)."""
+    return (await s.output_cursors(host)).get(sid, 0)
 
 
 async def everything(s: Store, host: str = "alpha") -> tuple[Any, ...]:
@@ -135,7 +152,7 @@ async def test_reconcile_adopts_updates_marks_gone_and_brings_back(store: Store)
     assert set(by_id) == {"s1", "s2", "s3"}  # never deleted
     assert by_id["s1"].session == changed and not by_id["s1"].gone
     assert by_id["s2"].gone and not by_id["s3"].gone
-    beta = await store.session("beta", "s9")
+    beta = await stored_session(store, "beta", "s9")
     assert beta is not None and not beta.gone  # another host's sessions are untouched
 
     # Reconciling again with the same list changes nothing; s2 is audited as removed once.
@@ -147,9 +164,9 @@ async def test_reconcile_adopts_updates_marks_gone_and_brings_back(store: Store)
     # s2 back again.
     store.reconcile_host("alpha", [changed, session("s2"), session("s3")])
     await store.flush()
-    cached = await store.session("alpha", "s2")
+    cached = await stored_session(store, "alpha", "s2")
     assert cached is not None and not cached.gone
-    assert await store.session("alpha", "nope") is None
+    assert await stored_session(store, "alpha", "nope") is None
 
 
 async def test_upsert_keeps_the_persons_columns(store: Store) -> None:
@@ -158,14 +175,14 @@ async def test_upsert_keeps_the_persons_columns(store: Store) -> None:
     store.upsert_session(session("s1", status=Status.NEEDS_INPUT, agent_session_id="agent-uuid"))
     store.upsert_session(session("s1", status=Status.NEEDS_INPUT))
     await store.flush()
-    cached = await store.session("alpha", "s1")
+    cached = await stored_session(store, "alpha", "s1")
     assert cached is not None
     assert cached.session.status is Status.NEEDS_INPUT
     assert cached.unread == 1 and cached.session.agent_session_id == "agent-uuid"
     assert cached.updated > 0
     store.mark_read("alpha", "s1")
     await store.flush()
-    cached = await store.session("alpha", "s1")
+    cached = await stored_session(store, "alpha", "s1")
     assert cached is not None and cached.unread == 0
 
 
@@ -192,7 +209,7 @@ async def test_events_apply_in_order_and_replays_change_nothing(store: Store) ->
         store.apply(event)
     await store.flush()
     assert await store.watch_cursor("alpha") == 4
-    cached = await store.session("alpha", "s1")
+    cached = await stored_session(store, "alpha", "s1")
     assert cached is not None
     assert cached.session.status is Status.WORKING and cached.session.status_since == 11.0
     assert cached.session.diffstat == DiffStat(4, 2, 1)
@@ -207,7 +224,7 @@ async def test_events_apply_in_order_and_replays_change_nothing(store: Store) ->
     await store.flush()
     assert await everything(store) == picture
 
-    cached = await store.session("alpha", "s1")
+    cached = await stored_session(store, "alpha", "s1")
     assert cached is not None
     assert cached.session.status is Status.EXITED and cached.session.exit_code == 3
     assert cached.session.status_since == 16.0
@@ -227,14 +244,14 @@ async def test_an_older_event_is_ignored_and_a_snapshot_cursor_may_go_back(store
     store.apply(status(9, "s1", "idle"))
     store.apply(status(5, "s1", "failed"))
     await store.flush()
-    cached = await store.session("alpha", "s1")
+    cached = await stored_session(store, "alpha", "s1")
     assert cached is not None and cached.session.status is Status.IDLE
     # The host's journal was wiped (rebuilt host): the supervisor resyncs from a snapshot.
     store.set_cursor("alpha", 0)
     store.apply(status(1, "s1", "working"))
     await store.flush()
     assert await store.watch_cursor("alpha") == 1
-    cached = await store.session("alpha", "s1")
+    cached = await stored_session(store, "alpha", "s1")
     assert cached is not None and cached.session.status is Status.WORKING
     # An event for a session the store does not know yet is still audited.
     store.apply(status(2, "zz", "idle"))
@@ -252,36 +269,36 @@ async def test_an_older_event_is_ignored_and_a_snapshot_cursor_may_go_back(store
 
 async def test_output_exactly_once_overlaps_duplicates_and_gaps(store: Store) -> None:
     store.upsert_session(session("s1"))
-    assert await store.output_cursor("alpha", "s1") == 0
-    assert await store.output("alpha", "s1") == (0, b"")
+    assert await stored_cursor(store, "s1") == 0
+    assert await store.output("alpha", "s1") == Output(0, b"")
     store.append_output("alpha", "s1", 0, b"one\ntwo\n")  # 0..8
     store.append_output("alpha", "s1", 0, b"one\ntwo\n")  # duplicate: ignored
     store.append_output("alpha", "s1", 4, b"two\n")  # covered: ignored
     store.append_output("alpha", "s1", 4, b"two\nthree\n")  # overlaps: only "three\n" is new
     store.append_output("alpha", "s1", 14, b"")  # empty: nothing
     await store.flush()
-    assert await store.output_cursor("alpha", "s1") == 14
-    assert await store.output("alpha", "s1") == (0, b"one\ntwo\nthree\n")
-    assert await store.output("alpha", "s1", since=5) == (5, b"wo\nthree\n")
-    assert await store.output("alpha", "s1", since=14) == (14, b"")
-    cached = await store.session("alpha", "s1")
+    assert await stored_cursor(store, "s1") == 14
+    assert await store.output("alpha", "s1") == Output(0, b"one\ntwo\nthree\n")
+    assert await store.output("alpha", "s1", since=5) == Output(5, b"wo\nthree\n")
+    assert await store.output("alpha", "s1", since=14) == Output(14, b"")
+    cached = await stored_session(store, "alpha", "s1")
     assert cached is not None and cached.unread == 3
 
     # A gap: bytes 14..20 were lost on the host (its log rotated). Stored, and audited.
     store.append_output("alpha", "s1", 20, b"four\n")
     await store.flush()
-    assert await store.output_cursor("alpha", "s1") == 25
+    assert await stored_cursor(store, "s1") == 25
     gaps = [e.detail for e in await store.audit_log("alpha", "s1") if e.kind == "output-gap"]
     assert gaps == [{"from": 14, "to": 20}]
-    assert await store.output("alpha", "s1") == (0, b"one\ntwo\nthree\n")  # up to the gap
-    assert await store.output("alpha", "s1", since=14) == (20, b"four\n")
-    cached = await store.session("alpha", "s1")
+    assert await store.output("alpha", "s1") == Output(0, b"one\ntwo\nthree\n")  # up to the gap
+    assert await store.output("alpha", "s1", since=14) == Output(20, b"four\n")
+    cached = await stored_session(store, "alpha", "s1")
     assert cached is not None and cached.unread == 4
 
     # Output for a session not stored yet keeps its cursor (no unread to count).
     store.append_output("alpha", "new", 0, b"early\n")
     await store.flush()
-    assert await store.output_cursor("alpha", "new") == 6
+    assert await stored_cursor(store, "new") == 6
 
 
 async def test_output_gap_events_from_the_host(store: Store) -> None:
@@ -289,7 +306,7 @@ async def test_output_gap_events_from_the_host(store: Store) -> None:
     store.output_gap("alpha", "s1", 0, 1000)
     store.append_output("alpha", "s1", 1000, b"tail\n")
     await store.flush()
-    assert await store.output_cursor("alpha", "s1") == 1005
+    assert await stored_cursor(store, "s1") == 1005
     gaps = [e.detail for e in await store.audit_log("alpha", "s1") if e.kind == "output-gap"]
     assert gaps == [{"from": 0, "to": 1000}]  # once: the append continues the cursor
 
@@ -297,9 +314,9 @@ async def test_output_gap_events_from_the_host(store: Store) -> None:
     store.output_gap("alpha", "s1", 1005, 0)
     store.append_output("alpha", "s1", 0, b"fresh\n")
     await store.flush()
-    assert await store.output_cursor("alpha", "s1") == 6
-    assert await store.output("alpha", "s1") == (0, b"fresh\n")
-    last = (await store.audit_log("alpha", "s1", limit=1))[0]
+    assert await stored_cursor(store, "s1") == 6
+    assert await store.output("alpha", "s1") == Output(0, b"fresh\n")
+    last = (await store.audit_log("alpha", "s1"))[-1]
     assert last.detail == {"from": 1005, "to": 0, "reset": True}
 
     # A gap the store already has the bytes for is no gap.
@@ -316,11 +333,11 @@ async def test_output_retention_keeps_the_newest_bytes(db_path: Path) -> None:
             s.append_output("alpha", "s1", at, data[at : at + 30])
         s.append_output("alpha", "s2", 0, b"x" * 250)  # one chunk larger than what is kept
         await s.flush()
-        assert await s.output_cursor("alpha", "s1") == 500
-        assert await s.output("alpha", "s1") == (400, data[400:])
-        assert await s.output("alpha", "s1", since=450) == (450, data[450:])
-        assert await s.output("alpha", "s2") == (150, b"x" * 100)
-        cached = await s.session("alpha", "s1")
+        assert await stored_cursor(s, "s1") == 500
+        assert await s.output("alpha", "s1") == Output(400, data[400:])
+        assert await s.output("alpha", "s1", since=450) == Output(450, data[450:])
+        assert await s.output("alpha", "s2") == Output(150, b"x" * 100)
+        cached = await stored_session(s, "alpha", "s1")
         assert cached is not None and cached.unread == 100  # retention does not undo unread
         with raw(db_path) as db:
             kept = db.execute(
@@ -347,7 +364,6 @@ async def test_audit_log_is_append_only(store: Store, db_path: Path) -> None:
     assert entries[0].at <= entries[1].at <= entries[2].at <= time.time()
     assert [e.kind for e in await store.audit_log("alpha")] == ["send", "stop"]
     assert [e.kind for e in await store.audit_log("alpha", "s2")] == ["stop"]
-    assert [e.kind for e in await store.audit_log(limit=2)] == ["stop", "new"]  # newest two
     with raw(db_path) as db:
         for sql in ("UPDATE audit SET kind = 'x'", "DELETE FROM audit"):
             with pytest.raises(sqlite3.DatabaseError, match="append-only"):
@@ -363,15 +379,17 @@ async def test_screens_hosts_agent_ids_and_decisions(store: Store) -> None:
     store.record_host("beta", "beta", "unreachable", "connection refused")
     await store.flush()
     assert await store.screen_hashes("alpha") == {"s1": "bbbb", "s2": "cccc"}
-    assert await store.screen("alpha", "s1") == "screen two"
-    assert await store.screen("alpha", "zz") is None
+    assert await store.screens() == {("alpha", "s1"): "screen two", ("alpha", "s2"): "other"}
     hosts = await store.hosts()
-    assert hosts["beta"] == ("unreachable", "connection refused", 0.0)
-    seen = hosts["alpha"][2]
-    assert hosts["alpha"][:2] == ("connected", "") and seen > 0
+    beta = CachedHost("beta", "beta", "unreachable", "connection refused", 0.0, None)
+    assert hosts["beta"] == beta
+    seen = hosts["alpha"].last_seen
+    assert (hosts["alpha"].state, hosts["alpha"].reason) == ("connected", "") and seen > 0
+    store.set_cursor("alpha", 7)
     store.record_host("alpha", "dev@alpha", "unreachable", "timed out")
     await store.flush()
-    assert (await store.hosts())["alpha"] == ("unreachable", "timed out", seen)
+    alpha = CachedHost("alpha", "dev@alpha", "unreachable", "timed out", seen, 7)
+    assert (await store.hosts())["alpha"] == alpha  # last seen when it was last connected
 
     store.record_decision("alpha", "s1", "fp1", 2, "reject", "no", "--- a\n+++ b\n")
     await store.flush()
@@ -408,7 +426,7 @@ async def test_batching_commits_many_units_in_few_transactions(store: Store) -> 
     elapsed = time.perf_counter() - started
     print(f"batching: 10000 appends, yielding every 10 -> {store.commits - before} "
           f"transactions, {elapsed:.2f}s")  # fmt: skip
-    assert await store.output_cursor("alpha", "s1") == 60_000
+    assert await stored_cursor(store, "s1") == 60_000
     assert store.commits - before < 1000
 
 
@@ -424,7 +442,7 @@ async def test_a_failing_unit_is_reported_and_the_others_commit(
         raise ValueError("broken unit")
 
     store.audit("alpha", None, "stop", {"secret": "steering text"})
-    store._enqueue("test", "alpha", None, boom)
+    store._writer.enqueue("test", "alpha", None, boom)
     store.audit("alpha", None, "resume", {})
     logger = logging.getLogger("fleet.store")  # "fleet" may not propagate to the root
     logger.addHandler(caplog.handler)
@@ -470,21 +488,21 @@ async def test_a_v1_database_as_shipped_opens(db_path: Path) -> None:
     with raw(db_path) as db:
         db.executescript((FIXTURES / "v1.sql").read_text(encoding="utf-8"))
     async with await Store.open(db_path) as s:
-        cached = await s.session("alpha", "a1b2c3")
+        cached = await stored_session(s, "alpha", "a1b2c3")
         assert cached is not None
         assert cached.session.status is Status.NEEDS_INPUT
         assert cached.session.diffstat == DiffStat(12, 3, 2)
         assert cached.unread == 3 and cached.session.agent_session_id is not None
         assert [c.session.id for c in await s.sessions()] == ["a1b2c3", "d4e5f6"]
         assert await s.watch_cursor("alpha") == 41
-        assert await s.output("alpha", "a1b2c3") == (0, b"hello\nworld\n")
+        assert await s.output("alpha", "a1b2c3") == Output(0, b"hello\nworld\n")
         assert [e.kind for e in await s.audit_log()] == ["status", "send"]
         assert len(await s.decisions("alpha", "a1b2c3")) == 1
         # And it keeps working: replaying an old event is ignored, a new one applies.
         s.apply(status(41, "a1b2c3", "idle"))
         s.append_output("alpha", "a1b2c3", 6, b"world\nagain\n")
         await s.flush()
-        assert await s.output("alpha", "a1b2c3") == (0, b"hello\nworld\nagain\n")
+        assert await s.output("alpha", "a1b2c3") == Output(0, b"hello\nworld\nagain\n")
         assert await s.check() == ["ok"]
     with raw(db_path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
@@ -505,8 +523,8 @@ async def test_pending_migrations_run_in_order(
         ran.append(len(ran) + 1)
         db.execute("UPDATE sessions SET pinned = 1")  # needs the previous step
 
-    steps = [*store_module.MIGRATIONS, add_column, use_column]
-    monkeypatch.setattr(store_module, "MIGRATIONS", steps)
+    steps = [*schema.MIGRATIONS, add_column, use_column]
+    monkeypatch.setattr(schema, "MIGRATIONS", steps)
     async with await Store.open(db_path) as s:
         assert ran == [1, 2]
         assert [c.session.id for c in await s.sessions()] == ["s1"]
@@ -527,7 +545,7 @@ async def test_a_failing_migration_leaves_the_previous_version(
         db.execute("ALTER TABLE sessions ADD COLUMN half INTEGER")
         db.execute("SELECT * FROM no_such_table")
 
-    monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, half_done])
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, half_done])
     with pytest.raises(StoreError, match="not a usable fleet database"):
         await Store.open(db_path)
     with raw(db_path) as db:
@@ -619,14 +637,14 @@ async def test_integrity_after_kill_9_during_heavy_writing(tmp_path: Path) -> No
 
     async with await Store.open(path) as s:
         assert await s.check() == ["ok"]
-        cursor = await s.output_cursor("h", "s1")
-        start, data = await s.output("h", "s1")
-        assert start + len(data) == cursor
-        assert start % 16 == 0 and cursor % 16 == 0
-        assert data == b"".join(_line(n) for n in range(start // 16, cursor // 16))
+        cursor = await stored_cursor(s, "s1", "h")
+        kept = await s.output("h", "s1")
+        assert kept.end == cursor
+        assert kept.start % 16 == 0 and cursor % 16 == 0
+        assert kept.data == b"".join(_line(n) for n in range(kept.start // 16, cursor // 16))
         lines = cursor // 16
         events = await s.watch_cursor("h") or 0
-        cached = await s.session("h", "s1")
+        cached = await stored_session(s, "h", "s1")
         assert cached is not None
     with raw(path) as db:
         sends = db.execute("SELECT count(*) FROM audit WHERE kind = 'send'").fetchone()[0]

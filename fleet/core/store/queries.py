@@ -1,0 +1,130 @@
+"""The reads: on their own connection (aiosqlite), beside the writer thanks to write-ahead
+logging, so a read never waits for a batch being committed. They see what is committed: call
+`flush()` first to read your own writes."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from ..fleetstate import Key
+from .errors import StoreError, translate
+from .records import (
+    SELECT_SESSIONS,
+    AuditEntry,
+    CachedHost,
+    CachedSession,
+    Decision,
+    Output,
+    audit_entry,
+    cached_host,
+    cached_session,
+    decision,
+)
+
+log = logging.getLogger("fleet.store")
+
+
+class Queries:
+    """The Store's reads (a mixin: the Store gives it its path and reader connection)."""
+
+    path: Path
+    _reader: aiosqlite.Connection
+    _closed: bool
+
+    async def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        if self._closed:
+            raise StoreError(f"{self.path}: the store is closed")
+        try:
+            return list(await self._reader.execute_fetchall(sql, params))
+        except sqlite3.Error as exc:
+            log.warning("store %s read failed: %s", self.path, exc)
+            raise translate(self.path, exc) from None
+
+    async def sessions(self, host: str | None = None) -> list[CachedSession]:
+        """Every stored session (gone ones too), sorted by host, then creation time."""
+        where, params = ("WHERE sessions.host = ?", (host,)) if host is not None else ("", ())
+        rows = await self._fetch(
+            f"{SELECT_SESSIONS} {where} ORDER BY sessions.host, sessions.created, sessions.id",
+            params,
+        )
+        return [cached_session(row) for row in rows]
+
+    async def watch_cursor(self, host: str) -> int | None:
+        rows = await self._fetch("SELECT watch_cursor FROM hosts WHERE name = ?", (host,))
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
+
+    async def screen_hashes(self, host: str) -> dict[str, str]:
+        rows = await self._fetch("SELECT session, digest FROM screens WHERE host = ?", (host,))
+        return {str(row[0]): str(row[1]) for row in rows}
+
+    async def screens(self) -> dict[Key, str]:
+        """Every stored screen by (host, session id): one query for the first paint."""
+        rows = await self._fetch("SELECT host, session, text FROM screens")
+        return {(str(row[0]), str(row[1])): str(row[2]) for row in rows}
+
+    async def output_cursors(self, host: str) -> dict[str, int]:
+        """session id -> output cursor, for every session of the host with output kept."""
+        rows = await self._fetch("SELECT session, cursor FROM outputs WHERE host = ?", (host,))
+        return {str(row[0]): int(row[1]) for row in rows}
+
+    async def output(self, host: str, session_id: str, since: int = 0) -> Output:
+        """What is kept of the session's output from `since` on (see Output): it stops before
+        a gap (see output_gap); ask again from its end to read past it."""
+        rows = await self._fetch(
+            "SELECT offset, data FROM output_chunks WHERE host = ? AND session = ? "
+            "AND offset + length(data) > ? ORDER BY offset",
+            (host, session_id, since),
+        )
+        if not rows:
+            return Output(since, b"")
+        first = max(since, int(rows[0][0]))
+        parts: list[bytes] = []
+        position = first
+        for offset, data in rows:
+            if offset > position:
+                break
+            piece = bytes(data)[position - offset :]
+            parts.append(piece)
+            position += len(piece)
+        return Output(first, b"".join(parts))
+
+    async def audit_log(
+        self, host: str | None = None, session_id: str | None = None
+    ) -> list[AuditEntry]:
+        """Audit entries, oldest first: all of them, a host's, or one session's."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if host is not None:
+            clauses.append("host = ?")
+            params.append(host)
+        if session_id is not None:
+            clauses.append("session = ?")
+            params.append(session_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT id, at, host, session, kind, detail FROM audit {where} ORDER BY id"
+        return [audit_entry(row) for row in await self._fetch(sql, params)]
+
+    async def hosts(self) -> dict[str, CachedHost]:
+        """Every host the store has heard of, by name."""
+        rows = await self._fetch(
+            "SELECT name, target, state, reason, last_seen, watch_cursor FROM hosts ORDER BY name"
+        )
+        return {str(row["name"]): cached_host(row) for row in rows}
+
+    async def decisions(self, host: str, session_id: str) -> list[Decision]:
+        rows = await self._fetch(
+            "SELECT * FROM decisions WHERE host = ? AND session = ? ORDER BY id",
+            (host, session_id),
+        )
+        return [decision(row) for row in rows]
+
+    async def check(self) -> list[str]:
+        """`PRAGMA integrity_check` of the file: ["ok"] when healthy."""
+        rows = await self._fetch("PRAGMA integrity_check")
+        return [str(row[0]) for row in rows]

@@ -1,0 +1,164 @@
+"""What the store hands out, and how a row of its tables becomes one."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from .. import fleetstate
+from ..models import DiffStat, Session, Status
+
+
+@dataclass(frozen=True)
+class CachedSession:
+    """A session as the store remembers it: the reducer's state, and when it last heard."""
+
+    state: fleetstate.SessionState
+    updated: float
+
+    @property
+    def session(self) -> Session:
+        return self.state.session
+
+    @property
+    def gone(self) -> bool:
+        return self.state.gone  # the host no longer lists it (kept: never silently dropped)
+
+    @property
+    def unread(self) -> int:
+        return self.state.unread  # status changes + output lines since the person looked
+
+    @property
+    def output_cursor(self) -> int:
+        return self.state.output_cursor
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: float
+    host: str
+    session: str | None
+    kind: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Decision:
+    id: int
+    at: float
+    host: str
+    session: str
+    fingerprint: str
+    hunk: int
+    action: str
+    note: str
+    patch: str
+
+
+@dataclass(frozen=True)
+class CachedHost:
+    """A host as the store remembers it: its link when last recorded, and its journal cursor."""
+
+    name: str
+    target: str  # the ssh target it was reached at
+    state: str  # "connected" or "unreachable"; "" while only its cursor was stored
+    reason: str  # why it was unreachable
+    last_seen: float  # when it was last recorded connected (0: never)
+    watch_cursor: int | None  # the last journal event applied (None: none yet)
+
+
+@dataclass(frozen=True)
+class Output:
+    """What is kept of a session's output log from `start` (an offset in the host's log) on:
+    contiguous, so it ends at a gap or at the output cursor."""
+
+    start: int
+    data: bytes
+
+    @property
+    def end(self) -> int:
+        """The offset to read on from (past a gap, if the output stopped at one)."""
+        return self.start + len(self.data)
+
+
+# Every session with its output cursor (output may have arrived before the session was known,
+# so cursors live in their own table).
+SELECT_SESSIONS = (
+    "SELECT sessions.*, outputs.cursor AS cursor FROM sessions LEFT JOIN outputs "
+    "ON outputs.host = sessions.host AND outputs.session = sessions.id"
+)
+
+
+def cached_session(row: sqlite3.Row) -> CachedSession:
+    """A row of SELECT_SESSIONS."""
+    session = Session(
+        id=row["id"],
+        name=row["name"],
+        host=row["host"],
+        agent=row["agent"],
+        status=_status(row["status"]),
+        branch=row["branch"],
+        worktree=row["worktree"],
+        repo=row["repo"],
+        base=row["base"],
+        task=row["task"],
+        created=row["created"],
+        status_since=row["status_since"],
+        exit_code=row["exit_code"],
+        diffstat=DiffStat(row["added"], row["removed"], row["files"]),
+        agent_session_id=row["agent_session_id"],
+    )
+    cursor = int(row["cursor"] or 0)
+    state = fleetstate.SessionState(session, bool(row["gone"]), int(row["unread"]), cursor)
+    return CachedSession(state=state, updated=float(row["updated"]))
+
+
+def audit_entry(row: sqlite3.Row) -> AuditEntry:
+    try:
+        detail = json.loads(row["detail"])
+    except ValueError:
+        detail = {"raw": row["detail"]}
+    return AuditEntry(
+        id=int(row["id"]),
+        at=float(row["at"]),
+        host=str(row["host"]),
+        session=row["session"],
+        kind=str(row["kind"]),
+        detail=detail if isinstance(detail, dict) else {"value": detail},
+    )
+
+
+def decision(row: sqlite3.Row) -> Decision:
+    return Decision(
+        id=int(row["id"]),
+        at=float(row["at"]),
+        host=str(row["host"]),
+        session=str(row["session"]),
+        fingerprint=str(row["fingerprint"]),
+        hunk=int(row["hunk"]),
+        action=str(row["action"]),
+        note=str(row["note"]),
+        patch=str(row["patch"]),
+    )
+
+
+def cached_host(row: sqlite3.Row) -> CachedHost:
+    cursor = row["watch_cursor"]
+    return CachedHost(
+        name=str(row["name"]),
+        target=str(row["target"]),
+        state=str(row["state"]),
+        reason=str(row["reason"]),
+        last_seen=float(row["last_seen"]),
+        watch_cursor=None if cursor is None else int(cursor),
+    )
+
+
+def _status(value: str) -> Status:
+    try:
+        return Status(value)
+    except ValueError:
+        return Status.LOST
