@@ -125,13 +125,15 @@ async def test_open_creates_private_files_in_wal_mode(db_path: Path) -> None:
 
 async def test_reopen_keeps_everything(db_path: Path) -> None:
     async with await Store.open(db_path) as s:
-        s.reconcile_host("alpha", [session("s1")])
+        s.reconcile_host("alpha", [session("s1", diffstat=DiffStat(3, 1, 1, approved=2))])
         s.apply(status(3, "s1", "idle"))
         await s.flush()
         before = await everything(s)
     async with await Store.open(db_path) as s:
         assert await everything(s) == before
         assert await s.watch_cursor("alpha") == 3
+        (cached,) = await s.sessions("alpha")
+        assert cached.session.diffstat == DiffStat(3, 1, 1, approved=2)
 
 
 # -- sessions ---------------------------------------------------------------------------------

@@ -108,7 +108,7 @@ def cached_session(row: sqlite3.Row) -> CachedSession:
         created=row["created"],
         status_since=row["status_since"],
         exit_code=row["exit_code"],
-        diffstat=DiffStat(row["added"], row["removed"], row["files"]),
+        diffstat=DiffStat(row["added"], row["removed"], row["files"], row["approved"]),
         agent_session_id=row["agent_session_id"],
     )
     cursor = int(row["cursor"] or 0)

@@ -113,9 +113,14 @@ def _v1(db: sqlite3.Connection) -> None:
     db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
 
+def _v2(db: sqlite3.Connection) -> None:
+    """Sessions remember how many of their changed lines are approved (staged)."""
+    db.execute("ALTER TABLE sessions ADD COLUMN approved INTEGER NOT NULL DEFAULT 0")
+
+
 # Step N (1-based) takes a database at schema N-1 to schema N, inside one transaction.
 # Append only: never edit a step that has shipped.
-MIGRATIONS: list[Migration] = [_v1]
+MIGRATIONS: list[Migration] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

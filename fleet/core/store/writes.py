@@ -20,17 +20,18 @@ OUTPUT_KEEP_BYTES = 2 * 1024 * 1024  # of each session's output, the newest
 
 _SESSION_COLUMNS = (
     "host, id, name, agent, status, exit_code, branch, worktree, repo, base, task, created, "
-    "status_since, added, removed, files, updated, agent_session_id"
+    "status_since, added, removed, files, approved, updated, agent_session_id"
 )
 _UPSERT_SESSION = f"""
-    INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({", ".join("?" * 18)})
+    INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({", ".join("?" * 19)})
     ON CONFLICT (host, id) DO UPDATE SET
         name = excluded.name, agent = excluded.agent, status = excluded.status,
         exit_code = excluded.exit_code, branch = excluded.branch,
         worktree = excluded.worktree, repo = excluded.repo, base = excluded.base,
         task = excluded.task, created = excluded.created,
         status_since = excluded.status_since, added = excluded.added,
-        removed = excluded.removed, files = excluded.files, gone = 0,
+        removed = excluded.removed, files = excluded.files, approved = excluded.approved,
+        gone = 0,
         updated = excluded.updated,
         agent_session_id = COALESCE(excluded.agent_session_id, sessions.agent_session_id)
 """
@@ -49,6 +50,7 @@ SessionRow = tuple[
     str,
     float,
     float,
+    int,
     int,
     int,
     int,
@@ -75,6 +77,7 @@ def _session_row(host: str, s: Session, now: float) -> SessionRow:
         int(s.diffstat.added),
         int(s.diffstat.removed),
         int(s.diffstat.files),
+        int(s.diffstat.approved),
         now,
         s.agent_session_id,
     )
