@@ -18,10 +18,10 @@ import math
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import fields, replace
 
-from fleet.core.config import AGENT_KEYS
-from fleet.core.models import AgentProfile, SendMode, Session, Status
+from fleet.core.config import KeyPath, ValueChecks, format_key
+from fleet.core.models import PROFILE_KEYS, AgentProfile, SendMode, Session, Status
 from fleet.core.remote.hostside.classify import classify
 
 TASK = "{task}"
@@ -233,8 +233,10 @@ BUILTIN_PROFILES: dict[str, AgentProfile] = {
     profile.name: profile for profile in (CLAUDE, CODEX, AIDER, GEMINI, OPENCODE, SHELL)
 }
 
-# The keys an `[agents.NAME]` table may set: one list, checked by the config loader too.
-PROFILE_KEYS = frozenset(AGENT_KEYS)
+# The fields whose "" means None: those whose default is None (see AgentProfile).
+_NONE_IF_EMPTY = frozenset(
+    f.name for f in fields(AgentProfile) if f.name in PROFILE_KEYS and f.default is None
+)
 
 
 def render_command(template: str, task: str) -> str:
@@ -269,65 +271,31 @@ def first_message(profile: AgentProfile, task: str) -> str:
     return task
 
 
-def _patterns(name: str, key: str, value: object) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
-        return tuple(value)
-    raise ValueError(f"agent profile {name!r}: {key} must be a list of strings")
+class _ProfileChecks(ValueChecks):
+    """The config file's checks, for fields given in code: errors name the profile."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def fail(self, key: KeyPath, message: str) -> ValueError:
+        return ValueError(f"agent profile {self.name!r}: {format_key(key)}: {message}")
 
 
-def _number(name: str, key: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ValueError(f"agent profile {name!r}: {key} must be a number >= 0")
-    return float(value)
-
-
-def _text(name: str, key: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"agent profile {name!r}: {key} must be a string")
-    return value
-
-
-def _apply(profile: AgentProfile, fields: Mapping[str, object]) -> AgentProfile:
+def _apply(profile: AgentProfile, overrides: Mapping[str, object]) -> AgentProfile:
     name = profile.name
-    unknown = sorted(set(fields) - PROFILE_KEYS)
+    unknown = sorted(set(overrides) - set(PROFILE_KEYS))
     if unknown:
         raise ValueError(f"agent profile {name!r}: unknown key {unknown[0]!r}")
-    changes: dict[str, object] = {}
-    for key, value in fields.items():
-        if key in ("waiting", "working", "idle", "interrupt"):
-            changes[key] = _patterns(name, key, value)
-        elif key in ("idle_after", "enter_delay"):
-            changes[key] = _number(name, key, value)
-        elif key == "scope":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"agent profile {name!r}: scope must be a whole number >= 1")
-            changes[key] = value
-        elif key == "send_mode":
-            try:
-                changes[key] = SendMode(_text(name, key, value))
-            except ValueError:
-                modes = ", ".join(mode.value for mode in SendMode)
-                raise ValueError(
-                    f"agent profile {name!r}: send_mode must be one of {modes}"
-                ) from None
-        elif key in (
-            "resume",
-            "resume_session",
-            "session_id",
-            "sandbox",
-            "version_command",
-            "verified",
-        ):
-            # An empty resume template means "this agent cannot resume"; an empty sandbox, none.
-            changes[key] = _text(name, key, value) or None
-        else:  # command, description
-            changes[key] = _text(name, key, value)
-    merged = replace(profile, **changes)  # type: ignore[arg-type]
-    if not merged.command.strip():
+    # Said first: a new profile without a command is the problem, whatever else it sets.
+    command = overrides.get("command", profile.command)
+    if isinstance(command, str) and not command.strip():
         raise ValueError(f"agent profile {name!r} needs a command")
-    return merged
+    checks = _ProfileChecks(name)
+    changes: dict[str, object] = {}
+    for key, value in overrides.items():
+        checked = checks.profile_value((), key, value)
+        changes[key] = None if checked == "" and key in _NONE_IF_EMPTY else checked
+    return replace(profile, **changes)  # type: ignore[arg-type]
 
 
 def resolve_profiles(overrides: Mapping[str, Mapping[str, object]]) -> dict[str, AgentProfile]:
@@ -337,9 +305,9 @@ def resolve_profiles(overrides: Mapping[str, Mapping[str, object]]) -> dict[str,
     built-in value, pattern lists included); any other name is a new profile and needs a command.
     """
     profiles = dict(BUILTIN_PROFILES)
-    for name, fields in overrides.items():
+    for name, settings in overrides.items():
         base = profiles.get(name) or AgentProfile(name=name, command="")
-        profiles[name] = _apply(base, fields)
+        profiles[name] = _apply(base, settings)
     return profiles
 
 

@@ -40,12 +40,12 @@ import os
 import re
 import shlex
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, assert_never
 
-from fleet.core.models import EVENT_KINDS, SendMode
+from fleet.core.models import EVENT_KINDS, PROFILE_KEYS, PROFILE_VALUES, ProfileValue, SendMode
 from fleet.core.paths import config_source, expand_user, home_dir
 from fleet.core.remote.hostside.sandbox import check_words as check_sandbox_words
 
@@ -58,6 +58,8 @@ __all__ = [
     "HostConfig",
     "KeyPath",
     "SshSettings",
+    "ValueChecks",
+    "format_key",
     "load_config",
     "parse_target",
 ]
@@ -71,24 +73,8 @@ NOTIFY_MODES: Final = ("bell", "osc9", "osc777", "off")
 HOOK_KEYS: Final = ("timeout", *EVENT_KINDS, "*")
 SSH_KEYS: Final = ("config", "keepalive", "keepalive_count", "connect_timeout", "max_connects")
 HOST_KEYS: Final = ("ssh",)
-AGENT_KEYS: Final = (
-    "command",
-    "resume",
-    "waiting",
-    "working",
-    "idle",
-    "idle_after",
-    "scope",
-    "send_mode",
-    "enter_delay",
-    "interrupt",
-    "description",
-    "session_id",
-    "resume_session",
-    "sandbox",
-    "version_command",
-    "verified",
-)
+# The keys an [agents.NAME] table may set: AgentProfile's fields (fleet.core.models).
+AGENT_KEYS: Final = PROFILE_KEYS
 
 # Host names appear in session refs HOST/NAME: no "/", nothing a shell or URL would mangle.
 NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
@@ -490,10 +476,141 @@ def _default_ssh(env: Mapping[str, str]) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-_Check = Callable[[KeyPath, object], object]
+class ValueChecks:
+    """The checks of a config value, each returning the value as fleet keeps it or raising
+    :meth:`fail`: a ValueError here, a ConfigError at the key's line in the loader. Lists may
+    come as tuples: fleet.core.agents checks profile fields given in code (or a Config's, again)
+    with these same rules."""
+
+    def fail(self, key: KeyPath, message: str) -> Exception:
+        """The error to raise for the value at ``key``."""
+        prefix = f"{format_key(key)}: " if key else ""
+        return ValueError(prefix + message)
+
+    def expected(self, key: KeyPath, what: str, value: object) -> Exception:
+        return self.fail(key, f"expected {what}, got {describe(value)}")
+
+    def profile_value(self, where: KeyPath, name: str, value: object) -> object:
+        """``value`` checked as the AgentProfile field ``name`` holds it (a key of
+        PROFILE_KEYS), in the type the field has; ``where`` is the table it stands in."""
+        key = (*where, name)
+        kind = PROFILE_VALUES[name]
+        match kind:
+            case ProfileValue.COMMAND:
+                return self.string(key, value, "a non-empty command string", empty=False)
+            case ProfileValue.TEMPLATE:
+                return self.string(key, value, "a command string")
+            case ProfileValue.TEXT:
+                return self.string(key, value, "a string")
+            case ProfileValue.VERSION:
+                return self.string(key, value, 'a version string like "1.2.3"')
+            case ProfileValue.PATTERNS:
+                return self.regexes(key, value)
+            case ProfileValue.SESSION_ID:
+                return self.session_id_regex(key, value)
+            case ProfileValue.SECONDS:
+                return self.seconds(key, value)
+            case ProfileValue.LINES:
+                return self.whole(key, value, "a whole number of lines")
+            case ProfileValue.SEND_MODE:
+                return self.send_mode(key, value)
+            case ProfileValue.KEYS:
+                return self.tmux_keys(key, value)
+            case ProfileValue.WRAPPER:
+                return self.sandbox(key, value)
+            case _:
+                assert_never(kind)
+
+    def seconds(self, key: KeyPath, value: object, positive: bool = False) -> float:
+        bound = "> 0" if positive else ">= 0"
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+            or (positive and value == 0)
+        ):
+            raise self.expected(key, f"a number of seconds {bound}", value)
+        if value > MAX_SECONDS:  # 1e308 s would overflow a sleep on the host
+            raise self.expected(key, f"at most {MAX_SECONDS} seconds (a day)", value)
+        return float(value)
+
+    def whole(self, key: KeyPath, value: object, what: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.expected(key, f"{what} >= 1", value)
+        return value
+
+    def string(self, key: KeyPath, value: object, what: str, empty: bool = True) -> str:
+        if not isinstance(value, str) or (not empty and not value.strip()):
+            raise self.expected(key, what, value)
+        if "\x00" in value:  # no command line, tmux or file name can carry it
+            raise self.fail(key, "the string contains a NUL character")
+        return value
+
+    def sandbox(self, key: KeyPath, value: object) -> str:
+        """A wrapper command as shell words (a string, or a list of words): kept as one string
+        that shlex splits back into exactly these words."""
+        what = 'a wrapper command like "bwrap --bind {worktree} {worktree} ..." (or a list)'
+        if value == "":
+            return ""  # no sandbox
+        if isinstance(value, list | tuple):
+            words = list(value)
+            if not all(isinstance(word, str) for word in words):
+                raise self.expected(key, "a list of strings", value)
+        elif isinstance(value, str):
+            try:
+                words = shlex.split(value)
+            except ValueError as err:
+                raise self.fail(key, f"cannot split into words: {err}") from None
+        else:
+            raise self.expected(key, what, value)
+        problem = check_sandbox_words(words)
+        if problem:
+            raise self.fail(key, problem)
+        return shlex.join(words)
+
+    def session_id_regex(self, key: KeyPath, value: object) -> str:
+        if not isinstance(value, str):
+            raise self.expected(key, "a regex string with one group", value)
+        try:
+            groups = re.compile(value).groups
+        except re.error as err:
+            raise self.fail(key, f"invalid regex {value!r}: {err.msg}") from None
+        if groups != 1:
+            raise self.fail(key, f"expected a regex with exactly one group, got {groups}")
+        return value
+
+    def regexes(self, key: KeyPath, value: object) -> tuple[str, ...]:
+        if not isinstance(value, list | tuple):
+            raise self.expected(key, "a list of regex strings", value)
+        out: list[str] = []
+        for i, pattern in enumerate(value):
+            if not isinstance(pattern, str):
+                raise self.expected((*key, i), "a regex string", pattern)
+            try:
+                re.compile(pattern, re.MULTILINE)
+            except re.error as err:
+                where = f" at position {err.pos}" if err.pos else ""
+                raise self.fail((*key, i), f"invalid regex {pattern!r}: {err.msg}{where}") from None
+            out.append(pattern)
+        return tuple(out)
+
+    def send_mode(self, key: KeyPath, value: object) -> SendMode:
+        modes = [str(mode) for mode in SendMode]
+        if not isinstance(value, str) or value not in modes:
+            raise self.expected(key, " or ".join(json.dumps(m) for m in modes), value)
+        return SendMode(value)
+
+    def tmux_keys(self, key: KeyPath, value: object) -> tuple[str, ...]:
+        if not isinstance(value, list | tuple):
+            raise self.expected(key, 'a list of tmux key names like ["Escape"] or ["C-c"]', value)
+        for i, name in enumerate(value):
+            if not isinstance(name, str) or not re.fullmatch(r"[^\s\x00-\x1f\x7f]+", name):
+                raise self.expected((*key, i), 'a tmux key name like "Escape" or "C-c"', name)
+        return tuple(value)
 
 
-class _Loader:
+class _Loader(ValueChecks):
     def __init__(self, path: Path, env: Mapping[str, str]) -> None:
         self.path = path
         self.env = env
@@ -504,9 +621,6 @@ class _Loader:
     def fail(self, key: KeyPath, message: str) -> ConfigError:
         prefix = f"{format_key(key)}: " if key else ""
         return ConfigError(self.path, self.locator.line_of(key), prefix + message)
-
-    def expected(self, key: KeyPath, what: str, value: object) -> ConfigError:
-        return self.fail(key, f"expected {what}, got {describe(value)}")
 
     def table(self, key: KeyPath, value: object, what: str) -> dict[str, object]:
         if not isinstance(value, dict):
@@ -625,25 +739,6 @@ class _Loader:
             raise self.fail(key, f"ssh config file {describe(str(path))} {problem}")
         return path
 
-    def seconds(self, key: KeyPath, value: object, positive: bool = False) -> float:
-        bound = "> 0" if positive else ">= 0"
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value < 0
-            or (positive and value == 0)
-        ):
-            raise self.expected(key, f"a number of seconds {bound}", value)
-        if value > MAX_SECONDS:  # 1e308 s would overflow a sleep on the host
-            raise self.expected(key, f"at most {MAX_SECONDS} seconds (a day)", value)
-        return float(value)
-
-    def whole(self, key: KeyPath, value: object, what: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise self.expected(key, f"{what} >= 1", value)
-        return value
-
     # ---- [hosts.NAME]
 
     def _hosts(self, value: object) -> dict[str, HostConfig]:
@@ -678,24 +773,6 @@ class _Loader:
     def _agents(self, value: object) -> dict[str, dict[str, object]]:
         key: KeyPath = ("agents",)
         table = self.table(key, value, "a table of agent profiles like [agents.myagent]")
-        checks: dict[str, _Check] = {
-            "command": lambda k, v: self.string(k, v, "a non-empty command string", empty=False),
-            "resume": lambda k, v: self.string(k, v, "a command string"),
-            "waiting": self.regexes,
-            "working": self.regexes,
-            "idle": self.regexes,
-            "idle_after": self.seconds,
-            "scope": lambda k, v: self.whole(k, v, "a whole number of lines"),
-            "send_mode": self.send_mode,
-            "enter_delay": self.seconds,
-            "interrupt": self.tmux_keys,
-            "description": lambda k, v: self.string(k, v, "a string"),
-            "session_id": self.session_id_regex,
-            "resume_session": lambda k, v: self.string(k, v, "a command string"),
-            "sandbox": self.sandbox,
-            "version_command": lambda k, v: self.string(k, v, "a command string"),
-            "verified": lambda k, v: self.string(k, v, 'a version string like "1.2.3"'),
-        }
         agents: dict[str, dict[str, object]] = {}
         for name, entry in table.items():
             agent_key: KeyPath = (*key, name)
@@ -707,79 +784,10 @@ class _Loader:
             profile = self.table(agent_key, entry, f"a table [{shown}] of profile settings")
             self.check_keys(agent_key, profile, AGENT_KEYS)
             agents[name] = {
-                field_name: checks[field_name]((*agent_key, field_name), field_value)
+                field_name: self.profile_value(agent_key, field_name, field_value)
                 for field_name, field_value in profile.items()
             }
         return agents
-
-    def string(self, key: KeyPath, value: object, what: str, empty: bool = True) -> str:
-        if not isinstance(value, str) or (not empty and not value.strip()):
-            raise self.expected(key, what, value)
-        if "\x00" in value:  # no command line, tmux or file name can carry it
-            raise self.fail(key, "the string contains a NUL character")
-        return value
-
-    def sandbox(self, key: KeyPath, value: object) -> str:
-        """A wrapper command as shell words (a string, or a list of words): kept as one string
-        that shlex splits back into exactly these words."""
-        what = 'a wrapper command like "bwrap --bind {worktree} {worktree} ..." (or a list)'
-        if value == "":
-            return ""  # no sandbox
-        if isinstance(value, list):
-            words = value
-            if not all(isinstance(word, str) for word in words):
-                raise self.expected(key, "a list of strings", value)
-        elif isinstance(value, str):
-            try:
-                words = shlex.split(value)
-            except ValueError as err:
-                raise self.fail(key, f"cannot split into words: {err}") from None
-        else:
-            raise self.expected(key, what, value)
-        problem = check_sandbox_words(words)
-        if problem:
-            raise self.fail(key, problem)
-        return shlex.join(words)
-
-    def session_id_regex(self, key: KeyPath, value: object) -> str:
-        if not isinstance(value, str):
-            raise self.expected(key, "a regex string with one group", value)
-        try:
-            groups = re.compile(value).groups
-        except re.error as err:
-            raise self.fail(key, f"invalid regex {value!r}: {err.msg}") from None
-        if groups != 1:
-            raise self.fail(key, f"expected a regex with exactly one group, got {groups}")
-        return value
-
-    def regexes(self, key: KeyPath, value: object) -> tuple[str, ...]:
-        if not isinstance(value, list):
-            raise self.expected(key, "a list of regex strings", value)
-        out: list[str] = []
-        for i, pattern in enumerate(value):
-            if not isinstance(pattern, str):
-                raise self.expected((*key, i), "a regex string", pattern)
-            try:
-                re.compile(pattern, re.MULTILINE)
-            except re.error as err:
-                where = f" at position {err.pos}" if err.pos else ""
-                raise self.fail((*key, i), f"invalid regex {pattern!r}: {err.msg}{where}") from None
-            out.append(pattern)
-        return tuple(out)
-
-    def send_mode(self, key: KeyPath, value: object) -> SendMode:
-        modes = [str(mode) for mode in SendMode]
-        if not isinstance(value, str) or value not in modes:
-            raise self.expected(key, " or ".join(json.dumps(m) for m in modes), value)
-        return SendMode(value)
-
-    def tmux_keys(self, key: KeyPath, value: object) -> tuple[str, ...]:
-        if not isinstance(value, list):
-            raise self.expected(key, 'a list of tmux key names like ["Escape"] or ["C-c"]', value)
-        for i, name in enumerate(value):
-            if not isinstance(name, str) or not re.fullmatch(r"[^\s\x00-\x1f\x7f]+", name):
-                raise self.expected((*key, i), 'a tmux key name like "Escape" or "C-c"', name)
-        return tuple(value)
 
     # ---- [keys]
 

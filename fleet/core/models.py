@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -25,37 +25,65 @@ class SendMode(StrEnum):
     PASTE = "paste"  # tmux paste-buffer -p: one bracketed paste
 
 
+class ProfileValue(StrEnum):
+    """What an agent-profile field holds, so one check serves every source of profile values:
+    fleet.core.config checks an `[agents.NAME]` table with it (errors at the key's line) and
+    fleet.core.agents the overrides it is given in code."""
+
+    COMMAND = "command"  # a non-empty command line
+    TEMPLATE = "template"  # a command line; "" for none
+    TEXT = "text"  # any string
+    VERSION = "version"  # a version string like "1.2.3"
+    PATTERNS = "patterns"  # a list of regexes (re.MULTILINE)
+    SESSION_ID = "session-id"  # a regex with exactly one group
+    SECONDS = "seconds"  # a number of seconds >= 0
+    LINES = "lines"  # a whole number of lines >= 1
+    SEND_MODE = "send-mode"  # a SendMode
+    KEYS = "keys"  # a list of tmux key names
+    WRAPPER = "wrapper"  # shell words a command runs inside (see fleet.core.sandbox)
+
+
+def _holds(value: ProfileValue) -> dict[str, ProfileValue]:
+    """The metadata that makes a field of AgentProfile a key of `[agents.NAME]`."""
+    return {"profile": value}
+
+
 @dataclass(frozen=True)
 class AgentProfile:
-    """How to start, resume, steer and read one kind of agent."""
+    """How to start, resume, steer and read one kind of agent.
+
+    Every field but `name` is a key an `[agents.NAME]` table may set, checked as its
+    ProfileValue says: a new key is a new field here. A field whose default is None takes ""
+    for None ("this agent cannot resume", "no sandbox").
+    """
 
     name: str
-    command: str
-    resume: str | None = None
+    command: str = field(metadata=_holds(ProfileValue.COMMAND))
+    resume: str | None = field(default=None, metadata=_holds(ProfileValue.TEMPLATE))
     # Regexes (re.MULTILINE) over the bottom `scope` non-blank lines of the screen.
-    waiting: tuple[str, ...] = ()
-    working: tuple[str, ...] = ()
-    idle: tuple[str, ...] = ()
+    waiting: tuple[str, ...] = field(default=(), metadata=_holds(ProfileValue.PATTERNS))
+    working: tuple[str, ...] = field(default=(), metadata=_holds(ProfileValue.PATTERNS))
+    idle: tuple[str, ...] = field(default=(), metadata=_holds(ProfileValue.PATTERNS))
     # A screen that has not changed for this long while no pattern matches counts as idle.
-    idle_after: float = 5.0
-    scope: int = 30
-    send_mode: SendMode = SendMode.TYPE
+    idle_after: float = field(default=5.0, metadata=_holds(ProfileValue.SECONDS))
+    scope: int = field(default=30, metadata=_holds(ProfileValue.LINES))
+    send_mode: SendMode = field(default=SendMode.TYPE, metadata=_holds(ProfileValue.SEND_MODE))
     # Pause between the text and Enter: some TUIs take a fast Enter as part of a paste.
-    enter_delay: float = 0.0
-    interrupt: tuple[str, ...] = ("C-c",)
-    description: str = ""
+    enter_delay: float = field(default=0.0, metadata=_holds(ProfileValue.SECONDS))
+    interrupt: tuple[str, ...] = field(default=("C-c",), metadata=_holds(ProfileValue.KEYS))
+    description: str = field(default="", metadata=_holds(ProfileValue.TEXT))
     # The agent's own conversation id, when its screen shows one (a regex with one group), and
     # the resume command that takes it as {agent_session}; `resume` is used without one.
-    session_id: str | None = None
-    resume_session: str | None = None
+    session_id: str | None = field(default=None, metadata=_holds(ProfileValue.SESSION_ID))
+    resume_session: str | None = field(default=None, metadata=_holds(ProfileValue.TEMPLATE))
     # A wrapper the agent runs inside on its host (bwrap, podman, docker ...): shell words
     # with {worktree}, {gitdir}, {commondir}, {branch}, {repo}, {home}, {session} placeholders,
     # the agent's own command appended after them. See fleet.core.sandbox.
-    sandbox: str | None = None
+    sandbox: str | None = field(default=None, metadata=_holds(ProfileValue.WRAPPER))
     # How to ask the installed CLI its version on a host (`fleet agents`), and the version
     # these patterns were last checked against: a newer one may have moved its screens.
-    version_command: str | None = None
-    verified: str | None = None
+    version_command: str | None = field(default=None, metadata=_holds(ProfileValue.TEMPLATE))
+    verified: str | None = field(default=None, metadata=_holds(ProfileValue.VERSION))
 
     def rules(self) -> dict[str, Any]:
         """What the host needs to classify this agent's screen (sent as JSON)."""
@@ -67,6 +95,13 @@ class AgentProfile:
             "scope": self.scope,
             "session_id": self.session_id,
         }
+
+
+PROFILE_VALUES: dict[str, ProfileValue] = {
+    f.name: f.metadata["profile"] for f in fields(AgentProfile) if "profile" in f.metadata
+}
+"""The keys an `[agents.NAME]` table may set, in AgentProfile's order, and what each holds."""
+PROFILE_KEYS: tuple[str, ...] = tuple(PROFILE_VALUES)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import math
 import re
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,8 @@ from fleet.core.agents import (
     resolve_profiles,
     status_of_screen,
 )
-from fleet.core.models import AgentProfile, SendMode, Status
+from fleet.core.config import AGENT_KEYS
+from fleet.core.models import PROFILE_KEYS, AgentProfile, SendMode, Status
 from fleet.core.remote.hostside import classify as classify_module
 from fleet.core.remote.hostside.classify import classify, normalize, tail
 
@@ -377,6 +379,29 @@ def test_new_profile_needs_a_command() -> None:
 def test_bad_fields_are_refused(fields: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="agent profile 'claude'"):
         resolve_profiles({"claude": fields})
+
+
+def test_every_profile_field_is_a_config_key() -> None:
+    # A field without its ProfileValue could be set by no config file.
+    assert PROFILE_KEYS == AGENT_KEYS
+    assert [f.name for f in fields(AgentProfile)] == ["name", *PROFILE_KEYS]
+
+
+def test_a_configs_values_resolve_as_they_are() -> None:
+    # The config's checked values pass the same checks again (tuples, floats, SendMode).
+    fields_given = {
+        "command": "mine {task}",
+        "waiting": ("Allow\\?",),
+        "idle_after": 2.0,
+        "send_mode": SendMode.PASTE,
+        "interrupt": ("Escape",),
+        "sandbox": "bwrap --bind '{worktree}' '{worktree}' --",
+        "verified": "",
+    }
+    mine = resolve_profiles({"mine": fields_given})["mine"]
+    assert mine.waiting == ("Allow\\?",) and mine.send_mode is SendMode.PASTE
+    assert mine.sandbox == "bwrap --bind '{worktree}' '{worktree}' --"
+    assert mine.verified is None
 
 
 def test_empty_resume_means_no_resume() -> None:
