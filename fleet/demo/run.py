@@ -29,6 +29,7 @@ from typing import Any
 from fleet.core.config import Config, load_config
 from fleet.core.errors import FleetError
 from fleet.core.models import Session
+from fleet.core.remote.hostside import procs
 from fleet.core.store import Store
 from fleet.core.supervisor import Supervisor
 from fleet.demo.sandbox import (
@@ -230,14 +231,8 @@ def _watcher_pid(home: Path) -> int | None:
 
 
 def _cmdline(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        return raw.decode(errors="replace").split("\0")
-    except FileNotFoundError:
-        if Path("/proc/self").exists():
-            return []
-    except OSError:
-        return []
+    if Path("/proc/self").exists():
+        return procs.cmdline(pid)
     try:  # no /proc (macOS): ask ps
         out = subprocess.run(
             ["ps", "-o", "command=", "-p", str(pid)],
@@ -256,44 +251,27 @@ def sandbox_processes(root: Path, *, strict: bool = False) -> list[int]:
     line is inside the sandbox, or their HOME / TMUX_TMPDIR is. With `strict`, any mention of
     the sandbox in the command line or the environment counts (what the tests check).
     Linux only (/proc); elsewhere an empty list."""
-    proc = Path("/proc")
-    if not (proc / "self").exists():
-        return []
     base = str(root).encode()
     inside = base + b"/"
     env_marks = (b"HOME=" + inside, b"TMUX_TMPDIR=" + inside, b"HOME=" + base + b"\0")
-    ours = _ancestors()
+    ours = procs.ancestors()
     found = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) in ours:
+    for pid in procs.pids():
+        if pid in ours:
             continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            if not cmdline:  # a zombie or a kernel thread
-                continue
-            environ = (entry / "environ").read_bytes()
-        except OSError:
+        cmdline = procs.read(pid, "cmdline")
+        if not cmdline:  # gone, a zombie or a kernel thread
+            continue
+        environ = procs.read(pid, "environ")
+        if environ is None:
             continue
         if strict:
             hit = base in cmdline or base in environ
         else:
             hit = inside in cmdline or any(mark in b"\0" + environ for mark in env_marks)
         if hit:
-            found.append(int(entry.name))
+            found.append(pid)
     return found
-
-
-def _ancestors() -> set[int]:
-    pids = {os.getpid()}
-    pid = os.getpid()
-    while pid > 1:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-            pid = int(stat.rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
-        pids.add(pid)
-    return pids
 
 
 def _sweep(root: Path) -> None:

@@ -13,6 +13,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from fleet.core.remote.hostside import procs
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
@@ -81,12 +83,9 @@ class ProcTimes:
 
 def proc_cpu(pid: int, children: bool = True) -> float:
     """utime + stime (+ cutime + cstime) of pid in seconds; 0 when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
+    fields = procs.stat(pid)
+    if fields is None:
         return 0.0
-    fields = stat[stat.rindex(")") + 2 :].split()
     ticks = int(fields[11]) + int(fields[12])
     if children:
         ticks += int(fields[13]) + int(fields[14])
@@ -95,14 +94,8 @@ def proc_cpu(pid: int, children: bool = True) -> float:
 
 def proc_peak_rss_mb(pid: int) -> float:
     """VmHWM (peak resident set) of pid in MB."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return math.nan
+    peak = procs.status(pid).get("VmHWM")
+    return round(int(peak.split()[0]) / 1024, 1) if peak else math.nan
 
 
 class CpuMeter:

@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from fleet.core.remote.hostside import procs
+
 SSHD = "/usr/sbin/sshd"
 DEFAULT_NAMES = (
     "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta",
@@ -145,51 +147,11 @@ def _free_port() -> int:
 
 def _proc_uids(pid: int) -> tuple[set[int], str] | None:
     """(real/effective/saved uids, state letter) of a pid, None if it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
+    info = procs.status(pid)
+    if not info:
         return None
-    uids: set[int] = set()
-    state = "?"
-    for line in text.splitlines():
-        if line.startswith("Uid:"):
-            uids = {int(x) for x in line.split()[1:4]}
-        elif line.startswith("State:"):
-            state = line.split()[1]
-    return uids, state
-
-
-def _pids() -> list[int]:
-    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
-
-
-def _ppid(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[1])
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
-    except OSError:
-        return []
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for pid in _pids():
-        pp = _ppid(pid)
-        if pp is not None:
-            children.setdefault(pp, []).append(pid)
-    out, todo = [], [root]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
+    uids = {int(x) for x in info.get("Uid", "").split()[:3]}
+    return uids, (info.get("State") or "?").split()[0]
 
 
 def kill_user_processes(uid: int, timeout: float = 10.0) -> None:
@@ -199,7 +161,7 @@ def kill_user_processes(uid: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         alive = []
-        for pid in _pids():
+        for pid in procs.pids():
             info = _proc_uids(pid)
             if info is None or uid not in info[0] or info[1] in ("Z", "X"):
                 continue
@@ -222,17 +184,17 @@ def _kill_sshd(proc: subprocess.Popen[bytes]) -> None:
     """
     deadline = time.monotonic() + 5.0
     while proc.poll() is None and time.monotonic() < deadline:
-        victims = _descendants(proc.pid)
+        victims = procs.descendants(proc.pid)
         if not victims:
             break
         for pid in victims:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        while time.monotonic() < deadline and any(_ppid(p) == proc.pid for p in victims):
+        while time.monotonic() < deadline and any(procs.parent(p) == proc.pid for p in victims):
             time.sleep(0.002)
     with contextlib.suppress(ProcessLookupError):
         proc.send_signal(signal.SIGSTOP)
-    for pid in _descendants(proc.pid):
+    for pid in procs.descendants(proc.pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     proc.kill()
@@ -704,8 +666,8 @@ class LoopbackFleet:
         for s in rec.get("sshd", []):
             pid, argv = s.get("pid"), s.get("argv")
             # sshd retitles itself "sshd: <argv> [listener] ...": match on the argv inside.
-            if isinstance(pid, int) and argv and " ".join(argv) in " ".join(_cmdline(pid)):
-                for p in [*_descendants(pid), pid]:
+            if isinstance(pid, int) and argv and " ".join(argv) in " ".join(procs.cmdline(pid)):
+                for p in [*procs.descendants(pid), pid]:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(p, signal.SIGKILL)
         d = Path(str(rec.get("dir", "")))

@@ -1,34 +1,23 @@
-"""The processes of a loopback host's user, read from /proc (the tests and the bench look for
-fleet's helpers and tmux control clients there)."""
+"""The processes of a loopback host's user (the tests and the bench look for fleet's helpers and
+tmux control clients there), read with the host helper's own /proc readers."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from pathlib import Path
+
+from fleet.core.remote.hostside import procs
 
 
 def pids_of(uid: int, match: Callable[[list[str]], bool]) -> list[int]:
     """Pids of the processes running as uid whose argv `match` accepts."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+    found = []
+    for pid in procs.pids():
+        if procs.owner(pid) != uid:
             continue
-        try:
-            if os.stat(f"/proc/{entry}").st_uid != uid:
-                continue
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
-        except OSError:
-            continue
+        argv = [arg for arg in procs.cmdline(pid) if arg]
         if argv and match(argv):
-            pids.append(int(entry))
-    return pids
-
-
-def parent_pid(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat.rsplit(")", 1)[1].split()[1])
+            found.append(pid)
+    return found
 
 
 def control_clients(uid: int) -> list[int]:

@@ -25,6 +25,7 @@ import pytest
 
 from fleet.core.errors import HostKeyError
 from fleet.core.models import Status
+from fleet.core.remote.hostside import procs
 from fleet.core.ssh import HostLink
 from fleet.core.supervisor import Supervisor
 from fleet.demo.run import reap_stale, start_demo
@@ -51,17 +52,15 @@ def leftovers(root: Path) -> list[str]:
     """Processes (not this one) whose command line or environment mentions `root`."""
     needle = str(root).encode()
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+    for pid in procs.pids():
+        if pid == os.getpid():
             continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            environ = (entry / "environ").read_bytes()
-        except OSError:
+        cmdline, environ = procs.read(pid, "cmdline"), procs.read(pid, "environ")
+        if cmdline is None or environ is None:
             continue
         if needle in cmdline or needle in environ:
             shown = cmdline.replace(b"\0", b" ").decode(errors="replace")
-            found.append(f"{entry.name}: {shown}")
+            found.append(f"{pid}: {shown}")
     return found
 
 

@@ -15,12 +15,12 @@ import pytest
 
 from fleet.core.config import load_config
 from fleet.core.errors import HostUnreachable, RemoteError
-from fleet.core.remote.hostside import protocol
+from fleet.core.remote.hostside import procs, protocol
 from fleet.core.supervisor import Supervisor
 from tests.integration.faults import FaultyProxy
 from tests.integration.fleetrun import FleetCLI, received_lines, wait_for
 from tests.integration.hosts import LoopbackFleet
-from tests.integration.procfs import control_clients, parent_pid, serve_processes
+from tests.integration.procfs import control_clients, serve_processes
 from tests.reliability.common import fault_fleet
 
 
@@ -139,7 +139,7 @@ async def test_a_steer_types_over_the_serve_helpers_control_client(
         )
         assert got == STEERS
         serving = set(serve_processes(alpha.uid))
-        ours = [pid for pid in control_clients(alpha.uid) if parent_pid(pid) in serving]
+        ours = [pid for pid in control_clients(alpha.uid) if procs.parent(pid) in serving]
         assert len(ours) == 1, (ours, serving)
     # A one-shot helper (no control client) types the same text by forking tmux.
     helper_file = next((alpha.home / ".fleet").glob("helper-*.pyz"))

@@ -11,10 +11,10 @@ processes on the host.
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import pytest
 
+from fleet.core.remote.hostside import procs
 from tests.integration.fleetrun import FleetCLI, wait_for
 from tests.integration.hosts import LoopbackFleet, LoopbackHost
 
@@ -92,12 +92,7 @@ def _pids(host: LoopbackHost, session_id: str) -> dict[str, tuple[int, int]]:
 
 def _alive(pid: int, uid: int) -> bool:
     """Running as the host's user (a zombie waiting for its reaper does not count)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        owner = Path(f"/proc/{pid}").stat().st_uid
-    except OSError:
-        return False
-    return owner == uid and stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    return procs.owner(pid) == uid and procs.alive(pid)
 
 
 def _start(fleet: FleetCLI, host: LoopbackHost, agent: str, name: str) -> tuple[str, dict]:

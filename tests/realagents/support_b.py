@@ -7,6 +7,7 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
+from fleet.core.remote.hostside import procs
 from tests.integration.hosts import LoopbackHost
 
 # Several lines, quotes, a backtick, a dollar and a literal backslash-n: it must reach the model
@@ -34,17 +35,10 @@ def agent_table(name: str, **fields: str) -> str:
 
 def user_processes(host: LoopbackHost, needle: str) -> list[int]:
     """Live processes of the host's user whose command line holds `needle` (zombies left out)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if entry.stat().st_uid != host.uid:
-                continue
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError):
-            continue
-        if state not in ("Z", "X") and needle in argv:
-            found.append(int(entry.name))
-    return found
+    return [
+        pid
+        for pid in procs.pids()
+        if procs.owner(pid) == host.uid
+        and procs.alive(pid)
+        and needle in " ".join(procs.cmdline(pid))
+    ]

@@ -25,6 +25,7 @@ from pathlib import Path
 from fleet.core import events as ev
 from fleet.core.config import load_config
 from fleet.core.errors import FleetError, HostUnreachable
+from fleet.core.remote.hostside import procs
 from fleet.core.store import Store
 from fleet.core.supervisor import Supervisor
 from tests.integration.faults import FaultyProxy
@@ -67,10 +68,8 @@ class Figures:
 
 
 def rss_kb() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+    rss = procs.status(os.getpid()).get("VmRSS")
+    return int(rss.split()[0]) if rss else 0
 
 
 def fd_count() -> int:

@@ -24,6 +24,7 @@ import pytest
 
 from fleet.core.config import load_config
 from fleet.core.hooks import HookRunner
+from fleet.core.remote.hostside import procs
 from fleet.core.store import Store, StoreError
 from fleet.core.supervisor import Supervisor
 from tests.integration.fleetrun import FleetCLI, received, received_lines, wait_for, write_as_agent
@@ -173,14 +174,7 @@ def test_after_a_reboot_the_work_and_checkpoints_survive_and_resume_works(
 
 def hung_hooks() -> list[int]:
     """Pids of the hanging hook processes still alive."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-                if argv[:2] == [b"sleep", b"600.25"]:
-                    pids.append(int(entry))
-    return pids
+    return [pid for pid in procs.pids() if procs.cmdline(pid)[:2] == ["sleep", "600.25"]]
 
 
 async def test_a_hook_that_hangs_is_stopped_and_the_rest_carry_on(

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from dataclasses import fields
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -23,6 +24,7 @@ from fleet.core.agents import (
 from fleet.core.config import AGENT_KEYS
 from fleet.core.models import PROFILE_KEYS, AgentProfile, SendMode, Status
 from fleet.core.remote.hostside import classify as classify_module
+from fleet.core.remote.hostside import procs
 from fleet.core.remote.hostside.classify import classify, normalize, tail
 
 SCREENS = Path(__file__).resolve().parent.parent / "fixtures" / "screens"
@@ -227,8 +229,11 @@ def test_escapes_are_ignored() -> None:
     assert normalize("a  \n\x1b]0;title\x07b\x1b[31m!\x1b[0m\n\n  \n") == "a\nb!"
 
 
-def test_classify_module_runs_on_old_pythons_without_fleet() -> None:
-    source = Path(classify_module.__file__).read_text(encoding="utf-8")
+# Host helper modules fleet also imports on its own side (the classifier for `fleet agents check`,
+# the /proc readers for the demo and the tests): each must stand alone, stdlib only.
+@pytest.mark.parametrize("module", [classify_module, procs], ids=["classify", "procs"])
+def test_helper_module_runs_on_old_pythons_without_fleet(module: ModuleType) -> None:
+    source = Path(str(module.__file__)).read_text(encoding="utf-8")
     tree = ast.parse(source, feature_version=(3, 8))
     stdlib = set(sys.stdlib_module_names) | {"__future__"}
     for node in ast.walk(tree):

@@ -22,6 +22,7 @@ import pytest
 from fleet.core.config import Hook, HookSettings, load_config
 from fleet.core.hooks import HookRunner, event_line
 from fleet.core.models import EVENT_KINDS, DomainEvent
+from fleet.core.remote.hostside import procs
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "hooks"
 SECRET = "xoxb-SECRET"
@@ -55,12 +56,8 @@ def q(path: Path) -> str:
 
 def gone(pid: int) -> bool:
     """The process no longer runs (a zombie waiting for a non-reaping init counts as gone)."""
-    stat = Path(f"/proc/{pid}/stat")
-    if Path("/proc/self/stat").exists():
-        try:
-            return stat.read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-        except (FileNotFoundError, ProcessLookupError):
-            return True
+    if Path("/proc/self").exists():
+        return not procs.alive(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -7,6 +7,9 @@ keep the environment, and every pane runs with FLEET_SESSION=<id> (sessions.op_e
 of this user's /proc/<pid>/environ finds them. Linux only; elsewhere only the pane's process
 group is reached (see sessions.op_stop).
 
+The readers of /proc below are also the ones fleet's demo, tests and bench use to find and
+measure processes: one place that knows the file formats.
+
 Stdlib only, Python 3.8 compatible: this runs on the hosts.
 """
 
@@ -18,6 +21,7 @@ import signal
 import time
 
 TAG = b"FLEET_SESSION="
+GONE = ("Z", "X")  # states of a process that no longer runs (a zombie, a dead one)
 
 
 class Proc:
@@ -29,86 +33,139 @@ class Proc:
         self.tag = tag  # the FLEET_SESSION it runs with, or None
 
 
-def _stat(pid: int):
-    """(state, ppid, sid) of pid, None when it is gone or unreadable."""
+def pids() -> list:
+    """Every process id in /proc; [] where there is no /proc."""
     try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            data = f.read()
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    return [int(entry) for entry in entries if entry.isdigit()]
+
+
+def read(pid: int, name: str):
+    """The bytes of /proc/PID/NAME, None when the process is gone or it is unreadable."""
+    try:
+        with open("/proc/%d/%s" % (pid, name), "rb") as f:
+            return f.read()
     except OSError:
         return None
-    # The command name (in parentheses) may itself hold spaces and ")".
-    fields = data[data.rfind(b")") + 2 :].split()
-    try:
-        return fields[0].decode("ascii", "replace"), int(fields[1]), int(fields[3])
-    except (IndexError, ValueError):
+
+
+def stat(pid: int):
+    """The fields of /proc/PID/stat after the command name, None when it is gone: [0] is the
+    state, [1] the parent, [3] the session id, [11:15] utime, stime, cutime, cstime (ticks)."""
+    data = read(pid, "stat")
+    if data is None:
         return None
+    # The command name (in parentheses) may itself hold spaces and ")".
+    fields = [field.decode("ascii", "replace") for field in data[data.rfind(b")") + 2 :].split()]
+    return fields if len(fields) > 3 else None
+
+
+def status(pid: int) -> dict:
+    """/proc/PID/status as name -> value ("VmHWM" -> "1234 kB"); {} when it is gone."""
+    data = read(pid, "status")
+    out = {}
+    for line in (data or b"").decode("utf-8", "replace").splitlines():
+        name, sep, value = line.partition(":")
+        if sep:
+            out[name] = value.strip()
+    return out
+
+
+def cmdline(pid: int) -> list:
+    """The argv of pid; [] when it is gone, a zombie or a kernel thread."""
+    data = read(pid, "cmdline") or b""
+    if data.endswith(b"\0"):
+        data = data[:-1]
+    # A process that rewrote its title (sshd) may end it without a NUL: its last word stays.
+    return [arg.decode("utf-8", "replace") for arg in data.split(b"\0")] if data else []
+
+
+def owner(pid: int):
+    """The uid owning /proc/PID (its effective uid, or root's when it is not dumpable)."""
+    try:
+        return os.stat("/proc/%d" % pid).st_uid
+    except OSError:
+        return None
+
+
+def parent(pid: int):
+    """The parent's pid, None when pid is gone."""
+    fields = stat(pid)
+    try:
+        return int(fields[1]) if fields else None
+    except ValueError:
+        return None
+
+
+def alive(pid: int) -> bool:
+    fields = stat(pid)
+    return fields is not None and fields[0] not in GONE
+
+
+def ancestors() -> set:
+    """This process and its parents: never targets, even when fleet runs inside a session."""
+    out = set()
+    pid = os.getpid()
+    while pid > 1 and pid not in out:
+        out.add(pid)
+        up = parent(pid)
+        if up is None:
+            break
+        pid = up
+    return out
+
+
+def descendants(root: int) -> list:
+    """The children of root, their children and so on (parents before their children)."""
+    children: dict = {}
+    for pid in pids():
+        up = parent(pid)
+        if up is not None:
+            children.setdefault(up, []).append(pid)
+    out, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
 
 
 def _tag(pid: int):
-    try:
-        with open("/proc/%d/environ" % pid, "rb") as f:
-            env = f.read()
-    except OSError:
-        return None
-    for entry in env.split(b"\0"):
+    for entry in (read(pid, "environ") or b"").split(b"\0"):
         if entry.startswith(TAG):
             return entry[len(TAG) :].decode("ascii", "replace")
     return None
 
 
-def _ancestors() -> set:
-    """This helper and its parents: never targets, even when fleet runs inside a session."""
-    out = set()
-    pid = os.getpid()
-    while pid > 1 and pid not in out:
-        out.add(pid)
-        st = _stat(pid)
-        if st is None:
-            break
-        pid = st[1]
-    return out
-
-
 def own_processes() -> list:
     """Every live process of this user (zombies left out), with its session id and tag."""
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return []
     uid = os.getuid()
-    skip = _ancestors()
+    skip = ancestors()
     procs = []
-    for entry in entries:
-        if not entry.isdigit():
+    for pid in pids():
+        if pid in skip or owner(pid) != uid:
             continue
-        pid = int(entry)
-        if pid in skip:
+        fields = stat(pid)
+        if fields is None or fields[0] in GONE:
             continue
         try:
-            if os.stat("/proc/%d" % pid).st_uid != uid:
-                continue
-        except OSError:
+            sid = int(fields[3])
+        except ValueError:
             continue
-        st = _stat(pid)
-        if st is None or st[0] in ("Z", "X"):
-            continue
-        procs.append(Proc(pid, st[2], _tag(pid)))
+        procs.append(Proc(pid, sid, _tag(pid)))
     return procs
 
 
-def alive(pid: int) -> bool:
-    st = _stat(pid)
-    return st is not None and st[0] not in ("Z", "X")
-
-
-def terminate(pids, grace: float = 3.0) -> list:
+def terminate(targets, grace: float = 3.0) -> list:
     """SIGTERM each pid, SIGKILL what is left after `grace` seconds; the pids that got SIGKILL."""
-    pids = [pid for pid in pids if pid > 1 and pid != os.getpid()]
-    for pid in pids:
+    targets = [pid for pid in targets if pid > 1 and pid != os.getpid()]
+    for pid in targets:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
     deadline = time.time() + grace
-    left = [pid for pid in pids if alive(pid)]
+    left = [pid for pid in targets if alive(pid)]
     while left and time.time() < deadline:
         time.sleep(0.05)
         left = [pid for pid in left if alive(pid)]
