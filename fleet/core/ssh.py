@@ -61,8 +61,6 @@ class HostLink:
         self.failures = 0
         self.failing_since = 0.0  # when the current run of failures began
         self.connects = 0
-        self.last_error: Exception | None = None
-        self.connected_at = 0.0
         self._connected = asyncio.Condition()  # notified on each new connection
 
     @property
@@ -99,16 +97,13 @@ class HostLink:
             async with self._gate:
                 try:
                     self._conn = await self._connect()
-                except Exception as exc:
+                except Exception:
                     if not self.failures:
                         self.failing_since = time.time()
                     self.failures += 1
-                    self.last_error = exc
                     raise
             self.failures = 0
             self.connects += 1
-            self.last_error = None
-            self.connected_at = time.time()
             async with self._connected:
                 self._connected.notify_all()
             log.info("%s: connected", self.name)

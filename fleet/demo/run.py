@@ -110,7 +110,7 @@ async def start_demo(
             f"(e.g. apt-get install {' '.join(missing)}, or brew install {' '.join(missing)})"
         )
     await asyncio.to_thread(reap_stale)
-    box = await asyncio.to_thread(create_sandbox, pace)
+    box = await asyncio.to_thread(create_sandbox)
     (box.root / MARKER).write_text(json.dumps({"pid": os.getpid(), "keep": keep}))
     path = f"{box.bin_dir}{os.pathsep}{os.environ.get('PATH') or os.defpath}"
     assert box.client_key is not None
@@ -246,11 +246,10 @@ def _cmdline(pid: int) -> list[str]:
     return out.split()
 
 
-def sandbox_processes(root: Path, *, strict: bool = False) -> list[int]:
+def sandbox_processes(root: Path) -> list[int]:
     """Pids (not this process or its ancestors) of processes of the demo hosts: their command
-    line is inside the sandbox, or their HOME / TMUX_TMPDIR is. With `strict`, any mention of
-    the sandbox in the command line or the environment counts (what the tests check).
-    Linux only (/proc); elsewhere an empty list."""
+    line is inside the sandbox, or their HOME / TMUX_TMPDIR is. Linux only (/proc); elsewhere
+    an empty list."""
     base = str(root).encode()
     inside = base + b"/"
     env_marks = (b"HOME=" + inside, b"TMUX_TMPDIR=" + inside, b"HOME=" + base + b"\0")
@@ -265,11 +264,7 @@ def sandbox_processes(root: Path, *, strict: bool = False) -> list[int]:
         environ = procs.read(pid, "environ")
         if environ is None:
             continue
-        if strict:
-            hit = base in cmdline or base in environ
-        else:
-            hit = inside in cmdline or any(mark in b"\0" + environ for mark in env_marks)
-        if hit:
+        if inside in cmdline or any(mark in b"\0" + environ for mark in env_marks):
             found.append(pid)
     return found
 

@@ -110,10 +110,6 @@ class Sandbox:
     def repo(self, host: str, repo: str) -> Path:
         return self.home(host) / "src" / repo
 
-    @property
-    def hosts_dir(self) -> Path:
-        return self.root / "hosts"
-
 
 def tmp_parent() -> str:
     # tmux's socket lives under each host's tmp/: keep the path short (sun_path is ~104 bytes).
@@ -122,7 +118,7 @@ def tmp_parent() -> str:
     return tempfile.gettempdir()
 
 
-def create_sandbox(pace: float = 1.0) -> Sandbox:
+def create_sandbox() -> Sandbox:
     """Make a fresh sandbox (keys, homes, repos, the agent); the client files come later,
     once the server knows its ports (see write_client_files)."""
     root = Path(tempfile.mkdtemp(prefix="fleet-demo-", dir=tmp_parent()))
@@ -133,15 +129,6 @@ def create_sandbox(pace: float = 1.0) -> Sandbox:
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
-    return box
-
-
-def load_sandbox(root: Path) -> Sandbox:
-    """An existing sandbox (kept by `fleet demo --keep`), its keys read back."""
-    box = Sandbox(root)
-    box.client_key = asyncssh.read_private_key(box.client_key_path)
-    for name in HOSTS:
-        box.host_keys[name] = asyncssh.read_private_key(box.ssh_dir / f"host_key_{name}")
     return box
 
 

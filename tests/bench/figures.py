@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from fleet.core.remote.hostside import procs
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 # Key -> (target, better when "low" or "high"). Ratios: higher is better.
 TARGETS: dict[str, tuple[float, str]] = {
@@ -71,14 +70,6 @@ def percentile(samples: Iterable[float], p: float) -> float:
 
 def ms(seconds: float) -> float:
     return round(seconds * 1000, 1)
-
-
-@dataclass
-class ProcTimes:
-    """CPU seconds of a process (with its reaped children) at a moment."""
-
-    cpu: float
-    at: float
 
 
 def proc_cpu(pid: int, children: bool = True) -> float:

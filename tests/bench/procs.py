@@ -27,6 +27,7 @@ class Child:
         self.name = name
         self.proc: asyncio.subprocess.Process | None = None
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        # Held so the reader tasks are not garbage-collected while they run.
         self._readers: list[asyncio.Future[None]] = []
         self.stderr_tail: list[str] = []
 

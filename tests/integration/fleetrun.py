@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -157,10 +157,6 @@ def received(host: LoopbackHost, session_id: str) -> list[dict[str, Any]]:
 
 def received_lines(host: LoopbackHost, session_id: str) -> list[str]:
     return [r["value"] for r in received(host, session_id) if r["kind"] == "line"]
-
-
-def env_without(base: Mapping[str, str], *names: str) -> dict[str, str]:
-    return {k: v for k, v in base.items() if k not in names}
 
 
 def write_as_agent(h: LoopbackHost, path: Path, text: str) -> None:
