@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -34,6 +35,28 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip the test locally; under CI=true fail it: CI must never pass by skipping."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: failing instead of skipping)", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_hosts(what: str) -> None:
+    """Skip (or, in CI, fail) unless this machine can run loopback hosts; `what` needs them."""
+    missing = missing_requirements()
+    if missing:
+        skip_or_fail(f"{what} need: " + ", ".join(missing))
+
+
+def reset_for_test(lf: LoopbackFleet, monkeypatch: pytest.MonkeyPatch) -> LoopbackFleet:
+    """The fleet reset, with FLEET_CONFIG and FLEET_HOME pointing at it for this test."""
+    lf.reset()
+    monkeypatch.setenv("FLEET_CONFIG", str(lf.fleet_toml))
+    monkeypatch.setenv("FLEET_HOME", str(lf.state_dir))
+    return lf
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # This hook sees every collected item of the session, not only this directory's.
     for item in items:
@@ -43,13 +66,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session", autouse=True)
 def _integration_requirements() -> None:
-    missing = missing_requirements()
-    if not missing:
-        return
-    reason = "integration tests need: " + ", ".join(missing)
-    if in_ci():
-        pytest.fail(f"{reason} (CI=true: failing instead of skipping)", pytrace=False)
-    pytest.skip(reason)
+    require_hosts("integration tests")
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +77,4 @@ def loopback_fleet(_integration_requirements: None) -> Iterator[LoopbackFleet]:
 
 @pytest.fixture
 def fresh_hosts(loopback_fleet: LoopbackFleet, monkeypatch: pytest.MonkeyPatch) -> LoopbackFleet:
-    loopback_fleet.reset()
-    monkeypatch.setenv("FLEET_CONFIG", str(loopback_fleet.fleet_toml))
-    monkeypatch.setenv("FLEET_HOME", str(loopback_fleet.state_dir))
-    return loopback_fleet
+    return reset_for_test(loopback_fleet, monkeypatch)

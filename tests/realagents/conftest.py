@@ -17,28 +17,18 @@ Every test here gets the `realagents` marker.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.hosts import LoopbackFleet, missing_requirements
+from tests.integration.conftest import require_hosts, reset_for_test, skip_or_fail
+from tests.integration.hosts import LoopbackFleet
 from tests.realagents.clis import CLIS
 from tests.realagents.fakemodel import FakeModel
 from tests.realagents.harness import seed_file
 
 HERE = Path(__file__).resolve().parent
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-def _skip_or_fail(reason: str) -> None:
-    if in_ci():
-        pytest.fail(f"{reason} (CI=true: failing instead of skipping)", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -51,19 +41,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def loopback() -> Iterator[LoopbackFleet]:
-    missing = missing_requirements()
-    if missing:
-        _skip_or_fail("real-agent tests need: " + ", ".join(missing))
+    require_hosts("real-agent tests")
     with LoopbackFleet(names=["alpha"]) as lf:
         yield lf
 
 
 @pytest.fixture
 def hosts(loopback: LoopbackFleet, monkeypatch: pytest.MonkeyPatch) -> LoopbackFleet:
-    loopback.reset()
-    monkeypatch.setenv("FLEET_CONFIG", str(loopback.fleet_toml))
-    monkeypatch.setenv("FLEET_HOME", str(loopback.state_dir))
-    return loopback
+    return reset_for_test(loopback, monkeypatch)
 
 
 @pytest.fixture
@@ -79,7 +64,7 @@ def agent_cli() -> Callable[[str], Path]:
     def locate(name: str) -> Path:
         cli = CLIS[name]
         if not cli.installed():
-            _skip_or_fail(
+            skip_or_fail(
                 f"{cli.name} {cli.version} is not installed at {cli.path} "
                 f"(python tests/realagents/install.py {cli.name})"
             )

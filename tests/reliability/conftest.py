@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import fresh_hosts, in_ci, loopback_fleet
-from tests.integration.hosts import missing_requirements
+from tests.integration.conftest import fresh_hosts, loopback_fleet, require_hosts
 
 __all__ = ["fresh_hosts", "loopback_fleet"]
 
@@ -31,10 +30,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def _integration_requirements() -> None:
     """Not autouse (unlike tests/integration's): tests here that need no host never skip."""
-    missing = missing_requirements()
-    if not missing:
-        return
-    reason = "reliability tests need: " + ", ".join(missing)
-    if in_ci():
-        pytest.fail(f"{reason} (CI=true: failing instead of skipping)", pytrace=False)
-    pytest.skip(reason)
+    require_hosts("reliability tests")
