@@ -1,4 +1,5 @@
-"""Helpers for driving a real agent through fleet: seeded homes, agent overrides, waits."""
+"""Helpers for driving a real agent through fleet: seeded homes, agent overrides, waits, and
+the steps every agent's test takes (steer, answer, reject, interrupt, stop, resume)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,19 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from fleet.core.remote.hostside import procs
 from tests.integration.fleetrun import FleetCLI, wait_for
 from tests.integration.hosts import LoopbackHost
-from tests.realagents.fakemodel import FakeModel, finish, say
+from tests.realagents.fakemodel import FakeModel, Gate, Request, finish, say
+
+# Several lines, quotes, a backtick, a dollar and a literal backslash-n: it must reach the model
+# exactly, as ONE prompt (a newline inside it must not submit the first line on its own).
+STEER = (
+    "Use pytest, not unittest.\n"
+    "Keep `add` pure; quote 'x' & \"y\" $HOME \\n stays.\n"
+    "Then say what you would change."
+)
+NOTES = "# Notes\n\nadd() adds.\n"  # what the scripted model writes, and fleet reviews
 
 
 def seed_file(host: LoopbackHost, relpath: str, text: str) -> Path:
@@ -27,17 +38,29 @@ def seed_file(host: LoopbackHost, relpath: str, text: str) -> Path:
     return path
 
 
-def agent_toml(name: str, command: str, env: Mapping[str, str], **fields: Any) -> str:
-    """An `[agents.NAME]` table whose command runs under `env` (as a person would write it).
+def env_command(env: Mapping[str, str], program: Path | str, *args: str) -> str:
+    """`env K=V ... PROGRAM ARGS` as a person writes it in fleet.toml (args kept as written,
+    so `{task}` / `{agent_session}` stay placeholders)."""
+    words = ["env", *(f"{k}={shlex.quote(v)}" for k, v in env.items()), shlex.quote(str(program))]
+    return " ".join([*words, *args])
 
-    Only the command and the given fields change; the rest of the profile is fleet's built-in.
-    """
-    words = ["env", *(f"{k}={shlex.quote(v)}" for k, v in env.items())]
-    table = {"command": " ".join(words) + " " + command, **fields}
-    lines = [f"\n[agents.{name}]"]
-    for key, value in table.items():
-        lines.append(f"{key} = {json.dumps(value)}")
+
+def agent_table(name: str, **fields: str) -> str:
+    """An `[agents.NAME]` table with these string fields (TOML strings via JSON); the rest of
+    the profile is fleet's built-in."""
+    lines = [f"\n[agents.{name}]"] + [f"{k} = {json.dumps(v)}" for k, v in fields.items()]
     return "\n".join(lines) + "\n"
+
+
+def user_processes(host: LoopbackHost, needle: str) -> list[int]:
+    """Live processes of the host's user whose command line holds `needle` (zombies left out)."""
+    return [
+        pid
+        for pid in procs.pids()
+        if procs.owner(pid) == host.uid
+        and procs.alive(pid)
+        and needle in " ".join(procs.cmdline(pid))
+    ]
 
 
 class AgentRun:
@@ -115,12 +138,40 @@ def elapsed(since: float) -> float:
     return time.monotonic() - since
 
 
+def steer(run: AgentRun, model: FakeModel, text: str) -> None:
+    """`fleet send` while the model holds its reply: the agent works, and the model got the
+    text once and complete as the person's only prompt."""
+    run.send(text)
+    run.wait("working")
+    settle(lambda: model.prompts() == [text], what="the steering message at the model")
+
+
+def answer(run: AgentRun, thinking: Gate, shows: str, key: str) -> None:
+    """Let the model go on to its tool call: the agent asks (its screen `shows` the question),
+    and `key` sent through fleet answers it; the agent works again."""
+    thinking.open()
+    run.wait("needs-input")
+    assert shows in run.screen()
+    run.send(key)
+    run.wait("working")
+
+
+def turn_ends_with_one_prompt(run: AgentRun, model: FakeModel, held: Gate, text: str) -> None:
+    """The `held` reply goes: the agent is idle again after working, asking and working, and
+    the model saw `text` as the person's only prompt (the answer was not one)."""
+    held.open()
+    run.wait("idle")
+    assert run.statuses[-5:] == ["idle", "working", "needs-input", "working", "idle"]
+    assert model.prompts() == [text], "the answer must not reach the model as a prompt"
+
+
 def reject_notes_and_check_the_agent_is_told(
     fleet: FleetCLI, run: AgentRun, model: FakeModel
 ) -> None:
     """NOTES.md, which the agent wrote, is the one file in fleet's diff; rejecting it deletes it
     and the model gets one "fleet review:" prompt that ends with the person's note."""
     notes = run.worktree / "NOTES.md"
+    assert notes.read_text() == NOTES
     diff = fleet.ok("diff", run.ref, "--json").json()
     assert [f["path"] for f in diff["files"]] == ["NOTES.md"], diff
     model.script(finish("Understood, no notes file."))
@@ -136,14 +187,39 @@ def reject_notes_and_check_the_agent_is_told(
 
 
 def interrupt_a_turn_waiting_for_the_model(
-    fleet: FleetCLI, run: AgentRun, model: FakeModel, shows: str
+    fleet: FleetCLI, run: AgentRun, model: FakeModel, shows: str | None = None
 ) -> None:
-    """`fleet interrupt` (the profile's key) ends a turn the model holds; the screen `shows` it."""
+    """`fleet interrupt` (the profile's key) ends a turn the model holds; the screen `shows` it
+    (when given)."""
     held = model.gate()
     model.script(say("This will be cut short.", hold=held))
     run.send("explain the project")
     run.wait("working")
     fleet.ok("interrupt", run.ref)
-    run.wait_screen(lambda s: shows in s, "the turn interrupted")
+    if shows is not None:
+        run.wait_screen(lambda s: shows in s, "the turn interrupted")
     run.wait("idle")
     held.open()
+
+
+def stop_ends_every_process(
+    fleet: FleetCLI, run: AgentRun, host: LoopbackHost, needle: str, what: str
+) -> None:
+    """`fleet stop`, and no process of the host's user whose command line holds `needle` is
+    left, also those that left the session's pane."""
+    fleet.ok("stop", run.ref)
+    run.wait("stopped")
+    settle(lambda: not user_processes(host, needle), what=f"every {what} process to end")
+
+
+def resume_and_ask(
+    fleet: FleetCLI, run: AgentRun, model: FakeModel, timeout: float = 60
+) -> Request:
+    """`fleet resume` of a stopped session, then a prompt: the model's request for it (its
+    history and context say whether the earlier conversation came back)."""
+    fleet.ok("resume", run.ref)
+    run.wait("idle", timeout=timeout)
+    model.script(finish("Still here."))
+    run.send("are you back?")
+    settle(lambda: model.prompts()[-1:] == ["are you back?"], what="the prompt after resume")
+    return [r for r in model.requests() if r.prompt == "are you back?"][-1]

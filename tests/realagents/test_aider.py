@@ -7,12 +7,16 @@ from pathlib import Path
 
 from tests.integration.fleetrun import FleetCLI
 from tests.integration.hosts import LoopbackFleet
-from tests.realagents.fakemodel import FakeModel, finish, shell, write
+from tests.realagents.fakemodel import FakeModel, shell, write
 from tests.realagents.harness import (
-    agent_toml,
+    NOTES,
+    agent_table,
+    env_command,
     reject_notes_and_check_the_agent_is_told,
+    resume_and_ask,
     settle,
     start,
+    steer,
 )
 
 NAME = "aider-run"
@@ -45,8 +49,12 @@ def _fleet(
     # aider keeps its chat history and tags cache in the repo as .aider*: ignored globally, so
     # they stay out of the session's diff without touching the project's .gitignore.
     seed(".config/git/ignore", ".aider*\n")
-    toml = agent_toml("aider", str(aider), {})
-    return FleetCLI(hosts, toml + f'resume = "{aider} --restore-chat-history"\n')
+    toml = agent_table(
+        "aider",
+        command=env_command({}, aider),
+        resume=env_command({}, aider, "--restore-chat-history"),
+    )
+    return FleetCLI(hosts, toml)
 
 
 def test_aider_steer_permission_diff_reject_resume(
@@ -66,9 +74,7 @@ def test_aider_steer_permission_diff_reject_resume(
     Path(gate_file).unlink(missing_ok=True)
     command = f"while [ ! -e {gate_file} ]; do sleep 0.1; done; echo fleet-check-ok"
     model.script(shell(command, text="Running a quick check.", hold=thinking))
-    run.send(STEER)
-    run.wait("working")
-    settle(lambda: model.prompts() == [STEER], what="the steering message at the model")
+    steer(run, model, STEER)
 
     # "Run shell command?" answered through fleet; the command works; then aider asks whether
     # to add its output to the chat.
@@ -87,7 +93,7 @@ def test_aider_steer_permission_diff_reject_resume(
     assert model.prompts() == [STEER], "the answers must not reach the model as prompts"
 
     # A new file (after "Create new file?") is a hunk in fleet's diff.
-    model.script(write("NOTES.md", "# Notes\n\nadd() adds.\n", text="Writing notes."))
+    model.script(write("NOTES.md", NOTES, text="Writing notes."))
     run.send("write the notes")
     run.wait_screen(lambda s: "Create new file?" in s, "the new-file question")
     assert run.status() == "needs-input"
@@ -95,7 +101,6 @@ def test_aider_steer_permission_diff_reject_resume(
     run.wait("idle")
     notes = run.worktree / "NOTES.md"
     settle(lambda: notes.exists(), what="NOTES.md written")
-    assert notes.read_text() == "# Notes\n\nadd() adds.\n"
     asked = [r for r in model.requests() if r.prompt == "write the notes"][-1]
     assert "fleet-check-ok" in asked.context, "the command output was added to the chat"
     reject_notes_and_check_the_agent_is_told(fleet, run, model)
@@ -103,10 +108,5 @@ def test_aider_steer_permission_diff_reject_resume(
     # Stopped and resumed with its chat history restored.
     fleet.ok("stop", run.ref)
     run.wait("stopped")
-    fleet.ok("resume", run.ref)
-    run.wait("idle")
-    model.script(finish("Still here."))
-    run.send("are you back?")
-    settle(lambda: model.prompts()[-1:] == ["are you back?"], what="the prompt after resume")
-    last = [r for r in model.requests() if r.prompt == "are you back?"][-1]
+    last = resume_and_ask(fleet, run, model)
     assert "fleet-check-ok" in last.context, "the chat history must come back"

@@ -10,10 +10,16 @@ from tests.integration.fleetrun import FleetCLI
 from tests.integration.hosts import LoopbackFleet
 from tests.realagents.fakemodel import FakeModel, finish, say, shell, write
 from tests.realagents.harness import (
-    agent_toml,
+    NOTES,
+    agent_table,
+    answer,
+    env_command,
     reject_notes_and_check_the_agent_is_told,
+    resume_and_ask,
     settle,
     start,
+    steer,
+    turn_ends_with_one_prompt,
 )
 
 NAME = "claude-run"
@@ -55,10 +61,13 @@ def _fleet(
         "DISABLE_ERROR_REPORTING": "1",
     }
     # manual: the default "auto" mode lets a model-based classifier approve tools.
-    base = f"{claude} --permission-mode manual"
-    toml = agent_toml("claude", base + " {task}", env)
-    resume = agent_toml("claude", base + " --continue", env).split("command = ", 1)[1]
-    return FleetCLI(hosts, toml + f"resume = {resume}")
+    manual = ("--permission-mode", "manual")
+    toml = agent_table(
+        "claude",
+        command=env_command(env, claude, *manual, "{task}"),
+        resume=env_command(env, claude, *manual, "--continue"),
+    )
+    return FleetCLI(hosts, toml)
 
 
 def test_claude_steer_permission_diff_reject_resume(
@@ -77,40 +86,24 @@ def test_claude_steer_permission_diff_reject_resume(
         shell("python3 app.py", text="Let me run the app.", hold=thinking),
         say("It printed hello, world.", hold=answering),
     )
-    run.send(STEER)
-    run.wait("working")
-    settle(lambda: model.prompts() == [STEER], what="the steering message at the model")
+    steer(run, model, STEER)
 
     # A permission prompt, answered through fleet ("1" picks "Yes").
-    thinking.open()
-    run.wait("needs-input")
-    assert "Do you want to proceed?" in run.screen()
-    run.send("1")
-    run.wait("working")
+    answer(run, thinking, "Do you want to proceed?", "1")
     settle(lambda: any("hello, world" in r for r in model.tool_results()), what="the tool ran")
-    answering.open()
-    run.wait("idle")
-    assert run.statuses[-5:] == ["idle", "working", "needs-input", "working", "idle"]
-    assert model.prompts() == [STEER], "the answer must not reach the model as a prompt"
+    turn_ends_with_one_prompt(run, model, answering, STEER)
 
     # A file the agent writes (after its own permission prompt) is a hunk in fleet's diff.
-    model.script(write("NOTES.md", "# Notes\n\nadd() adds.\n", text="Writing notes."), finish())
+    model.script(write("NOTES.md", NOTES, text="Writing notes."), finish())
     run.send("write the notes")
     run.wait("needs-input")
     assert "Do you want to create NOTES.md?" in run.screen()
     run.send("1")
     run.wait("idle")
-    notes = run.worktree / "NOTES.md"
-    assert notes.read_text() == "# Notes\n\nadd() adds.\n"
     reject_notes_and_check_the_agent_is_told(fleet, run, model)
 
     # Stopped and resumed, it continues the same conversation.
     fleet.ok("stop", run.ref)
     run.wait("stopped")
-    fleet.ok("resume", run.ref)
-    run.wait("idle")
-    model.script(finish("Still here."))
-    run.send("are you back?")
-    settle(lambda: model.prompts()[-1:] == ["are you back?"], what="the prompt after resume")
-    last = [r for r in model.requests() if r.prompt == "are you back?"][-1]
+    last = resume_and_ask(fleet, run, model)
     assert last.history > 2, "resume must bring the earlier conversation back"

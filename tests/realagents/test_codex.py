@@ -13,14 +13,22 @@ from pathlib import Path
 
 from tests.integration.fleetrun import FleetCLI
 from tests.integration.hosts import LoopbackFleet
-from tests.realagents.fakemodel import FakeModel, finish, say, write
+from tests.realagents.fakemodel import FakeModel, say, write
 from tests.realagents.harness import (
+    NOTES,
+    STEER,
+    agent_table,
+    answer,
+    env_command,
     interrupt_a_turn_waiting_for_the_model,
     reject_notes_and_check_the_agent_is_told,
+    resume_and_ask,
     settle,
     start,
+    steer,
+    stop_ends_every_process,
+    user_processes,
 )
-from tests.realagents.support_b import NOTES, STEER, agent_table, env_command, user_processes
 
 NAME = "codex-run"
 REPLY = (
@@ -82,16 +90,10 @@ def test_codex_steer_permission_diff_reject_interrupt_stop_resume(
         write("NOTES.md", NOTES, hold=thinking),
         say(REPLY, slow=12, hold=answering),
     )
-    run.send(STEER)
-    run.wait("working")
-    settle(lambda: model.prompts() == [STEER], what="the steering message at the model")
+    steer(run, model, STEER)
 
     # Codex writes with its shell, outside its sandbox: it asks first. Answered through fleet.
-    thinking.open()
-    run.wait("needs-input")
-    assert "Would you like to run the following command?" in run.screen()
-    run.send("y")
-    run.wait("working")
+    answer(run, thinking, "Would you like to run the following command?", "y")
     settle(lambda: (run.worktree / "NOTES.md").exists(), what="the approved command to run")
     # The reply streams for 12 s with no "Working" line: still working until the turn ends.
     answering.open()
@@ -103,8 +105,6 @@ def test_codex_steer_permission_diff_reject_interrupt_stop_resume(
     assert model.prompts() == [STEER], "the answer must not reach the model as a prompt"
 
     # The file is a hunk in fleet's diff; rejecting it reverts it and tells the agent.
-    notes = run.worktree / "NOTES.md"
-    assert notes.read_text() == NOTES
     reject_notes_and_check_the_agent_is_told(fleet, run, model)
 
     # Interrupt (the profile's key) ends a turn that is still waiting for the model.
@@ -112,15 +112,8 @@ def test_codex_steer_permission_diff_reject_interrupt_stop_resume(
 
     # Codex ran its turns in a detached app-server; stopping the session ends it too.
     assert user_processes(host, "app-server"), "no Codex app-server: the quirk changed?"
-    fleet.ok("stop", run.ref)
-    run.wait("stopped")
-    settle(lambda: not user_processes(host, "codex"), what="every Codex process to end")
+    stop_ends_every_process(fleet, run, host, "codex", "Codex")
 
     # Resumed (`codex resume --last` in the worktree), it continues the same conversation.
-    fleet.ok("resume", run.ref)
-    run.wait("idle")
-    model.script(finish("Still here."))
-    run.send("are you back?")
-    settle(lambda: model.prompts()[-1:] == ["are you back?"], what="the prompt after resume")
-    last = [r for r in model.requests() if r.prompt == "are you back?"][-1]
+    last = resume_and_ask(fleet, run, model)
     assert last.history > 2, "resume must bring the earlier conversation back"

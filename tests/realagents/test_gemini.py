@@ -11,14 +11,23 @@ from pathlib import Path
 
 from tests.integration.fleetrun import FleetCLI
 from tests.integration.hosts import LoopbackFleet
-from tests.realagents.fakemodel import FakeModel, finish, say, write
+from tests.realagents.fakemodel import FakeModel, say, write
 from tests.realagents.harness import (
+    NOTES,
+    STEER,
+    agent_table,
+    answer,
+    env_command,
     interrupt_a_turn_waiting_for_the_model,
     reject_notes_and_check_the_agent_is_told,
+    resume_and_ask,
     settle,
     start,
+    steer,
+    stop_ends_every_process,
+    turn_ends_with_one_prompt,
+    user_processes,
 )
-from tests.realagents.support_b import NOTES, STEER, agent_table, env_command, user_processes
 
 NAME = "gemini-run"
 
@@ -70,25 +79,14 @@ def test_gemini_steer_permission_diff_reject_interrupt_stop_resume(
         write("NOTES.md", NOTES, hold=thinking),
         say("Wrote the notes file.", hold=answering),
     )
-    run.send(STEER)
-    run.wait("working")
-    settle(lambda: model.prompts() == [STEER], what="the steering message at the model")
+    steer(run, model, STEER)
 
     # write_file asks "Apply this change?"; "1" (Allow once) answered through fleet.
-    thinking.open()
-    run.wait("needs-input")
-    assert "Apply this change?" in run.screen()
-    run.send("1")
-    run.wait("working")
+    answer(run, thinking, "Apply this change?", "1")
     settle(lambda: (run.worktree / "NOTES.md").exists(), what="the approved write")
-    answering.open()
-    run.wait("idle")
-    assert run.statuses[-5:] == ["idle", "working", "needs-input", "working", "idle"]
-    assert model.prompts() == [STEER], "the answer must not reach the model as a prompt"
+    turn_ends_with_one_prompt(run, model, answering, STEER)
 
     # The file is a hunk in fleet's diff; rejecting it reverts it and tells the agent.
-    notes = run.worktree / "NOTES.md"
-    assert notes.read_text() == NOTES
     reject_notes_and_check_the_agent_is_told(fleet, run, model)
 
     # Interrupt (Escape) cancels a turn that is still waiting for the model.
@@ -96,15 +94,8 @@ def test_gemini_steer_permission_diff_reject_interrupt_stop_resume(
 
     # Stopping ends Gemini CLI and its relaunched node child.
     assert len(user_processes(host, "gemini")) >= 2, "no relaunched child: the quirk changed?"
-    fleet.ok("stop", run.ref)
-    run.wait("stopped")
-    settle(lambda: not user_processes(host, "gemini"), what="every Gemini CLI process to end")
+    stop_ends_every_process(fleet, run, host, "gemini", "Gemini CLI")
 
     # Resumed (`gemini --resume latest` in the worktree), it continues the same conversation.
-    fleet.ok("resume", run.ref)
-    run.wait("idle")
-    model.script(finish("Still here."))
-    run.send("are you back?")
-    settle(lambda: model.prompts()[-1:] == ["are you back?"], what="the prompt after resume")
-    last = [r for r in model.requests() if r.prompt == "are you back?"][-1]
+    last = resume_and_ask(fleet, run, model)
     assert last.history > 2, "resume must bring the earlier conversation back"

@@ -13,9 +13,22 @@ from pathlib import Path
 
 from tests.integration.fleetrun import FleetCLI
 from tests.integration.hosts import LoopbackFleet
-from tests.realagents.fakemodel import FakeModel, finish, say, write
-from tests.realagents.harness import reject_notes_and_check_the_agent_is_told, settle, start
-from tests.realagents.support_b import NOTES, STEER, agent_table, env_command, user_processes
+from tests.realagents.fakemodel import FakeModel, say, write
+from tests.realagents.harness import (
+    NOTES,
+    STEER,
+    agent_table,
+    answer,
+    env_command,
+    interrupt_a_turn_waiting_for_the_model,
+    reject_notes_and_check_the_agent_is_told,
+    resume_and_ask,
+    settle,
+    start,
+    steer,
+    stop_ends_every_process,
+    turn_ends_with_one_prompt,
+)
 
 NAME = "opencode-run"
 ENV = {
@@ -77,45 +90,21 @@ def test_opencode_steer_permission_diff_reject_interrupt_stop_resume(
         write("NOTES.md", NOTES, hold=thinking),
         say("Wrote the notes file.", hold=answering),
     )
-    run.send(STEER)
-    run.wait("working")
-    settle(lambda: model.prompts() == [STEER], what="the steering message at the model")
+    steer(run, model, STEER)
 
     # The edit asks "△ Permission required"; answered through fleet.
-    thinking.open()
-    run.wait("needs-input")
-    assert "Permission required" in run.screen()
-    run.send("1")
-    run.wait("working")
+    answer(run, thinking, "Permission required", "1")
     settle(lambda: (run.worktree / "NOTES.md").exists(), what="the approved write")
-    answering.open()
-    run.wait("idle")
-    assert run.statuses[-5:] == ["idle", "working", "needs-input", "working", "idle"]
-    assert model.prompts() == [STEER], "the answer must not reach the model as a prompt"
+    turn_ends_with_one_prompt(run, model, answering, STEER)
 
     # The file is a hunk in fleet's diff; rejecting it reverts it and tells the agent.
-    notes = run.worktree / "NOTES.md"
-    assert notes.read_text() == NOTES
     reject_notes_and_check_the_agent_is_told(fleet, run, model)
 
     # Interrupt (Escape) ends a turn that is still waiting for the model.
-    held = model.gate()
-    model.script(say("This will be cut short.", hold=held))
-    run.send("explain the project")
-    run.wait("working")
-    fleet.ok("interrupt", run.ref)
-    run.wait("idle")
-    held.open()
+    interrupt_a_turn_waiting_for_the_model(fleet, run, model)
 
-    fleet.ok("stop", run.ref)
-    run.wait("stopped")
-    settle(lambda: not user_processes(host, "opencode"), what="every opencode process to end")
+    stop_ends_every_process(fleet, run, host, "opencode", "opencode")
 
     # Resumed (`opencode --continue` in the worktree), it continues the same conversation.
-    fleet.ok("resume", run.ref)
-    run.wait("idle", timeout=90)
-    model.script(finish("Still here."))
-    run.send("are you back?")
-    settle(lambda: model.prompts()[-1:] == ["are you back?"], what="the prompt after resume")
-    last = [r for r in model.requests() if r.prompt == "are you back?"][-1]
+    last = resume_and_ask(fleet, run, model, timeout=90)
     assert last.history > 2, "resume must bring the earlier conversation back"
