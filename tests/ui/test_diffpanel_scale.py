@@ -7,10 +7,7 @@ are ever lexed, and nothing is lexed at open beyond the first screen.
 
 from __future__ import annotations
 
-import asyncio
-import statistics
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,6 +16,7 @@ from textual import events
 
 from fleet.core import review
 from fleet.ui.diff import CHUNK, lex
+from tests.ui.frames import FrameRecorder, ms, summary, wait_frame
 from tests.ui.test_diffpanel import REF, LexLoggingApp, LexLoggingView, diff_of, init_repo, write
 
 SIZE = (160, 50)
@@ -46,40 +44,6 @@ def big_diff(tmp_path: Path) -> review.Diff:
     ).encode()
     write(repo, changes)
     return review.parse(diff_of(repo))
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
-
-
-def summary(samples: list[float]) -> str:
-    s = sorted(samples)
-    p99 = s[min(len(s) - 1, round(0.99 * (len(s) - 1)))]
-    return f"p50 {ms(statistics.median(s))}  p99 {ms(p99)}  max {ms(s[-1])}  (n={len(s)})"
-
-
-class FrameRecorder:
-    """When the screen finished composing each frame."""
-
-    def __init__(self, app: LexLoggingApp) -> None:
-        self.ends: list[float] = []
-        screen = app.screen
-        original: Callable[[], None] = screen._compositor_refresh
-
-        def recorded() -> None:
-            original()
-            self.ends.append(time.perf_counter())
-
-        screen._compositor_refresh = recorded  # type: ignore[method-assign]
-
-
-async def wait_frame(frames: FrameRecorder, after: int, timeout: float = 5.0) -> float:
-    deadline = time.perf_counter() + timeout
-    while len(frames.ends) <= after:
-        if time.perf_counter() > deadline:
-            raise AssertionError("no frame drawn")
-        await asyncio.sleep(0)
-    return frames.ends[after]
 
 
 def check_only_visible_lexed(view: LexLoggingView) -> int:

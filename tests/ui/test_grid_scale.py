@@ -7,10 +7,7 @@ drawn. Sessions are simulated at the model's boundary (what the supervisor's eve
 
 from __future__ import annotations
 
-import asyncio
-import statistics
 import time
-from collections.abc import Callable
 
 from textual import events
 from textual.binding import Binding
@@ -18,7 +15,8 @@ from textual.binding import Binding
 from fleet.core.models import DiffStat, Status
 from fleet.ui.model import FleetModel, rank
 from fleet.ui.widgets.grid import CARD_HEIGHT
-from tests.ui import CountingGridApp, GridApp, make_session, status_event
+from tests.ui import CountingGridApp, make_session, status_event
+from tests.ui.frames import FrameRecorder, ms, summary, wait_frame
 
 N, HOSTS = 1000, 50
 SIZE = (200, 50)
@@ -46,44 +44,6 @@ def big_fleet() -> FleetModel:
         )
         m.set_screen(host, f"s{i}", f"$ make test\nrunning {i}\n> waiting\n")
     return m
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
-
-
-def summary(samples: list[float]) -> str:
-    s = sorted(samples)
-    p99 = s[min(len(s) - 1, round(0.99 * (len(s) - 1)))]
-    return f"p50 {ms(statistics.median(s))}  p99 {ms(p99)}  max {ms(s[-1])}  (n={len(s)})"
-
-
-class FrameRecorder:
-    """When the screen finished composing each frame (the end of a repaint), and its cost."""
-
-    def __init__(self, app: GridApp) -> None:
-        self.ends: list[float] = []
-        self.costs: list[float] = []
-        screen = app.screen
-        original: Callable[[], None] = screen._compositor_refresh
-
-        def recorded() -> None:
-            start = time.perf_counter()
-            original()
-            end = time.perf_counter()
-            self.ends.append(end)
-            self.costs.append(end - start)
-
-        screen._compositor_refresh = recorded  # type: ignore[method-assign]
-
-
-async def wait_frame(frames: FrameRecorder, after: int, timeout: float = 5.0) -> float:
-    deadline = time.perf_counter() + timeout
-    while len(frames.ends) <= after:
-        if time.perf_counter() > deadline:
-            raise AssertionError("no frame drawn")
-        await asyncio.sleep(0)
-    return frames.ends[after]
 
 
 def check_order(m: FleetModel) -> None:
