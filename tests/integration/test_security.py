@@ -93,6 +93,20 @@ def set_ssh_option(lf: LoopbackFleet, host: str, key: str, value: str) -> None:
     lf.ssh_config.write_text("".join(out))
 
 
+def agent_environment(fleet: FleetCLI, host: LoopbackHost, name: str) -> str:
+    """The environment a shell agent started on `host` as NAME sees (`env` run in its pane)."""
+    ref = f"{host.name}/{name}"
+    fleet.ok("new", host.name, "--repo", "~/repo", "--agent", "shell", "--name", name)
+    fleet.wait_status(ref, "idle")
+    fleet.ok("send", ref, "env > env.txt")
+    seen = host.home / ".fleet" / "worktrees" / name / "env.txt"
+    text: str = wait_for(
+        lambda: seen.exists() and "FLEET_SESSION=" in seen.read_text() and seen.read_text(),
+        what="the agent's environment",
+    )
+    return text
+
+
 def worktrees(h: LoopbackHost) -> list[str]:
     d = h.home / ".fleet" / "worktrees"
     return sorted(p.name for p in d.iterdir()) if d.is_dir() else []
@@ -503,14 +517,7 @@ def test_agent_is_never_forwarded_even_when_ssh_config_asks(fleet: FleetCLI) -> 
         assert re.search(r"sock=/\S+", plain.stdout), plain
 
         fleet.env["SSH_AUTH_SOCK"] = str(sock)
-        fleet.ok("new", "alpha", "--repo", "~/repo", "--agent", "shell", "--name", "env")
-        fleet.wait_status("alpha/env", "idle")
-        fleet.ok("send", "alpha/env", "env > env.txt")
-        seen = h.home / ".fleet" / "worktrees" / "env" / "env.txt"
-        text = wait_for(
-            lambda: seen.exists() and "FLEET_SESSION=" in seen.read_text() and seen.read_text(),
-            what="the agent's environment",
-        )
+        text = agent_environment(fleet, h, "env")
         assert "SSH_AUTH_SOCK" not in text
         assert "DISPLAY=" not in text
     finally:

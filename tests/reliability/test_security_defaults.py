@@ -32,7 +32,14 @@ import pytest
 
 from tests.integration.fleetrun import FleetCLI, received, wait_for
 from tests.integration.hosts import LoopbackFleet
-from tests.integration.test_security import PROMPTS, _stranger_key, fingerprint, set_ssh_option
+from tests.integration.test_security import (
+    PROMPTS,
+    _stranger_key,
+    agent_environment,
+    fingerprint,
+    set_ssh_option,
+    ssh,
+)
 
 # -- running fleet on a terminal -------------------------------------------------------------
 
@@ -240,26 +247,12 @@ def test_x11_is_never_forwarded_even_when_ssh_config_asks(x11_fleet: LoopbackFle
     set_ssh_option(lf, "xhost", "ForwardX11", "yes")
     env = {**os.environ, "DISPLAY": ":0"}
     # Precondition: with this config, OpenSSH does forward X11 to this host.
-    plain = subprocess.run(
-        ["ssh", "-F", str(lf.ssh_config), "-o", "BatchMode=yes", "xhost", 'echo "d=$DISPLAY"'],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        timeout=30,
-    )
+    plain = ssh(lf, "xhost", 'echo "d=$DISPLAY"', env=env)
     assert re.search(r"d=\S*:1\d\.\d", plain.stdout), (plain.stdout, plain.stderr)
 
     fleet = FleetCLI(lf)
     fleet.env["DISPLAY"] = ":0"
-    fleet.ok("new", "xhost", "--repo", "~/repo", "--agent", "shell", "--name", "x")
-    fleet.wait_status("xhost/x", "idle")
-    fleet.ok("send", "xhost/x", "env > env.txt")
-    seen = h.home / ".fleet" / "worktrees" / "x" / "env.txt"
-    text = wait_for(
-        lambda: seen.exists() and "FLEET_SESSION=" in seen.read_text() and seen.read_text(),
-        what="the agent's environment",
-    )
+    text = agent_environment(fleet, h, "x")
     assert "DISPLAY=" not in text
     assert "SSH_AUTH_SOCK" not in text
 
