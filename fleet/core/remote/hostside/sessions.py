@@ -61,6 +61,18 @@ def session_ids() -> list:
         return []
 
 
+def session_files(name: str):
+    """(id, path, stat) of each session's file NAME that exists: one stat a session, what the
+    watchers poll with so that an idle session costs nothing more."""
+    for sid in session_ids():
+        path = os.path.join(SESSIONS, sid, name)
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        yield sid, path, st
+
+
 def all_metas() -> list:
     metas = []
     for sid in session_ids():

@@ -9,12 +9,10 @@ client's byte offsets when asked (history again: resumable, nothing twice), and 
 from __future__ import annotations
 
 import base64
-import os
 import time
 
 from . import journal, protocol, screenfile, watcher
-from .layout import SESSIONS
-from .sessions import op_list, session_ids
+from .sessions import op_list, session_files
 
 POLL = 0.1
 # Raw output is history, not status: sent in batches this often (and always before a journal
@@ -35,13 +33,8 @@ class Screens:
         self.mtimes: dict = {}
 
     def poll(self, emit) -> None:
-        for sid in session_ids():
-            path = os.path.join(SESSIONS, sid, "screen.txt")
-            try:
-                mtime = os.stat(path).st_mtime_ns
-            except OSError:
-                continue
-            if self.mtimes.get(sid) == mtime:
+        for sid, path, st in session_files("screen.txt"):
+            if self.mtimes.get(sid) == st.st_mtime_ns:
                 continue
             got = screenfile.read(path)
             if got is None:
@@ -66,12 +59,8 @@ class Output:
     def poll(self, emit) -> bool:
         """Send what is new; True when a session has more than one CHUNK waiting."""
         more = False
-        for sid in session_ids():
-            path = os.path.join(SESSIONS, sid, "output.log")
-            try:
-                size = os.stat(path).st_size
-            except OSError:
-                continue
+        for sid, path, st in session_files("output.log"):
+            size = st.st_size
             offset = self.offsets.get(sid)
             if offset is None:
                 offset = max(0, size - BACKLOG)

@@ -40,7 +40,7 @@ from .sessions import (
     LIVE,
     describe,
     pane_facts,
-    session_ids,
+    session_files,
     sweep_after_exit,
     type_text,
 )
@@ -221,12 +221,8 @@ class Watcher:
         """Every session's meta.json, re-read only when its mtime moved (a stat per session)."""
         metas = []
         cache = {}
-        for sid in session_ids():
-            path = os.path.join(SESSIONS, sid, "meta.json")
-            try:
-                mtime = os.stat(path).st_mtime_ns
-            except OSError:
-                continue
+        for sid, path, st in session_files("meta.json"):
+            mtime = st.st_mtime_ns
             cached = self.meta_cache.get(sid)
             if cached is None or cached[0] != mtime:
                 meta = read_json(path)
