@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fleet.core.agents import resolve_profiles
-from fleet.core.config import AGENT_KEYS, HOOK_KEYS, SSH_KEYS, ConfigError, load_config
+from fleet.core.config import AGENT_KEYS, HOOK_KEYS, SSH_KEYS, Config, ConfigError, load_config
 
 SETTINGS = settings(max_examples=150, deadline=None)
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
@@ -86,19 +86,26 @@ def _document(draw: st.DrawFn) -> str:
 DOCUMENTS = st.composite(_document)()
 
 
-def _load(data: bytes) -> None:
+def _config(data: bytes) -> Config | None:
+    """`data` loaded as a config file; None when it is refused, after checking that the error
+    names the file and is one bounded line with no control character."""
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "fleet.toml"
         path.write_bytes(data)
         try:
-            config = load_config(path, env={"HOME": d})
+            return load_config(path, env={"HOME": d})
         except ConfigError as err:
             text = str(err)
             assert text.startswith(str(path)), text
             assert "\n" not in text.strip() or len(text) < 4000, text[:300]
             assert len(text) < 4000, len(text)
             assert not CONTROL.search(err.message), ascii(err.message[:200])
-            return
+            return None
+
+
+def _load(data: bytes) -> None:
+    config = _config(data)
+    if config is not None:
         with contextlib.suppress(ValueError):
             resolve_profiles(config.agents)
 
@@ -145,15 +152,7 @@ def test_random_bytes_raise_only_config_error(data: bytes) -> None:
     ],
 )
 def test_malformed_values_are_config_errors(text: str) -> None:
-    data = text.encode("latin-1") if text == "\xff\xfe" else text.encode()
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "fleet.toml"
-        path.write_bytes(data)
-        try:
-            config = load_config(path, env={"HOME": d})
-        except ConfigError as err:
-            assert not CONTROL.search(err.message), ascii(err.message)
-            assert len(str(err)) < 4000
-            return
+    config = _config(text.encode("latin-1") if text == "\xff\xfe" else text.encode())
+    if config is not None:
         with pytest.raises(ValueError):
             resolve_profiles(config.agents)
