@@ -1,6 +1,6 @@
 """Network faults on loopback: a TCP proxy between fleet and a host's sshd that can cut,
 blackhole or slow down connections, and counts the bytes it moves, running on its own thread
-so it serves subprocesses and async tests alike."""
+so it serves subprocesses and async tests alike; and the faults the tests make with it."""
 
 from __future__ import annotations
 
@@ -8,8 +8,14 @@ import asyncio
 import socket
 import struct
 import threading
+from collections.abc import Awaitable
 from concurrent.futures import Future
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+from tests.integration.fleetrun import received_lines, wait_for
+from tests.integration.hosts import LoopbackHost
+
+T = TypeVar("T")
 
 Direction = Literal["up", "down", "both"]  # up: client -> host; down: host -> client
 
@@ -164,3 +170,23 @@ class FaultyProxy:
             writer.write(data)
             await writer.drain()
         writer.close()
+
+
+async def cut_once_it_arrived(
+    proxy: FaultyProxy, host: LoopbackHost, sid: str, text: str, send: Awaitable[T]
+) -> asyncio.Task[T]:
+    """Run `send` (of `text` to the recorder session `sid`) over a slowed link and cut the link
+    (RST) after the agent got the text, before the answer came back: the send's task, whose
+    outcome the caller checks."""
+    proxy.slow(0.6, "down")
+    task = asyncio.ensure_future(send)
+    await asyncio.to_thread(
+        wait_for,
+        lambda: text in received_lines(host, sid),
+        20,
+        0.02,
+        "the agent to receive the message",
+    )
+    assert not task.done(), "the answer came back before the cut: slow the link more"
+    proxy.cut(rst=True)
+    return task

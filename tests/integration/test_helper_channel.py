@@ -17,7 +17,7 @@ from fleet.core.config import load_config
 from fleet.core.errors import HostUnreachable, RemoteError
 from fleet.core.remote.hostside import procs, protocol
 from fleet.core.supervisor import Supervisor
-from tests.integration.faults import FaultyProxy
+from tests.integration.faults import FaultyProxy, cut_once_it_arrived
 from tests.integration.fleetrun import FleetCLI, received_lines, wait_for
 from tests.integration.hosts import LoopbackFleet
 from tests.integration.procfs import control_clients, serve_processes
@@ -81,18 +81,8 @@ async def test_a_send_cut_in_flight_is_never_sent_twice(fresh_hosts: LoopbackFle
             await helper.call("hello")  # the serve channel is open before the fault
 
             # The host typed it; the answer is cut on its way back.
-            proxy.slow(0.6, "down")
             args = {"session": sid, "text": "once", "enter": True}
-            send = asyncio.create_task(helper.call("send", args))
-            await asyncio.to_thread(
-                wait_for,
-                lambda: "once" in received_lines(alpha, sid),
-                20,
-                0.02,
-                "the agent to receive the message",
-            )
-            assert not send.done(), "the answer came back before the cut: slow the link more"
-            proxy.cut(rst=True)
+            send = await cut_once_it_arrived(proxy, alpha, sid, "once", helper.call("send", args))
             with pytest.raises(HostUnreachable, match="connection lost during send"):
                 await send
             proxy.heal()

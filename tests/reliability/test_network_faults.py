@@ -19,7 +19,7 @@ from fleet.core.store import CachedHost, Store
 from fleet.core.supervisor import Supervisor
 from fleet.ui.app import FleetApp
 from fleet.ui.widgets.grid import SessionGrid
-from tests.integration.faults import FaultyProxy
+from tests.integration.faults import FaultyProxy, cut_once_it_arrived
 from tests.integration.fleetrun import (
     FleetCLI,
     git_in,
@@ -200,17 +200,9 @@ async def test_a_steering_message_cut_in_flight_arrives_once_or_fails_clearly(
 
             # 2. Cut after the host typed it, before the answer came back: the person is told
             # it may have arrived (so they look before sending again); it arrived once.
-            proxy.slow(0.6, "down")
-            second = asyncio.create_task(sup.send("alpha/r", "second"))
-            await asyncio.to_thread(
-                wait_for,
-                lambda: "second" in received_lines(alpha, sid),
-                20,
-                0.02,
-                "the agent to receive the message",
+            second = await cut_once_it_arrived(
+                proxy, alpha, sid, "second", sup.send("alpha/r", "second")
             )
-            assert not second.done(), "the answer came back before the cut: slow the link more"
-            proxy.cut(rst=True)
             with pytest.raises(HostUnreachable) as unsure:
                 await second
             assert "may or may not have reached alpha/r" in str(unsure.value)
