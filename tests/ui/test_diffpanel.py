@@ -6,9 +6,7 @@ host helper diffs a worktree) and are read with `review.parse`, as the superviso
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 from pathlib import Path
 from typing import ClassVar
 
@@ -24,25 +22,12 @@ from fleet.ui.diff import DiffPanel, DiffView, FileList
 from fleet.ui.diff.lex import RAW_LIMIT, LexedLine, Span
 from fleet.ui.screens.prompt import PromptScreen
 from fleet.ui.themes import register_all
+from tests.localgit import git
 
 SIZE = (160, 50)
 REF = "devbox/s1"
 
 # --------------------------------------------------------------------------- real diffs
-
-
-def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> bytes:
-    full = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        **(env or {}),
-    }
-    out = subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=full)
-    return out.stdout
 
 
 def init_repo(repo: Path, files: dict[str, bytes]) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,22 +21,9 @@ from fleet.core.errors import UsageError
 from fleet.core.remote.hostside import checkpoints, journal, layout
 from fleet.core.remote.hostside import review as hostside
 from fleet.core.remote.hostside.layout import HelperError
+from tests.localgit import GIT_ENV, git
 
 SID = "abcdefgh"
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "t",
-    "GIT_AUTHOR_EMAIL": "t@example.com",
-    "GIT_COMMITTER_NAME": "t",
-    "GIT_COMMITTER_EMAIL": "t@example.com",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
-
-
-def git(cwd: Path, *args: str, input: bytes | None = None) -> bytes:
-    env = {**os.environ, **GIT_ENV, "HOME": str(cwd)}
-    return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, input=input
-    ).stdout
 
 
 class Repo:
