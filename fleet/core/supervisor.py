@@ -25,7 +25,7 @@ from .models import EVENT_KINDS, AgentProfile, DomainEvent, HostCheck, Session
 from .paths import state_dir
 from .remote import untrusted
 from .remote.client import CALL_TIMEOUT, UNCONFIRMED, HelperClient
-from .remote.hostside import review as hostside_review
+from .remote.hostside import difftext
 from .remote.probe import HostReport
 from .ssh import HostLink
 from .store import Store, StoreError
@@ -504,7 +504,7 @@ class Supervisor:
         if not chosen:
             raise UsageError("say which hunks to reject: --hunk N (repeatable) or --file PATH")
         patch = seen.patch(chosen)
-        message = hostside_review.steering_text(hostside_review.split_files(patch), note)
+        message = difftext.steering_text(difftext.split_files(patch), note)
         numbers = [h.number for h in chosen]
         detail = {"hunks": numbers, "diff": seen.fingerprint, "note": note, "message": message}
         await self._audit_first(session, "reject", detail)

@@ -24,6 +24,7 @@ from typing import Optional
 
 from . import checkpoints, gitops, journal, protocol, screenfile, tmux, tmuxctl
 from .classify import classify
+from .decisions import DECIDED
 from .layout import (
     SESSIONS,
     WATCHER_INFO,
@@ -34,7 +35,6 @@ from .layout import (
     tmux_name,
     write_json,
 )
-from .review import DECIDED
 from .sessions import (
     FINISHED,
     LIVE,
