@@ -37,7 +37,7 @@ import shutil
 import subprocess
 import time
 
-from . import checkpoints, decisions, layout, reviewgit, sessions, tmux
+from . import checkpoints, decisions, layout, reviewgit, sessions, steer, tmux
 from .difftext import (
     diff_fingerprint,
     fingerprints,
@@ -255,7 +255,7 @@ def _tell_agent(meta: dict, message: str) -> bool:
     pane = tmux.panes().get(name)
     if pane is None or pane.dead:
         return False
-    sessions.type_text(name, message, meta.get("send") or {})
+    steer.type_text(name, message, meta.get("send") or {})
     return True
 
 

@@ -42,8 +42,8 @@ from .sessions import (
     pane_facts,
     session_ids,
     sweep_after_exit,
-    type_text,
 )
+from .steer import type_text
 
 TICK = 0.25
 # tmux is asked for the pane list this often at least: a pane killed without its wrapper's exit
