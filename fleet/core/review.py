@@ -4,7 +4,8 @@ The host computes the diff (see fleet.core.remote.hostside.review for what it co
 how decisions act on it); this module reads it into a typed model with unidiff, numbers the
 hunks 1..N across files in diff order, builds the patch of a chosen set of hunks, and colours
 diffs for a terminal with pygments. Splitting and fingerprints are the host helper's own
-functions, so both sides always agree on what a hunk is and what identifies it.
+functions (hostside/difftext.py), so both sides always agree on what a hunk is and what
+identifies it.
 
 A whole-file change without text hunks (a binary file, a mode change alone, an empty new
 file) is one hunk. Decisions name hunks by number in the diff the person saw; the patch sent
@@ -28,7 +29,7 @@ from unidiff.patch import PatchSet
 
 from .errors import FleetError, UsageError
 from .models import Session
-from .remote.hostside import review as hostside
+from .remote.hostside import difftext as hostside
 
 __all__ = ["Diff", "FileDiff", "Hunk", "SeenDiffs", "StaleReview", "colorize", "parse"]
 
@@ -116,7 +117,7 @@ class Diff:
     base: str = ""
     files: tuple[FileDiff, ...] = ()
     fingerprint: str = ""
-    review: int = 0  # the host's review version when it was made (see hostside/review.py)
+    review: int = 0  # the host's review version when it was made (see hostside/decisions.py)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property

@@ -344,6 +344,24 @@ async def _run_pty(
     argv: list[str],
     env: dict[str, str],
 ) -> None:
+    master, proc = await _spawn_on_pty(host, process, argv, env)
+    pumps = [asyncio.ensure_future(_pty_to_channel(master, process))]
+    feeder = asyncio.ensure_future(_channel_to_pty(process, master, proc.pid))
+    wait = asyncio.ensure_future(proc.wait())
+    try:
+        await _supervise(server, process, proc.pid, pumps, feeder, wait)
+    finally:
+        os.close(master)
+
+
+async def _spawn_on_pty(
+    host: ServedHost,
+    process: asyncssh.SSHServerProcess[bytes],
+    argv: list[str],
+    env: dict[str, str],
+) -> tuple[int, asyncio.subprocess.Process]:
+    """The command on a new terminal of the channel's size: (its master side, non-blocking;
+    the process, leading a session of its own with that terminal as its controlling tty)."""
     master, slave = os.openpty()
     try:
         _set_winsize(slave, process.term_size)
@@ -363,59 +381,61 @@ async def _run_pty(
     finally:
         os.close(slave)
     os.set_blocking(master, False)
-    loop = asyncio.get_running_loop()
+    return master, proc
 
-    async def read_master() -> bytes:
+
+async def _read_master(master: int) -> bytes:
+    """The next output of the terminal; b"" once nothing holds its slave side any more."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            return os.read(master, CHUNK)
+        except BlockingIOError:
+            ready = loop.create_future()
+            loop.add_reader(master, ready.set_result, None)
+            try:
+                await ready
+            finally:
+                loop.remove_reader(master)
+        except OSError as exc:
+            if exc.errno == errno.EIO:  # every holder of the slave side is gone
+                return b""
+            raise
+
+
+async def _pty_to_channel(master: int, process: asyncssh.SSHServerProcess[bytes]) -> None:
+    with contextlib.suppress(OSError, asyncssh.Error):
+        while True:
+            data = await _read_master(master)
+            if not data:
+                return
+            process.stdout.write(data)
+            await process.stdout.drain()
+
+
+async def _channel_to_pty(process: asyncssh.SSHServerProcess[bytes], master: int, pid: int) -> None:
+    """What the client types, its window size and its signals, to the terminal."""
+    with contextlib.suppress(OSError, asyncssh.Error):
         while True:
             try:
-                return os.read(master, CHUNK)
-            except BlockingIOError:
-                ready = loop.create_future()
-                loop.add_reader(master, ready.set_result, None)
-                try:
-                    await ready
-                finally:
-                    loop.remove_reader(master)
-            except OSError as exc:
-                if exc.errno == errno.EIO:  # every holder of the slave side is gone
-                    return b""
-                raise
+                data = await process.stdin.read(CHUNK)
+            except asyncssh.TerminalSizeChanged as exc:
+                _set_winsize(master, (exc.width, exc.height, exc.pixwidth, exc.pixheight))
+                continue
+            except asyncssh.BreakReceived:
+                continue
+            except asyncssh.SignalReceived as exc:
+                _signal_group(pid, exc.signal)
+                continue
+            if not data:
+                return  # a terminal gets no EOF from the channel's: the shell reads on
+            await _write_all(master, data)
 
-    async def pump() -> None:
-        with contextlib.suppress(OSError, asyncssh.Error):
-            while True:
-                data = await read_master()
-                if not data:
-                    return
-                process.stdout.write(data)
-                await process.stdout.drain()
 
-    async def feed() -> None:
-        with contextlib.suppress(OSError, asyncssh.Error):
-            while True:
-                try:
-                    data = await process.stdin.read(CHUNK)
-                except asyncssh.TerminalSizeChanged as exc:
-                    _set_winsize(master, (exc.width, exc.height, exc.pixwidth, exc.pixheight))
-                    continue
-                except asyncssh.BreakReceived:
-                    continue
-                except asyncssh.SignalReceived as exc:
-                    _signal_group(proc.pid, exc.signal)
-                    continue
-                if not data:
-                    return  # a terminal gets no EOF from the channel's: the shell reads on
-                view = memoryview(data)
-                while view:
-                    try:
-                        view = view[os.write(master, view) :]
-                    except BlockingIOError:
-                        await asyncio.sleep(0.01)
-
-    pumps = [asyncio.ensure_future(pump())]
-    feeder = asyncio.ensure_future(feed())
-    wait = asyncio.ensure_future(proc.wait())
-    try:
-        await _supervise(server, process, proc.pid, pumps, feeder, wait)
-    finally:
-        os.close(master)
+async def _write_all(master: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(master, view) :]
+        except BlockingIOError:
+            await asyncio.sleep(0.01)

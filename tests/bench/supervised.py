@@ -32,7 +32,7 @@ from textual import events
 from textual.screen import Screen
 from textual.widgets import Input
 
-from fleet.core import supervisor as supervisor_module
+from fleet.core import review
 from fleet.core.config import load_config
 from fleet.ui.app import FleetApp, SteerScreen
 from fleet.ui.diff import DiffPanel
@@ -215,7 +215,7 @@ class Probe:
 
         panel.show = timed_show  # type: ignore[method-assign]
         parsed: list[tuple[float, float]] = []
-        parse = supervisor_module.review.parse
+        parse = review.parse
 
         def timed_parse(*args: Any, **kw: Any) -> Any:
             began = time.time()
@@ -224,7 +224,7 @@ class Probe:
             finally:
                 parsed.append((began, time.time()))
 
-        supervisor_module.review.parse = timed_parse  # type: ignore[assignment]
+        review.parse = timed_parse  # type: ignore[assignment]
         try:
             await asyncio.sleep(0.05)
             sent = time.time()
@@ -236,7 +236,7 @@ class Probe:
             end = await self.frame_after(shown_at[0]) if shown_at else float("nan")
         finally:
             panel.show = show  # type: ignore[method-assign]
-            supervisor_module.review.parse = parse  # type: ignore[assignment]
+            review.parse = parse  # type: ignore[assignment]
         lines = panel.view.virtual_size.height if hasattr(panel, "view") else 0
         self.app.query_one("#body").remove_class("-review")
         grid.focus()

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from fleet.core import review
 from fleet.core.errors import UsageError
-from fleet.core.remote.hostside import review as hostside
+from fleet.core.remote.hostside import difftext
 
 SETTINGS = settings(max_examples=200, deadline=None)
 FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -68,7 +68,7 @@ def test_parse_raises_only_usage_error(text: str) -> None:
     except UsageError:
         return
     assert [h.number for h in diff.hunks] == list(range(1, len(diff.hunks) + 1))
-    assert diff.patch(diff.hunks) == hostside.select(text, {h.fingerprint for h in diff.hunks})
+    assert diff.patch(diff.hunks) == difftext.select(text, {h.fingerprint for h in diff.hunks})
     diff.stat()
     diff.to_json()
 
@@ -76,14 +76,14 @@ def test_parse_raises_only_usage_error(text: str) -> None:
 @SETTINGS
 @given(DIFFS)
 def test_splitting_paths_selection_and_colour_never_raise(text: str) -> None:
-    blocks = hostside.split_files(text)
+    blocks = difftext.split_files(text)
     for block in blocks:
-        hostside.block_path(block)
+        difftext.block_path(block)
         for hunk in block["hunks"]:
-            hostside.changed_lines(hunk)
-    hostside.steering_text(blocks, "note \x1b[31m")
-    fps = hostside.fingerprints(text)
-    assert hostside.select(text, set(fps)).count("diff --git ") <= text.count("diff --git ")
+            difftext.changed_lines(hunk)
+    difftext.steering_text(blocks, "note \x1b[31m")
+    fps = difftext.fingerprints(text)
+    assert difftext.select(text, set(fps)).count("diff --git ") <= text.count("diff --git ")
     shown = review.colorize(text)
     assert not FORBIDDEN.search(re.sub(r"\x1b\[[0-9;]*m", "", shown).replace("\n", "")), ascii(
         shown[:200]
@@ -93,5 +93,5 @@ def test_splitting_paths_selection_and_colour_never_raise(text: str) -> None:
 @SETTINGS
 @given(st.text(max_size=40))
 def test_unquote_never_raises(name: str) -> None:
-    hostside.unquote('"' + name + '"')
-    hostside.unquote(name)
+    difftext.unquote('"' + name + '"')
+    difftext.unquote(name)

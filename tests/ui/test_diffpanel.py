@@ -17,7 +17,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from fleet.core import review
-from fleet.core.remote.hostside.review import DIFF_ARGS, DIFF_CONFIG
+from fleet.core.remote.hostside.reviewgit import DIFF_ARGS, DIFF_CONFIG
 from fleet.ui.diff import DiffPanel, DiffView, FileList
 from fleet.ui.diff.lex import RAW_LIMIT, LexedLine, Span
 from fleet.ui.screens.prompt import PromptScreen

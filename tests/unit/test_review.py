@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from fleet.core import review
 from fleet.core.errors import UsageError
-from fleet.core.remote.hostside import checkpoints, journal, layout
+from fleet.core.remote.hostside import checkpoints, decisions, difftext, journal, layout
 from fleet.core.remote.hostside import review as hostside
 from fleet.core.remote.hostside.layout import HelperError
 from tests.localgit import GIT_ENV, git
@@ -257,7 +257,7 @@ def test_every_decision_is_journaled_and_counted_in_the_review_version(sandbox: 
     seen = hostside.op_diff({"session": SID})
     assert seen["review"] == 0
     d = review.parse(seen["text"], seen["base"], seen["approved"], seen["review"])
-    marker = Path(layout.SESSIONS) / SID / hostside.DECIDED
+    marker = Path(layout.SESSIONS) / SID / decisions.DECIDED
     assert not marker.exists()
     r.approve(d, [d.hunk(1)], after=d.review)
     r.reject(d, [d.hunk(2)])
@@ -357,12 +357,12 @@ def scenario(draw: st.DrawFn) -> tuple[dict[str, bytes], dict[str, bytes | None]
 
 def apply_hunks(before: bytes, hunks: list[review.Hunk]) -> bytes:
     """A tiny independent patcher: each hunk replaces its old lines by its new ones."""
-    lines = hostside.lines_of(before.decode("utf-8", "surrogateescape"))
+    lines = difftext.lines_of(before.decode("utf-8", "surrogateescape"))
     for hunk in sorted(hunks, key=lambda h: h.old_start, reverse=True):
         old: list[str] = []
         new: list[str] = []
         last = ""
-        for line in hostside.lines_of(hunk.text)[1:]:
+        for line in difftext.lines_of(hunk.text)[1:]:
             tag, rest = line[:1], line[1:]
             if tag == "\\":  # "\ No newline at end of file": the line before has no "\n"
                 for side in (old, new) if last == " " else (old,) if last == "-" else (new,):

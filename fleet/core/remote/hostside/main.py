@@ -16,10 +16,13 @@ import threading
 from . import (
     checkpoints,
     gitops,
+    launch,
     protocol,
     review,
     serve,
     sessions,
+    steer,
+    tail,
     tmux,
     tmuxctl,
     versions,
@@ -49,12 +52,12 @@ def op_hello(args: dict) -> dict:
 PLAIN = {
     "hello": op_hello,
     "list": sessions.op_list,
-    "new": sessions.op_new,
+    "new": launch.op_new,
     "screen": sessions.op_screen,
-    "send": sessions.op_send,
-    "keys": sessions.op_keys,
+    "send": steer.op_send,
+    "keys": steer.op_keys,
     "stop": sessions.op_stop,
-    "resume": sessions.op_resume,
+    "resume": launch.op_resume,
     "checkpoint": checkpoints.op_checkpoint,
     "checkpoints": checkpoints.op_checkpoints,
     "rewind": checkpoints.op_rewind,
@@ -68,7 +71,7 @@ PLAIN = {
 }
 STREAMS = {
     "watch": watch.op_watch,
-    "tail": sessions.op_tail,
+    "tail": tail.op_tail,
 }
 protocol.check_handlers(PLAIN, STREAMS)
 
@@ -140,11 +143,11 @@ def _serve() -> int:
     os.close(null)
     os.dup2(2, 1)
     control = tmuxctl.Control()
-    sessions.use_control_client(control)
+    steer.use_control_client(control)
     try:
         return serve.Server(inp, out, parse_request, run_plain, protocol.MAX_REQUEST).run()
     finally:
-        sessions.use_control_client(None)
+        steer.use_control_client(None)
         control.close()
 
 
@@ -152,7 +155,7 @@ def main(argv: list) -> int:
     # No global umask: the agent and its worktree get the person's usual file modes. fleet's
     # own files are created with explicit private modes instead.
     if argv[:1] == ["exec"] and len(argv) == 2:
-        return sessions.op_exec(argv[1])
+        return launch.op_exec(argv[1])
     if argv[:1] == ["watcher"]:
         return watcher.run_daemon()
     if argv == ["serve"]:

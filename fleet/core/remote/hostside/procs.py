@@ -3,7 +3,7 @@
 The pane's process is a session leader (tmux starts it with setsid), so everything the agent
 starts stays in that Unix session unless it calls setsid itself. Some agents do: Codex starts a
 `codex app-server --managed-daemon` that way, and Node-based CLIs start detached children. Those
-keep the environment, and every pane runs with FLEET_SESSION=<id> (sessions.op_exec), so a scan
+keep the environment, and every pane runs with FLEET_SESSION=<id> (launch.op_exec), so a scan
 of this user's /proc/<pid>/environ finds them. Linux only; elsewhere only the pane's process
 group is reached (see sessions.op_stop).
 

@@ -1,7 +1,7 @@
 """Which version of each agent CLI this host has (`fleet agents`).
 
 Each profile's version command runs under the person's login shell, as the agent itself would
-(sessions.op_exec), all at once with a deadline: a CLI that hangs or is missing costs one
+(launch.op_exec), all at once with a deadline: a CLI that hangs or is missing costs one
 timeout, not one per agent. The command text comes from fleet's profiles (the person's config),
 never from an agent; it travels as an argument, not inside a shell string of ours.
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import subprocess
 import time
 
+from .launch import login_shell
 from .layout import HelperError
-from .sessions import login_shell
 
 TIMEOUT = 20.0
 MAX_AGENTS = 32

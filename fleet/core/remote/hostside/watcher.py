@@ -24,6 +24,7 @@ from typing import Optional
 
 from . import checkpoints, gitops, journal, protocol, screenfile, tmux, tmuxctl
 from .classify import classify
+from .decisions import DECIDED
 from .layout import (
     SESSIONS,
     WATCHER_INFO,
@@ -34,7 +35,6 @@ from .layout import (
     tmux_name,
     write_json,
 )
-from .review import DECIDED
 from .sessions import (
     FINISHED,
     LIVE,
@@ -42,8 +42,8 @@ from .sessions import (
     pane_facts,
     session_files,
     sweep_after_exit,
-    type_text,
 )
+from .steer import type_text
 
 TICK = 0.25
 # tmux is asked for the pane list this often at least: a pane killed without its wrapper's exit

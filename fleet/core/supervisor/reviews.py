@@ -1,0 +1,219 @@
+"""The Supervisor's review of a session's work: its diff, approving and rejecting hunks,
+undoing a decision, pushing and landing the branch, and checkpoints of its worktree."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from .. import review
+from ..config import parse_target
+from ..errors import RemoteError, UsageError
+from ..models import Session
+from ..paths import state_dir
+from ..remote.hostside import difftext
+from .base import Base
+
+
+class Reviews(Base):
+    """Reviewing sessions' work (a part of the Supervisor)."""
+
+    # -- review: diff, approve, reject, undo, push, land; see fleet/core/review.py
+
+    def _seen(self) -> review.SeenDiffs:
+        return review.SeenDiffs(state_dir())
+
+    async def diff(
+        self, ref: str, since_review: bool = False, *, session: Session | None = None
+    ) -> tuple[Session, review.Diff]:
+        """The session's diff against its base (or since the last decision), as seen now.
+        A caller that already knows the session (the UI) passes it: no listing round trip."""
+        if session is None:
+            session = await self.find(ref)
+        args = {"session": session.id, "since_review": since_review}
+        data = await self.helper(session.host).call("diff", args)
+        if not isinstance(data.get("text"), str) or not isinstance(data.get("base", ""), str):
+            raise RemoteError(session.host, "protocol", "the helper's diff has no text")
+        version = data.get("review", 0)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+            raise RemoteError(session.host, "protocol", "the helper's diff has no review version")
+        approved = [fp for fp in data.get("approved") or [] if isinstance(fp, str)]
+        # Parsing a big diff takes a while: off the event loop, which the UI shares.
+        seen = await asyncio.to_thread(
+            review.parse, str(data["text"]), str(data["base"]), approved, version
+        )
+        seen.extra.update({"since": data.get("since"), "branch": data.get("branch")})
+        if not since_review:
+            self._seen().remember(session.host, session.id, seen)
+        return session, seen
+
+    async def _decide(
+        self,
+        ref: str,
+        hunks: list[int],
+        path: str | None,
+        expect: str | None,
+        session: Session | None = None,
+    ) -> tuple[Session, review.Diff, list[review.Hunk] | None]:
+        """The session, the diff the person saw (by --expect, else fresh), the chosen hunks."""
+        if session is None:
+            session = await self.find(ref)
+        if expect:
+            seen = self._seen().recall(session.host, session.id, expect)
+            if seen is None:
+                raise UsageError(
+                    f"fleet has not shown a diff {expect!r} of {session.ref}: run "
+                    f"`fleet diff {session.ref}` and use the fingerprint it prints"
+                )
+        else:
+            _, seen = await self.diff(session.ref, session=session)
+        chosen = seen.choose(hunks, path) if hunks or path else None
+        return session, seen, chosen
+
+    async def _act(self, session: Session, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return dict(await self.helper(session.host).call(op, args))
+        except RemoteError as exc:
+            if exc.kind != "stale":
+                raise
+            _, fresh = await self.diff(session.ref, session=session)
+            raise review.StaleReview(f"{session.ref}: {exc.reason}", fresh) from None
+
+    async def approve(
+        self,
+        ref: str,
+        hunks: list[int] | None = None,
+        path: str | None = None,
+        message: str | None = None,
+        expect: str | None = None,
+        session: Session | None = None,
+    ) -> tuple[Session, dict[str, Any]]:
+        """Stage the chosen hunks; with none chosen, stage every pending one and commit all
+        that is approved on the session's branch (with `message`, or a generated one)."""
+        session, seen, chosen = await self._decide(ref, hunks or [], path, expect, session)
+        commit = chosen is None or message is not None
+        todo = [h for h in (seen.pending() if chosen is None else chosen) if not h.approved]
+        if chosen is not None and not todo:
+            numbers = ", ".join(str(h.number) for h in chosen)
+            said = f"hunk {numbers} is" if len(chosen) == 1 else f"hunks {numbers} are"
+            raise UsageError(f"{said} already approved")
+        if commit and not message:
+            files = len({h.path for h in seen.hunks})
+            task = session.task.strip().splitlines()[0][:60] if session.task.strip() else ""
+            counted = f"{files} file" if files == 1 else f"{files} files"
+            message = f"{task or session.name}: approved in review ({counted})"
+        patch = seen.patch(todo)
+        detail = {
+            "hunks": [h.number for h in todo],
+            "fingerprints": [h.fingerprint for h in todo],
+            "diff": seen.fingerprint,
+            "commit": commit,
+            "message": message,
+        }
+        await self._audit_first(session, "approve", detail)
+        args = {
+            "session": session.id,
+            "patch": patch,
+            "expect": detail["fingerprints"],
+            "commit": commit,
+            "message": message or "",
+            "after": seen.review,
+        }
+        result = await self._act(session, "approve", args)
+        if self.store is not None:
+            for h in todo:
+                self.store.record_decision(
+                    session.host, session.id, h.fingerprint, h.number, "approve", "", h.text
+                )
+        self._emit("approved", session.host, session.id, {"hunks": detail["hunks"]})
+        return session, result | {"hunks": detail["hunks"], "message": message}
+
+    async def reject(
+        self,
+        ref: str,
+        hunks: list[int] | None = None,
+        path: str | None = None,
+        note: str = "",
+        expect: str | None = None,
+        session: Session | None = None,
+    ) -> tuple[Session, dict[str, Any]]:
+        """Keep the chosen hunks as a patch, revert them in the worktree, tell the agent."""
+        session, seen, chosen = await self._decide(ref, hunks or [], path, expect, session)
+        if not chosen:
+            raise UsageError("say which hunks to reject: --hunk N (repeatable) or --file PATH")
+        patch = seen.patch(chosen)
+        message = difftext.steering_text(difftext.split_files(patch), note)
+        numbers = [h.number for h in chosen]
+        detail = {"hunks": numbers, "diff": seen.fingerprint, "note": note, "message": message}
+        await self._audit_first(session, "reject", detail)
+        args = {
+            "session": session.id,
+            "patch": patch,
+            "expect": [h.fingerprint for h in chosen],
+            "note": note,
+            "after": seen.review,
+        }
+        result = await self._act(session, "reject", args)
+        if self.store is not None:
+            for h in chosen:
+                self.store.record_decision(
+                    session.host, session.id, h.fingerprint, h.number, "reject", note, h.text
+                )
+        self._emit("rejected", session.host, session.id, {"hunks": numbers, "note": note})
+        return session, result | {"hunks": numbers}
+
+    async def undo(self, ref: str) -> tuple[Session, dict[str, Any]]:
+        """Reverse the session's last review decision (see hostside/review.py op_undo)."""
+        session = await self.find(ref)
+        self._audit(session, "undo", {})
+        return session, dict(await self.helper(session.host).call("undo", {"session": session.id}))
+
+    async def push(self, ref: str) -> tuple[Session, dict[str, Any]]:
+        """Push the session's branch to the repo's origin on the host; open a PR with gh."""
+        session = await self.find(ref)
+        lines = [session.task.strip() or f"Work of fleet session {session.name}", ""]
+        decisions = await self.store.decisions(session.host, session.id) if self.store else []
+        for d in decisions:
+            note = f": {d.note}" if d.note else ""
+            lines.append(f"- {d.action} hunk {d.hunk}{note}")
+        title = (session.task.strip().splitlines() or [session.branch])[0][:72]
+        args = {"session": session.id, "title": title, "body": "\n".join(lines)}
+        self._audit(session, "push", {"branch": session.branch})
+        return session, dict(await self.helper(session.host).call("push", args))
+
+    async def land(self, ref: str, into: str) -> tuple[Session, dict[str, Any]]:
+        """Fetch the session's branch over ssh into a local clone as fleet/HOST/NAME."""
+        session = await self.find(ref)
+        user, host, port = parse_target(self.config.hosts[session.host].ssh)
+        ssh_config = self.config.ssh.config_file
+        self._audit(session, "land", {"into": into})
+        result = await asyncio.to_thread(review.land, into, session, user, host, port, ssh_config)
+        return session, result
+
+    # -- checkpoints (snapshots of a session's worktree on its host; see hostside/checkpoints)
+
+    async def checkpoint(self, ref: str, reason: str = "by hand") -> tuple[Session, dict[str, Any]]:
+        """Snapshot the session's files now (or the last checkpoint, when nothing changed)."""
+        session = await self.find(ref)
+        args = {"session": session.id, "reason": reason}
+        self._audit(session, "checkpoint", {"reason": reason})
+        made = dict(await self.helper(session.host).call("checkpoint", args))
+        self._emit("checkpoint", session.host, session.id, {"n": made.get("n")})
+        return session, made
+
+    async def checkpoints(self, ref: str) -> tuple[Session, list[dict[str, Any]]]:
+        """The session's checkpoints, oldest first: n, commit, time, reason, changes."""
+        session = await self.find(ref)
+        rows = await self.helper(session.host).call("checkpoints", {"session": session.id})
+        return session, [dict(row) for row in rows]
+
+    async def rewind(self, ref: str, n: int) -> tuple[Session, dict[str, Any]]:
+        """Checkpoint the current files, then put back those of checkpoint n.
+
+        Only files change: HEAD, the branch and the index stay. The result names the
+        checkpoint made first ("before"), so the person can rewind to it to come back.
+        """
+        session = await self.find(ref)
+        args = {"session": session.id, "n": n}
+        self._audit(session, "rewind", {"n": n})
+        return session, dict(await self.helper(session.host).call("rewind", args))

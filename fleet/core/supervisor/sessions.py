@@ -1,0 +1,163 @@
+"""The Supervisor's sessions: starting one, its screen and output, steering it, stopping and
+resuming it, and attaching a terminal to it."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..agents import first_message, render_command, resume_command
+from ..config import parse_target
+from ..errors import HostUnreachable, RemoteError, UsageError
+from ..logs import redact
+from ..models import Session
+from ..remote import untrusted
+from ..remote.client import UNCONFIRMED
+from .base import Base, session_from_json
+
+DEFAULT_AGENT = "claude"
+
+
+class Sessions(Base):
+    """Acting on sessions (a part of the Supervisor)."""
+
+    async def new_session(
+        self,
+        host: str,
+        repo: str,
+        agent: str = DEFAULT_AGENT,
+        name: str | None = None,
+        base: str | None = None,
+        task: str = "",
+    ) -> Session:
+        profile = self.profile(agent)
+        args: dict[str, Any] = {
+            "agent": agent,
+            "repo": repo,
+            "task": task,
+            "command": render_command(profile.command, task),
+            "first_message": first_message(profile, task),
+            "resume_command": profile.resume,
+            "rules": profile.rules(),
+            "mode": str(profile.send_mode),
+            "enter_delay": profile.enter_delay,
+        }
+        if profile.sandbox:
+            args["sandbox"] = shlex.split(profile.sandbox)
+        if name:
+            args["name"] = name
+        if base:
+            args["base"] = base
+        session = session_from_json(host, await self.helper(host).call("new", args))
+        self._remember([session])
+        if self.store is not None:
+            self.store.upsert_session(session)
+            self._audit(session, "new", {"agent": agent, "repo": repo, "task": task})
+        self._emit("started", host, session.id, {"agent": agent})
+        return session
+
+    async def screen(self, ref: str) -> str:
+        session = await self.find(ref)
+        result = await self.helper(session.host).call("screen", {"session": session.id})
+        self.mark_read(session)
+        return str(result.get("text", ""))
+
+    async def tail(self, ref: str, lines: int = 50, follow: bool = False) -> AsyncIterator[bytes]:
+        session = await self.find(ref)
+        self.mark_read(session)
+        args = {"session": session.id, "lines": lines, "follow": follow}
+        async for event in self.helper(session.host).stream("tail", args):
+            chunk = untrusted.tail_chunk(session.host, event)
+            if chunk is None:
+                return
+            if chunk:
+                yield chunk
+
+    async def send(
+        self, ref: str, text: str, *, force: bool = False, session: Session | None = None
+    ) -> Session:
+        """Type `text` into the agent, then Enter. At a prompt the host refuses anything but an
+        answer (1, y, no, ...) unless `force`: the Enter would pick the highlighted option.
+        A caller that already knows the session (the UI) passes it: no listing round trip
+        (the host still refuses a session that is not alive)."""
+        if "\x00" in text:  # tmux cannot type it, and an argv cannot carry it
+            raise UsageError("steering text cannot contain a NUL character")
+        if session is None:
+            session = await self.find(ref)
+        profile = self.profiles.get(session.agent)
+        args: dict[str, Any] = {"session": session.id, "text": text, "enter": True, "force": force}
+        if profile is not None:
+            args["mode"] = str(profile.send_mode)
+            args["enter_delay"] = profile.enter_delay
+        await self._audit_first(session, "send", {"text": text})
+        try:
+            await self.helper(session.host).call("send", args)
+        except (HostUnreachable, RemoteError) as exc:
+            if isinstance(exc, RemoteError) and exc.kind != UNCONFIRMED:
+                raise
+            # The host may have typed it before the link dropped or the helper ended: never
+            # resend by ourselves.
+            self._audit(session, "send-unconfirmed", {"reason": exc.reason})
+            unsure = (
+                f"{exc.reason}. The message may or may not have reached {session.ref}: look "
+                f"with `fleet screen {session.ref}` before sending it again"
+            )
+            if isinstance(exc, RemoteError):
+                raise RemoteError(session.host, UNCONFIRMED, unsure) from None
+            raise HostUnreachable(session.host, unsure) from None
+        self._emit("steered", session.host, session.id, {"length": len(text)})
+        return session
+
+    async def interrupt(self, ref: str) -> Session:
+        session = await self.find(ref)
+        profile = self.profiles.get(session.agent)
+        keys = list(profile.interrupt) if profile is not None else ["C-c"]
+        self._audit(session, "interrupt", {"keys": keys})
+        await self.helper(session.host).call("keys", {"session": session.id, "keys": keys})
+        return session
+
+    async def stop(self, ref: str) -> Session:
+        session = await self.find(ref)
+        self._audit(session, "stop", {})
+        data = await self.helper(session.host).call("stop", {"session": session.id})
+        stopped = session_from_json(session.host, data)
+        if self.store is not None:
+            self.store.upsert_session(stopped)
+        return stopped
+
+    async def resume(self, ref: str) -> Session:
+        session = await self.find(ref)
+        profile = self.profile(session.agent)
+        command = resume_command(profile, session)
+        # The audit log keeps which command ran, not the tokens a profile may pass in it.
+        self._audit(session, "resume", {"command": redact(command)})
+        data = await self.helper(session.host).call(
+            "resume",
+            {
+                "session": session.id,
+                "command": command,
+                "rules": profile.rules(),
+                # The sandbox in force now (None: none), not the one the session started with.
+                "sandbox": shlex.split(profile.sandbox) if profile.sandbox else None,
+            },
+        )
+        resumed = session_from_json(session.host, data)
+        if self.store is not None:
+            self.store.upsert_session(resumed)
+        self._emit("resumed", session.host, session.id, {})
+        return resumed
+
+    def attach_argv(self, session: Session) -> list[str]:
+        """The ssh command that hands the terminal to the session's tmux, and back."""
+        target = self.config.hosts[session.host].ssh
+        user, host, port = parse_target(target)
+        argv = ["ssh", "-t", "-o", "ForwardAgent=no", "-o", "ForwardX11=no"]
+        if self.config.ssh.config_file is not None:
+            argv += ["-F", str(self.config.ssh.config_file)]
+        if port:
+            argv += ["-p", str(port)]
+        if user:
+            argv += ["-l", user]
+        argv += [host, "--", "tmux", "-L", "fleet", "attach-session", "-t", f"=fleet-{session.id}"]
+        return argv

@@ -1,0 +1,104 @@
+"""The Supervisor's watching: a host's event stream, and mirroring it into the store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from .. import events
+from ..errors import HostError, HostUnreachable
+from ..models import Session
+from ..remote import untrusted
+from .base import Base
+
+
+class Watching(Base):
+    """Following hosts (a part of the Supervisor)."""
+
+    async def watch(
+        self,
+        host: str,
+        since: int | None = None,
+        screens: Mapping[str, str] | None = None,
+        output: Mapping[str, int] | None = None,
+    ) -> AsyncIterator[events.WatchEvent]:
+        """The host's events from cursor `since`, reconnecting with backoff forever.
+
+        Journal events carry `seq`; pass the last one seen as `since` after a restart to
+        continue without repeats or gaps. With `output` (session id -> byte offset, may be
+        empty) the sessions' raw output comes too, from those offsets on. While the host is
+        unreachable, LinkDown events say so and when the next attempt is.
+        """
+        helper = self.helper(host)
+        known = dict(screens or {})
+        offsets = dict(output) if output is not None else None
+        while True:
+            try:
+                args: dict[str, Any] = {"since": since, "screens": known}
+                if offsets is not None:
+                    args["output"] = offsets
+                async for raw in helper.stream("watch", args):
+                    event = untrusted.watch_event(host, raw)
+                    match event:
+                        case None:
+                            continue  # logged; a bad event is never applied
+                        case events.JournalEvent() | events.Snapshot() | events.Hello():
+                            since = event.seq
+                        case events.ScreenChanged():
+                            known[event.session] = event.digest
+                        case events.OutputArrived() if offsets is not None:
+                            offsets[event.session] = event.offset + len(event.data)
+                    yield event
+                raise HostUnreachable(host, "the watch ended")
+            except HostError as exc:
+                connects = helper.link.connects
+                delay = max(helper.link.retry_in(), 1.0)
+                yield events.LinkDown(
+                    host=host,
+                    reason=exc.reason,
+                    retry_in=round(delay, 1),
+                    failures=helper.link.failures,
+                )
+                # A person acting on the host (a steer, a diff) connects it at once: then
+                # the stream is followed again at once too, not after the backoff.
+                await helper.link.wait_reconnect(delay, connects)
+
+    async def mirror(self, host: str) -> AsyncIterator[events.WatchEvent]:
+        """Follow a host into the store, from the store's cursors: the supervisor's main loop.
+
+        Every journal event is applied together with its cursor, output is appended with its
+        offset, so a restart (even after kill -9) continues exactly where the store stopped.
+        Yields each event after it was queued for the store, for display.
+        """
+        store = self.require_store()
+        target = self.config.hosts[host].ssh
+        since = await store.watch_cursor(host)
+        screens = await store.screen_hashes(host)
+        known = await store.sessions(host)
+        self._remember([cached.session for cached in known])
+        offsets = await store.output_cursors(host)
+        lost = False
+        async for event in self.watch(host, since, screens, offsets):
+            match event:
+                case events.LinkDown():
+                    store.record_host(host, target, "unreachable", event.reason)
+                    if not lost:
+                        lost = True
+                        self._emit("lost", host, None, {"reason": event.reason})
+                case events.Hello():
+                    store.record_host(host, target, "connected")
+                    if lost:
+                        lost = False
+                        self._emit("back", host, None, {})
+                case events.Snapshot():
+                    self._remember(list(event.sessions))
+                case events.SessionCreated(info=Session() as info):
+                    self._remember([info])
+                case events.StatusChanged():
+                    detail = {
+                        "prev": str(event.prev) if event.prev else None,
+                        "exit_code": event.exit_code,
+                    }
+                    self._emit(str(event.status), host, event.session, detail)
+            store.apply(event)
+            yield event
