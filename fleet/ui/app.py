@@ -12,7 +12,7 @@ import contextlib
 import logging
 import subprocess
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import partial
 from typing import Any, ClassVar, Literal
 
@@ -29,13 +29,12 @@ from textual.widgets import Footer, Input, Label, Static
 from fleet.core import events, review
 from fleet.core.config import Config
 from fleet.core.errors import FleetError, RemoteError
-from fleet.core.fleetstate import HostState
 from fleet.core.models import Session, Status
 from fleet.core.store import Store
 from fleet.core.supervisor import Supervisor
 from fleet.core.textsafe import inert
 from fleet.core.wiring import wired
-from fleet.presentation import host_label
+from fleet.presentation import host_summary
 from fleet.ui.bindings import BINDINGS, keymap_from_config
 from fleet.ui.diff import DiffPanel
 from fleet.ui.model import Card, FleetModel
@@ -54,29 +53,6 @@ log = logging.getLogger("fleet.ui")
 
 # Statuses that interrupt the person: a toast and the terminal's bell.
 LOUD = {Status.NEEDS_INPUT: "needs you", Status.FAILED: "failed", Status.EXITED: "finished"}
-
-
-HOSTS_NAMED = 4  # beyond this many hosts, the top line counts them by state instead
-
-
-def host_summary(hosts: Iterable[HostState], now: float) -> list[str]:
-    """The top line's host part: each host by name in a small fleet; in a large one, a count
-    per state, naming the hosts that are not connected (the ones the person must look at)."""
-    states = list(hosts)
-    if len(states) <= HOSTS_NAMED:
-        return [f"{h.name}: {inert(host_label(h, now))}" for h in states]
-    by_state: dict[str, list[HostState]] = {}
-    for h in states:
-        by_state.setdefault(h.state, []).append(h)
-    parts = []
-    for state, group in sorted(by_state.items(), key=lambda kv: kv[0] == "connected"):
-        if state == "connected":
-            parts.append(f"{len(group)} connected")
-            continue
-        names = ", ".join(h.name for h in group[:HOSTS_NAMED])
-        more = f" +{len(group) - HOSTS_NAMED}" if len(group) > HOSTS_NAMED else ""
-        parts.append(f"{len(group)} {state} ({inert(names)}{more})")
-    return [f"{len(states)} hosts: " + "  ·  ".join(parts)]
 
 
 class SteerScreen(ModalScreen[None]):
