@@ -37,7 +37,8 @@ from fleet.core.config import load_config
 from fleet.ui.app import FleetApp, SteerScreen
 from fleet.ui.diff import DiffPanel
 from fleet.ui.model import Card
-from fleet.ui.widgets.grid import TAIL_SHOWN, SessionGrid
+from fleet.ui.widgets.card import TAIL_SHOWN
+from fleet.ui.widgets.grid import SessionGrid
 
 MARKER = re.compile(r"tick n=(\d+) t=(\d+\.\d+)")
 SIZE = (200, 50)
