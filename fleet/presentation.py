@@ -6,11 +6,11 @@ counts, host link labels, plurals. A face adds only its own layout and colour.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from fleet.core.fleetstate import GONE, HostState
 from fleet.core.models import DiffStat, Session, Status
-from fleet.core.textsafe import said
+from fleet.core.textsafe import inert, said
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -104,6 +104,29 @@ def host_label(host: HostState, now: float) -> str:
         text = f"unreachable: {reason}" if reason else "unreachable"
         return f"{text} (retry in {wait}s)" if wait else text
     return host.state
+
+
+HOSTS_NAMED = 4  # beyond this many hosts, a summary counts them by state instead
+
+
+def host_summary(hosts: Iterable[HostState], now: float) -> list[str]:
+    """The hosts in a line: each by name in a small fleet; in a large one, a count per state,
+    naming the hosts that are not connected (the ones the person must look at) first."""
+    states = list(hosts)
+    if len(states) <= HOSTS_NAMED:
+        return [f"{h.name}: {inert(host_label(h, now))}" for h in states]
+    by_state: dict[str, list[HostState]] = {}
+    for h in states:
+        by_state.setdefault(h.state, []).append(h)
+    parts = []
+    for state, group in sorted(by_state.items(), key=lambda kv: kv[0] == "connected"):
+        if state == "connected":
+            parts.append(f"{len(group)} connected")
+            continue
+        names = ", ".join(h.name for h in group[:HOSTS_NAMED])
+        more = f" +{len(group) - HOSTS_NAMED}" if len(group) > HOSTS_NAMED else ""
+        parts.append(f"{len(group)} {state} ({inert(names)}{more})")
+    return [f"{len(states)} hosts: " + "  ·  ".join(parts)]
 
 
 def listed_status(

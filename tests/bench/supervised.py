@@ -34,10 +34,12 @@ from textual.widgets import Input
 
 from fleet.core import review
 from fleet.core.config import load_config
-from fleet.ui.app import FleetApp, SteerScreen
+from fleet.ui.app import FleetApp
 from fleet.ui.diff import DiffPanel
 from fleet.ui.model import Card
-from fleet.ui.widgets.grid import TAIL_SHOWN, SessionGrid
+from fleet.ui.screens.steer import SteerScreen
+from fleet.ui.widgets.card import TAIL_SHOWN
+from fleet.ui.widgets.grid import SessionGrid
 
 MARKER = re.compile(r"tick n=(\d+) t=(\d+\.\d+)")
 SIZE = (200, 50)
@@ -304,13 +306,15 @@ class Probe:
 
         sup.send = timed  # type: ignore[method-assign]
         sup._bench_timed = True  # type: ignore[attr-defined]
-        start_worker = self.app.send_message_to
+        # The steering box hands its text to the sessions controller, which starts the send.
+        sessions = self.app.sessions
+        start_worker = sessions.send_message_to
 
         def handed_over(*args: Any, **kw: Any) -> Any:
             self.handed.append(time.time())
             return start_worker(*args, **kw)
 
-        self.app.send_message_to = handed_over  # type: ignore[method-assign]
+        sessions.send_message_to = handed_over  # type: ignore[method-assign]
 
     async def command(self, cmd: dict[str, Any]) -> dict[str, Any] | None:
         op = cmd.get("op")

@@ -221,18 +221,3 @@ def test_attention_since_is_set_when_needing_input_starts() -> None:
     assert card.attention_since == 150.0
     m.apply(status_event("a", "s1", Status.WORKING))
     assert card.attention_since is None
-
-
-def test_the_top_line_names_hosts_in_a_small_fleet_and_counts_them_in_a_large_one() -> None:
-    from fleet.ui.app import host_summary
-
-    few = [HostState("a", "connected"), HostState("b", "unreachable", reason="no route")]
-    assert host_summary(few, 0.0) == ["a: connected", "b: unreachable: no route"]
-    many = [HostState(f"h{i:02}", "connected") for i in range(45)]
-    many += [HostState(f"r{i}", "reconnecting", retry_at=5.0) for i in range(6)]
-    many.append(HostState("x", "unreachable", reason="refused"))
-    (line,) = host_summary(many, 0.0)
-    assert line.startswith("52 hosts: ")
-    assert "6 reconnecting (r0, r1, r2, r3 +2)" in line and "1 unreachable (x)" in line
-    assert line.endswith("45 connected")  # the healthy majority last, the trouble first
-    assert len(line) < 120

@@ -12,6 +12,7 @@ from fleet.presentation import (
     ago,
     changes,
     host_label,
+    host_summary,
     listed_status,
     numbered,
     plural,
@@ -141,3 +142,27 @@ def test_host_label() -> None:
     assert host_label(HostState("h", "unreachable", "no\x1b[2J route"), NOW) == (
         "unreachable: no route"
     )
+
+
+def test_the_top_line_names_hosts_in_a_small_fleet_and_counts_them_in_a_large_one() -> None:
+    few = [HostState("a", "connected"), HostState("b", "unreachable", reason="no route")]
+    assert host_summary(few, 0.0) == ["a: connected", "b: unreachable: no route"]
+    many = [HostState(f"h{i:02}", "connected") for i in range(45)]
+    many += [HostState(f"r{i}", "reconnecting", retry_at=5.0) for i in range(6)]
+    many.append(HostState("x", "unreachable", reason="refused"))
+    (line,) = host_summary(many, 0.0)
+    assert line.startswith("52 hosts: ")
+    assert "6 reconnecting (r0, r1, r2, r3 +2)" in line and "1 unreachable (x)" in line
+    assert line.endswith("45 connected")  # the healthy majority last, the trouble first
+    assert len(line) < 120
+
+
+def test_the_host_summary_names_up_to_four_hosts_and_stays_plain_text() -> None:
+    four = [HostState(f"h{i}", "connected") for i in range(4)]
+    assert host_summary(four, NOW) == [f"h{i}: connected" for i in range(4)]
+    five = [*four, HostState("h4", "connected")]
+    assert host_summary(five, NOW) == ["5 hosts: 5 connected"]
+    assert host_summary([], NOW) == []
+    hostile = HostState("h", "unreachable", reason="no\x1b]0;pwned\x07 route\r\n")
+    (line,) = host_summary([hostile], NOW)
+    assert "\x1b" not in line and "\x07" not in line and "\r" not in line and "\n" not in line

@@ -4,7 +4,8 @@ Card data lives in :class:`fleet.ui.model.FleetModel` (plain dataclasses). The g
 visible cards out in rows of as many columns as the width fits, with a one-line heading per
 group, and draws a line by joining the cached strips of the cards in that row. A card's strips
 are cached by (version, is-cursor, pulsing, width, time label, styles generation): an update
-bumps the version and repaints that card's region only when it is on screen.
+bumps the version and repaints that card's region only when it is on screen. What one card
+looks like is :mod:`fleet.ui.widgets.card` (pure drawing); this module is where cards go.
 
 The app owns the keys: it calls :meth:`SessionGrid.move` and :meth:`SessionGrid.select`, and
 feeds updates with :meth:`SessionGrid.update_cards` (coalesced, flushed once per loop turn).
@@ -18,9 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rich.cells import cell_len, set_cell_size
-from rich.color import Color as RichColor
 from rich.segment import Segment
-from rich.style import Style
 from textual import events
 from textual.geometry import Region, Size
 from textual.message import Message
@@ -29,71 +28,20 @@ from textual.strip import Strip
 from textual.theme import Theme
 from textual.timer import Timer
 
-from fleet.presentation import (
-    age,
-    approved_label,
-    host_label,
-    plural,
-    status_label,
-    unread_label,
-)
+from fleet.presentation import age, host_label
 from fleet.ui.model import Card, FleetModel, group_title, safe_line
-from fleet.ui.themes import css_variables, theme_colour
+from fleet.ui.themes import css_variables
+from fleet.ui.widgets.card import CARD_HEIGHT, CardStyles, card_styles, draw_card
 
 Key = tuple[str, str]
 
 CARD_MIN_WIDTH = 44
-CARD_HEIGHT = 7  # top border, status, diff stat, 3 screen lines, bottom border
-TAIL_SHOWN = CARD_HEIGHT - 4
 PULSE_SECONDS = 1.0
 # Agents printing all at once change cards many times a second: repaint at most 10 times a
 # second (a key press repaints at once, outside this), so a busy fleet costs frames, not CPU.
 FLUSH_INTERVAL = 0.1
 PULSE_RECENT = 5.0  # pulse only for attention that started this recently (not old cache)
 _BLOCK_CACHE = 512  # cards' strips kept (a few screens' worth)
-
-SYMBOLS: dict[str, str] = {
-    "needs-input": "◆",
-    "working": "●",
-    "idle": "○",
-    "starting": "◌",
-    "failed": "✗",
-    "exited": "✓",
-    "stopped": "■",
-    "lost": "⚠",
-    "gone": "⊘",
-}
-# Theme variable per shown status, then the Textual variables and a literal to fall back on.
-_STATUS_COLOURS: dict[str, tuple[str, ...]] = {
-    "starting": ("status-starting", "secondary", "#7aa2f7"),
-    "working": ("status-working", "success", "#4ebf71"),
-    "needs-input": ("status-needs-input", "warning", "#ffa62b"),
-    "idle": ("status-idle", "primary", "#0178d4"),
-    "exited": ("status-exited", "foreground-muted", "#a0a0a0"),
-    "failed": ("status-failed", "error", "#ba3c5b"),
-    "lost": ("status-lost", "warning", "#d08770"),
-    "stopped": ("status-stopped", "foreground-muted", "#a0a0a0"),
-    "gone": ("status-stopped", "foreground-muted", "#808080"),
-}
-_ROUND = ("╭", "─", "╮", "│", "╰", "╯")
-_HEAVY = ("┏", "━", "┓", "┃", "┗", "┛")  # the cursor: a different shape, not only a colour
-
-
-@dataclass(frozen=True)
-class _Styles:
-    """Rich styles resolved once per theme (and per CSS refresh), not per line."""
-
-    base: Style
-    border: Style
-    cursor: Style
-    title: Style
-    muted: Style
-    tail: Style
-    header: Style
-    added: Style
-    removed: Style
-    unread: Style
-    status: dict[str, Style]
 
 
 @dataclass(frozen=True)
@@ -156,7 +104,7 @@ class SessionGrid(ScrollView, inherit_bindings=False):
         self._cursor: Key | None = None
         self._want_col = 0
         self._blocks: dict[Key, tuple[tuple[object, ...], list[Strip]]] = {}
-        self._styles: _Styles | None = None
+        self._styles: CardStyles | None = None
         self._styles_gen = 0
         self._pending: set[Key] = set()
         self._flush_scheduled = False
@@ -440,37 +388,10 @@ class SessionGrid(ScrollView, inherit_bindings=False):
             strips.append(Strip.blank(width - used, styles.base))
         return Strip.join(strips)
 
-    def _get_styles(self) -> _Styles:
+    def _get_styles(self) -> CardStyles:
         if self._styles is None:
-            self._styles = self._resolve_styles()
+            self._styles = card_styles(self.rich_style, css_variables(self.app))
         return self._styles
-
-    def _resolve_styles(self) -> _Styles:
-        variables = css_variables(self.app)
-
-        def colour(*names: str) -> RichColor | None:
-            found = theme_colour(variables, *names)
-            return found.rich_color if found is not None else None
-
-        base = self.rich_style
-        muted = Style(color=colour("foreground-muted", "text-muted", "#909090"))
-        accent = colour("accent", "primary", "#ffa62b")
-        return _Styles(
-            base=base,
-            border=base + Style(color=colour("border", "panel", "foreground-muted", "#707070")),
-            cursor=base + Style(color=accent, bold=True),
-            title=base + Style(bold=True),
-            muted=base + muted,
-            tail=base + muted + Style(dim=True),
-            header=base + Style(color=accent, bold=True),
-            added=base + Style(color=colour("text-success", "success", "#4ebf71")),
-            removed=base + Style(color=colour("text-error", "error", "#ba3c5b")),
-            unread=base + Style(color=accent, bold=True),
-            status={
-                name: base + Style(color=colour(*names), bold=True)
-                for name, names in _STATUS_COLOURS.items()
-            },
-        )
 
     def _header_text(self, row: _Row, now: float) -> str:
         title = safe_line(row.title, 200)
@@ -480,7 +401,7 @@ class SessionGrid(ScrollView, inherit_bindings=False):
                 return f"{title} · {host_label(host, now)} · {row.count}"
         return f"{title} · {row.count}"
 
-    def _header_strip(self, row: _Row, styles: _Styles) -> Strip:
+    def _header_strip(self, row: _Row, styles: CardStyles) -> Strip:
         text = self._header_text(row, time.time())
         self._headers_drawn[row.y] = text
         width = self._width
@@ -496,7 +417,7 @@ class SessionGrid(ScrollView, inherit_bindings=False):
         since = card.session.status_since
         return f"for {age(now - since)}" if since else ""
 
-    def _block(self, card: Card, col: int, styles: _Styles, now: float) -> list[Strip]:
+    def _block(self, card: Card, col: int, styles: CardStyles, now: float) -> list[Strip]:
         key = card.key
         pulsing = key in self._pulse_until
         signature = (
@@ -517,101 +438,15 @@ class SessionGrid(ScrollView, inherit_bindings=False):
         self._blocks[key] = (signature, strips)
         return strips
 
-    def _draw_card(self, card: Card, signature: tuple[object, ...], styles: _Styles) -> list[Strip]:
+    def _draw_card(
+        self, card: Card, signature: tuple[object, ...], styles: CardStyles
+    ) -> list[Strip]:
+        """Draw one card for its cache signature (the bench wraps this to time card drawing)."""
         _, is_cursor, pulsing, width, dynamic, _ = signature
         assert isinstance(width, int) and isinstance(dynamic, str)
-        tl, h, tr, v, bl, br = _HEAVY if is_cursor else _ROUND
-        edge = styles.cursor if is_cursor else styles.border
-        inner = max(0, width - 4)
-        session = card.session
-        base = styles.base
-
-        def boxed(parts: list[Segment]) -> Strip:
-            body = Strip(parts).crop_extend(0, inner, base)
-            return Strip([Segment(v + " ", edge), *body, Segment(" " + v, edge)])
-
-        def fit(text: str, room: int) -> str:
-            return text if cell_len(text) <= room else set_cell_size(text, max(0, room - 1)) + "…"
-
-        # Top border: host/name on the left, agent on the right.
-        title = safe_line(f"{card.host}/{session.name}", 200)
-        agent = safe_line(session.agent, 40)
-        room = max(0, width - 8)
-        agent = fit(agent, max(0, room // 3)) if agent else ""
-        title = fit(title, room - cell_len(agent))
-        fill = max(0, room - cell_len(title) - cell_len(agent))
-        top = Strip(
-            [
-                Segment(f"{tl}{h} ", edge),
-                Segment(title, styles.title),
-                Segment(" " + h * fill + " ", edge),
-                Segment(agent, styles.muted),
-                Segment(f" {h}{tr}", edge),
-            ]
-        ).crop_extend(0, width, base)
-
-        # Status: symbol and words (never colour alone), time in it, unread on the right.
-        shown = card.shown_status
-        status = f"{SYMBOLS.get(shown, '?')} {status_label(shown, session.exit_code)}"
-        unread = unread_label(card.unread)
-        left = [Segment(status, styles.status.get(shown, styles.title))]
-        if dynamic:
-            left.append(Segment(" · " + safe_line(dynamic, 200), styles.muted))
-        status_line = self._spread(left, unread, styles.unread, inner, base)
-
-        # Diff stat and marks.
-        d = session.diffstat
-        if d.files:
-            diff = [
-                Segment(f"+{d.added}", styles.added),
-                Segment(" ", base),
-                Segment(f"-{d.removed}", styles.removed),
-                Segment(f" · {plural(d.files, 'file')}", styles.muted),
-            ]
-            if d.approved:
-                diff.append(Segment(f" · {approved_label(d)}", styles.added))
-        else:
-            diff = [Segment("no changes", styles.muted)]
-        mark = "gone" if card.gone else "(cached)" if card.cached else ""
-        diff_line = self._spread(diff, mark, styles.muted, inner, base)
-
-        tail = card.tail[-TAIL_SHOWN:]
-        tail_lines = [
-            boxed([Segment(fit(line, inner), styles.tail)]) if line else boxed([])
-            for line in (*tail, *([""] * (TAIL_SHOWN - len(tail))))
-        ]
-        bottom = Strip([Segment(bl + h * max(0, width - 2) + br, edge)], width)
-        strips = [top, boxed(status_line), boxed(diff_line), *tail_lines, bottom]
-        if pulsing:
-            strips = [s.apply_style(Style(reverse=True)) for s in strips]
-        elif card.gone:
-            strips = [s.apply_style(Style(dim=True)) for s in strips]
-        return [s.crop_extend(0, width, base) for s in strips]
-
-    @staticmethod
-    def _spread(
-        left: list[Segment], right: str, right_style: Style, inner: int, base: Style
-    ) -> list[Segment]:
-        """`left` then `right` pushed to the right edge; left is cut first if too long."""
-        right_w = cell_len(right)
-        if right_w and right_w + 2 > inner:
-            right, right_w = "", 0
-        room = inner - (right_w + 1 if right_w else 0)
-        out: list[Segment] = []
-        used = 0
-        for seg in left:
-            w = cell_len(seg.text)
-            if used + w > room:
-                cut = set_cell_size(seg.text, max(0, room - used - 1)) + "…"
-                out.append(Segment(cut if room - used > 0 else "", seg.style))
-                used = room
-                break
-            out.append(seg)
-            used += w
-        if right_w:
-            out.append(Segment(" " * (inner - used - right_w), base))
-            out.append(Segment(right, right_style))
-        return out
+        return draw_card(
+            card, styles, width, cursor=bool(is_cursor), pulsing=bool(pulsing), dynamic=dynamic
+        )
 
     # -- mouse ---------------------------------------------------------------------------------
 
@@ -630,4 +465,4 @@ class SessionGrid(ScrollView, inherit_bindings=False):
             self.select(row.cards[col].key)
 
 
-__all__ = ["CARD_HEIGHT", "CARD_MIN_WIDTH", "SYMBOLS", "SessionGrid"]
+__all__ = ["CARD_HEIGHT", "CARD_MIN_WIDTH", "SessionGrid"]

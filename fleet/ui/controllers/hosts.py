@@ -1,0 +1,99 @@
+"""Following the hosts: one worker per host turns its events into the model and the grid.
+
+Events come from `Supervisor.mirror`; each lands in the FleetModel and repaints only the
+cards it touched. A status the person must see is announced (a toast and the terminal's own
+notification); a decision made elsewhere refreshes the open diff.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+from textual.worker import Worker
+
+from fleet.core import events
+from fleet.core.errors import FleetError
+from fleet.core.models import Status
+from fleet.ui.alerts import announcement, terminal_alert
+from fleet.ui.controllers.base import Controller
+
+log = logging.getLogger("fleet.ui")
+
+
+class HostsController(Controller):
+    """The host links' side of the app: the cached fleet first, then every host's events."""
+
+    async def load_cached(self) -> None:
+        """The sessions and screens fleet remembers, shown before any host answers."""
+        store = self.sup.require_store()
+        model = self.app.model
+        hosts = self.app.config.hosts
+        screens = await store.screens()
+        for cached in await store.sessions():
+            if cached.session.host in hosts:
+                model.upsert_session(
+                    cached.session,
+                    cached=True,
+                    gone=cached.gone,
+                    unread=cached.unread,
+                    output_cursor=cached.output_cursor,
+                )
+                screen = screens.get((cached.session.host, cached.session.id))
+                if screen:
+                    model.set_screen(cached.session.host, cached.session.id, screen)
+
+    def follow(self, host: str) -> Worker[None]:
+        return self.run(partial(self._follow, host), name="follow_host", group="hosts")
+
+    async def _follow(self, host: str) -> None:
+        try:
+            async for event in self.sup.mirror(host):
+                try:
+                    self.apply(event)
+                except Exception:  # a bug in showing one event must not stop the host
+                    log.exception("%s: could not show a %s event", host, event.kind)
+        except FleetError as exc:
+            self.app.model.mark_host(host, "unreachable", str(exc))
+            self.app._refresh_hosts()
+
+    def apply(self, event: events.Event) -> None:
+        """One event into the model, then repaint what it changed (all of it when the order
+        or the hosts changed, else only the cards it touched)."""
+        grid = self.grid
+        model = self.app.model
+        before = model.order_version
+        touched = model.apply(event)
+        match event:
+            case events.StatusChanged():
+                self.announce(event.host, event.session, event.status, event.exit_code)
+            case events.Decided():
+                self.app.review.decided_elsewhere(event)
+        selected = grid.selected
+        if selected is not None and selected.key in touched:
+            self.mark_read(selected)  # what the person is looking at is read as it arrives
+        hosts = isinstance(event, events.Hello | events.LinkDown | events.Snapshot)
+        if hosts or model.order_version != before:
+            self.app._refresh_all()
+        elif touched:
+            grid.update_cards(touched)
+
+    def announce(self, host: str, sid: str, status: Status, code: object) -> None:
+        card = self.app.model.cards.get((host, sid))
+        said = announcement(f"{host}/{card.session.name if card else sid}", status, code)
+        if said is None:
+            return
+        message, severity = said
+        self.app.notify(message, severity=severity, timeout=8)
+        self.alert(message)
+
+    def alert(self, message: str) -> None:
+        """The terminal's own notification, as [ui] notify says: bell, OSC 9, OSC 777 or off."""
+        app = self.app
+        if app.config.notify == "bell":
+            app.bell()
+            return
+        sequence = terminal_alert(app.config.notify, message)
+        driver = getattr(app, "_driver", None)
+        if sequence and driver is not None and not app.is_headless:
+            driver.write(sequence)
