@@ -7,7 +7,7 @@ lists), never off conversation text. Precedence: waiting > working > idle > timi
 pattern may also be visible while the agent works, as long as a working pattern covers that case.
 
 Recorded against (see tests/fixtures/screens): Claude Code 2.1, Codex 0.169, aider 0.86,
-Gemini CLI 0.61, opencode 1.18. Verified on the live CLI by tests/realagents (issue 7): Claude Code
+Gemini CLI 0.61, opencode 1.18. Verified on the live CLI by tests/realagents: Claude Code
 2.1.328 and aider 0.86.2. Screens named `*synthetic*` there are written from the CLIs' known
 dialogs, not recorded.
 """

@@ -1,4 +1,4 @@
-"""The watcher's cheap paths (issue 8) on real hosts: tmux is asked for its pane list only now
+"""The watcher's cheap paths on real hosts: tmux is asked for its pane list only now
 and then, diff stats share a per-host budget, and screens are rewritten in place. None of that
 may lose a fact: a pane killed from outside, a tmux server restarted, every session's diff."""
 

@@ -424,7 +424,7 @@ def test_status_of_screen_defaults_to_a_frozen_screen() -> None:
     assert agents.TASK == "{task}"
 
 
-# ---------------------------------------------------------------- CLI versions (issue 7)
+# ---------------------------------------------------------------- CLI versions
 
 
 @pytest.mark.parametrize(
