@@ -1,6 +1,6 @@
 """A 10,000-line diff in the side panel: open it, page through it, highlight only what shows.
 
-The figures are printed (run with -s to see them); the benchmark (tests/bench) owns the targets, this
+The figures are printed (run with -s to see them); tests/bench owns the targets, this
 test owns correctness: only the hunks (or, in a long hunk, the chunks) with a line on screen
 are ever lexed, and nothing is lexed at open beyond the first screen.
 """

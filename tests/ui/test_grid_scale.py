@@ -1,6 +1,6 @@
 """1,000 sessions on 50 hosts: time a selection move and a burst of 1,000 status updates.
 
-The figures are printed (run with -s to see them); the benchmark (tests/bench) owns the targets, this
+The figures are printed (run with -s to see them); tests/bench owns the targets, this
 test owns correctness: every card in order, the right card selected, only what is on screen
 drawn. Sessions are simulated at the model's boundary (what the supervisor's events become).
 """
