@@ -5,8 +5,8 @@ trust, doctor), `sessions`, `checkpoints`, `review`, `watch` (watch, log), `agen
 This module builds the parser from those declarations and runs the one asked for; with no
 command, it starts the TUI.
 
-Exit codes: 0 success, 1 an operation failed, 2 usage or config error. Errors go to stderr
-as one readable message, never a traceback (run with -v to log details to the log file).
+Exit codes follow one rule (fleet.core.errors). Errors go to stderr as one readable message,
+never a traceback (run with -v to log details to the log file).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from fleet import __version__
 from fleet.cli import agents, checkpoints, demo, hosts, review, sessions, watch
+from fleet.cli.output import note
 from fleet.cli.registry import Command, WordsError, collect, configure
 from fleet.core.config import ConfigError
 from fleet.core.errors import FleetError
@@ -51,6 +52,11 @@ examples:
 
 config: --config PATH, else $FLEET_CONFIG, else $XDG_CONFIG_HOME/fleet/fleet.toml
 state:  $FLEET_HOME, else $XDG_DATA_HOME/fleet (holds fleet.log)
+
+exit codes: 0 done, or already so (stopping a stopped session, resuming a running one);
+  1 fleet tried and it failed (a host, its helper, a stale review, the local store);
+  2 the command cannot mean anything as written (usage, config, an unknown host, agent or
+  session); 130 interrupted. Commands that print data take --json.
 """
 
 
@@ -107,11 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_app(config)
         return COMMANDS[args.command].run(args)
     except ConfigError as exc:
-        print(f"fleet: {exc}", file=sys.stderr)
+        note(f"fleet: {exc}")
         return 2
     except FleetError as exc:
         log.info("failed: %s", exc)
-        print(f"fleet: {exc}", file=sys.stderr)
+        note(f"fleet: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
@@ -119,9 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as exc:  # a bug: say so plainly, keep the details in the log
         log.exception("internal error")
-        print(
-            f"fleet: internal error: {type(exc).__name__}: {exc} (details in the log: "
-            f"{log_path()})",
-            file=sys.stderr,
+        note(
+            f"fleet: internal error: {type(exc).__name__}: {exc} (details in the log: {log_path()})"
         )
         return 1

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fleet.cli.output import print_json, table
+from fleet.cli.output import print_json, say, table
 from fleet.cli.registry import Commands
 from fleet.core.agent_versions import AgentVersion
 from fleet.core.agents import BUILTIN_PROFILES, status_of_screen
@@ -88,7 +88,7 @@ def _check(sup: Supervisor, args: argparse.Namespace) -> int:
             text = Path(args.file).read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
-    print(status_of_screen(profile, text, quiet_for=args.quiet_for))
+    say(status_of_screen(profile, text, quiet_for=args.quiet_for))
     return 0
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
 
-from fleet.cli.output import note, print_json, table
+from fleet.cli.output import note, print_json, say, table
 from fleet.cli.registry import Commands
 from fleet.core.fleetstate import LIVE
-from fleet.core.models import DiffStat
+from fleet.core.results import Checkpoint
 from fleet.core.supervisor import Supervisor
-from fleet.core.textsafe import inert
 from fleet.presentation import ago, changes, plural
 
 commands = Commands()
@@ -21,6 +19,7 @@ commands = Commands()
 def _checkpoint_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("session")
     p.add_argument("-m", "--reason", default="by hand", help="why (shown in the list)")
+    p.add_argument("--json", action="store_true", help="the checkpoint as JSON")
 
 
 @commands.supervised(
@@ -29,11 +28,14 @@ def _checkpoint_arguments(p: argparse.ArgumentParser) -> None:
     _checkpoint_arguments,
 )
 async def checkpoint(sup: Supervisor, args: argparse.Namespace) -> int:
-    session, made = await sup.checkpoint(args.session, args.reason)
-    if made.get("created", True):
-        note(f"{session.ref}: checkpoint {made['n']}")
+    made = await sup.checkpoint(args.session, args.reason)
+    ref, n = made.session.ref, made.checkpoint.n
+    if args.json:
+        print_json(made.to_json())
+    elif made.checkpoint.created:
+        note(f"{ref}: checkpoint {n}")
     else:
-        note(f"{session.ref}: nothing changed since checkpoint {made['n']}")
+        note(f"{ref}: nothing changed since checkpoint {n}")
     return 0
 
 
@@ -42,11 +44,8 @@ def _list_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def _changes(checkpoint: dict[str, Any]) -> str:
-    c = checkpoint.get("changes") or {}
-    if not c:
-        return "-"
-    return changes(DiffStat(c.get("added", 0), c.get("removed", 0), c.get("files", 0)))
+def _changes(checkpoint: Checkpoint) -> str:
+    return changes(checkpoint.changes) if checkpoint.changes else "-"
 
 
 @commands.supervised(
@@ -60,24 +59,24 @@ def _changes(checkpoint: dict[str, Any]) -> str:
     "repository. Put one back with `fleet rewind SESSION N`.",
 )
 async def checkpoints(sup: Supervisor, args: argparse.Namespace) -> int:
-    session, found = await sup.checkpoints(args.session)
+    found = await sup.checkpoints(args.session)
     if args.json:
-        print_json(found)
-    elif found:
+        print_json([c.to_json() for c in found.checkpoints])
+    elif found.checkpoints:
         rows = [["N", "WHEN", "REASON", "CHANGES"]]
         now = time.time()
-        for c in found:
-            when = ago(c.get("time") or 0, now)
-            rows.append([str(c["n"]), when, inert(str(c.get("reason", ""))), _changes(c)])
+        for c in found.checkpoints:
+            rows.append([str(c.n), ago(c.time, now), c.reason, _changes(c)])
         table(rows)
     else:
-        print(f"{session.ref} has no checkpoints yet (they come as its files change)")
+        say(f"{found.session.ref} has no checkpoints yet (they come as its files change)")
     return 0
 
 
 def _rewind_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("session")
     p.add_argument("n", type=int, metavar="N", help="the checkpoint number")
+    p.add_argument("--json", action="store_true", help="what was put back, as JSON")
 
 
 @commands.supervised(
@@ -90,20 +89,23 @@ def _rewind_arguments(p: argparse.ArgumentParser) -> None:
     "not told: tell it with `fleet send`.",
 )
 async def rewind(sup: Supervisor, args: argparse.Namespace) -> int:
-    session, result = await sup.rewind(args.session, args.n)
-    target, before = result["checkpoint"], result["before"]
-    made = "checkpointed" if before.get("created") else "already had"
+    result = await sup.rewind(args.session, args.n)
+    session, target, before = result.session, result.checkpoint, result.before
+    if args.json:
+        print_json(result.to_json())
+        return 0
+    made = "checkpointed" if before.created else "already had"
     note(
-        f"{made} the current files of {session.ref} as checkpoint {before['n']} "
-        f"(come back with: fleet rewind {session.ref} {before['n']})"
+        f"{made} the current files of {session.ref} as checkpoint {before.n} "
+        f"(come back with: fleet rewind {session.ref} {before.n})"
     )
     note(
-        f"rewound {session.ref} to checkpoint {target['n']} ({inert(str(target['reason']))}, "
-        f"{ago(target.get('time') or 0, time.time())}): "
-        f"{plural(result['restored'], 'file')} restored, {result['removed']} removed; "
+        f"rewound {session.ref} to checkpoint {target.n} ({target.reason}, "
+        f"{ago(target.time, time.time())}): "
+        f"{plural(result.restored, 'file')} restored, {result.removed} removed; "
         f"HEAD, {session.branch} and the index are unchanged"
     )
-    if not result.get("exact", True):
+    if not result.exact:
         note(
             f"note: the files differ from the checkpoint (the agent wrote meanwhile, or "
             f".gitignore changed): see `git status` in {session.worktree}"

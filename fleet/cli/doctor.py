@@ -30,6 +30,7 @@ from fleet.core.errors import AuthFailed, HostKeyError, HostSetupError, HostUnre
 from fleet.core.paths import config_path, ensure_state_dir
 from fleet.core.remote.probe import REQUIRED_TOOLS, HostProbe, HostReport, version_numbers
 from fleet.core.supervisor import Supervisor
+from fleet.core.textsafe import inert
 from fleet.presentation import plural, size
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -449,9 +450,9 @@ def render(checks: list[Check], out: TextIO) -> None:
     for where, items in groups.items():
         out.write(("this machine" if where == "local" else where) + "\n")
         for c in items:
-            out.write(f"  {c.status:<4}  {c.name:<{width}}  {c.detail}\n")
+            out.write(inert(f"  {c.status:<4}  {c.name:<{width}}  {c.detail}") + "\n")
             if c.fix and c.status != OK:
-                out.write(f"        {'':<{width}}  fix: {c.fix}\n")
+                out.write(inert(f"        {'':<{width}}  fix: {c.fix}") + "\n")
     fails = sum(1 for c in checks if c.status == FAIL)
     warns = sum(1 for c in checks if c.status == WARN)
     if fails or warns:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fleet.cli.output import note, print_json
+from fleet.cli.output import note, print_json, say
 from fleet.cli.registry import Commands, session_argument
 from fleet.core import review
 from fleet.core.supervisor import Supervisor
@@ -56,10 +56,10 @@ async def diff(sup: Supervisor, args: argparse.Namespace) -> int:
     if args.since_review and not since:
         note(f"no decision on {session.ref} yet: this is the whole diff")
     if not d.files:
-        print(f"no changes in {session.ref}" + (" since the last review" if since else ""))
+        say(f"no changes in {session.ref}" + (" since the last review" if since else ""))
         return 0
     if args.stat:
-        print(inert(review.printable(d.stat())))
+        say(review.printable(d.stat()))
     elif sys.stdout.isatty():
         sys.stdout.write(review.colorize(_shown(d)))
     else:
@@ -81,6 +81,11 @@ def _decision_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--file", metavar="PATH", help="every hunk of this file (or --hunk in it)")
     p.add_argument("--hunk", type=int, action="append", default=[], metavar="N", help="repeatable")
     p.add_argument("--expect", metavar="FP", help="the fingerprint of the diff you saw")
+    _json_argument(p)
+
+
+def _json_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="what was done, as JSON")
 
 
 def _approve_arguments(p: argparse.ArgumentParser) -> None:
@@ -93,6 +98,11 @@ def _reject_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--note", default="", help="why: sent to the agent")
 
 
+def _session_json_arguments(p: argparse.ArgumentParser) -> None:
+    session_argument(p)
+    _json_argument(p)
+
+
 @commands.supervised(
     "approve",
     "stage hunks in the session's worktree; with no hunk named, commit all",
@@ -100,15 +110,16 @@ def _reject_arguments(p: argparse.ArgumentParser) -> None:
 )
 async def approve(sup: Supervisor, args: argparse.Namespace) -> int:
     try:
-        session, result = await sup.approve(
-            args.session, args.hunk, args.file, args.message, args.expect
-        )
+        result = await sup.approve(args.session, args.hunk, args.file, args.message, args.expect)
     except review.StaleReview as exc:
         return _stale(exc)
-    staged = numbered("hunk", result["hunks"]) if result["hunks"] else "no new hunks"
-    print(f"approved {staged} of {session.ref} (decision {result['decision']})")
-    if result.get("commit"):
-        print(f"committed {result['commit'][:12]} on {result['branch']}: {result['message']}")
+    if args.json:
+        print_json(result.to_json())
+        return 0
+    staged = numbered("hunk", list(result.hunks)) if result.hunks else "no new hunks"
+    say(f"approved {staged} of {result.session.ref} (decision {result.decision})")
+    if result.commit:
+        say(f"committed {result.commit[:12]} on {result.branch}: {result.message}")
     return 0
 
 
@@ -119,29 +130,32 @@ async def approve(sup: Supervisor, args: argparse.Namespace) -> int:
 )
 async def reject(sup: Supervisor, args: argparse.Namespace) -> int:
     try:
-        session, result = await sup.reject(
-            args.session, args.hunk, args.file, args.note, args.expect
-        )
+        result = await sup.reject(args.session, args.hunk, args.file, args.note, args.expect)
     except review.StaleReview as exc:
         return _stale(exc)
-    hunks = numbered("hunk", result["hunks"])
-    print(
-        f"rejected {hunks} of {session.ref} (decision {result['decision']}); "
-        f"the patch is kept on the host in {result['kept']}"
+    if args.json:
+        print_json(result.to_json())
+        return 0
+    say(
+        f"rejected {numbered('hunk', list(result.hunks))} of {result.session.ref} "
+        f"(decision {result.decision}); the patch is kept on the host in {result.kept}"
     )
-    if result.get("told"):
-        print(f"told the agent: {inert(result['message'])}")
+    if result.told:
+        say(f"told the agent: {result.message}")
     else:
-        print(f"the agent is not running and was not told: {inert(result['message'])}")
+        say(f"the agent is not running and was not told: {result.message}")
     return 0
 
 
-@commands.supervised("undo", "reverse the session's last review decision", session_argument)
+@commands.supervised("undo", "reverse the session's last review decision", _session_json_arguments)
 async def undo(sup: Supervisor, args: argparse.Namespace) -> int:
-    session, result = await sup.undo(args.session)
-    print(
-        f"undid {result['action']} (decision {result['decision']}) on {session.ref}; the state "
-        f"before the undo is checkpoint {result['checkpoint']}"
+    result = await sup.undo(args.session)
+    if args.json:
+        print_json(result.to_json())
+        return 0
+    say(
+        f"undid {result.action} (decision {result.decision}) on {result.session.ref}; the "
+        f"state before the undo is checkpoint {result.checkpoint}"
     )
     return 0
 
@@ -149,21 +163,25 @@ async def undo(sup: Supervisor, args: argparse.Namespace) -> int:
 @commands.supervised(
     "push",
     "push the session's branch to origin on its host; open a PR if gh is there",
-    session_argument,
+    _session_json_arguments,
 )
 async def push(sup: Supervisor, args: argparse.Namespace) -> int:
-    session, result = await sup.push(args.session)
-    print(f"pushed {result['pushed']} to origin from {session.host}")
-    if result.get("pr"):
-        print(f"pull request: {inert(str(result['pr']))}")
-    elif result.get("pr_note"):
-        note(inert(str(result["pr_note"])))
+    result = await sup.push(args.session)
+    if args.json:
+        print_json(result.to_json())
+        return 0
+    say(f"pushed {result.branch} to {result.remote} from {result.session.host}")
+    if result.pr:
+        say(f"pull request: {result.pr}")
+    elif result.pr_note:
+        note(result.pr_note)
     return 0
 
 
 def _land_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("session")
     p.add_argument("--into", required=True, metavar="PATH", help="a local git repository")
+    _json_argument(p)
 
 
 @commands.supervised(
@@ -172,9 +190,12 @@ def _land_arguments(p: argparse.ArgumentParser) -> None:
     _land_arguments,
 )
 async def land(sup: Supervisor, args: argparse.Namespace) -> int:
-    session, result = await sup.land(args.session, args.into)
-    print(
-        f"{session.ref}: {session.branch} is now {result['branch']} "
-        f"({result['commit'][:12]}) in {args.into}, via remote {result['remote']}"
+    result = await sup.land(args.session, args.into)
+    if args.json:
+        print_json(result.to_json())
+        return 0
+    say(
+        f"{result.session.ref}: {result.session.branch} is now {result.branch} "
+        f"({result.commit[:12]}) in {args.into}, via remote {result.remote}"
     )
     return 0

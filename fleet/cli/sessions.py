@@ -8,8 +8,9 @@ import logging
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-from fleet.cli.output import note, print_json, table
+from fleet.cli.output import note, print_json, say, table
 from fleet.cli.registry import Commands, WordsError, session_argument
 from fleet.core.errors import FleetError
 from fleet.core.models import Status
@@ -27,7 +28,12 @@ commands = Commands()
 
 def _new_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("host", help="a host name from the config")
-    p.add_argument("--repo", required=True, help="path of a git repository ON THE HOST")
+    p.add_argument(
+        "--repo",
+        required=True,
+        help="path of a git repository ON THE HOST ('~/src/app': its home; a path under "
+        "this machine's home is taken as under the host's)",
+    )
     p.add_argument("--agent", default=DEFAULT_AGENT, help="agent profile (default: %(default)s)")
     p.add_argument("--name", help="session name (default: from the task); branch fleet/NAME")
     p.add_argument("--base", help="ref to branch from (default: the repo's HEAD)")
@@ -40,6 +46,17 @@ def _task_words(args: argparse.Namespace, words: list[str], dashdash: list[str])
     args.task += words + dashdash
 
 
+def host_path(path: str) -> str:
+    """A path meant on the host. One under this machine's home was most likely `~/...`
+    expanded by the local shell: sent as `~/...`, for the host to expand to its own home."""
+    home = str(Path.home()).rstrip("/")
+    if home and (path == home or path.startswith(home + "/")):
+        meant = "~" + path[len(home) :]
+        note(f"taking {path} as {meant} on the host (your shell expanded ~ to this machine's home)")
+        return meant
+    return path
+
+
 @commands.supervised(
     "new",
     "start an agent session in a new git worktree on a host",
@@ -49,7 +66,7 @@ def _task_words(args: argparse.Namespace, words: list[str], dashdash: list[str])
 async def new(sup: Supervisor, args: argparse.Namespace) -> int:
     session = await sup.new_session(
         args.host,
-        args.repo,
+        host_path(args.repo),
         agent=args.agent,
         name=args.name,
         base=args.base,
@@ -58,7 +75,7 @@ async def new(sup: Supervisor, args: argparse.Namespace) -> int:
     if args.json:
         print_json(session.to_json())
     else:
-        print(session.ref)
+        say(session.ref)
     return 0
 
 
@@ -103,17 +120,26 @@ async def ls(sup: Supervisor, args: argparse.Namespace) -> int:
     elif len(rows) > 1:
         table(rows)
     elif not listing.errors:
-        print("no sessions yet: start one with `fleet new HOST --repo PATH TASK`")
+        say("no sessions yet: start one with `fleet new HOST --repo PATH TASK`")
     return 1 if listing.errors else 0
 
 
 # -- what the agent shows -------------------------------------------------------------------
 
 
-@commands.supervised("screen", "print the agent's current screen as plain text", session_argument)
+def _screen_arguments(p: argparse.ArgumentParser) -> None:
+    session_argument(p)
+    p.add_argument("--json", action="store_true", help="the session, the text and whether live")
+
+
+@commands.supervised("screen", "print the agent's current screen as plain text", _screen_arguments)
 async def screen(sup: Supervisor, args: argparse.Namespace) -> int:
-    text = inert(await sup.screen(args.session))
-    sys.stdout.write(text.rstrip("\n") + "\n")
+    shown = await sup.screen(args.session)
+    text = inert(shown.text)
+    if args.json:
+        print_json({"session": shown.session.ref, "text": text, "live": shown.live})
+    else:
+        sys.stdout.write(text.rstrip("\n") + "\n")
     return 0
 
 
@@ -190,10 +216,13 @@ async def interrupt(sup: Supervisor, args: argparse.Namespace) -> int:
 
 @commands.supervised("stop", "stop an agent; its worktree and branch stay", session_argument)
 async def stop(sup: Supervisor, args: argparse.Namespace) -> int:
-    session = await sup.stop(args.session)
+    changed = await sup.stop(args.session)
+    session = changed.session
+    done = "was already stopped" if changed.already else "stopped"
+    verb = f"{session.ref} {done}" if changed.already else f"stopped {session.ref}"
     note(
-        f"stopped {session.ref}; its worktree {session.worktree} and branch "
-        f"{session.branch} stay (fleet resume {session.ref})"
+        f"{verb}; its worktree {session.worktree} and branch {session.branch} stay "
+        f"(fleet resume {session.ref})"
     )
     return 0
 
@@ -204,8 +233,11 @@ async def stop(sup: Supervisor, args: argparse.Namespace) -> int:
     session_argument,
 )
 async def resume(sup: Supervisor, args: argparse.Namespace) -> int:
-    session = await sup.resume(args.session)
-    note(f"resumed {session.ref}")
+    changed = await sup.resume(args.session)
+    if changed.already:
+        note(f"{changed.session.ref} is already running: nothing to resume")
+    else:
+        note(f"resumed {changed.session.ref}")
     return 0
 
 

@@ -13,6 +13,7 @@ from typing import TextIO
 
 from fleet.core.config import Config
 from fleet.core.errors import FleetError, NotFound, UsageError
+from fleet.core.textsafe import inert
 from fleet.core.trust import HostKeyOffer, KeyState, fetch_offer, record
 
 
@@ -47,7 +48,7 @@ def main(
         known = ", ".join(sorted(config.hosts)) or f"none configured in {config.path}"
         raise NotFound(f"unknown host {host!r} (hosts: {known})")
     offer = asyncio.run(fetch_offer(host, config.hosts[host].ssh, config.ssh))
-    out.write(describe(offer))
+    out.write(inert(describe(offer)))
     if offer.state is KeyState.TRUSTED:
         out.write(f"Already trusted: this key is in {offer.recorded_in}.\n")
         return 0

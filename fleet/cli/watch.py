@@ -6,16 +6,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import time
 from typing import Any
 
-from fleet.cli.output import print_json
+from fleet.cli.output import note, print_json, say
 from fleet.cli.registry import Commands
 from fleet.core import events
 from fleet.core.errors import UsageError
 from fleet.core.supervisor import Supervisor
-from fleet.core.textsafe import inert
 from fleet.presentation import age, status_label
 
 commands = Commands()
@@ -55,10 +53,10 @@ async def watch(sup: Supervisor, args: argparse.Namespace) -> int:
             if trouble != held:
                 held = trouble
                 said = f"local store: {trouble}" if trouble else "local store: writing again"
-                print(f"{time.strftime('%H:%M:%S')} {said}", file=sys.stderr, flush=True)
+                note(f"{time.strftime('%H:%M:%S')} {said}")
             line = watch_line(sup, host, item, args.json)
             if line:
-                print(line, flush=True)
+                say(line)
     finally:
         for task in tasks:
             task.cancel()
@@ -110,16 +108,19 @@ async def audit_log(sup: Supervisor, args: argparse.Namespace) -> int:
                     "session": e.session,
                     "kind": e.kind,
                     "detail": e.detail,
+                    "outcome": e.outcome or None,
+                    "reason": e.reason or None,
                 }
                 for e in entries
             ]
         )
         return 0
     if not entries:
-        print(f"nothing recorded for {cached.ref} yet")
+        say(f"nothing recorded for {cached.ref} yet")
     for e in entries:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.at))
-        print(f"{when}  {e.kind:<10} {inert(_describe_detail(e.kind, e.detail))}")
+        ended = f"  [{e.outcome}{': ' + e.reason if e.reason else ''}]" if e.outcome else ""
+        say(f"{when}  {e.kind:<10} {_describe_detail(e.kind, e.detail)}{ended}")
     return 0
 
 

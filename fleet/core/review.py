@@ -311,6 +311,8 @@ def colorize(text: str) -> str:
 class StaleReview(FleetError):
     """The agent changed the chosen lines since the person saw them; `fresh` is the new diff."""
 
+    refused = True  # declined on purpose (the audit log says so), nothing broke
+
     def __init__(self, message: str, fresh: Diff | None = None) -> None:
         super().__init__(message)
         self.fresh = fresh

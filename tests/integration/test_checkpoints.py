@@ -47,8 +47,8 @@ def files(worktree: Path) -> dict[str, str]:
 def checkpoint(fleet: FleetCLI, ref: str, reason: str) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
         async with Supervisor(load_config(fleet.config)) as sup:
-            _, made = await sup.checkpoint(ref, reason)
-            return made
+            made = await sup.checkpoint(ref, reason)
+            return made.checkpoint.to_json()
 
     return asyncio.run(run())
 
@@ -107,7 +107,7 @@ def test_checkpoint_captures_edits_and_untracked_files_but_leaves_the_index_alon
     assert checkpoint(fleet, "alpha/cp", "again")["created"] is False  # nothing changed
     rows = checkpoints(fleet, "alpha/cp")
     assert [(r["n"], r["reason"]) for r in rows] == [(1, "before review")]
-    assert rows[0]["changes"] == {"files": 4, "added": 5, "removed": 40}
+    assert rows[0]["changes"] == {"files": 4, "added": 5, "removed": 40, "approved": 0}
     table = fleet.ok("checkpoints", "alpha/cp").out
     assert table.split("\n")[0].split() == ["N", "WHEN", "REASON", "CHANGES"]
     assert "before review" in table and "4 files" in table

@@ -136,8 +136,8 @@ async def test_demo_runs_reviews_steers_and_leaves_nothing(
         assert {"cart.py", "pricing.py", "discounts.py", "README.md", "tests/test_cart.py"} <= paths
         assert sum(h.path == "cart.py" for h in seen.hunks) >= 3, seen.stat()
         assert len(seen.hunks) >= 8, seen.stat()
-        _, approved = await sup.approve(BUILDER, hunks=[1], expect=seen.fingerprint)
-        assert approved["hunks"] == [1]
+        approved = await sup.approve(BUILDER, hunks=[1], expect=seen.fingerprint)
+        assert approved.hunks == (1,)
         _, after = await sup.diff(BUILDER)
         assert after.hunks[0].approved
         assert not any(h.approved for h in after.hunks[1:])
@@ -154,7 +154,7 @@ async def test_demo_runs_reviews_steers_and_leaves_nothing(
         )
 
         async def screen_has(ref: str, text: str) -> str:
-            screen = await sup.screen(ref)
+            screen = (await sup.screen(ref)).text
             return screen if text in screen else ""
 
         await until(lambda: screen_has(BUILDER, "ok, I'll leave that change out"), "the answer")

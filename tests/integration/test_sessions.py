@@ -133,8 +133,8 @@ def test_stop_keeps_work_and_resume_restarts_in_the_same_worktree(fleet: FleetCL
         what="the resumed agent to receive a message",
     )
     assert (worktree / "agent-work.txt").read_text() == "precious\n"
-    again = fleet("resume", "alpha/s1")
-    assert again.code == 1 and "already running" in again.err
+    again = fleet("resume", "alpha/s1")  # already so: done, and it says so
+    assert again.code == 0 and "already running" in again.err
 
 
 def test_an_exited_agent_shows_its_exit_code(fleet: FleetCLI) -> None:
@@ -164,7 +164,7 @@ def test_screen_tail_and_session_lookup_by_id_prefix(fleet: FleetCLI) -> None:
     assert "got 11 chars" in tail
     assert "\x1b" not in tail, "tail must show agent output inert"
     missing = fleet("screen", "nosuchsession")
-    assert missing.code == 1 and "no session matches" in missing.err
+    assert missing.code == 2 and "no session matches" in missing.err
 
 
 def test_shell_agent_gets_its_task_typed_once_ready(fleet: FleetCLI) -> None:
@@ -190,7 +190,7 @@ def test_shell_agent_gets_its_task_typed_once_ready(fleet: FleetCLI) -> None:
 
 def test_usage_and_operation_errors_have_exit_codes_and_no_traceback(fleet: FleetCLI) -> None:
     bad_host = fleet("new", "nohost", "--repo", "~/repo", "x")
-    assert bad_host.code == 1 and "unknown host 'nohost'" in bad_host.err
+    assert bad_host.code == 2 and "unknown host 'nohost'" in bad_host.err
     bad_agent = fleet("new", "alpha", "--repo", "~/repo", "--agent", "nope", "x")
     assert bad_agent.code == 2 and "unknown agent 'nope'" in bad_agent.err
     not_repo = fleet("new", "alpha", "--repo", "/etc", "--agent", "recorder", "x")

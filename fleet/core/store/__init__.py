@@ -38,7 +38,7 @@ import aiosqlite
 
 from .errors import StoreError, busy, translate
 from .queries import Queries
-from .records import AuditEntry, CachedHost, CachedSession, Decision, Output
+from .records import OUTCOME, AuditEntry, CachedHost, CachedSession, Decision, Output
 from .schema import (
     BUSY_TIMEOUT,
     MIGRATIONS,
@@ -52,6 +52,7 @@ from .writes import OUTPUT_KEEP_BYTES, Writes
 
 __all__ = [
     "MIGRATIONS",
+    "OUTCOME",
     "OUTPUT_KEEP_BYTES",
     "SCHEMA_VERSION",
     "AuditEntry",

@@ -25,6 +25,7 @@ from .records import (
     cached_host,
     cached_session,
     decision,
+    with_outcomes,
 )
 
 log = logging.getLogger("fleet.store")
@@ -108,7 +109,7 @@ class Queries:
             params.append(session_id)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         sql = f"SELECT id, at, host, session, kind, detail FROM audit {where} ORDER BY id"
-        return [audit_entry(row) for row in await self._fetch(sql, params)]
+        return with_outcomes([audit_entry(row) for row in await self._fetch(sql, params)])
 
     async def hosts(self) -> dict[str, CachedHost]:
         """Every host the store has heard of, by name."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .. import fleetstate
@@ -43,6 +43,8 @@ class AuditEntry:
     session: str | None
     kind: str
     detail: dict[str, Any]
+    outcome: str = ""  # done, refused, failed; "" for what is not an action (or still open)
+    reason: str = ""  # why it was refused or failed
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,32 @@ def audit_entry(row: sqlite3.Row) -> AuditEntry:
         kind=str(row["kind"]),
         detail=detail if isinstance(detail, dict) else {"value": detail},
     )
+
+
+OUTCOME = "outcome"
+"""The audit kind of an action's outcome: {"of": its kind, "outcome": done|refused|failed,
+"reason": why}, appended after the action (the log is append-only: nothing is rewritten)."""
+
+
+def with_outcomes(entries: list[AuditEntry]) -> list[AuditEntry]:
+    """Each outcome folded into the action it ends (the latest open one of its kind on that
+    session); outcome entries of actions not shown (or unmatched) are dropped from the list."""
+    shown: list[AuditEntry] = []
+    open_actions: dict[tuple[str, str | None, str], int] = {}
+    for entry in entries:
+        if entry.kind != OUTCOME:
+            open_actions[(entry.host, entry.session, entry.kind)] = len(shown)
+            shown.append(entry)
+            continue
+        key = (entry.host, entry.session, str(entry.detail.get("of", "")))
+        at = open_actions.pop(key, None)
+        if at is not None:
+            shown[at] = replace(
+                shown[at],
+                outcome=str(entry.detail.get("outcome", "")),
+                reason=str(entry.detail.get("reason", "")),
+            )
+    return shown
 
 
 def decision(row: sqlite3.Row) -> Decision:

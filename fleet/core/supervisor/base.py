@@ -4,22 +4,24 @@ the audit log and domain events, and listing and finding sessions."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
 from ..agent_versions import AgentVersion, fleet_versions
 from ..agents import resolve_profiles
 from ..config import Config
-from ..errors import FleetError, HostError, NotFound, UsageError
+from ..errors import FleetError, HostError, NotFound, UsageError, outcome_of
 from ..hooks import HookRunner
 from ..models import EVENT_KINDS, AgentProfile, DomainEvent, HostCheck, Session
 from ..remote import untrusted
 from ..remote.client import CALL_TIMEOUT, HelperClient
 from ..remote.probe import HostReport
 from ..ssh import HostLink
-from ..store import Store, StoreError
+from ..store import OUTCOME, Store, StoreError
+from ..textsafe import said
 
 
 @dataclass
@@ -87,6 +89,37 @@ class Base:
         except StoreError as exc:
             raise StoreError(f"{exc}; so nothing was done ({kind} {session.ref})") from None
 
+    @contextlib.asynccontextmanager
+    async def _recorded(
+        self, on: Session | str, kind: str, detail: dict[str, Any], *, first: bool = False
+    ) -> AsyncIterator[None]:
+        """The action in the audit log before it is acted on (on disk first, with `first`),
+        and how it ended after: done, refused or failed, with why. `on` is the session, or
+        the host for an action that has no session yet (making one)."""
+        host, sid = (on, None) if isinstance(on, str) else (on.host, on.id)
+        named = on if isinstance(on, str) else on.ref
+        if self.store is not None:
+            self.store.audit(host, sid, kind, detail)
+            if first:
+                try:
+                    await self.store.flush()
+                except StoreError as exc:
+                    raise StoreError(f"{exc}; so nothing was done ({kind} {named})") from None
+        try:
+            yield
+        except BaseException as exc:
+            self._outcome(host, sid, kind, exc)
+            raise
+        self._outcome(host, sid, kind, None)
+
+    def _outcome(self, host: str, sid: str | None, kind: str, exc: BaseException | None) -> None:
+        if self.store is None:
+            return
+        outcome, reason = outcome_of(exc)
+        detail = {"of": kind, "outcome": outcome, "reason": reason[:2000]}
+        with contextlib.suppress(StoreError):  # a store that is closing keeps the action
+            self.store.audit(host, sid, OUTCOME, detail)
+
     def _remember(self, sessions: list[Session]) -> None:
         for session in sessions:
             self._names[(session.host, session.id)] = session.name
@@ -138,7 +171,9 @@ class Base:
         report = await self.examine(host)
         if report.error is not None:
             return HostCheck(host, report.target, False, report.error.reason)
-        versions = {k: str(report.hello.get(k, "")) for k in ("python", "tmux", "git", "helper")}
+        # What a helper says of itself is shown: inert and short, whatever it sent.
+        hello = report.hello
+        versions = {k: said(hello.get(k) or "", 80) for k in ("python", "tmux", "git", "helper")}
         return HostCheck(host, report.target, True, "", versions)
 
     async def check_hosts(self) -> list[HostCheck]:

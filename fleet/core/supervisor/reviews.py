@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .. import review
+from .. import results, review
 from ..config import parse_target
 from ..errors import RemoteError, UsageError
 from ..models import Session
 from ..paths import state_dir
+from ..remote import answers
 from ..remote.hostside import difftext
 from .base import Base
 
@@ -87,7 +88,7 @@ class Reviews(Base):
         message: str | None = None,
         expect: str | None = None,
         session: Session | None = None,
-    ) -> tuple[Session, dict[str, Any]]:
+    ) -> results.Approved:
         """Stage the chosen hunks; with none chosen, stage every pending one and commit all
         that is approved on the session's branch (with `message`, or a generated one)."""
         session, seen, chosen = await self._decide(ref, hunks or [], path, expect, session)
@@ -110,7 +111,6 @@ class Reviews(Base):
             "commit": commit,
             "message": message,
         }
-        await self._audit_first(session, "approve", detail)
         args = {
             "session": session.id,
             "patch": patch,
@@ -119,14 +119,20 @@ class Reviews(Base):
             "message": message or "",
             "after": seen.review,
         }
-        result = await self._act(session, "approve", args)
+        async with self._recorded(session, "approve", detail, first=True):
+            data = await self._act(session, "approve", args)
+            result = answers.checked(
+                session.host,
+                "approve",
+                lambda: answers.approved(session, data, [h.number for h in todo], message or ""),
+            )
         if self.store is not None:
             for h in todo:
                 self.store.record_decision(
                     session.host, session.id, h.fingerprint, h.number, "approve", "", h.text
                 )
         self._emit("approved", session.host, session.id, {"hunks": detail["hunks"]})
-        return session, result | {"hunks": detail["hunks"], "message": message}
+        return result
 
     async def reject(
         self,
@@ -136,7 +142,7 @@ class Reviews(Base):
         note: str = "",
         expect: str | None = None,
         session: Session | None = None,
-    ) -> tuple[Session, dict[str, Any]]:
+    ) -> results.Rejected:
         """Keep the chosen hunks as a patch, revert them in the worktree, tell the agent."""
         session, seen, chosen = await self._decide(ref, hunks or [], path, expect, session)
         if not chosen:
@@ -145,7 +151,6 @@ class Reviews(Base):
         message = difftext.steering_text(difftext.split_files(patch), note)
         numbers = [h.number for h in chosen]
         detail = {"hunks": numbers, "diff": seen.fingerprint, "note": note, "message": message}
-        await self._audit_first(session, "reject", detail)
         args = {
             "session": session.id,
             "patch": patch,
@@ -153,22 +158,27 @@ class Reviews(Base):
             "note": note,
             "after": seen.review,
         }
-        result = await self._act(session, "reject", args)
+        async with self._recorded(session, "reject", detail, first=True):
+            data = await self._act(session, "reject", args)
+            result = answers.checked(
+                session.host, "reject", lambda: answers.rejected(session, data, numbers)
+            )
         if self.store is not None:
             for h in chosen:
                 self.store.record_decision(
                     session.host, session.id, h.fingerprint, h.number, "reject", note, h.text
                 )
         self._emit("rejected", session.host, session.id, {"hunks": numbers, "note": note})
-        return session, result | {"hunks": numbers}
+        return result
 
-    async def undo(self, ref: str) -> tuple[Session, dict[str, Any]]:
+    async def undo(self, ref: str) -> results.Undone:
         """Reverse the session's last review decision (see hostside/review.py op_undo)."""
         session = await self.find(ref)
-        self._audit(session, "undo", {})
-        return session, dict(await self.helper(session.host).call("undo", {"session": session.id}))
+        async with self._recorded(session, "undo", {}):
+            data = await self.helper(session.host).call("undo", {"session": session.id})
+            return answers.checked(session.host, "undo", lambda: answers.undone(session, data))
 
-    async def push(self, ref: str) -> tuple[Session, dict[str, Any]]:
+    async def push(self, ref: str) -> results.Pushed:
         """Push the session's branch to the repo's origin on the host; open a PR with gh."""
         session = await self.find(ref)
         lines = [session.task.strip() or f"Work of fleet session {session.name}", ""]
@@ -178,36 +188,42 @@ class Reviews(Base):
             lines.append(f"- {d.action} hunk {d.hunk}{note}")
         title = (session.task.strip().splitlines() or [session.branch])[0][:72]
         args = {"session": session.id, "title": title, "body": "\n".join(lines)}
-        self._audit(session, "push", {"branch": session.branch})
-        return session, dict(await self.helper(session.host).call("push", args))
+        async with self._recorded(session, "push", {"branch": session.branch}):
+            data = await self.helper(session.host).call("push", args)
+            return answers.checked(session.host, "push", lambda: answers.pushed(session, data))
 
-    async def land(self, ref: str, into: str) -> tuple[Session, dict[str, Any]]:
+    async def land(self, ref: str, into: str) -> results.Landed:
         """Fetch the session's branch over ssh into a local clone as fleet/HOST/NAME."""
         session = await self.find(ref)
         user, host, port = parse_target(self.config.hosts[session.host].ssh)
         ssh_config = self.config.ssh.config_file
-        self._audit(session, "land", {"into": into})
-        result = await asyncio.to_thread(review.land, into, session, user, host, port, ssh_config)
-        return session, result
+        async with self._recorded(session, "land", {"into": into}):
+            got = await asyncio.to_thread(review.land, into, session, user, host, port, ssh_config)
+        return results.Landed(session, **got)
 
     # -- checkpoints (snapshots of a session's worktree on its host; see hostside/checkpoints)
 
-    async def checkpoint(self, ref: str, reason: str = "by hand") -> tuple[Session, dict[str, Any]]:
+    async def checkpoint(self, ref: str, reason: str = "by hand") -> results.Checkpointed:
         """Snapshot the session's files now (or the last checkpoint, when nothing changed)."""
         session = await self.find(ref)
         args = {"session": session.id, "reason": reason}
-        self._audit(session, "checkpoint", {"reason": reason})
-        made = dict(await self.helper(session.host).call("checkpoint", args))
-        self._emit("checkpoint", session.host, session.id, {"n": made.get("n")})
-        return session, made
+        async with self._recorded(session, "checkpoint", {"reason": reason}):
+            data = await self.helper(session.host).call("checkpoint", args)
+            made = answers.checked(
+                session.host, "checkpoint", lambda: answers.checkpointed(session, data)
+            )
+        self._emit("checkpoint", session.host, session.id, {"n": made.checkpoint.n})
+        return made
 
-    async def checkpoints(self, ref: str) -> tuple[Session, list[dict[str, Any]]]:
+    async def checkpoints(self, ref: str) -> results.Checkpoints:
         """The session's checkpoints, oldest first: n, commit, time, reason, changes."""
         session = await self.find(ref)
         rows = await self.helper(session.host).call("checkpoints", {"session": session.id})
-        return session, [dict(row) for row in rows]
+        return answers.checked(
+            session.host, "checkpoints", lambda: answers.checkpoints(session, rows)
+        )
 
-    async def rewind(self, ref: str, n: int) -> tuple[Session, dict[str, Any]]:
+    async def rewind(self, ref: str, n: int) -> results.Rewound:
         """Checkpoint the current files, then put back those of checkpoint n.
 
         Only files change: HEAD, the branch and the index stay. The result names the
@@ -215,5 +231,6 @@ class Reviews(Base):
         """
         session = await self.find(ref)
         args = {"session": session.id, "n": n}
-        self._audit(session, "rewind", {"n": n})
-        return session, dict(await self.helper(session.host).call("rewind", args))
+        async with self._recorded(session, "rewind", {"n": n}):
+            data = await self.helper(session.host).call("rewind", args)
+            return answers.checked(session.host, "rewind", lambda: answers.rewound(session, data))

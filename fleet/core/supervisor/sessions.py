@@ -7,12 +7,14 @@ import shlex
 from collections.abc import AsyncIterator
 from typing import Any
 
+from .. import results
 from ..agents import first_message, render_command, resume_command
 from ..config import parse_target
-from ..errors import HostUnreachable, RemoteError, UsageError
+from ..errors import FleetError, HostUnreachable, RemoteError, UsageError
+from ..fleetstate import LIVE
 from ..logs import redact
 from ..models import Session
-from ..remote import untrusted
+from ..remote import answers, untrusted
 from ..remote.client import UNCONFIRMED
 from .base import Base, session_from_json
 
@@ -49,19 +51,25 @@ class Sessions(Base):
             args["name"] = name
         if base:
             args["base"] = base
-        session = session_from_json(host, await self.helper(host).call("new", args))
+        try:
+            session = session_from_json(host, await self.helper(host).call("new", args))
+        except FleetError as exc:
+            detail = {"agent": agent, "repo": repo, "task": task}
+            async with self._recorded(host, "new", detail):
+                raise exc from None
         self._remember([session])
         if self.store is not None:
             self.store.upsert_session(session)
-            self._audit(session, "new", {"agent": agent, "repo": repo, "task": task})
+        async with self._recorded(session, "new", {"agent": agent, "repo": repo, "task": task}):
+            pass
         self._emit("started", host, session.id, {"agent": agent})
         return session
 
-    async def screen(self, ref: str) -> str:
+    async def screen(self, ref: str) -> results.Screen:
         session = await self.find(ref)
         result = await self.helper(session.host).call("screen", {"session": session.id})
         self.mark_read(session)
-        return str(result.get("text", ""))
+        return answers.checked(session.host, "screen", lambda: answers.screen(session, result))
 
     async def tail(self, ref: str, lines: int = 50, follow: bool = False) -> AsyncIterator[bytes]:
         session = await self.find(ref)
@@ -90,7 +98,12 @@ class Sessions(Base):
         if profile is not None:
             args["mode"] = str(profile.send_mode)
             args["enter_delay"] = profile.enter_delay
-        await self._audit_first(session, "send", {"text": text})
+        async with self._recorded(session, "send", {"text": text}, first=True):
+            await self._send(session, args)
+        self._emit("steered", session.host, session.id, {"length": len(text)})
+        return session
+
+    async def _send(self, session: Session, args: dict[str, Any]) -> None:
         try:
             await self.helper(session.host).call("send", args)
         except (HostUnreachable, RemoteError) as exc:
@@ -106,47 +119,51 @@ class Sessions(Base):
             if isinstance(exc, RemoteError):
                 raise RemoteError(session.host, UNCONFIRMED, unsure) from None
             raise HostUnreachable(session.host, unsure) from None
-        self._emit("steered", session.host, session.id, {"length": len(text)})
-        return session
 
     async def interrupt(self, ref: str) -> Session:
         session = await self.find(ref)
         profile = self.profiles.get(session.agent)
         keys = list(profile.interrupt) if profile is not None else ["C-c"]
-        self._audit(session, "interrupt", {"keys": keys})
-        await self.helper(session.host).call("keys", {"session": session.id, "keys": keys})
+        async with self._recorded(session, "interrupt", {"keys": keys}):
+            await self.helper(session.host).call("keys", {"session": session.id, "keys": keys})
         return session
 
-    async def stop(self, ref: str) -> Session:
+    async def stop(self, ref: str) -> results.Changed:
+        """End the agent (its worktree and branch stay); a stopped one is already so."""
         session = await self.find(ref)
-        self._audit(session, "stop", {})
-        data = await self.helper(session.host).call("stop", {"session": session.id})
-        stopped = session_from_json(session.host, data)
+        already = session.status not in LIVE
+        async with self._recorded(session, "stop", {}):
+            data = await self.helper(session.host).call("stop", {"session": session.id})
+            stopped = session_from_json(session.host, data)
         if self.store is not None:
             self.store.upsert_session(stopped)
-        return stopped
+        return results.Changed(stopped, already)
 
-    async def resume(self, ref: str) -> Session:
+    async def resume(self, ref: str) -> results.Changed:
+        """Start the agent again in its worktree; a running one is already so."""
         session = await self.find(ref)
         profile = self.profile(session.agent)
         command = resume_command(profile, session)
+        args = {
+            "session": session.id,
+            "command": command,
+            "rules": profile.rules(),
+            # The sandbox in force now (None: none), not the one the session started with.
+            "sandbox": shlex.split(profile.sandbox) if profile.sandbox else None,
+        }
         # The audit log keeps which command ran, not the tokens a profile may pass in it.
-        self._audit(session, "resume", {"command": redact(command)})
-        data = await self.helper(session.host).call(
-            "resume",
-            {
-                "session": session.id,
-                "command": command,
-                "rules": profile.rules(),
-                # The sandbox in force now (None: none), not the one the session started with.
-                "sandbox": shlex.split(profile.sandbox) if profile.sandbox else None,
-            },
-        )
-        resumed = session_from_json(session.host, data)
+        async with self._recorded(session, "resume", {"command": redact(command)}):
+            try:
+                data = await self.helper(session.host).call("resume", args)
+            except RemoteError as exc:
+                if exc.kind != "running":
+                    raise
+                return results.Changed(session, already=True)
+            resumed = session_from_json(session.host, data)
         if self.store is not None:
             self.store.upsert_session(resumed)
         self._emit("resumed", session.host, session.id, {})
-        return resumed
+        return results.Changed(resumed, already=False)
 
     def attach_argv(self, session: Session) -> list[str]:
         """The ssh command that hands the terminal to the session's tmux, and back."""

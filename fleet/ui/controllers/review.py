@@ -139,10 +139,10 @@ class ReviewController(Controller):
             await sup.reject(ref, hunks=[number], note=event.text, expect=expect, session=session)
             return f"rejected hunk {number}; the agent was told"
         if event.action == "approve-all":
-            _, result = await sup.approve(
+            result = await sup.approve(
                 ref, message=event.text or None, expect=expect, session=session
             )
-            return f"committed on {session.branch}: {result.get('message', '')}"
+            return f"committed on {result.branch}: {result.message}"
         if event.action == "undo":
             await sup.undo(ref)
             return "undid the last decision"

@@ -101,9 +101,15 @@ class SessionsController(Controller):
         except FleetError as exc:
             self.app.notify(str(exc), severity="error", timeout=10)
             return
-        self.app.model.upsert_session(changed)
-        self.grid.update_cards([(changed.host, changed.id)])
-        self.app.notify(f"{what} {session.ref}", timeout=3)
+        now = changed.session
+        self.app.model.upsert_session(now)
+        self.grid.update_cards([(now.host, now.id)])
+        if changed.already:
+            done = "was already stopped" if what == "stop" else "is already running"
+            self.app.notify(f"{session.ref} {done}", timeout=3)
+        else:
+            done = "stopped" if what == "stop" else "resumed"
+            self.app.notify(f"{done} {session.ref}", timeout=3)
 
     def attach(self) -> None:
         """The agent's tmux session in this terminal; fleet comes back when it detaches."""

@@ -1,0 +1,133 @@
+"""What an action on a session gave back, typed: the helper's answers, checked once in
+fleet.core.remote.answers, and what the faces print (`to_json` is what `--json` prints).
+
+Every text field here came from a host and is already inert and bounded; numbers are in range;
+commits are hex; paths are text to show, never to open locally.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .models import DiffStat, Session
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Session):
+        return value.ref
+    if isinstance(value, DiffStat):
+        return {
+            "added": value.added,
+            "removed": value.removed,
+            "files": value.files,
+            "approved": value.approved,
+        }
+    if isinstance(value, Checkpoint):
+        return value.to_json()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+class _Json:
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Checkpoint(_Json):
+    n: int
+    commit: str
+    time: float
+    reason: str
+    changes: DiffStat | None = None  # against the base when it was taken
+    created: bool = True  # False: nothing had changed, this is the last one
+
+
+@dataclass(frozen=True)
+class Checkpointed(_Json):
+    session: Session
+    checkpoint: Checkpoint
+
+
+@dataclass(frozen=True)
+class Checkpoints(_Json):
+    session: Session
+    checkpoints: tuple[Checkpoint, ...]
+
+
+@dataclass(frozen=True)
+class Rewound(_Json):
+    session: Session
+    checkpoint: Checkpoint  # the one whose files are back
+    before: Checkpoint  # the current files, checkpointed first: rewind to it to come back
+    restored: int
+    removed: int
+    exact: bool  # the files are exactly the checkpoint's
+
+
+@dataclass(frozen=True)
+class Approved(_Json):
+    session: Session
+    decision: int
+    checkpoint: int  # taken before the decision
+    hunks: tuple[int, ...]  # staged by it (numbers in the diff the person saw)
+    branch: str
+    commit: str | None = None  # made on the branch (approve all)
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Rejected(_Json):
+    session: Session
+    decision: int
+    checkpoint: int
+    hunks: tuple[int, ...]
+    kept: str  # where the host keeps the rejected patch
+    told: bool  # the agent was told (typed into its input)
+    message: str  # what it was, or would have been, told
+
+
+@dataclass(frozen=True)
+class Undone(_Json):
+    session: Session
+    decision: int
+    action: str  # what the undone decision was: approve, reject
+    paths: tuple[str, ...]
+    checkpoint: int  # of the state before the undo
+    uncommitted: str | None = None  # the commit it took off the branch
+
+
+@dataclass(frozen=True)
+class Pushed(_Json):
+    session: Session
+    branch: str
+    remote: str
+    pr: str | None = None  # the pull request's address, when gh opened one
+    pr_note: str = ""  # why there is none
+
+
+@dataclass(frozen=True)
+class Landed(_Json):
+    session: Session
+    branch: str  # the local branch, fleet/HOST/NAME
+    commit: str
+    remote: str
+    url: str
+    new: bool  # the local branch was made now (else moved)
+
+
+@dataclass(frozen=True)
+class Changed(_Json):
+    """A session after stop or resume; `already`: it was so before (nothing was done)."""
+
+    session: Session
+    already: bool = False
+
+
+@dataclass(frozen=True)
+class Screen(_Json):
+    session: Session
+    text: str  # the pane as the host captured it: NOT inert (faces make it so)
+    live: bool  # captured from the live pane (else the last screen the host kept)
