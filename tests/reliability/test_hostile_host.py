@@ -22,8 +22,10 @@ import re
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,6 +132,17 @@ HOSTILE_HELPER = textwrap.dedent(
             answer({"ok": True, "result": ESCAPED[op]})
         elif mode == "bad-types" and op in BAD_TYPES:
             answer({"ok": True, "result": BAD_TYPES[op]})
+        elif op == "watch" and mode == "flood":
+            ids = ("".join("abcdefghijklmnopqrstuvwxyz234567"[(i >> (5 * k)) & 31] for k in range(8))
+                   for i in range(%(flood)d))
+            rows = [dict(GOOD_ROW, id=sid, name="s%%d" %% n) for n, sid in enumerate(ids)]
+            out.write(json.dumps({"type": "snapshot", "seq": 0, "sessions": rows, "gap": False}).encode() + b"\\n")
+            out.write(json.dumps({"type": "hello", "seq": 0, "version": "v"}).encode() + b"\\n")
+            out.write(json.dumps({"type": "status", "session": GOOD, "status": "needs-input",
+                                  "seq": 1, "t": 1.0}).encode() + b"\\n")
+            out.flush()
+            while sys.stdin.buffer.read(4096):
+                pass
         elif op == "watch":
             lines = [
                 json.dumps({"type": "snapshot", "seq": 0, "sessions": bad_rows(), "gap": False}),
@@ -210,6 +223,7 @@ HOSTILE_HELPER = textwrap.dedent(
     """
 )
 HUGE_MB = 130  # over client.MAX_ANSWER (128 MiB)
+FLOOD = 50_000  # sessions in one snapshot: far over a host's max_sessions
 
 
 def install_hostile(lf: LoopbackFleet, name: str = "alpha") -> LoopbackHost:
@@ -226,7 +240,8 @@ def install_hostile(lf: LoopbackFleet, name: str = "alpha") -> LoopbackHost:
 def _write_hostile(h: LoopbackHost, path: Path) -> None:
     base = path.parent
     path.write_text(
-        HOSTILE_HELPER % {"good_row": repr(GOOD_ROW), "osc52": OSC52, "huge_mb": HUGE_MB}
+        HOSTILE_HELPER
+        % {"good_row": repr(GOOD_ROW), "osc52": OSC52, "huge_mb": HUGE_MB, "flood": FLOOD}
     )
     for p in (base, path):
         os.chown(p, h.uid, h.gid)
@@ -380,6 +395,52 @@ def test_every_answer_is_checked_and_printed_inert(hostile: tuple[FleetCLI, Loop
         assert r.code == 1 and "malformed" in err, (args, r)
 
 
+async def test_a_huge_snapshot_is_parsed_off_the_event_loop_and_bounded(
+    hostile: tuple[FleetCLI, LoopbackHost], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One host streaming a 50,000-session snapshot: it is read on a thread (the loop every
+    host and the person's keys share keeps turning), at most max_sessions of it are kept, and
+    the events after it still arrive."""
+    fleet, h = hostile
+    set_modes(fleet.lf, h, list="valid", watch="flood")
+    parsed_on: list[str] = []
+    parse = untrusted.parse_event
+
+    def recording(host: str, raw: Any, max_sessions: int | None = None) -> Any:
+        if raw.get("type") == "snapshot":
+            parsed_on.append(threading.current_thread().name)
+        return parse(host, raw, max_sessions)
+
+    monkeypatch.setattr(untrusted, "parse_event", recording)
+    config = load_config(fleet.config)
+    lag = 0.0
+
+    async def ticker() -> None:
+        nonlocal lag
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.01)
+            lag = max(lag, loop.time() - before - 0.01)
+
+    store = await Store.open(fleet.lf.state_dir / "fleet.db")
+    async with store, Supervisor(config, store=store) as sup:
+        ticking = asyncio.create_task(ticker())
+
+        async def follow() -> None:
+            async for event in sup.mirror("alpha"):
+                if isinstance(event, ev.StatusChanged):
+                    return
+
+        await asyncio.wait_for(follow(), 120)
+        ticking.cancel()
+        await store.flush()
+        kept = await store.sessions("alpha")
+    assert parsed_on and all(name != "MainThread" for name in parsed_on), parsed_on
+    assert len(kept) == config.hosts["alpha"].max_sessions == 500
+    print(f"\n50,000-session snapshot: longest event-loop stall {lag * 1000:.0f} ms")
+
+
 async def test_supervisor_survives_a_hostile_watch_stream(
     hostile: tuple[FleetCLI, LoopbackHost], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -397,7 +458,7 @@ async def test_supervisor_survives_a_hostile_watch_stream(
                     return
 
         try:
-            await asyncio.wait_for(follow(), 60)
+            await asyncio.wait_for(follow(), 120)
         except TimeoutError:
             raise AssertionError(
                 f"no sentinel; seen {[ev.as_json(e) for e in seen][:20]}; "
@@ -453,7 +514,8 @@ async def test_smaller_answer_limit_is_enforced_without_keeping_the_answer(
 def test_hostile_helper_is_valid_python(tmp_path: Path) -> None:
     """Guard for this module: the hostile program runs (here, locally, as a plain script)."""
     script = tmp_path / "h.py"
-    script.write_text(HOSTILE_HELPER % {"good_row": repr(GOOD_ROW), "osc52": OSC52, "huge_mb": 1})
+    values = {"good_row": repr(GOOD_ROW), "osc52": OSC52, "huge_mb": 1, "flood": 1}
+    script.write_text(HOSTILE_HELPER % values)
     proc = subprocess.run(
         [sys.executable, str(script)],
         input=b'{"op": "list", "args": {}}\n',

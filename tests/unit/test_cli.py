@@ -255,12 +255,12 @@ def test_hosts_without_any_config_file_says_how_to_add_one(
     assert "[hosts.NAME]" in err
 
 
-def test_new_on_an_unknown_host_exits_1_without_connecting(
+def test_new_on_an_unknown_host_exits_2_without_connecting(
     capsys: pytest.CaptureFixture[str], config: Path
 ) -> None:
     config.write_text('[hosts.alpha]\nssh = "alpha"\n')
     code, _, err = run(capsys, "new", "nohost", "--repo", "~/r", "--agent", "shell", "x")
-    assert code == 1 and "unknown host 'nohost'" in err and "alpha" in err
+    assert code == 2 and "unknown host 'nohost'" in err and "alpha" in err
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

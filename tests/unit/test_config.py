@@ -778,7 +778,8 @@ ERRORS = [
         sshh = "alpha"
         """,
         2,
-        'unknown key "sshh" in [hosts.alpha] (expected one of: ssh; did you mean "ssh"?)',
+        'unknown key "sshh" in [hosts.alpha] (expected one of: ssh, max_sessions; '
+        'did you mean "ssh"?)',
         id="host-unknown-key",
     ),
     pytest.param(

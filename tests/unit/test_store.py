@@ -656,3 +656,25 @@ async def test_integrity_after_kill_9_during_heavy_writing(tmp_path: Path) -> No
     assert statuses == events
     assert cached.unread == lines + events
     print(f"\nkill -9: {lines} lines, {events} events survived; integrity ok")
+
+
+async def test_sessions_gone_for_long_leave_the_grid_and_stay_in_the_log(db_path: Path) -> None:
+    async with await Store.open(db_path) as s:
+        s.reconcile_host("alpha", [session("s1"), session("s2")])
+        s.set_screen("alpha", "s1", "ab", "its last screen")
+        s.audit("alpha", "s1", "send", {"text": "hi"})
+        s.append_output("alpha", "s1", 0, b"some output\n")
+        s.reconcile_host("alpha", [session("s2")])  # s1 is gone
+    with raw(db_path) as db:  # gone two days ago
+        db.execute("UPDATE sessions SET updated = updated - 2 * 86400 WHERE id = 's1'")
+    async with await Store.open(db_path) as s:
+        await s.flush()
+        assert [c.session.id for c in await s.sessions()] == ["s2"]
+        assert [c.session.id for c in await s.archived()] == ["s1"]
+        assert ("alpha", "s1") not in await s.screens()
+        assert [e.kind for e in await s.audit_log("alpha", "s1")] == ["send", "removed"]
+        assert (await s.output("alpha", "s1")).data == b"some output\n"
+        # Listed again (a host restored from a backup): it is back where it was.
+        s.reconcile_host("alpha", [session("s1"), session("s2")])
+        await s.flush()
+        assert [c.session.id for c in await s.sessions()] == ["s1", "s2"]

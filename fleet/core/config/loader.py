@@ -15,6 +15,7 @@ from fleet.core.config.model import (
     AGENT_KEYS,
     HOOK_KEYS,
     HOST_KEYS,
+    MAX_SESSIONS,
     NAME_RE,
     NAME_RULE,
     NOTIFY_MODES,
@@ -215,8 +216,12 @@ class _Loader(ValueChecks):
                 parse_target(target)
             except ValueError as err:
                 raise self.fail((*host_key, "ssh"), str(err)) from None
+            limit = host.get("max_sessions", MAX_SESSIONS)
             hosts[name] = HostConfig(
-                name=name, ssh=target, line=self.locator.line_of(host_key) or 0
+                name=name,
+                ssh=target,
+                line=self.locator.line_of(host_key) or 0,
+                max_sessions=self.whole((*host_key, "max_sessions"), limit, "a whole number"),
             )
         return hosts
 

@@ -18,7 +18,8 @@ UI_KEYS: Final = ("notify",)
 NOTIFY_MODES: Final = ("bell", "osc9", "osc777", "off")
 HOOK_KEYS: Final = ("timeout", *EVENT_KINDS, "*")
 SSH_KEYS: Final = ("config", "keepalive", "keepalive_count", "connect_timeout", "max_connects")
-HOST_KEYS: Final = ("ssh",)
+HOST_KEYS: Final = ("ssh", "max_sessions")
+MAX_SESSIONS: Final = 500  # a host listing more is shown cut to this many, and says so
 # The keys an [agents.NAME] table may set: AgentProfile's fields (fleet.core.models).
 AGENT_KEYS: Final = PROFILE_KEYS
 
@@ -60,6 +61,9 @@ class HostConfig:
     name: str
     ssh: str  # validated: parse_target(ssh) does not raise
     line: int  # where [hosts.NAME] is defined; 0 if unknown
+    # At most this many of its sessions are followed: a host (or whatever answers for it)
+    # that lists more cannot grow fleet's memory, store and grid without bound.
+    max_sessions: int = MAX_SESSIONS
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,16 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncssh
 
 from ..errors import HostError, HostSetupError, HostUnreachable, RemoteError
 from ..ssh import HostLink
 from ..textsafe import said
+from . import untrusted
 from .bundle import Bundle, bundle
 from .hostside import protocol
 from .hostside.protocol import MAX_ANSWER
@@ -30,11 +31,14 @@ from .probe import HostProbe, HostReport, parse_probe, probe_script
 from .untrusted import LineSplitter, decode_line
 
 log = logging.getLogger("fleet.remote")
+T = TypeVar("T")
 
 CALL_TIMEOUT = 120.0
 CHANNEL_ATTEMPTS = 6
 MAX_STDERR = 64 * 1024  # only its last line is ever shown
 READ_CHUNK = 256 * 1024
+INLINE_LINE = 64 * 1024
+"""Stream lines longer than this are decoded and parsed on a thread, off the event loop."""
 CALL_ATTEMPTS = 2
 
 
@@ -291,10 +295,30 @@ class HelperClient:
         if serve is not None:
             await serve.close()
 
+    def _read_line(
+        self, op: str, line: bytes, parse: Callable[[dict[str, Any]], Any] | None
+    ) -> Any:
+        """One stream line as an event (parsed, when `parse`), or None when it is malformed
+        (logged); a line saying the stream itself failed raises that error."""
+        event = decode_line(line)
+        if event is None:
+            log.error("%s: ignored a malformed %s line", self.host, op)
+            return None
+        failed = untrusted.stream_failure(event)
+        if failed is not None:
+            raise helper_error(self.host, failed)
+        return parse(event) if parse is not None else event
+
     async def stream(
-        self, op: str, args: dict[str, Any] | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
-        """A long-lived call: yields events until the helper ends or the caller stops."""
+        self,
+        op: str,
+        args: dict[str, Any] | None = None,
+        parse: Callable[[dict[str, Any]], T | None] | None = None,
+    ) -> AsyncIterator[Any]:
+        """A long-lived call: yields events until the helper ends or the caller stops; with
+        `parse`, what it makes of each (None: skip). A long line (a snapshot of a large
+        host) is decoded and parsed on a thread: one host must never stall the event loop
+        every other host and the person's keys share."""
         _spec(op, args, streaming=True)
         await self.ensure_installed()
         request = json.dumps({"op": op, "args": args or {}}) + "\n"
@@ -317,13 +341,12 @@ class HelperClient:
                     for line in lines.feed(chunk):
                         if not line.strip():
                             continue
-                        event = decode_line(line)
-                        if event is None:
-                            log.error("%s: ignored a malformed %s line", self.host, op)
-                            continue
-                        if event.get("type") == protocol.STREAM_FAILED:
-                            raise helper_error(self.host, event.get("error"))
-                        yield event
+                        if len(line) > INLINE_LINE:
+                            event = await asyncio.to_thread(self._read_line, op, line, parse)
+                        else:
+                            event = self._read_line(op, line, parse)
+                        if event is not None:
+                            yield event
                     if lines.dropped != dropped:
                         log.error("%s: ignored a %s line over %d bytes", self.host, op, lines.limit)
                 await process.wait()

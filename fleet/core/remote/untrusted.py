@@ -304,10 +304,20 @@ def _error_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
     return events.SessionError(**_journal(host, raw), message=message)
 
 
-def _snapshot_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+def _snapshot_event(
+    host: str, raw: Mapping[str, Any], max_sessions: int | None = None
+) -> events.WatchEvent:
     rows = raw.get("sessions")
     if not isinstance(rows, list):
         raise Malformed("a snapshot without a session list")
+    if max_sessions is not None and len(rows) > max_sessions:
+        log.error(
+            "%s: the host lists %d sessions: following the first %d (max_sessions)",
+            host,
+            len(rows),
+            max_sessions,
+        )
+        rows = rows[:max_sessions]
     # Malformed rows are dropped (logged); the rest go on.
     sessions = tuple(s for _, s in _valid_rows(host, rows))
     return events.Snapshot(host=host, seq=_seq(raw), sessions=sessions, gap=bool(raw.get("gap")))
@@ -379,17 +389,29 @@ _PARSERS: dict[str, Callable[[str, Mapping[str, Any]], events.WatchEvent]] = {
 """One parser per kind the protocol defines (tests check none is missing)."""
 
 
-def parse_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
-    """The typed event of one stream line; Malformed says what is wrong with it."""
+def parse_event(
+    host: str, raw: Mapping[str, Any], max_sessions: int | None = None
+) -> events.WatchEvent:
+    """The typed event of one stream line; Malformed says what is wrong with it. A snapshot
+    keeps at most `max_sessions` sessions."""
     kind = raw.get("type")
     if not isinstance(kind, str) or len(kind) > 40:
         raise Malformed("an event without a type")
+    if kind == protocol.SNAPSHOT:
+        return _snapshot_event(host, raw, max_sessions)
     parser = _PARSERS.get(kind)
     if parser is not None:
         return parser(host, raw)
     if raw.get("seq") is not None:  # a journal kind this fleet does not know: its cursor moves
         return events.OtherJournalEvent(**_journal(host, raw), name=said(kind, 40))
     raise Malformed(f"an event of unknown type {said(repr(kind), 40)}")
+
+
+def stream_failure(raw: Mapping[str, Any]) -> object | None:
+    """The error a stream line reports about the stream itself (its helper failed), if any."""
+    if raw.get("type") == protocol.STREAM_FAILED:
+        return raw.get("error")
+    return None
 
 
 def tail_chunk(host: str, raw: Mapping[str, Any]) -> bytes | None:
@@ -407,11 +429,13 @@ def tail_chunk(host: str, raw: Mapping[str, Any]) -> bytes | None:
     return b""
 
 
-def watch_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent | None:
+def watch_event(
+    host: str, raw: Mapping[str, Any], max_sessions: int | None = None
+) -> events.WatchEvent | None:
     """The typed event, or None (logged): a bad event is skipped, never applied, and the
     stream goes on."""
     try:
-        return parse_event(host, raw)
+        return parse_event(host, raw, max_sessions)
     except Malformed as exc:
         log.error("%s: dropped a malformed watch event: %s", host, exc)
         return None

@@ -123,7 +123,9 @@ class Store(Writes, Queries):
         assert writer is not None  # the loop either broke with one or raised
         make_private(path)
         log.debug("store %s open (schema %d)", path, SCHEMA_VERSION)
-        return cls(path, writer, reader, executor, output_keep)
+        store = cls(path, writer, reader, executor, output_keep)
+        store.archive_gone()  # sessions gone for long leave the grid (fleet log still has them)
+        return store
 
     async def close(self) -> None:
         """Commit everything enqueued, then close; a write that failed is raised here."""

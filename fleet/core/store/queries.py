@@ -47,8 +47,17 @@ class Queries:
             log.warning("store %s read failed: %s", self.path, exc)
             raise translate(self.path, exc) from None
 
+    async def archived(self) -> list[CachedSession]:
+        """Sessions gone from their hosts long ago (see Writes.archive_gone), oldest first."""
+        rows = await self._fetch(
+            "SELECT archived_sessions.*, outputs.cursor AS cursor FROM archived_sessions "
+            "LEFT JOIN outputs ON outputs.host = archived_sessions.host "
+            "AND outputs.session = archived_sessions.id ORDER BY archived_sessions.created"
+        )
+        return [cached_session(row) for row in rows]
+
     async def sessions(self, host: str | None = None) -> list[CachedSession]:
-        """Every stored session (gone ones too), sorted by host, then creation time."""
+        """Every stored session (gone ones too, until archived), by host, then creation."""
         where, params = ("WHERE sessions.host = ?", (host,)) if host is not None else ("", ())
         rows = await self._fetch(
             f"{SELECT_SESSIONS} {where} ORDER BY sessions.host, sessions.created, sessions.id",

@@ -118,9 +118,16 @@ def _v2(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE sessions ADD COLUMN approved INTEGER NOT NULL DEFAULT 0")
 
 
+def _v3(db: sqlite3.Connection) -> None:
+    """Sessions gone from their host for long move out of the hot table (the grid, `fleet
+    ls`) into an archive that `fleet log` still reads; their audit, decisions and output stay."""
+    db.execute("CREATE TABLE archived_sessions AS SELECT * FROM sessions WHERE 0")
+    db.execute("CREATE UNIQUE INDEX archived_sessions_by_id ON archived_sessions (host, id)")
+
+
 # Step N (1-based) takes a database at schema N-1 to schema N, inside one transaction.
 # Append only: never edit a step that has shipped.
-MIGRATIONS: list[Migration] = [_v1, _v2]
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

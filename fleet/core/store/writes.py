@@ -17,6 +17,7 @@ from .records import SELECT_SESSIONS, cached_session
 from .writer import Writer
 
 OUTPUT_KEEP_BYTES = 2 * 1024 * 1024  # of each session's output, the newest
+GONE_KEEP = 24 * 3600.0  # seconds a gone session stays in the grid before it is archived
 
 _SESSION_COLUMNS = (
     "host, id, name, agent, status, exit_code, branch, worktree, repo, base, task, created, "
@@ -92,6 +93,30 @@ class Writes:
 
     _writer: Writer
     output_keep: int
+
+    def archive_gone(self, older_than: float = GONE_KEEP) -> None:
+        """Move sessions gone from their host for `older_than` seconds into the archive: out
+        of the grid and `fleet ls`, still found by `fleet log` (their audit log, decisions and
+        output stay where they are). A session listed again comes back from there."""
+        cutoff = time.time() - older_than
+
+        def run(db: sqlite3.Connection) -> None:
+            old = "gone = 1 AND updated < ?"
+            # The archive's own columns: a later migration that adds one to sessions only.
+            cols = ", ".join(r[1] for r in db.execute("PRAGMA table_info(archived_sessions)"))
+            db.execute(
+                f"INSERT OR REPLACE INTO archived_sessions ({cols}) "
+                f"SELECT {cols} FROM sessions WHERE {old}",
+                (cutoff,),
+            )
+            db.execute(
+                "DELETE FROM screens WHERE (host, session) IN "
+                f"(SELECT host, id FROM sessions WHERE {old})",
+                (cutoff,),
+            )
+            db.execute(f"DELETE FROM sessions WHERE {old}", (cutoff,))
+
+        self._writer.enqueue("archive", "*", None, run)
 
     def reconcile_host(self, host: str, sessions: list[Session]) -> None:
         """The host's full list: upsert each, mark the host's others gone (never deleted)."""

@@ -235,7 +235,10 @@ class Base:
 
     async def find_cached(self, ref: str) -> Session:
         """A session from the store alone (no network): HOST/NAME, HOST/ID or an id prefix."""
-        cached = [c.session for c in await self.require_store().sessions()]
+        store = self.require_store()
+        hot = [c.session for c in await store.sessions()]
+        keys = {(s.host, s.id) for s in hot}
+        cached = hot + [c.session for c in await store.archived() if c.state.key not in keys]
         if "/" in ref:
             host, _, key = ref.partition("/")
             matches = [s for s in cached if s.host == host and key in (s.name, s.id)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -10,6 +12,11 @@ from ..errors import HostError, HostUnreachable
 from ..models import Session
 from ..remote import untrusted
 from .base import Base
+
+log = logging.getLogger("fleet.supervisor")
+
+FAIR_SHARE = 200
+"""Events of one host handled before the others (and the person's keys) get the loop."""
 
 
 class Watching(Base):
@@ -32,17 +39,41 @@ class Watching(Base):
         helper = self.helper(host)
         known = dict(screens or {})
         offsets = dict(output) if output is not None else None
+        limit = self.config.hosts[host].max_sessions if host in self.config.hosts else 0
+
+        def parse(raw: dict[str, Any]) -> events.WatchEvent | None:
+            return untrusted.watch_event(host, raw, max_sessions=limit or None)
+
         while True:
             try:
                 args: dict[str, Any] = {"since": since, "screens": known}
                 if offsets is not None:
                     args["output"] = offsets
-                async for raw in helper.stream("watch", args):
-                    event = untrusted.watch_event(host, raw)
+                snapshots = handled = 0
+                followed: set[str] = set()  # session ids this stream follows (max_sessions)
+                async for event in helper.stream("watch", args, parse=parse):
+                    handled += 1
+                    if handled % FAIR_SHARE == 0:
+                        await asyncio.sleep(0)  # a host flooding events waits its turn
                     match event:
-                        case None:
-                            continue  # logged; a bad event is never applied
-                        case events.JournalEvent() | events.Snapshot() | events.Hello():
+                        case events.Snapshot() if snapshots:
+                            log.error("%s: ignored a second snapshot in one stream", host)
+                            continue
+                        case events.Snapshot():
+                            snapshots += 1
+                            since = event.seq
+                            followed = {s.id for s in event.sessions}
+                        case events.SessionCreated() if (
+                            limit and event.session not in followed and len(followed) >= limit
+                        ):
+                            log.error(
+                                "%s: over %d sessions: not following %s", host, limit, event.session
+                            )
+                            continue
+                        case events.SessionCreated():
+                            followed.add(event.session)
+                            since = event.seq
+                        case events.JournalEvent() | events.Hello():
                             since = event.seq
                         case events.ScreenChanged():
                             known[event.session] = event.digest
