@@ -77,8 +77,9 @@ class AgentProfile:
     session_id: str | None = field(default=None, metadata=_holds(ProfileValue.SESSION_ID))
     resume_session: str | None = field(default=None, metadata=_holds(ProfileValue.TEMPLATE))
     # A wrapper the agent runs inside on its host (bwrap, podman, docker ...): shell words
-    # with {worktree}, {gitdir}, {commondir}, {branch}, {repo}, {home}, {session} placeholders,
-    # the agent's own command appended after them. See fleet.core.sandbox.
+    # with {worktree}, {gitdir}, {commondir}, {repogit}, {branch}, {repo}, {home}, {session}
+    # placeholders (and more), the agent's own command appended after them. See
+    # fleet.core.remote.hostside.sandbox.
     sandbox: str | None = field(default=None, metadata=_holds(ProfileValue.WRAPPER))
     # How to ask the installed CLI its version on a host (`fleet agents`), and the version
     # these patterns were last checked against: a newer one may have moved its screens.

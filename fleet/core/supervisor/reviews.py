@@ -198,6 +198,9 @@ class Reviews(Base):
         user, host, port = parse_target(self.config.hosts[session.host].ssh)
         ssh_config = self.config.ssh.config_file
         async with self._recorded(session, "land", {"into": into}):
+            # A sandboxed session's branch lives in its own repository on the host: the host
+            # copies it (hashing every object again) into the repository the fetch reads.
+            await self.helper(session.host).call("land", {"session": session.id})
             got = await asyncio.to_thread(review.land, into, session, user, host, port, ssh_config)
         return results.Landed(session, **got)
 

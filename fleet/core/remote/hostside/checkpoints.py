@@ -3,8 +3,11 @@
 A checkpoint is a commit whose tree is the worktree's files as they were (tracked edits and
 untracked files; ignored files are not part of it), whose parent is the worktree's HEAD at the
 time, made by "fleet", and kept under refs/fleet/checkpoints/<session id>/<n> (n = 1, 2, ...).
-Those refs live in the repository shared by every worktree, so `git gc` keeps them, and they
-outlive the tmux server, the watcher and fleet's own files.
+Those refs live in the session's repository (sessionrepo.py), so `git gc` keeps them, and they
+outlive the tmux server and the watcher: for a session without a sandbox, the person's
+repository (they outlive fleet's own files too); for a sandboxed one, its own repository in
+~/.fleet/sessions/<id>/repo, where the agent cannot write refs/fleet/ (taking one is a read of
+the agent's work: nothing enters the person's repository).
 
 Taking one never touches the agent: the tree is built in a temporary copy of the worktree's
 index (~/.fleet/tmp/), so the agent's index, its files, HEAD and its branch stay exactly as they
@@ -35,7 +38,7 @@ import tempfile
 import time
 from typing import Optional
 
-from . import gitops, layout, protocol
+from . import gitops, layout, protocol, sessionrepo
 from .layout import BASE, HelperError, check_id, read_json
 from .sessions import load_meta
 
@@ -53,7 +56,6 @@ IDENTITY = {
     "GIT_COMMITTER_NAME": "fleet",
     "GIT_COMMITTER_EMAIL": "fleet@localhost",
 }
-# Inherited variables that would point git somewhere other than the worktree we name.
 _GITLINK = "160000"
 _FORMAT = "%(refname)%00%(objectname)%00%(tree)%00%(committerdate:unix)%00%(contents)%1e"
 _CHANGES_RE = re.compile(r"^Fleet-Changes: (\d+) files? \+(\d+) -(\d+)$", re.M)
@@ -64,10 +66,8 @@ def _git(worktree: str, *args: str, env=None, input_bytes=None) -> bytes:
 
 
 def _worktree(meta: dict) -> str:
-    worktree = meta.get("worktree") or ""
-    if not os.path.isdir(worktree):
-        raise HelperError("not-found", "the worktree %s is gone" % worktree)
-    return worktree
+    """The session's worktree as a gitops.Repo: its recorded layout, its pointers checked."""
+    return sessionrepo.open_repo(meta)
 
 
 @contextlib.contextmanager

@@ -12,11 +12,12 @@ import errno
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
 
-from . import gitops, sandbox, tmux
+from . import gitops, sandbox, sessionrepo, tmux
 from .layout import (
     SESSIONS,
     WORKTREES,
@@ -52,9 +53,14 @@ def op_new(args: dict) -> dict:
         session_id = new_id()
     worktree = os.path.join(WORKTREES, name)
     branch = "fleet/" + name
-    gitops.add_worktree(repo, worktree, branch, base_sha)
     sdir = os.path.join(SESSIONS, session_id)
     os.makedirs(sdir, mode=0o700)
+    try:
+        # A sandboxed session gets a repository of its own (see sessionrepo.py).
+        git = sessionrepo.create(repo, worktree, branch, base_sha, session_id, wrapper is not None)
+    except BaseException:
+        shutil.rmtree(sdir, ignore_errors=True)
+        raise
     meta = {
         "id": session_id,
         "name": name,
@@ -76,6 +82,9 @@ def op_new(args: dict) -> dict:
         "stopped": False,
         "runs": 1,
         "sandbox": wrapper,
+        # Where its git state is, for every git call fleet makes for it: never read again
+        # from the pointer files in the agent's reach.
+        "git": git,
     }
     write_json(os.path.join(sdir, "meta.json"), meta)
     _launch(meta, command)
@@ -114,6 +123,8 @@ def op_resume(args: dict) -> dict:
         meta["rules"] = args["rules"]
     if "sandbox" in args:  # the profile as configured now: a sandbox added or removed applies
         meta["sandbox"] = _sandbox_words(args)
+    if meta.get("sandbox"):
+        meta["git"] = sessionrepo.make_private(meta)  # once: a sandbox needs its own repository
     meta["stopped"] = False
     meta["runs"] = int(meta.get("runs", 1)) + 1
     write_json(os.path.join(session_dir(session_id), "meta.json"), meta)

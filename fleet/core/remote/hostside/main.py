@@ -20,6 +20,7 @@ from . import (
     protocol,
     review,
     serve,
+    sessionrepo,
     sessions,
     steer,
     tail,
@@ -67,6 +68,7 @@ PLAIN = {
     "undo": review.op_undo,
     "decisions": review.op_decisions,
     "push": review.op_push,
+    "land": sessionrepo.op_land,
     "agent_versions": versions.op_agent_versions,
 }
 STREAMS = {

@@ -37,7 +37,7 @@ import shutil
 import subprocess
 import time
 
-from . import checkpoints, decisions, layout, reviewgit, sessions, steer, tmux
+from . import checkpoints, decisions, gitops, layout, reviewgit, sessionrepo, sessions, steer, tmux
 from .difftext import (
     diff_fingerprint,
     fingerprints,
@@ -53,7 +53,8 @@ from .reviewgit import decode, encode, git, index_diff, worktree_diff
 
 def _meta(args: dict) -> dict:
     meta = sessions.load_meta(check_id(args.get("session")))
-    checkpoints._worktree(meta)
+    # From here on, git for this session runs with its recorded layout (a gitops.Repo).
+    meta["worktree"] = checkpoints._worktree(meta)
     if not meta.get("base_sha"):
         raise HelperError("bad-request", "session %s has no base commit" % meta.get("name"))
     return meta
@@ -150,12 +151,27 @@ def op_approve(args: dict) -> dict:
             record["commit"] = reviewgit.commit(worktree, message)
         record = decisions.finish_record(meta, record)
         decisions.announce(meta, record, "approve")
+        if record["commit"]:
+            _land(meta, worktree, record)
     return {
         "decision": record["n"],
         "checkpoint": record["before"]["n"],
         "commit": record["commit"],
         "branch": meta["branch"],
     }
+
+
+def _land(meta: dict, worktree: str, record: dict) -> None:
+    """A commit fleet made reaches the person's repository (a sandboxed session's own
+    repository holds it until then: see sessionrepo.py)."""
+    try:
+        sessionrepo.land(meta, worktree, record["commit"])
+    except HelperError as e:
+        raise HelperError(
+            e.kind,
+            "decision %d committed %s on the session's branch, but %s"
+            % (record["n"], record["commit"][:12], e.message),
+        ) from None
 
 
 def _to_stage(meta: dict, args: dict, commit: bool) -> str:
@@ -281,6 +297,7 @@ def op_undo(args: dict) -> dict:
         if rec.get("commit") and rec.get("head"):
             ref = "refs/heads/" + meta["branch"]
             git(worktree, "update-ref", "-m", "fleet undo", ref, rec["head"], rec["commit"])
+            sessionrepo.unland(meta, rec["head"], rec["commit"])
         paths = list(rec.get("paths") or [])
         if paths:
             saved = os.path.join(root, "index") if rec.get("index_saved") else None
@@ -311,14 +328,22 @@ def op_decisions(args: dict) -> list:
 def op_push(args: dict) -> dict:
     meta = _meta(args)
     worktree, branch = meta["worktree"], meta["branch"]
-    remotes = decode(git(worktree, "remote").stdout).split()
+    # The push runs in the person's own repository, with its own remote settings, once the
+    # branch has landed there.
+    person = sessionrepo.shared(meta)
+    remotes = decode(git(person, "remote").stdout).split()
     if "origin" not in remotes:
         raise HelperError(
             "no-remote",
             "the repository %s has no remote named origin to push %s to" % (meta["repo"], branch),
         )
     ref = "refs/heads/%s" % branch
-    proc = git(worktree, "push", "--porcelain", "origin", "%s:%s" % (ref, ref), check=False)
+    with layout.session_lock(meta["id"], "review"):
+        sessionrepo.land(meta, worktree, sessionrepo.tip(worktree, ref))
+    spec = "%s:%s" % (ref, ref)
+    proc = gitops.run(
+        person, "push", "--porcelain", "origin", spec, check=False, timeout=300, transport=True
+    )
     if proc.returncode != 0:
         err = decode(proc.stderr).strip().splitlines()
         raise HelperError("push", "git push origin %s failed: %s" % (branch, " ".join(err[-3:])))
@@ -332,7 +357,7 @@ def op_push(args: dict) -> dict:
     try:
         pr = subprocess.run(
             [gh, "pr", "create", "--head", branch, "--title", title or branch, "--body", body],
-            cwd=worktree,
+            cwd=meta["repo"],  # gh runs git where it starts: the main checkout, not the agent's
             capture_output=True,
             stdin=subprocess.DEVNULL,
             timeout=120,

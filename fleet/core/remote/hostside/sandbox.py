@@ -2,14 +2,19 @@
 
 The profile gives shell words (split by the client, checked by both sides with check_words);
 each placeholder is replaced inside its word by a plain string substitution, so a path with
-spaces or quotes stays one argument and nothing is ever read by a shell:
+spaces or quotes stays one argument and nothing is ever read by a shell. A sandboxed session
+works in a repository of its own (sessionrepo.py: its objects, its branch, its worktree's git
+dir), and the values come from fleet's record of it, never from files the agent can write:
 
     {worktree}   the session's worktree (the only tree the agent should write)
-    {gitdir}     the worktree's own git directory (<repo>/.git/worktrees/<name>: HEAD, index)
-    {commondir}  the repository's git directory (<repo>/.git: objects, refs)
-    {branch}     the session's branch, fleet/<name>
-    {refdir}     the directory holding the branch's ref (<commondir>/refs/heads/fleet)
+    {gitdir}     the worktree's git directory (HEAD, index; its `commondir` and `gitdir`
+                 pointer files must stay read-only)
+    {commondir}  the session's own repository (~/.fleet/sessions/<id>/repo: objects, refs)
+    {refdir}     the directory holding the session's branch (<commondir>/refs/heads/fleet)
     {logdir}     the directory holding the branch's reflog (<commondir>/logs/refs/heads/fleet)
+    {repogit}    the main checkout's git directory (<repo>/.git), whose objects and config the
+                 session's repository borrows: read-only
+    {branch}     the session's branch, fleet/<name>
     {repo}       the repository's main checkout
     {home}       the host user's home
     {session}    the session id
@@ -30,6 +35,7 @@ PLACEHOLDERS = (
     "branch",
     "refdir",
     "logdir",
+    "repogit",
     "repo",
     "home",
     "session",
@@ -60,38 +66,23 @@ def expand(words: list, values: dict) -> list:
     return [_PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], word) for word in words]
 
 
-def git_dirs(worktree: str) -> tuple:
-    """(gitdir, commondir) of a linked worktree, read from its `.git` file as git does."""
-    with open(os.path.join(worktree, ".git"), encoding="utf-8") as f:
-        line = f.read().strip()
-    if not line.startswith("gitdir:"):
-        raise ValueError("%s/.git is not a linked worktree's gitdir file" % worktree)
-    gitdir = line[len("gitdir:") :].strip()
-    if not os.path.isabs(gitdir):
-        gitdir = os.path.join(worktree, gitdir)
-    gitdir = os.path.realpath(gitdir)
-    try:
-        with open(os.path.join(gitdir, "commondir"), encoding="utf-8") as f:
-            common = f.read().strip()
-    except OSError:
-        common = os.path.join(gitdir, "..", "..")
-    if not os.path.isabs(common):
-        common = os.path.join(gitdir, common)
-    return gitdir, os.path.realpath(common)
-
-
 def values_for(meta: dict) -> dict:
-    """The placeholder values for a session, from its meta.json."""
-    gitdir, commondir = git_dirs(meta["worktree"])
+    """The placeholder values for a session, from its meta.json (a sandboxed session's layout
+    record is always a private repository's: see sessions.op_new and op_resume)."""
+    record = meta.get("git")
+    if not isinstance(record, dict) or record.get("layout") != "private":
+        raise ValueError("session %s has no repository of its own to sandbox" % meta.get("id"))
+    commondir = record["commondir"]
     branch = meta["branch"]
     parent = os.path.dirname(branch)  # "fleet" for fleet/<name>
     return {
         "worktree": meta["worktree"],
-        "gitdir": gitdir,
+        "gitdir": record["gitdir"],
         "commondir": commondir,
         "branch": branch,
         "refdir": os.path.join(commondir, "refs", "heads", parent),
         "logdir": os.path.join(commondir, "logs", "refs", "heads", parent),
+        "repogit": record["shared"],
         "repo": meta["repo"],
         "home": os.path.expanduser("~"),
         "session": meta["id"],

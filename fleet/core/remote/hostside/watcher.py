@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Optional
 
-from . import checkpoints, gitops, journal, protocol, screenfile, tmux, tmuxctl
+from . import checkpoints, gitops, journal, protocol, screenfile, sessionrepo, tmux, tmuxctl
 from .classify import classify
 from .decisions import DECIDED
 from .layout import (
@@ -30,6 +30,7 @@ from .layout import (
     WATCHER_INFO,
     WATCHER_LOCK,
     WATCHER_LOG,
+    HelperError,
     ensure_dirs,
     read_json,
     tmux_name,
@@ -95,6 +96,7 @@ class Tracked:
         self.rules = meta.get("rules") or {}
         self.agent_session_id = state.get("agent_session_id")
         self.state_dirty = False
+        self.git_refusal = ""  # why fleet runs no git for it, once said
 
     def state(self) -> dict:
         return {
@@ -320,9 +322,15 @@ class Watcher:
         t.diffstat_at = now
         t.diffstat_dirty = t.diffstat_urgent = False
         try:
-            stat = gitops.diffstat(meta["worktree"], meta.get("base_sha") or "HEAD")
+            stat = gitops.diffstat(sessionrepo.open_repo(meta), meta.get("base_sha") or "HEAD")
+        except HelperError as e:
+            if e.kind == "tampered" and e.message != t.git_refusal:
+                t.git_refusal = e.message  # said once, not at every refresh
+                self.writer.append(protocol.error(t.id, e.message))
+            return False
         except Exception:
             return False
+        t.git_refusal = ""
         if stat == t.diffstat:
             return False
         t.diffstat = stat
