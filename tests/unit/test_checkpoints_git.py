@@ -35,7 +35,7 @@ def meta(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     base = git(repo, "rev-parse", "HEAD").strip()
     worktree = tmp_path / "wt"
     git(repo, "worktree", "add", "-q", "-b", "fleet/x", str(worktree), base)
-    return {"id": SID, "name": "x", "worktree": str(worktree), "base_sha": base}
+    return {"id": SID, "name": "x", "worktree": str(worktree), "base_sha": base, "repo": str(repo)}
 
 
 def state(wt: Path) -> tuple[str, str, str]:

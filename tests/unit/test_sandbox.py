@@ -80,24 +80,39 @@ def test_expansion_keeps_each_value_inside_its_word() -> None:
     assert out == ["bwrap", "--bind", HOSTILE, HOSTILE, "--setenv", "B", "b=fleet/x", "--"]
 
 
-def test_git_dirs_follow_the_worktree_gitfile(tmp_path: Path) -> None:
-    common = tmp_path / "repo" / ".git"
-    gitdir = common / "worktrees" / "w"
-    gitdir.mkdir(parents=True)
-    (gitdir / "commondir").write_text("../..\n")
+def test_values_come_from_the_sessions_record_not_its_pointer_files(tmp_path: Path) -> None:
+    own = tmp_path / "sessions" / "abcdefgh" / "repo"
+    gitdir = own / "worktrees" / "w"
     worktree = tmp_path / "wt"
+    record = {
+        "layout": "private",
+        "gitdir": str(gitdir),
+        "commondir": str(own),
+        "shared": str(tmp_path / "repo" / ".git"),
+        "pointers": {},
+    }
+    meta = {
+        "id": "abcdefgh",
+        "worktree": str(worktree),
+        "branch": "fleet/w",
+        "repo": str(tmp_path / "repo"),
+        "git": record,
+    }
     worktree.mkdir()
-    (worktree / ".git").write_text(f"gitdir: {gitdir}\n")
-    meta = {"worktree": str(worktree), "branch": "fleet/w", "repo": str(tmp_path / "repo")}
-    values = sandbox.values_for({**meta, "id": "abcdefgh"})
-    assert values["gitdir"] == str(gitdir) and values["commondir"] == str(common)
-    assert values["refdir"] == str(common / "refs" / "heads" / "fleet")
-    assert values["logdir"] == str(common / "logs" / "refs" / "heads" / "fleet")
+    # Whatever the worktree's .git file says, the values are the record's.
+    (worktree / ".git").write_text(f"gitdir: {tmp_path / 'elsewhere'}\n")
+    values = sandbox.values_for(meta)
+    assert values["gitdir"] == str(gitdir) and values["commondir"] == str(own)
+    assert values["repogit"] == str(tmp_path / "repo" / ".git")
+    assert values["refdir"] == str(own / "refs" / "heads" / "fleet")
+    assert values["logdir"] == str(own / "logs" / "refs" / "heads" / "fleet")
     sandbox.prepare(values)
     assert Path(values["refdir"]).is_dir() and Path(values["logdir"]).is_dir()
-    (worktree / ".git").write_text("not a gitfile\n")
-    with pytest.raises(ValueError, match="linked worktree"):
-        sandbox.git_dirs(str(worktree))
+    # A session still in the person's repository has nothing of its own to bind writable.
+    with pytest.raises(ValueError, match="no repository of its own"):
+        sandbox.values_for({**meta, "git": {**record, "layout": "shared"}})
+    with pytest.raises(ValueError, match="no repository of its own"):
+        sandbox.values_for({k: v for k, v in meta.items() if k != "git"})
 
 
 # -- the examples ----------------------------------------------------------------------------
@@ -150,9 +165,14 @@ def test_bubblewrap_example_writes_only_the_worktree_and_its_branch() -> None:
         "{home}/.claude",
         "{home}/.claude.json",
     }
-    # The worktree's .git file is re-bound read-only on top of the writable worktree.
-    i = words.index("{worktree}/.git")
-    assert words[i - 1] == "--ro-bind" and i > words.index("{worktree}")
+    # The git pointers are re-bound read-only on top of the writable worktree and git dir.
+    for pointer, within in (
+        ("{worktree}/.git", "{worktree}"),
+        ("{gitdir}/commondir", "{gitdir}"),
+        ("{gitdir}/gitdir", "{gitdir}"),
+    ):
+        i = words.index(pointer)
+        assert words[i - 1] == "--ro-bind" and i > words.index(within), pointer
     for private in ("/tmp", "/run"):
         assert words[words.index(private) - 1] == "--tmpfs"
     assert "--unshare-pid" in words and "TMUX" in words
