@@ -23,7 +23,7 @@ import pytest
 
 from tests.integration.conftest import skip_or_fail
 from tests.integration.fleetrun import FleetCLI, git_in, wait_for
-from tests.integration.hosts import LoopbackFleet, LoopbackHost
+from tests.integration.hosts import APP_PY, LoopbackFleet, LoopbackHost
 
 AGENT_TMP = Path("/tmp/agent-tmp")  # the probe writes it: in the sandbox, a private /tmp
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sandbox" / "bubblewrap.toml"
@@ -83,7 +83,7 @@ REFUSED = ("home", "repo", "git-config", "move-main", "tag", "gitfile", "tmux")
 ATTACK = textwrap.dedent(
     """\
     import json, os, subprocess, sys, zlib
-    repo = sys.argv[1]
+    mode, repo = sys.argv[1], sys.argv[2]
     home = os.path.expanduser("~")
     marker = os.path.join(home, "ran-outside")
     report = {}
@@ -137,18 +137,29 @@ ATTACK = textwrap.dedent(
               "[core]\\n\\trepositoryformatversion = 0\\n" + config)
         write(os.path.join(gitdir, "commondir"), fake + "\\n")
 
-    def forge_main():
-        # Overwrite the loose object of main's notes.txt: git does not hash what it reads.
-        oid = git("rev-parse", "main:notes.txt")
-        path = os.path.join(repo, ".git", "objects", oid[:2], oid[2:])
-        data = b"forged by the agent\\n"
-        os.chmod(path, 0o644)
-        with open(path, "wb") as f:
-            f.write(zlib.compress(b"blob %d\\0" % len(data) + data))
+    def forge(objects, name):
+        # Overwrite the loose object of main's NAME: git does not hash what it reads.
+        def go():
+            oid = git("rev-parse", "main:" + name)
+            path = os.path.join(objects, oid[:2], oid[2:])
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if os.path.exists(path):
+                os.chmod(path, 0o644)
+            data = b"forged by the agent\\n"
+            with open(path, "wb") as f:
+                f.write(zlib.compress(b"blob %d\\0" % len(data) + data))
+        return go
 
-    attempt("config-worktree", lambda: write(os.path.join(gitdir, "config.worktree"), config))
-    attempt("attributes", lambda: write(".gitattributes", "* filter=evil diff=evil merge=evil\\n"))
-    attempt("forge-main", forge_main)
+    if mode == "programs":
+        attempt("config-worktree",
+                lambda: write(os.path.join(gitdir, "config.worktree"), config))
+        attempt("attributes",
+                lambda: write(".gitattributes", "* filter=evil diff=evil merge=evil\\n"))
+    else:
+        # The person's object store, by its path; and the one this agent's git writes.
+        attempt("forge-main", forge(os.path.join(repo, ".git", "objects"), "notes.txt"))
+        attempt("forge-own", forge(git("rev-parse", "--path-format=absolute", "--git-path",
+                                       "objects"), "app.py"))
     # Work for the person to review: a commit, and two hunks in notes.txt.
     attempt("commit", lambda: (write("agent-commit.txt", "committed by the agent\\n"),
                                git("add", "agent-commit.txt"),
@@ -158,7 +169,8 @@ ATTACK = textwrap.dedent(
     notes = open("notes.txt").read().splitlines(True)
     notes[2], notes[29] = "line 3, by the agent\\n", "line 30, by the agent\\n"
     write("notes.txt", "".join(notes))
-    attempt("commondir", redirect_commondir)
+    if mode == "programs":
+        attempt("commondir", redirect_commondir)
     with open("sandbox-report.json", "w") as f:
         json.dump(report, f)
     print("probe done", flush=True)
@@ -203,7 +215,8 @@ def fleet(fresh_hosts: LoopbackFleet) -> Iterator[FleetCLI]:
     attack = h.home / "attack.py"
     attack.write_text(ATTACK)
     os.chown(attack, h.uid, h.gid)
-    hostile = f"python3 {attack} {{task}}"
+    hostile = f"python3 {attack} programs {{task}}"
+    forger = f"python3 {attack} objects {{task}}"
     extra = (
         f"\n[agents.probe]\ncommand = {json.dumps(command)}\nidle = ['probe done']\n"
         f"waiting = ['never']\n"
@@ -213,6 +226,8 @@ def fleet(fresh_hosts: LoopbackFleet) -> Iterator[FleetCLI]:
         f"waiting = ['never']\nsandbox = {json.dumps(example_sandbox())}\n"
         f"\n[agents.leaky]\ncommand = {json.dumps(hostile)}\nidle = ['probe done']\n"
         f"waiting = ['never']\nsandbox = {json.dumps(LEAKY_SANDBOX)}\n"
+        f"\n[agents.forger]\ncommand = {json.dumps(forger)}\nidle = ['probe done']\n"
+        f"waiting = ['never']\nsandbox = {json.dumps(example_sandbox())}\n"
     )
     AGENT_TMP.unlink(missing_ok=True)
     yield FleetCLI(fresh_hosts, extra_toml=extra)
@@ -369,10 +384,9 @@ def test_an_agent_in_the_example_sandbox_makes_fleets_git_run_nothing_and_main_s
     fleet: FleetCLI, tmp_path: Path
 ) -> None:
     """The agent tries every way in: a commondir of its own, config.worktree, core.hooksPath,
-    filters, textconv, external diff, merge drivers, signing, and overwriting a loose object of
-    main. Then the person uses fleet on it (the watcher's diff stat with no action, diff,
-    approve, reject, checkpoint, approve-all with a commit, push, land): nothing the agent
-    named runs, and main reads the same."""
+    filters, textconv, external diff, merge drivers, signing. Then the person uses fleet on it
+    (the watcher's diff stat with no action, diff, approve, reject, checkpoint, approve-all with
+    a commit, push, land): nothing the agent named runs, and main reads the same."""
     lf = fleet.lf
     h = lf["alpha"]
     hostile_repo(lf, h)
@@ -386,8 +400,10 @@ def test_an_agent_in_the_example_sandbox_makes_fleets_git_run_nothing_and_main_s
     # The watcher's own diff stat, with nobody doing anything, sees the agent's work.
     state = h.home / ".fleet" / "sessions" / sid / "state.json"
     wait_for(
-        lambda: ran_outside(h)
-        or (state.exists() and json.loads(state.read_text()).get("diffstat", {}).get("files")),
+        lambda: (
+            ran_outside(h)
+            or (state.exists() and json.loads(state.read_text()).get("diffstat", {}).get("files"))
+        ),
         what="the watcher's diff stat of the agent's work",
     )
     assert ran_outside(h) == "", "the watcher's git ran the agent's program outside the sandbox"
@@ -410,7 +426,6 @@ def test_an_agent_in_the_example_sandbox_makes_fleets_git_run_nothing_and_main_s
     assert ran_outside(h) == "", "fleet's git ran the agent's program outside the sandbox"
     # What the sandbox refused; what it let through is inert.
     assert got["commondir"].startswith("refused"), got
-    assert got["forge-main"].startswith("refused"), got
     assert got["commit"] == "done" and got["attributes"] == "done", got
     assert main_state(lf, h) == before
     # The approved work landed, the agent's commit under fleet's, every object whole.
@@ -463,3 +478,44 @@ def test_fleet_refuses_a_session_whose_git_pointers_were_changed(fleet: FleetCLI
     fleet.ok("ls")
     assert ran_outside(h) == "", "fleet's git ran the agent's program outside the sandbox"
     assert main_state(lf, h) == before
+
+
+def test_an_agent_in_the_example_sandbox_cannot_change_what_main_contains(
+    fleet: FleetCLI, tmp_path: Path
+) -> None:
+    """The agent overwrites the loose object of a file on main, in the person's object store
+    and in the one its own git writes. main reads the same (its SHA would not have told), also
+    after its work is approved, committed, landed and pushed."""
+    lf = fleet.lf
+    h = lf["alpha"]
+    hostile_repo(lf, h)
+    before = main_state(lf, h)
+    repo = str(h.repo)
+    fleet.ok("new", "alpha", "--repo", repo, "--agent", "forger", "--name", "fg", repo)
+    got = report(fleet, h, "fg")
+    fleet.wait_status("alpha/fg", "exited")
+    assert main_state(lf, h) == before, got
+    assert got["forge-main"].startswith("refused"), got
+    assert got["forge-own"] == "done" and got["commit"] == "done", got  # its own store only
+    ref = "alpha/fg"
+    seen = fleet.ok("diff", ref, "--json").json()
+    # Its own store's forged app.py is not a change: git compares names, not contents.
+    assert sorted(f["path"] for f in seen["files"]) == [
+        "agent-commit.txt",
+        "notes.txt",
+        "sandbox-report.json",
+    ]
+    notes = [x["number"] for f in seen["files"] if f["path"] == "notes.txt" for x in f["hunks"]]
+    fleet.ok("approve", ref, "--hunk", str(notes[0]), "-m", "take line 3")
+    fleet.ok("push", ref)
+    local = tmp_path / "local"
+    subprocess.run(["git", "init", "-q", str(local)], check=True)
+    fleet.ok("land", ref, "--into", str(local))
+    assert main_state(lf, h) == before
+    # What landed holds main's files as they are, not as the agent's store had them.
+    log = git_in(lf, "alpha", h.repo, "log", "--format=%s", "-n", "2", "fleet/fg")
+    assert log.split("\n")[:2] == ["take line 3", "agent commit"]
+    assert git_in(lf, "alpha", h.repo, "show", "fleet/fg:app.py") == APP_PY
+    origin = h.home / "origin.git"
+    assert git_in(lf, "alpha", origin, "show", "fleet/fg:app.py") == APP_PY
+    assert git_in(lf, "alpha", origin, "fsck", "--no-progress").strip() == ""
