@@ -226,7 +226,7 @@ def test_trust_creates_a_private_known_hosts_file(fleet: FleetCLI) -> None:
 
 def test_trust_of_an_unknown_host_is_a_clear_error(fleet: FleetCLI) -> None:
     r = fleet("trust", "nosuch", "--yes")
-    assert r.code == 1 and "unknown host 'nosuch'" in r.err and "alpha" in r.err, r
+    assert r.code == 2 and "unknown host 'nosuch'" in r.err and "alpha" in r.err, r
     assert "Traceback" not in r.err
 
 
