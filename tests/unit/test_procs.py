@@ -37,7 +37,8 @@ def test_a_child_and_its_child_are_descendants_and_gone_when_reaped() -> None:
             while time.monotonic() < deadline:
                 below = procs.descendants(os.getpid())
                 grandchildren = [pid for pid in below if procs.parent(pid) == child.pid]
-                if grandchildren:
+                # forked but not yet exec'd still reads as the shell
+                if grandchildren and procs.cmdline(grandchildren[0]) == ["sleep", "30"]:
                     break
                 time.sleep(0.01)
             assert child.pid in below and grandchildren
