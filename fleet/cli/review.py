@@ -11,7 +11,7 @@ from fleet.cli.registry import Commands, session_argument
 from fleet.core import review
 from fleet.core.supervisor import Supervisor
 from fleet.core.textsafe import inert
-from fleet.presentation import numbered
+from fleet.presentation import numbered, plural
 
 commands = Commands()
 
@@ -19,8 +19,21 @@ commands = Commands()
 def _diff_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("session")
     p.add_argument("--stat", action="store_true", help="files and hunk numbers only")
-    p.add_argument(
-        "--since-review", action="store_true", help="only changes since the last decision"
+    views = p.add_mutually_exclusive_group()
+    views.add_argument(
+        "--since-review",
+        dest="view",
+        action="store_const",
+        const="since",
+        default="review",
+        help="what changed since the last decision (read-only)",
+    )
+    views.add_argument(
+        "--all",
+        dest="view",
+        action="store_const",
+        const="all",
+        help="the whole branch against the session's base (read-only)",
     )
     p.add_argument("--json", action="store_true", help="files, hunks and the fingerprint as JSON")
 
@@ -40,23 +53,24 @@ def _shown(d: review.Diff) -> str:
 
 @commands.supervised(
     "diff",
-    "show a session's changes against its base, untracked files included, hunks numbered",
+    "show what is new to review in a session (since its last approved commit), hunks numbered",
     _diff_arguments,
-    epilog="Hunks are numbered 1..N across files; approve or reject them by number. The "
-    "fingerprint printed last names exactly this diff: pass it as --expect so a decision "
-    "is refused if the agent changed those lines since. --since-review shows only what "
-    "changed after your last approve/reject (its hunk numbers are not for decisions).",
+    epilog="By default the review: the worktree (untracked files included) against the last "
+    "commit fleet made on the session's branch when you approved all, or its base before "
+    "that; hunks are numbered 1..N across files: approve or reject them by number. "
+    "--since-review shows what changed after your last decision, --all the whole branch "
+    "against its base; both are read-only (their hunk numbers are not for decisions). The "
+    "fingerprint printed last (on stderr) names exactly the diff shown: pass it as --expect "
+    "and a decision is refused if the agent or another decision changed those lines since.",
 )
 async def diff(sup: Supervisor, args: argparse.Namespace) -> int:
-    session, d = await sup.diff(args.session, since_review=args.since_review)
+    session, d = await sup.diff(args.session, args.view)
     if args.json:
         print_json(d.to_json() | {"session": session.ref})
         return 0
-    since = d.extra.get("since")
-    if args.since_review and not since:
-        note(f"no decision on {session.ref} yet: this is the whole diff")
+    note(f"{session.ref}: {_view_line(d)}")
     if not d.files:
-        say(f"no changes in {session.ref}" + (" since the last review" if since else ""))
+        say(f"no changes in {session.ref} ({review.VIEW_NAMES[d.view]} view)")
         return 0
     if args.stat:
         say(review.printable(d.stat()))
@@ -64,8 +78,25 @@ async def diff(sup: Supervisor, args: argparse.Namespace) -> int:
         sys.stdout.write(review.colorize(_shown(d)))
     else:
         sys.stdout.write(inert(review.printable(_shown(d))))
-    note(f"fingerprint {d.fingerprint[:16]}")
+    if d.view == "review":
+        note(f"fingerprint {d.fingerprint[:16]} (to decide on exactly this diff: --expect)")
     return 0
+
+
+def _view_line(d: review.Diff) -> str:
+    """Which view the diff shows, in words (the first line of `fleet diff`)."""
+    if d.view == "review":
+        committed = d.extra.get("committed")
+        rejected = sum(int(r.get("hunks", 0)) for r in d.extra.get("rejected", []))
+        start = f"since the approved commit {committed[:12]}" if committed else "against its base"
+        gone = f"; {plural(rejected, 'hunk')} rejected (reverted) so far" if rejected else ""
+        return f"the review: what is new {start}{gone}"
+    if d.view == "since":
+        last = d.extra.get("since") or {}
+        if not last:
+            return "no decision yet: this is the whole review (read-only here)"
+        return f"what changed since decision {last.get('decision')} (read-only)"
+    return "the whole branch against its base (read-only)"
 
 
 def _stale(exc: review.StaleReview) -> int:

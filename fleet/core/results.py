@@ -131,3 +131,14 @@ class Screen(_Json):
     session: Session
     text: str  # the pane as the host captured it: NOT inert (faces make it so)
     live: bool  # captured from the live pane (else the last screen the host kept)
+
+
+@dataclass(frozen=True)
+class DiffAnswer:
+    """A diff as the helper gave it, checked: fleet.core.review.parse makes it a Diff."""
+
+    text: str  # NOT inert: the exact diff (faces make what they show of it inert)
+    base: str
+    approved: tuple[str, ...]  # fingerprints of the hunks staged
+    review: int  # the session's review version
+    extra: dict[str, Any]  # since, branch, committed, rejected

@@ -118,6 +118,7 @@ class Diff:
     files: tuple[FileDiff, ...] = ()
     fingerprint: str = ""
     review: int = 0  # the host's review version when it was made (see hostside/decisions.py)
+    view: str = "review"  # which of VIEWS it shows
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -167,6 +168,7 @@ class Diff:
             "base": self.base,
             "fingerprint": self.fingerprint,
             "review": self.review,
+            "view": self.view,
             "added": self.added,
             "removed": self.removed,
             "files": [f.to_json() for f in self.files],
@@ -216,13 +218,22 @@ def _whole_header(status: str, binary: bool, old_mode: str, new_mode: str) -> st
     return f"empty file {status}" if status in ("added", "deleted") else status
 
 
+VIEWS = ("review", "since", "all")
+"""The views of a session's diff: `review` (the default, what decisions are taken on): what is
+new since the last approved commit on its branch; `since`: what changed after the last
+decision; `all`: the whole branch against the session's base."""
+VIEW_NAMES = {"review": "review", "since": "since-the-last-decision", "all": "whole-branch"}
+
+
 def fingerprint(text: str, approved: Iterable[str], review: int) -> str:
     """What names a diff as shown: its text, its approved hunks and its review version."""
     parts = [hostside.diff_fingerprint(text), *sorted(approved), f"review {review}"]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def parse(text: str, base: str = "", approved: Iterable[str] = (), review: int = 0) -> Diff:
+def parse(
+    text: str, base: str = "", approved: Iterable[str] = (), review: int = 0, view: str = "review"
+) -> Diff:
     """A `git diff` (as the host's review helper makes it) as files and numbered hunks."""
     staged = set(approved)
     blocks = hostside.split_files(text)
@@ -284,7 +295,7 @@ def parse(text: str, base: str = "", approved: Iterable[str] = (), review: int =
             FileDiff(path, status, block["header"], tuple(hunks), binary, old_mode, new_mode)
         )
     shown = {h.fingerprint for f in files for h in f.hunks if h.approved}
-    return Diff(text, base, tuple(files), fingerprint(text, shown, review), review)
+    return Diff(text, base, tuple(files), fingerprint(text, shown, review), review, view)
 
 
 def printable(text: str) -> str:

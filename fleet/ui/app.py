@@ -238,9 +238,9 @@ class FleetApp(App[int]):
     def _command(self, event: Input.Submitted) -> None:
         self.view.command_submitted(event.value)
 
-    @on(DiffPanel.SinceReviewToggled)
-    def _toggle_since_review(self, event: DiffPanel.SinceReviewToggled) -> None:
-        self.review.toggle_since_review(event)
+    @on(DiffPanel.ModeChanged)
+    def _change_mode(self, event: DiffPanel.ModeChanged) -> None:
+        self.review.change_mode(event)
 
     @on(DiffPanel.Closed)
     def _close_diff(self) -> None:
@@ -268,12 +268,13 @@ class FleetApp(App[int]):
         return self.review.review_decision(session, event)
 
     @property
-    def since_review(self) -> bool:
-        return self.review.since_review
+    def diff_mode(self) -> str:
+        """The view of the diff panel (review.VIEWS) every reload honours."""
+        return self.review.mode
 
-    @since_review.setter
-    def since_review(self, value: bool) -> None:
-        self.review.since_review = value
+    @diff_mode.setter
+    def diff_mode(self, value: str) -> None:
+        self.review.mode = value
 
     def run_command(self, line: str) -> None:
         self.view.run_command(line)

@@ -56,7 +56,7 @@ DIFF_PANEL: tuple[Binding, ...] = (
     Binding("A", "approve_all", "Approve all, commit", id="approve-all"),
     Binding("u", "undo", "Undo", id="undo"),
     Binding("tab", "toggle_files", "Files / hunks", id="toggle-files"),
-    Binding("v", "toggle_since_review", "Whole / since review", id="since-review"),
+    Binding("v", "cycle_view", "View: review/since/all", id="view"),
     Binding("escape", "back", "Back", id="back"),
 )
 

@@ -199,15 +199,13 @@ async def test_review_from_the_diff_panel(fleet: FleetCLI) -> None:
         await pilot.press("v")
         await until(
             pilot,
-            lambda: panel.since_review and panel.diff is not None and not panel.diff.hunks,
+            lambda: panel.mode == "since" and panel.diff is not None and not panel.diff.hunks,
             "the empty since-review view",
         )
         await pilot.press("v")
         await until(
             pilot,
-            lambda: (
-                not panel.since_review and panel.diff is not None and len(panel.diff.hunks) == 1
-            ),
+            lambda: panel.mode == "all" and panel.diff is not None and len(panel.diff.hunks) == 1,
             "the whole diff again (hunk 1, approved)",
         )
         await pilot.press("escape")

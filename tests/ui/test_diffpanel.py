@@ -6,6 +6,7 @@ host helper diffs a worktree) and are read with `review.parse`, as the superviso
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import ClassVar
@@ -262,7 +263,7 @@ async def test_renders_files_hunks_markers_and_decisions(real_diff: review.Diff)
         assert header_of(view_lines(view), 2).rstrip().endswith("✓ approved")
         assert app.panel.title_bar.visual is not None
         title = str(app.panel.title_bar.render())
-        assert "devbox/s1 · whole diff · 7 files +" in title and "✓1 ✗0 ○7" in title
+        assert "devbox/s1 · review · 7 files +" in title and "✓1 ✗0 ○7" in title
 
 
 async def test_multiline_string_highlighted_as_one_hunk(real_diff: review.Diff) -> None:
@@ -412,7 +413,7 @@ async def test_clear_shows_a_message(real_diff: review.Diff) -> None:
         assert app.decisions == []
         panel.show(REF, review.parse(""))
         await pilot.pause()
-        assert screen_lines(panel.view)[1].strip() == "no changes"
+        assert screen_lines(panel.view)[1].strip() == "nothing new to review"
 
 
 # --------------------------------------------------------------------------- decisions
@@ -500,15 +501,15 @@ async def test_commit_message_is_passed_up(real_diff: review.Diff) -> None:
 async def test_since_review_is_read_only(real_diff: review.Diff) -> None:
     app = PanelApp()
     async with app.run_test(size=SIZE) as pilot:
-        app.panel.show(REF, real_diff, since_review=True)
+        app.panel.show(REF, dataclasses.replace(real_diff, view="since"))
         await pilot.pause()
         await pilot.press("a", "x", "A")
         await pilot.pause()
         assert app.decisions == [] and not isinstance(app.screen, PromptScreen)
-        assert "since last review (read-only)" in str(app.panel.title_bar.render())
+        assert "since the last decision (none yet), read-only" in str(app.panel.title_bar.render())
         await pilot.press("u")
         await pilot.pause()
-        assert [(d.action, d.since_review) for d in app.decisions] == [("undo", True)]
+        assert [(d.action, d.mode) for d in app.decisions] == [("undo", "since")]
 
 
 async def test_mark_updates_the_shown_decision(real_diff: review.Diff) -> None:

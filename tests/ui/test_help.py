@@ -38,7 +38,7 @@ DEFAULT_KEYS = {
     "approve-all": ("A",),
     "undo": ("u",),
     "toggle-files": ("tab",),
-    "since-review": ("v",),
+    "view": ("v",),
     "back": ("escape",),
     "message": ("m",),
     "stop": ("s",),

@@ -64,8 +64,8 @@ class Repo:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
 
-    def diff(self) -> review.Diff:
-        data = hostside.op_diff({"session": SID})
+    def diff(self, view: str = "review") -> review.Diff:
+        data = hostside.op_diff({"session": SID, "view": view})
         return review.parse(data["text"], data["base"], data["approved"])
 
     def approve(self, d: review.Diff, hunks: list[review.Hunk], **kw: Any) -> dict[str, Any]:
@@ -229,9 +229,9 @@ def test_reject_reverts_keeps_the_patch_and_undo_puts_it_back(sandbox: Path) -> 
     assert (r.wt / "num.txt").read_bytes() == after_reject
     assert git(r.wt, "show", ":num.txt") == after_reject
     # Since the last review: nothing yet; then the agent writes something.
-    assert hostside.op_diff({"session": SID, "since_review": True})["text"] == ""
+    assert hostside.op_diff({"session": SID, "view": "since"})["text"] == ""
     r.write("later.txt", b"later\n")
-    since = review.parse(hostside.op_diff({"session": SID, "since_review": True})["text"])
+    since = review.parse(hostside.op_diff({"session": SID, "view": "since"})["text"])
     assert [f.path for f in since.files] == ["later.txt"]
     # Undo the reject: the files come back, the agent's later file stays.
     undone = hostside.op_undo({"session": SID})
@@ -303,7 +303,10 @@ def test_approve_all_commits_and_undo_moves_the_branch_back(sandbox: Path) -> No
     log = git(r.wt, "log", "-1", "--format=%s %H").decode().split()
     assert log[-1] == out["commit"] and " ".join(log[:-1]) == "fleet: approved work"
     assert git(r.wt, "status", "--porcelain") == b""
-    assert r.diff().hunks and all(h.approved for h in r.diff().hunks)
+    # committed work leaves the review; the whole branch still shows it, approved
+    assert not r.diff().hunks
+    whole = r.diff("all").hunks
+    assert whole and all(h.approved for h in whole)
     with pytest.raises(HelperError) as err:
         hostside.op_approve({"session": SID, "commit": True, "message": "again"})
     assert err.value.kind == "nothing"

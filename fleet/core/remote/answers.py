@@ -152,6 +152,39 @@ def screen(session: Session, data: object) -> results.Screen:
     return results.Screen(session, text, _flag(raw.get("live"), "live", True))
 
 
+def diff(data: object, view: str) -> results.DiffAnswer:
+    raw = _object(data, "the diff")
+    text, base = raw.get("text"), raw.get("base", "")
+    if not isinstance(text, str) or not isinstance(base, str):
+        raise Malformed("a diff without its text")
+    version = raw.get("review", 0)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise Malformed("a diff without its review version")
+    if raw.get("view", view) != view:
+        raise Malformed("a diff of another view than asked")
+    approved = raw.get("approved") or []
+    if not isinstance(approved, list):
+        raise Malformed("invalid approved hunks")
+    rejected = raw.get("rejected") or []
+    if not isinstance(rejected, list):
+        raise Malformed("invalid rejections")
+    extra: dict[str, Any] = {
+        "since": raw.get("since") if isinstance(raw.get("since"), Mapping) else None,
+        "branch": _branch(raw.get("branch")),
+        "committed": _commit(raw.get("committed"), "approved commit", optional=True),
+        "rejected": [
+            {
+                "decision": _count(_object(r, "a rejection").get("decision"), "decision"),
+                "hunks": _count(_object(r, "a rejection").get("hunks"), "rejected hunks"),
+                "paths": list(_paths(_object(r, "a rejection").get("paths"))),
+            }
+            for r in rejected[:MAX_PATHS]
+        ],
+    }
+    fps = tuple(fp for fp in approved if isinstance(fp, str))
+    return results.DiffAnswer(text, base, fps, version, extra)
+
+
 def checked(host: str, what: str, parse: Callable[[], T]) -> T:
     """`parse()`, with a malformed answer as the RemoteError a caller reports."""
     try:

@@ -25,26 +25,23 @@ class Reviews(Base):
         return review.SeenDiffs(state_dir())
 
     async def diff(
-        self, ref: str, since_review: bool = False, *, session: Session | None = None
+        self, ref: str, view: str = "review", *, session: Session | None = None
     ) -> tuple[Session, review.Diff]:
-        """The session's diff against its base (or since the last decision), as seen now.
-        A caller that already knows the session (the UI) passes it: no listing round trip."""
+        """The session's diff in a view (review.VIEWS): by default what is new since the last
+        approved commit on its branch. A caller that already knows the session (the UI)
+        passes it: no listing round trip."""
+        if view not in review.VIEWS:
+            raise UsageError(f"unknown view {view!r} (views: {', '.join(review.VIEWS)})")
         if session is None:
             session = await self.find(ref)
-        args = {"session": session.id, "since_review": since_review}
-        data = await self.helper(session.host).call("diff", args)
-        if not isinstance(data.get("text"), str) or not isinstance(data.get("base", ""), str):
-            raise RemoteError(session.host, "protocol", "the helper's diff has no text")
-        version = data.get("review", 0)
-        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-            raise RemoteError(session.host, "protocol", "the helper's diff has no review version")
-        approved = [fp for fp in data.get("approved") or [] if isinstance(fp, str)]
+        data = await self.helper(session.host).call("diff", {"session": session.id, "view": view})
+        shown = answers.checked(session.host, "diff", lambda: answers.diff(data, view))
         # Parsing a big diff takes a while: off the event loop, which the UI shares.
         seen = await asyncio.to_thread(
-            review.parse, str(data["text"]), str(data["base"]), approved, version
+            review.parse, shown.text, shown.base, shown.approved, shown.review, view
         )
-        seen.extra.update({"since": data.get("since"), "branch": data.get("branch")})
-        if not since_review:
+        seen.extra.update(shown.extra)
+        if view == "review":
             self._seen().remember(session.host, session.id, seen)
         return session, seen
 
@@ -68,6 +65,11 @@ class Reviews(Base):
                 )
         else:
             _, seen = await self.diff(session.ref, session=session)
+        if seen.view != "review":
+            raise UsageError(
+                f"decisions are taken on the review view of {session.ref} (what is new since "
+                f"the last approved commit), not on the {review.VIEW_NAMES[seen.view]} view"
+            )
         chosen = seen.choose(hunks, path) if hunks or path else None
         return session, seen, chosen
 

@@ -30,9 +30,9 @@ class ReviewController(Controller):
     def __init__(self, app: FleetApp) -> None:
         super().__init__(app)
         self._lock = asyncio.Lock()  # one decision at a time, each on the diff it saw
-        # The view the person chose in the diff panel: every reload honours it, even one that
-        # was already under way when they switched.
-        self.since_review = False
+        # The view the person chose in the diff panel (review.VIEWS): every reload honours
+        # it, even one that was already under way when they switched.
+        self.mode = "review"
 
     @property
     def reviewing(self) -> bool:
@@ -44,7 +44,7 @@ class ReviewController(Controller):
             return
         panel = self.panel
         if panel.session_ref != card.session.ref:
-            self.since_review = False
+            self.mode = "review"
         # The fetch first: it is on its way while the panel opens and the grid relays out.
         self.load_diff(card.session)
         self.app.query_one("#body").add_class("-review")
@@ -61,23 +61,21 @@ class ReviewController(Controller):
 
     async def _load(self, session: Session) -> None:
         panel = self.panel
-        since_review = self.since_review
+        mode = self.mode
         try:
-            _, diff = await self.sup.diff(
-                f"{session.host}/{session.id}", since_review, session=session
-            )
+            _, diff = await self.sup.diff(f"{session.host}/{session.id}", mode, session=session)
         except FleetError as exc:
             panel.clear(f"cannot read the diff: {exc}")
             return
-        if since_review != self.since_review:
+        if mode != self.mode:
             return  # the person switched views meanwhile: that load is the one to show
-        panel.show(session.ref, diff, since_review)
+        panel.show(session.ref, diff)
         panel.focus()
 
-    def toggle_since_review(self, event: DiffPanel.SinceReviewToggled) -> None:
+    def change_mode(self, event: DiffPanel.ModeChanged) -> None:
         card = self.card_of(self.panel.session_ref)
         if card is not None:
-            self.since_review = event.since_review
+            self.mode = event.mode
             self.load_diff(card.session)
 
     def decided_elsewhere(self, event: events.Decided) -> None:

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from fleet.core import review
+from fleet.presentation import plural
 from fleet.ui.bindings import DIFF_PANEL
 from fleet.ui.diff.files import FileList
 from fleet.ui.diff.lex import warm_up
@@ -30,15 +31,41 @@ from fleet.ui.screens.prompt import PromptScreen
 
 Action = Literal["approve", "reject", "approve-all", "undo"]
 
+VIEW_LABELS = {
+    "review": "review",
+    "since": "since the last decision, read-only",
+    "all": "the whole branch, read-only",
+}
+EMPTY = {
+    "review": "nothing new to review",
+    "since": "no changes since the last decision",
+    "all": "no changes on the branch",
+}
+
+
+def view_title(diff: review.Diff) -> str:
+    """Which view a diff is, as the panel's title says it."""
+    if diff.view == "review":
+        committed = diff.extra.get("committed")
+        return f"review: new since approved {committed[:8]}" if committed else "review"
+    if diff.view == "since":
+        since = diff.extra.get("since") or {}
+        number = since.get("decision") if isinstance(since, dict) else None
+        where = f"since decision {number}" if number else "since the last decision (none yet)"
+        return f"{where}, read-only"
+    return VIEW_LABELS.get(diff.view, diff.view)
+
 
 class DiffPanel(Vertical):
     """A session's diff with a hunk cursor; review decisions go up as messages.
 
-    ``show(ref, diff, since_review)`` puts a diff in (the cursor stays on the same hunk when it
+    ``show(ref, diff)`` puts a diff in (the cursor stays on the same hunk when it
     is still there, else on the same number); ``clear(message)`` empties it. The keys are
     ``DIFF_PANEL`` (n, p, a, x, A, u, tab, escape). ``a`` / ``x`` mark the hunk at once and
     move to the next; ``x`` asks for an optional note, ``A`` for a commit message (both with
-    :class:`PromptScreen`; escape there cancels). The "since last review" view is read-only.
+    :class:`PromptScreen`; escape there cancels). `v` cycles the diff's views (review: what
+    is new since the last approved commit; since the last decision; the whole branch): only
+    the review view takes decisions, the others are read-only.
     """
 
     DEFAULT_CSS = """
@@ -77,7 +104,7 @@ class DiffPanel(Vertical):
             *,
             text: str = "",
             session_ref: str = "",
-            since_review: bool = False,
+            mode: str = "review",
             panel: DiffPanel | None = None,
         ) -> None:
             self.action: Action = action
@@ -85,7 +112,7 @@ class DiffPanel(Vertical):
             self.fingerprint = fingerprint
             self.text = text
             self.session_ref = session_ref
-            self.since_review = since_review
+            self.mode = mode  # the view the decision was made on (review.VIEWS)
             self.panel = panel
             super().__init__()
 
@@ -93,11 +120,11 @@ class DiffPanel(Vertical):
         def control(self) -> DiffPanel | None:
             return self.panel
 
-    class SinceReviewToggled(Message):
-        """`v`: the person wants the whole diff, or only what changed since the last review."""
+    class ModeChanged(Message):
+        """`v`: the person wants another view of the diff (one of review.VIEWS)."""
 
-        def __init__(self, since_review: bool, panel: DiffPanel | None = None) -> None:
-            self.since_review = since_review
+        def __init__(self, mode: str, panel: DiffPanel | None = None) -> None:
+            self.mode = mode
             self.panel = panel
             super().__init__()
 
@@ -121,7 +148,7 @@ class DiffPanel(Vertical):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.session_ref = ""
-        self.since_review = False
+        self.mode = "review"  # which of review.VIEWS is shown
         self.view = DiffView(id="diff-view")
         self.files = FileList(id="diff-files")
         self.title_bar = Static("", id="diff-title", markup=False)
@@ -145,15 +172,16 @@ class DiffPanel(Vertical):
     def current_hunk(self) -> review.Hunk | None:
         return self.view.current
 
-    def show(self, session_ref: str, diff: review.Diff, since_review: bool = False) -> None:
-        """Show `diff` of `session_ref`. Local marks are dropped: the diff is the truth."""
+    def show(self, session_ref: str, diff: review.Diff) -> None:
+        """Show `diff` of `session_ref`, in its view. Local marks are dropped: the diff is the
+        truth."""
         view = self.view
-        same = session_ref == self.session_ref and since_review == self.since_review
+        same = session_ref == self.session_ref and diff.view == self.mode
         hunks = diff.hunks
         cursor = cursor_after(hunks, view.current if same else None)
         self.session_ref = session_ref
-        self.since_review = since_review
-        empty = "no changes since the last review" if since_review else "no changes"
+        self.mode = diff.view
+        empty = EMPTY.get(diff.view, "no changes")
         view.set_diff(diff, cursor, "" if hunks else empty)
         if not same:
             view.scroll_to(0, 0, animate=False, immediate=True)
@@ -182,8 +210,11 @@ class DiffPanel(Vertical):
 
     # -- cursor --------------------------------------------------------------------------------
 
-    def action_toggle_since_review(self) -> None:
-        self.post_message(self.SinceReviewToggled(not self.since_review, self))
+    def action_cycle_view(self) -> None:
+        views = review.VIEWS
+        at = views.index(self.mode) if self.mode in views else -1
+        following = views[(at + 1) % len(views)]
+        self.post_message(self.ModeChanged(following, self))
 
     def next_hunk(self) -> None:
         self.view.step(1)
@@ -236,15 +267,18 @@ class DiffPanel(Vertical):
         view = self.view
         parts = [safe_label(self.session_ref, 200)] if self.session_ref else []
         diff = view.diff
-        if diff is None or not view.hunks:
+        if diff is not None and not view.hunks:
+            parts += [view_title(diff), safe_label(message or view.message, 200)]
+        elif diff is None:
             parts.append(safe_label(message or view.message, 200))
         else:
-            parts.append("since last review (read-only)" if self.since_review else "whole diff")
-            nfiles = len(diff.files)
-            parts.append(f"{nfiles} file{'s' if nfiles != 1 else ''} +{diff.added} -{diff.removed}")
+            parts.append(view_title(diff))
+            parts.append(f"{plural(len(diff.files), 'file')} +{diff.added} -{diff.removed}")
             if view.cursor is not None:
                 parts.append(f"hunk {view.cursor + 1}/{len(view.hunks)}")
             pending, approved, rejected = view.rows.counts()
+            if diff.view == "review":  # rejected hunks left the diff: the host counts them
+                rejected += sum(int(r.get("hunks", 0)) for r in diff.extra.get("rejected", []))
             parts.append(f"✓{approved} ✗{rejected} ○{pending}")
         self.title_bar.update(" · ".join(p for p in parts if p), layout=False)
 
@@ -269,9 +303,10 @@ class DiffPanel(Vertical):
         if hunk is None or diff is None:
             self.notify(f"nothing to {verb}", severity="warning", timeout=3)
             return None
-        if self.since_review:
+        if self.mode != "review":
             self.notify(
-                "the diff since the last review is read-only: decide on the whole diff",
+                f"this view ({VIEW_LABELS.get(self.mode, self.mode)}) is read-only: press v "
+                "to come back to the review and decide there",
                 severity="warning",
                 timeout=5,
             )
@@ -290,7 +325,7 @@ class DiffPanel(Vertical):
                 diff.fingerprint if diff is not None else "",
                 text=text,
                 session_ref=self.session_ref,
-                since_review=self.since_review,
+                mode=self.mode,
                 panel=self,
             )
         )
@@ -322,7 +357,7 @@ class DiffPanel(Vertical):
         where = f"{hunk.path}:{hunk.lines}" if hunk.lines else hunk.path
         diff = self.view.diff
         seen = diff.fingerprint if diff is not None else ""
-        ref, since = self.session_ref, self.since_review
+        ref, mode = self.session_ref, self.mode
 
         def done(note: str | None) -> None:
             if note is None:
@@ -335,7 +370,7 @@ class DiffPanel(Vertical):
                     seen,
                     text=note.strip(),
                     session_ref=ref,
-                    since_review=since,
+                    mode=mode,
                     panel=self,
                 )
             )
@@ -354,7 +389,7 @@ class DiffPanel(Vertical):
         if diff is None or not self.view.hunks:
             self.notify("nothing to approve", severity="warning", timeout=3)
             return
-        if self.since_review:
+        if self.mode != "review":
             self._decision_target("approve")  # says why not
             return
         pending = self.view.rows.pending()

@@ -15,7 +15,7 @@ import shutil
 import time
 from typing import List
 
-from . import checkpoints, journal, layout, protocol
+from . import checkpoints, gitops, journal, layout, protocol
 from .difftext import block_path, fingerprints, split_files
 from .layout import HelperError, read_json, write_json
 from .reviewgit import encode, head, real_index
@@ -141,3 +141,24 @@ def announce(meta: dict, record: dict, action: str, undid: int = 0) -> None:
     marker = os.path.join(layout.session_dir(meta["id"]), DECIDED)
     with open(marker, "w") as f:
         f.write("%d\n" % record["n"])
+
+
+def approved_commit(meta: dict, worktree) -> str:
+    """The last commit fleet made on the session's branch for an approval (not undone) that
+    the branch still contains; "" when there is none. What the person reviews is what is new
+    since it: committed work never comes back for review."""
+    for rec in reversed(active(meta["id"])):
+        commit = rec.get("commit")
+        if rec.get("action") == "approve" and commit and _contains(worktree, commit):
+            return commit
+    return ""
+
+
+def _contains(worktree, commit: str) -> bool:
+    proc = gitops.run(worktree, "merge-base", "--is-ancestor", commit, "HEAD", check=False)
+    return proc.returncode == 0
+
+
+def review_base(meta: dict, worktree) -> str:
+    """What the default review compares against: the last approved commit, else the base."""
+    return approved_commit(meta, worktree) or meta["base_sha"]

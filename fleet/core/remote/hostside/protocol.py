@@ -95,7 +95,7 @@ OPS: Dict[str, Op] = {
         _op("checkpoint", ("session", "reason")),
         _op("checkpoints", ("session",), read_only=True, answers="list"),
         _op("rewind", ("session", "n")),
-        _op("diff", ("session", "since_review"), read_only=True),
+        _op("diff", ("session", "view"), read_only=True),
         _op("approve", ("session", "patch", "expect", "commit", "message", "after")),
         _op("reject", ("session", "patch", "expect", "note", "after")),
         _op("undo", ("session",)),

@@ -60,21 +60,25 @@ def _meta(args: dict) -> dict:
     return meta
 
 
+VIEWS = ("review", "since", "all")
+"""What a diff can show: `review` (the default: what is new since the last approved commit on
+the session's branch, the only view decisions are taken on), `since` (what changed after the
+last decision), `all` (the whole branch against the session's base)."""
+
+
 def op_diff(args: dict) -> dict:
-    """{text, base, fingerprint, approved: [hunk fingerprints staged], since: baseline or None}"""
+    """{text, base, fingerprint, approved: [hunk fingerprints staged], review: version,
+    view, since: {decision, action, commit} of the last decision (the `since` view)}"""
     meta = _meta(args)
-    worktree, base = meta["worktree"], meta["base_sha"]
-    against, since = base, None
-    if args.get("since_review"):
-        active = decisions.active(meta["id"])
-        if active:
-            last = active[-1]
-            against = last["after"]["commit"]
-            since = {"decision": last["n"], "action": last["action"], "commit": against}
+    worktree = meta["worktree"]
+    view = args.get("view") or "review"
+    if view not in VIEWS:
+        raise HelperError("bad-request", "unknown view %r (views: %s)" % (view, ", ".join(VIEWS)))
     with layout.session_lock(meta["id"], "review"):  # the version and the diff agree
         version = decisions.review_version(decisions.records(meta["id"]))
+        against, since = _against(meta, worktree, view)
         text = worktree_diff(worktree, against)
-        approved = set(fingerprints(index_diff(worktree, base)))
+        approved = set(fingerprints(index_diff(worktree, against)))
     staged = [fp for fp in fingerprints(text) if fp in approved]
     return {
         "text": text,
@@ -82,9 +86,38 @@ def op_diff(args: dict) -> dict:
         "fingerprint": diff_fingerprint(text),
         "approved": staged,
         "review": version,
+        "view": view,
         "since": since,
+        "committed": decisions.approved_commit(meta, worktree) or None,
+        "rejected": _rejected_here(meta),
         "branch": meta.get("branch"),
     }
+
+
+def _against(meta: dict, worktree, view: str) -> tuple:
+    """(the commit a view compares the worktree against, the decision it starts from)."""
+    if view == "all":
+        return meta["base_sha"], None
+    if view == "since":
+        active = decisions.active(meta["id"])
+        if active:
+            last = active[-1]
+            commit = last["after"]["commit"]
+            return commit, {"decision": last["n"], "action": last["action"], "commit": commit}
+    return decisions.review_base(meta, worktree), None
+
+
+def _rejected_here(meta: dict) -> list:
+    """The rejections (not undone) since the last approved commit: what they reverted, for
+    the counts a diff shows ({decision, paths, hunks: number of hunks})."""
+    out = []  # type: list
+    for rec in decisions.active(meta["id"]):
+        if rec.get("action") == "approve" and rec.get("commit"):
+            out = []  # what was rejected before a commit belongs to an earlier review
+        elif rec.get("action") == "reject":
+            hunks = rec.get("hunks") or []
+            out.append({"decision": rec["n"], "paths": rec.get("paths") or [], "hunks": len(hunks)})
+    return out
 
 
 # -- checks before a decision -----------------------------------------------------------------
@@ -102,7 +135,7 @@ def _check(meta: dict, patch: str, expect, after=None) -> tuple:
     mine = [hunk_fingerprint(b, h) for b in blocks for h in b["hunks"]]
     if expect is not None and (not isinstance(expect, list) or sorted(expect) != sorted(mine)):
         raise HelperError("bad-request", "the patch does not hold the expected hunks")
-    fresh = worktree_diff(meta["worktree"], meta["base_sha"])
+    fresh = worktree_diff(meta["worktree"], decisions.review_base(meta, meta["worktree"]))
     missing = set(mine) - set(fingerprints(fresh))
     if missing:
         decided = decisions.decided_since(meta, after, missing)
@@ -124,7 +157,8 @@ def _check(meta: dict, patch: str, expect, after=None) -> tuple:
 def _not_yet_staged(meta: dict, patch: str) -> str:
     """The patch without the hunks the index already holds (approved since the person saw
     the diff: what they asked for is done)."""
-    staged = set(fingerprints(index_diff(meta["worktree"], meta["base_sha"])))
+    against = decisions.review_base(meta, meta["worktree"])
+    staged = set(fingerprints(index_diff(meta["worktree"], against)))
     mine = fingerprints(patch)
     done = [fp for fp in mine if fp in staged]
     return select(patch, set(mine) - set(done)) if done else patch
@@ -226,7 +260,8 @@ def op_reject(args: dict) -> dict:
     note = str(args.get("note") or "")
     with layout.session_lock(meta["id"], "review"):
         _fresh, blocks = _check(meta, patch, args.get("expect"), args.get("after"))
-        approved = set(fingerprints(index_diff(worktree, meta["base_sha"])))
+        against = decisions.review_base(meta, worktree)
+        approved = set(fingerprints(index_diff(worktree, against)))
         staged = select(patch, approved)
         problem = reviewgit.apply_problem(worktree, patch, "-R")
         if not problem and staged:

@@ -22,7 +22,17 @@ import sys
 import time
 from typing import Optional
 
-from . import checkpoints, gitops, journal, protocol, screenfile, sessionrepo, tmux, tmuxctl
+from . import (
+    checkpoints,
+    decisions,
+    gitops,
+    journal,
+    protocol,
+    screenfile,
+    sessionrepo,
+    tmux,
+    tmuxctl,
+)
 from .classify import classify
 from .decisions import DECIDED
 from .layout import (
@@ -322,7 +332,9 @@ class Watcher:
         t.diffstat_at = now
         t.diffstat_dirty = t.diffstat_urgent = False
         try:
-            stat = gitops.diffstat(sessionrepo.open_repo(meta), meta.get("base_sha") or "HEAD")
+            repo = sessionrepo.open_repo(meta)
+            base = decisions.review_base(meta, repo) if meta.get("base_sha") else "HEAD"
+            stat = gitops.diffstat(repo, base)
         except HelperError as e:
             if e.kind == "tampered" and e.message != t.git_refusal:
                 t.git_refusal = e.message  # said once, not at every refresh
