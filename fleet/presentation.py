@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from fleet.core.fleetstate import GONE, HostState
 from fleet.core.models import DiffStat, Session, Status
+from fleet.core.results import Undone
 from fleet.core.textsafe import inert, said
 
 
@@ -87,6 +88,19 @@ def approved_label(diffstat: DiffStat) -> str:
     if not diffstat.approved:
         return ""
     return f"{diffstat.approved}/{diffstat.added + diffstat.removed} approved"
+
+
+def undone(result: Undone) -> str:
+    """What an undo took back: ``the rejection of 2 hunks in a.py, b.py (decision 4)``."""
+    what = {"approve": "approval", "reject": "rejection"}.get(result.action, result.action)
+    if result.uncommitted:
+        what = f"commit {result.uncommitted[:12]} and its approval"
+    text = f"the {what}"
+    if result.hunks:
+        text += f" of {plural(len(result.hunks), 'hunk')}"
+    if result.paths:
+        text += " in " + ", ".join(result.paths[:3]) + (", …" if len(result.paths) > 3 else "")
+    return f"{text} (decision {result.decision})"
 
 
 def unread_label(unread: int) -> str:

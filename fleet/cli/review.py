@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from fleet import presentation
 from fleet.cli.output import note, print_json, say
 from fleet.cli.registry import Commands, session_argument
 from fleet.core import review
@@ -185,7 +186,7 @@ async def undo(sup: Supervisor, args: argparse.Namespace) -> int:
         print_json(result.to_json())
         return 0
     say(
-        f"undid {result.action} (decision {result.decision}) on {result.session.ref}; the "
+        f"undid {result.action} on {result.session.ref}: {presentation.undone(result)}; the "
         f"state before the undo is checkpoint {result.checkpoint}"
     )
     return 0

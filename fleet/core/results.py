@@ -97,6 +97,7 @@ class Undone(_Json):
     paths: tuple[str, ...]
     checkpoint: int  # of the state before the undo
     uncommitted: str | None = None  # the commit it took off the branch
+    hunks: tuple[str, ...] = ()  # fingerprints of the hunks the undone decision acted on
 
 
 @dataclass(frozen=True)

@@ -224,3 +224,42 @@ def test_a_nested_repo_the_agent_controls_cannot_make_fleets_git_run_a_program(
     fleet.ok("checkpoint", "alpha/nest")
     fleet.ok("ls")
     assert not canary.exists(), "fleet's git ran the fsmonitor program of a nested repository"
+
+
+def test_committed_work_leaves_the_review_and_each_view_says_which_it_is(fleet: FleetCLI) -> None:
+    h = fleet.lf["alpha"]
+    session, wt = start(fleet, "again")
+    ref = "alpha/again"
+    write(h, wt / "notes.txt", edit_lines(NOTES_TXT, {10: "line 10, taken"}))
+    fleet.ok("approve", ref, "-m", "take line 10")
+    # The agent goes on next to the committed line, and elsewhere.
+    write(h, wt / "notes.txt", edit_lines(NOTES_TXT, {10: "line 10, taken", 11: "line 11, new"}))
+    fleet.ok("send", ref, "done with line 11")  # and says so on its screen
+
+    shown = fleet.ok("diff", ref, "--json").json()
+    assert [(x["added"], x["removed"], x["approved"]) for x in hunks(shown)] == [(1, 1, False)]
+    assert shown["view"] == "review"
+    plain = fleet.ok("diff", ref)
+    assert "+line 11, new" in plain.out and " line 10, taken" in plain.out  # context only
+    assert "-line 10" not in plain.out and "+line 10, taken" not in plain.out
+    assert plain.err.splitlines()[0].startswith(f"{ref}: the review: what is new since the")
+
+    whole = fleet.ok("diff", ref, "--all")
+    assert "+line 10, taken" in whole.out and "+line 11, new" in whole.out
+    assert "the whole branch against its base (read-only)" in whole.err.splitlines()[0]
+    since = fleet.ok("diff", ref, "--since-review")
+    assert "read-only" in since.err.splitlines()[0]
+
+    # The card counts only what is new.
+    def card() -> dict[str, Any] | None:
+        mine = [s for s in fleet.ok("ls", "--json").json() if s["id"] == session["id"]]
+        return mine[0] if mine and mine[0]["diffstat"]["added"] == 1 else None
+
+    stat = wait_for(card, what="the card counting only the uncommitted line")["diffstat"]
+    assert stat["removed"] == 1 and stat["files"] == 1
+
+    # A rejection since the commit is counted, and the lines come back.
+    fleet.ok("reject", ref, "--hunk", "1")
+    after = fleet.ok("diff", ref)
+    assert "1 hunk rejected (reverted) so far" in after.err.splitlines()[0]
+    assert (wt / "notes.txt").read_text() == edit_lines(NOTES_TXT, {10: "line 10, taken"})

@@ -195,6 +195,29 @@ async def test_review_from_the_diff_panel(fleet: FleetCLI) -> None:
             lambda: any("keep it" in line for line in received_lines(h, sid)),
             "the agent told why",
         )
+        # The rejected hunk left the diff but not the counts.
+        await until(
+            pilot,
+            lambda: panel.diff is not None and len(panel.diff.hunks) == 1,
+            "the diff without the rejected hunk",
+        )
+        assert "✓1 ✗1 ○0" in str(panel.title_bar.render())
+        # Undo: the lines come back, the person is told what, and the cursor is on them.
+        await pilot.press("u")
+        await until(pilot, lambda: "second to last" in notes.read_text(), "the rejection undone")
+        await until(
+            pilot,
+            lambda: panel.diff is not None and len(panel.diff.hunks) == 2,
+            "both hunks shown again",
+        )
+        assert panel.current_hunk is not None and "second to last" in panel.current_hunk.text
+        said = " ".join(str(n.message) for n in app._notifications)
+        assert "undid the rejection of 1 hunk in notes.txt" in said
+        assert "✓1 ✗0 ○1" in str(panel.title_bar.render())
+        await pilot.press("x", "enter")  # and reject it again, without a note
+        await until(
+            pilot, lambda: "second to last" not in notes.read_text(), "hunk 2 reverted again"
+        )
         # Since the last review nothing changed: the view says so, and back.
         await pilot.press("v")
         await until(

@@ -16,7 +16,17 @@ from typing import Any, TypeVar
 from .. import results
 from ..errors import RemoteError
 from ..models import Session
-from .untrusted import MAX_MESSAGE, MAX_SCREEN, Malformed, _branch, _count, _diffstat, _text, _time
+from .untrusted import (
+    MAX_MESSAGE,
+    MAX_SCREEN,
+    Malformed,
+    _branch,
+    _count,
+    _diffstat,
+    _fingerprints,
+    _text,
+    _time,
+)
 
 log = logging.getLogger("fleet.remote")
 
@@ -127,6 +137,7 @@ def undone(session: Session, data: object) -> results.Undone:
         decision=_count(raw.get("decision"), "decision", None),
         action=str(action),
         paths=_paths(raw.get("paths")),
+        hunks=_fingerprints(raw.get("hunks")),
         checkpoint=_count(raw.get("checkpoint"), "checkpoint"),
         uncommitted=_commit(raw.get("uncommitted"), "uncommitted commit", optional=True),
     )
@@ -169,7 +180,7 @@ def diff(data: object, view: str) -> results.DiffAnswer:
     if not isinstance(rejected, list):
         raise Malformed("invalid rejections")
     extra: dict[str, Any] = {
-        "since": raw.get("since") if isinstance(raw.get("since"), Mapping) else None,
+        "since": _since(raw.get("since")),
         "branch": _branch(raw.get("branch")),
         "committed": _commit(raw.get("committed"), "approved commit", optional=True),
         "rejected": [
@@ -183,6 +194,13 @@ def diff(data: object, view: str) -> results.DiffAnswer:
     }
     fps = tuple(fp for fp in approved if isinstance(fp, str))
     return results.DiffAnswer(text, base, fps, version, extra)
+
+
+def _since(raw: object) -> dict[str, int] | None:
+    """The decision the `since` view starts after: only its number is shown."""
+    if not isinstance(raw, Mapping) or raw.get("decision") is None:
+        return None
+    return {"decision": _count(raw.get("decision"), "decision")}
 
 
 def checked(host: str, what: str, parse: Callable[[], T]) -> T:

@@ -275,21 +275,27 @@ def _checkpoint_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
     return events.CheckpointMade(**_journal(host, raw), n=_count(raw.get("n"), "checkpoint"))
 
 
-def _decision_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
-    action = raw.get("action")
-    if action not in protocol.DECISION_ACTIONS:
-        raise Malformed(f"invalid decision action {said(repr(action), 40)}")
-    hunks = raw.get("hunks") or []
+def _fingerprints(value: object) -> tuple[str, ...]:
+    """Hunk fingerprints a decision names."""
+    hunks = value or []
     if not isinstance(hunks, list) or len(hunks) > MAX_HUNKS:
         raise Malformed("invalid decision hunks")
     for fp in hunks:
         if not isinstance(fp, str) or not _HASH_RE.match(fp):
             raise Malformed("invalid hunk fingerprint in a decision")
+    return tuple(hunks)
+
+
+def _decision_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    action = raw.get("action")
+    if action not in protocol.DECISION_ACTIONS:
+        raise Malformed(f"invalid decision action {said(repr(action), 40)}")
+    hunks = _fingerprints(raw.get("hunks"))
     return events.Decided(
         **_journal(host, raw),
         n=_count(raw.get("n"), "decision"),
         action=str(action),
-        hunks=tuple(hunks),
+        hunks=hunks,
         undid=_count(raw.get("undid"), "undone decision"),
         version=_count(raw.get("version"), "review version"),
     )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from textual.worker import Worker
 
+from fleet import presentation
 from fleet.core import events, review
 from fleet.core.errors import FleetError
 from fleet.core.models import Session
@@ -55,11 +56,13 @@ class ReviewController(Controller):
         self.app.query_one("#body").remove_class("-review")
         self.grid.focus()
 
-    def load_diff(self, session: Session) -> Worker[None]:
-        load = partial(self._load, session)
+    def load_diff(self, session: Session, focus: tuple[str, ...] = ()) -> Worker[None]:
+        """Fetch and show the session's diff; the cursor goes to the first hunk of `focus`
+        (fingerprints) that is in it, else stays where it was."""
+        load = partial(self._load, session, focus)
         return self.run(load, name="load_diff", group="diff", exclusive=True)
 
-    async def _load(self, session: Session) -> None:
+    async def _load(self, session: Session, focus: tuple[str, ...] = ()) -> None:
         panel = self.panel
         mode = self.mode
         try:
@@ -69,7 +72,7 @@ class ReviewController(Controller):
             return
         if mode != self.mode:
             return  # the person switched views meanwhile: that load is the one to show
-        panel.show(session.ref, diff)
+        panel.show(session.ref, diff, focus)
         panel.focus()
 
     def change_mode(self, event: DiffPanel.ModeChanged) -> None:
@@ -121,27 +124,31 @@ class ReviewController(Controller):
             return
         if done is None:
             return
-        self.app.notify(f"{session.ref}: {done}", timeout=4)
-        self.load_diff(session)
+        said, focus = done
+        self.app.notify(f"{session.ref}: {said}", timeout=4)
+        self.load_diff(session, focus)
 
-    async def _carry_out(self, session: Session, event: DiffPanel.Decide) -> str | None:
-        """Carry the decision out; what was done in words, None for a decision not taken."""
+    async def _carry_out(
+        self, session: Session, event: DiffPanel.Decide
+    ) -> tuple[str, tuple[str, ...]] | None:
+        """Carry the decision out: what was done in words and the hunks the cursor goes to
+        next (none: it stays); None for a decision not taken."""
         sup = self.sup
         ref = f"{session.host}/{session.id}"
         number = event.hunk.number if event.hunk is not None else None
         expect = event.fingerprint
         if event.action == "approve" and number is not None:
             await sup.approve(ref, hunks=[number], expect=expect, session=session)
-            return f"approved hunk {number}"
+            return f"approved hunk {number}", ()
         if event.action == "reject" and number is not None:
             await sup.reject(ref, hunks=[number], note=event.text, expect=expect, session=session)
-            return f"rejected hunk {number}; the agent was told"
+            return f"rejected hunk {number}; the agent was told", ()
         if event.action == "approve-all":
             result = await sup.approve(
                 ref, message=event.text or None, expect=expect, session=session
             )
-            return f"committed on {result.branch}: {result.message}"
+            return f"committed on {result.branch}: {result.message}", ()
         if event.action == "undo":
-            await sup.undo(ref)
-            return "undid the last decision"
+            undone = await sup.undo(ref)
+            return f"undid {presentation.undone(undone)}", undone.hunks
         return None

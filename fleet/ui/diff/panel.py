@@ -10,6 +10,7 @@ The panel never calls the supervisor.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar, Literal
 
 from textual import on
@@ -172,13 +173,18 @@ class DiffPanel(Vertical):
     def current_hunk(self) -> review.Hunk | None:
         return self.view.current
 
-    def show(self, session_ref: str, diff: review.Diff) -> None:
+    def show(self, session_ref: str, diff: review.Diff, focus: Sequence[str] = ()) -> None:
         """Show `diff` of `session_ref`, in its view. Local marks are dropped: the diff is the
-        truth."""
+        truth. The cursor goes on the first hunk whose fingerprint is in `focus` (what a
+        decision just changed back), else stays on its hunk."""
         view = self.view
         same = session_ref == self.session_ref and diff.view == self.mode
         hunks = diff.hunks
         cursor = cursor_after(hunks, view.current if same else None)
+        focused = set(focus)
+        wanted = next((i for i, h in enumerate(hunks) if h.fingerprint in focused), None)
+        if wanted is not None:
+            cursor = wanted
         self.session_ref = session_ref
         self.mode = diff.view
         empty = EMPTY.get(diff.view, "no changes")

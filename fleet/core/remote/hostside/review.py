@@ -347,6 +347,7 @@ def op_undo(args: dict) -> dict:
         "decision": rec["n"],
         "action": rec["action"],
         "paths": paths[:100],
+        "hunks": list(rec.get("hunks") or [])[:100],
         "checkpoint": safety["n"],
         "uncommitted": rec.get("commit"),
     }

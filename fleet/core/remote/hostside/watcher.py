@@ -33,7 +33,7 @@ from . import (
     tmux,
     tmuxctl,
 )
-from .classify import classify
+from .classify import IDLE, NEEDS_INPUT, WORKING, classify
 from .decisions import DECIDED
 from .layout import (
     SESSIONS,
@@ -71,6 +71,10 @@ DIFFSTAT_MIN = 5.0
 # the changed session that waited longest: 20 printing agents would otherwise mean 8 git
 # processes a second, most of the helper's CPU.
 DIFFSTAT_GAP = 1.0
+# A file can change without the screen changing (a silent tool, another program in the
+# worktree): a running session's stat is refreshed this long after the last one anyway, within
+# the host budget above.
+DIFFSTAT_STALE = 30.0
 STARTING_MAX = 10.0
 IDLE_EXIT = 300.0
 
@@ -223,7 +227,8 @@ class Watcher:
         due = [
             t
             for t in self.tracked.values()
-            if t.diffstat_dirty and (t.diffstat is None or now - t.diffstat_at >= DIFFSTAT_MIN)
+            if (t.diffstat_dirty and (t.diffstat is None or now - t.diffstat_at >= DIFFSTAT_MIN))
+            or (t.status in (WORKING, IDLE, NEEDS_INPUT) and now - t.diffstat_at >= DIFFSTAT_STALE)
         ]
         if not due:
             return None

@@ -1,0 +1,42 @@
+"""Which session's diff stat the host watcher refreshes next: its host budget, and files that
+change with the screen still."""
+
+from __future__ import annotations
+
+from fleet.core.remote.hostside import watcher
+from fleet.core.remote.hostside.watcher import DIFFSTAT_GAP, DIFFSTAT_STALE, Tracked
+
+
+def tracked(sid: str, status: str, at: float, dirty: bool = False) -> Tracked:
+    t = Tracked({"id": sid}, {"status": status, "diffstat": {"added": 0}})
+    t.diffstat_at, t.diffstat_dirty = at, dirty
+    return t
+
+
+def pick(sessions: list[Tracked], now: float, last: float = 0.0) -> str | None:
+    w = watcher.Watcher.__new__(watcher.Watcher)  # the schedule only: no journal, no tmux
+    w.tracked = {t.id: t for t in sessions}
+    w.diffstat_at = last
+    return w.next_diffstat(now)
+
+
+def test_a_quiet_running_session_is_refreshed_once_its_stat_is_stale() -> None:
+    now = 1000.0
+    quiet = tracked("quiet", "idle", now - DIFFSTAT_STALE - 1)
+    assert pick([quiet], now) == "quiet"
+    assert pick([tracked("fresh", "idle", now - DIFFSTAT_STALE + 1)], now) is None
+
+
+def test_a_finished_session_is_not_swept() -> None:
+    now = 1000.0
+    for status in ("exited", "failed", "stopped", "lost"):
+        assert pick([tracked("done", status, 0.0)], now) is None
+
+
+def test_the_sweep_stays_within_the_host_budget_and_changed_sessions_go_first() -> None:
+    now = 1000.0
+    stale = tracked("stale", "working", 0.0)
+    assert pick([stale], now, last=now - DIFFSTAT_GAP / 2) is None
+    changed = tracked("changed", "working", now - 10, dirty=True)
+    changed.diffstat_urgent = True
+    assert pick([stale, changed], now) == "changed"
