@@ -248,9 +248,11 @@ async def test_renders_files_hunks_markers_and_decisions(real_diff: review.Diff)
         assert "#6 file deleted · 3 lines removed" in header_of(lines, 6)
         assert "#7 mode 100644 -> 100755" in header_of(lines, 7)
         # Body lines: line numbers, the +/- sign with a bar (not colour alone), context.
-        assert re.search(r"^┃  2 ▌- {5}return x \+ 0 *$", text, re.M)
-        assert re.search(r"^┃  2 ▌\+ {5}return x \* 2  # doubled *$", text, re.M)
-        assert re.search(r"^┃  1    def f0\(x\): *$", text, re.M)
+        # Two number columns, old then new: a removed line has only the old, an added only
+        # the new.
+        assert re.search(r"^┃  2 {5}▌- {5}return x \+ 0 *$", text, re.M)
+        assert re.search(r"^┃ {6}2 ▌\+ {5}return x \* 2  # doubled *$", text, re.M)
+        assert re.search(r"^┃  1   1    def f0\(x\): *$", text, re.M)
         assert re.search(r"^ +46 ▌\+ DOC = \"\"\"a string *$", text, re.M)
         # CRLF shown, a missing newline at the end said, the deleted file collapsed.
         assert re.search(r"^ +2 ▌\+ SECOND␍ *$", text, re.M)
@@ -547,6 +549,11 @@ async def test_tab_toggles_the_file_list(real_diff: review.Diff) -> None:
         assert rows[2].startswith("  bin  logo.png") and "+" not in rows[2]
         assert rows[4].startswith("  del  old.txt")
         assert rows[5].startswith("  mode run.sh")
+        # The +N -N columns line up down the list: the signs in the same cells on every row.
+        numbered = [r for r in rows if re.search(r"\+\d+ +-\d+", r)]
+        assert len(numbered) >= 4
+        assert len({r.rindex("+") for r in numbered}) == 1
+        assert len({r.rindex("-") for r in numbered}) == 1
         await pilot.press("a")  # no deciding on hunks you cannot see
         await pilot.pause()
         assert app.decisions == []

@@ -108,16 +108,16 @@ def test_rows_of_files_hunks_and_bodies(diff: review.Diff) -> None:
 def test_body_lines_are_numbered_per_side(diff: review.Diff) -> None:
     rows = DiffRows(diff)
     assert rows.body_lines(0, 0, 4) == [
-        BodyLine(" ", "def f(x):", 1),
-        BodyLine("-", "    return x", 2),  # the old side's number
-        BodyLine("+", "    return x * 2", 2),
-        BodyLine(" ", "# end", 3),
+        BodyLine(" ", "def f(x):", 1, 1),
+        BodyLine("-", "    return x", 2, None),  # only the old side has it
+        BodyLine("+", "    return x * 2", None, 2),
+        BodyLine(" ", "# end", 3, 3),
     ]
-    assert rows.body_lines(1, 1, 3) == [BodyLine("+", "b", 11), BodyLine(" ", "c", 12)]
+    assert rows.body_lines(1, 1, 3) == [BodyLine("+", "b", None, 11), BodyLine(" ", "c", 11, 12)]
     assert rows.body_lines(3, 0, 3) == [
-        BodyLine("+", "hello", 1),
-        BodyLine("+", "world", 2),
-        BodyLine("\\", "\\ No newline at end of file", None),
+        BodyLine("+", "hello", None, 1),
+        BodyLine("+", "world", None, 2),
+        BodyLine("\\", "\\ No newline at end of file", None, None),
     ]
 
 
@@ -132,8 +132,9 @@ def test_a_long_hunk_is_numbered_from_checkpoints() -> None:
     # Any slice, from anywhere, numbers its lines as the whole walk does.
     for first, end in ((0, 10), (CHUNK, 2 * CHUNK), (CHUNK + 7, CHUNK + 9), (n - 5, n)):
         assert rows.body_lines(0, first, end) == whole[first:end]
-    assert whole[0] == BodyLine("+", "line 0", 7) and whole[1] == BodyLine("-", "line 1", 5)
-    assert whole[2] == BodyLine(" ", "line 2", 8)
+    assert whole[0] == BodyLine("+", "line 0", None, 7)
+    assert whole[1] == BodyLine("-", "line 1", 5, None)
+    assert whole[2] == BodyLine(" ", "line 2", 6, 8)
 
 
 def test_a_message_when_there_are_no_hunks() -> None:
@@ -248,10 +249,10 @@ def test_sides_are_lexed_as_two_texts(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(lex, "lex_lines", recorded)
     lines = [
-        BodyLine(" ", 'S = """a', 1),
-        BodyLine("-", "def old(): pass", 2),
-        BodyLine("+", "def new(): pass", 2),
-        BodyLine(" ", '"""', 3),
+        BodyLine(" ", 'S = """a', 1, 1),
+        BodyLine("-", "def old(): pass", 2, None),
+        BodyLine("+", "def new(): pass", None, 2),
+        BodyLine(" ", '"""', 3, 3),
     ]
     out = lex_unit("m.py", lines, 512)
     assert seen == [
@@ -263,27 +264,27 @@ def test_sides_are_lexed_as_two_texts(monkeypatch: pytest.MonkeyPatch) -> None:
     assert all(t in Token.Literal.String for t, _ in out[2].tokens)
     # A unit that only removes reads its context from the old side, and lexes once.
     seen.clear()
-    out = lex_unit("m.py", [BodyLine(" ", "x = 1", 1), BodyLine("-", "y = 2", 2)], 512)
+    out = lex_unit("m.py", [BodyLine(" ", "x = 1", 1, 1), BodyLine("-", "y = 2", 2, None)], 512)
     assert seen == [["x = 1", "y = 2"]]
     assert out[0].tokens and out[1].tokens
     seen.clear()
-    lex_unit("m.py", [BodyLine(" ", "x = 1", 1)], 512)
+    lex_unit("m.py", [BodyLine(" ", "x = 1", 1, 1)], 512)
     assert seen == [["x = 1"]]
 
 
 def test_lines_are_cut_cleaned_and_marked_before_lexing() -> None:
     lines = [
-        BodyLine("+", "A" * 5000, 1),
-        BodyLine("+", "windows\r", 2),
-        BodyLine("+", "\x1b[2Jesc", 3),
-        BodyLine("\\", "\\ No newline at end of file", None),
+        BodyLine("+", "A" * 5000, None, 1),
+        BodyLine("+", "windows\r", None, 2),
+        BodyLine("+", "\x1b[2Jesc", None, 3),
+        BodyLine("\\", "\\ No newline at end of file", None, None),
     ]
     out = lex_unit("notes.txt", lines, 600)
     assert (len(out[0].text), out[0].cut, out[0].crlf) == (600, True, False)
     assert (out[1].text, out[1].cut, out[1].crlf) == ("windows", False, True)
     assert "\x1b" not in out[2].text and "esc" in out[2].text
-    assert out[3].tokens == [] and out[3].number is None
-    assert [x.number for x in out] == [1, 2, 3, None]
+    assert out[3].tokens == [] and out[3].new is None
+    assert [x.new for x in out] == [1, 2, 3, None]
 
 
 def test_line_cache_is_bounded_by_lines() -> None:
@@ -327,3 +328,29 @@ def test_the_model_and_lexing_load_no_textual() -> None:
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout.strip().splitlines()[-1])
     assert out == {"hunks": 4, "textual": []}
+
+
+def test_the_file_lists_numbers_line_up_whatever_their_widths() -> None:
+    from rich.style import Style
+
+    from fleet.ui.diff.paint import file_columns, file_row_strip
+    from fleet.ui.diff.rows import Counts, FileRow
+    from fleet.ui.diff.styles import FileListStyles
+
+    plain = FileListStyles(*(Style() for _ in range(8)))
+    rows = [
+        FileRow("a.py", "mod", 120, 3, False, Counts(2, 0, 0), 0),
+        FileRow("b/long name.py", "new", 4, 1500, False, Counts(0, 11, 1), 2),
+        FileRow("logo.png", "bin", 0, 0, True, Counts(1, 0, 0), 14),
+        FileRow("c.txt", "del", 0, 7, False, Counts(0, 0, 1), 15),
+    ]
+    columns = file_columns(rows)
+    drawn = [file_row_strip(r, i == 0, 60, plain, columns).text for i, r in enumerate(rows)]
+    assert all(len(line) == 60 for line in drawn)
+    numbered = [line for line, r in zip(drawn, rows, strict=True) if not r.binary]
+    # "+N" ends, and "-N" ends, in the same column on every row; the decisions start together.
+    plus_ends = {line.index(" ", line.rindex("+")) for line in numbered}
+    minus_ends = {line.index(" ", line.rindex("-")) for line in numbered}
+    assert len(plus_ends) == 1 and len(minus_ends) == 1
+    assert "+120" in drawn[0] and "-1500" in drawn[1] and "✓11 ✗1" in drawn[1]
+    assert "+" not in drawn[2]

@@ -12,8 +12,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.theme import Theme
 
-from fleet.ui.diff.paint import file_row_strip
-from fleet.ui.diff.rows import FileRow
+from fleet.ui.diff.paint import file_columns, file_row_strip
+from fleet.ui.diff.rows import FileColumns, FileRow
 from fleet.ui.diff.styles import FileListStyles, file_list_styles
 
 
@@ -54,11 +54,13 @@ class FileList(ScrollView, inherit_bindings=False):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.rows: list[FileRow] = []
+        self.columns = FileColumns(0, 0, 0)
         self.cursor = 0
         self._styles: FileListStyles | None = None
 
     def set_rows(self, rows: list[FileRow], cursor: int | None = None) -> None:
         self.rows = rows
+        self.columns = file_columns(rows)
         if cursor is not None:
             self.cursor = cursor
         self.cursor = max(0, min(len(rows) - 1, self.cursor))
@@ -115,7 +117,7 @@ class FileList(ScrollView, inherit_bindings=False):
         i = y + round(self.scroll_offset.y)
         if not 0 <= i < len(self.rows):
             return Strip.blank(width, self._styles.base)
-        return file_row_strip(self.rows[i], i == self.cursor, width, self._styles)
+        return file_row_strip(self.rows[i], i == self.cursor, width, self._styles, self.columns)
 
 
 __all__ = ["FileList"]

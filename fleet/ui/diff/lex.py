@@ -106,7 +106,8 @@ class LexedLine:
     kind: LineKind
     text: str  # cleaned: inert, cut to the limit, its trailing CR taken off
     tokens: Tokens  # empty for a "\\ No newline" line (drawn as it is)
-    number: int | None
+    old: int | None  # line numbers, as in BodyLine
+    new: int | None
     cut: bool  # longer than the limit
     crlf: bool  # ended with a carriage return
 
@@ -148,7 +149,7 @@ def lex_unit(path: str, lines: Sequence[BodyLine], limit: int) -> list[LexedLine
                 next(old_tokens, None)
         elif line.kind == " ":
             tokens = next(old_tokens, [])
-        out.append(LexedLine(line.kind, text, tokens, line.number, cut, crlf))
+        out.append(LexedLine(line.kind, text, tokens, line.old, line.new, cut, crlf))
     return out
 
 

@@ -6,6 +6,8 @@ so a narrow panel never wraps or leaves stale cells. The widgets decide what to 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
@@ -13,7 +15,7 @@ from textual.strip import Strip
 
 from fleet.core import review
 from fleet.ui.diff.lex import LexedLine
-from fleet.ui.diff.rows import SYMBOLS, Decision, FileRow
+from fleet.ui.diff.rows import SYMBOLS, Counts, Decision, FileColumns, FileRow
 from fleet.ui.diff.styles import DiffStyles, FileListStyles
 from fleet.ui.diff.text import file_description, fit, fit_left, hunk_title, safe_label
 
@@ -80,13 +82,21 @@ def hunk_header_strip(
     return Strip([cursor_bar(cursor, styles), *header], width)
 
 
+def line_numbers(old: int | None, new: int | None, digits: int) -> str:
+    """The two number columns, old then new (as delta and lazygit show them): a removed line
+    has only the old number, an added line only the new one."""
+    left = f"{old:>{digits}}" if old is not None else " " * digits
+    right = f"{new:>{digits}}" if new is not None else " " * digits
+    return f"{left} {right} "
+
+
 def body_segments(line: LexedLine, width: int, digits: int, styles: DiffStyles) -> list[Segment]:
-    """A body line after the cursor column, exactly `width` cells: its number, the ``▌+`` /
-    ``▌-`` sign (not colour alone), the highlighted code cut with › when it does not fit."""
+    """A body line after the cursor column, exactly `width` cells: its old and new numbers,
+    the ``▌+`` / ``▌-`` sign (not colour alone), the highlighted code cut with › when it does
+    not fit."""
     kind = line.kind
-    room = max(0, width - (digits + 1 + 3))
-    number = f"{line.number:>{digits}} " if line.number is not None else " " * (digits + 1)
-    lead = Segment(number, styles.number)
+    room = max(0, width - (2 * digits + 2 + 3))
+    lead = Segment(line_numbers(line.old, line.new, digits), styles.number)
     line_style = styles.line[kind]
     if kind == "\\":
         segments = [lead, Segment("   ", styles.base), Segment(line.text, styles.meta)]
@@ -107,25 +117,49 @@ def body_segments(line: LexedLine, width: int, digits: int, styles: DiffStyles) 
     return segments
 
 
-def file_row_strip(row: FileRow, on: bool, width: int, s: FileListStyles) -> Strip:
-    """A file list row: ``▶ mod  path      +4 -1  ✓1 ✗0 ○2``; the path's start is cut first."""
+def decision_counts(counts: Counts) -> list[tuple[int, str]]:
+    """The decisions a file row shows, in order (only those it has): (count, decision)."""
+    pending, approved, rejected = counts
+    shown = ((approved, "approved"), (rejected, "rejected"), (pending, "pending"))
+    return [(n, d) for n, d in shown if n]
+
+
+def file_columns(rows: Sequence[FileRow]) -> FileColumns:
+    """Widths that make every row's ``+N -N`` and decisions line up."""
+    added = max((len(f"+{r.added}") for r in rows if not r.binary), default=0)
+    removed = max((len(f"-{r.removed}") for r in rows if not r.binary), default=0)
+    decided = max(
+        (sum(len(f"{SYMBOLS[d]}{n} ") for n, d in decision_counts(r.counts)) for r in rows),
+        default=0,
+    )
+    return FileColumns(added, removed, decided)
+
+
+def file_row_strip(
+    row: FileRow, on: bool, width: int, s: FileListStyles, columns: FileColumns | None = None
+) -> Strip:
+    """A file list row: ``▶ mod  path      +4 -1  ✓1 ○2``; the path's start is cut first.
+    With `columns` (:func:`file_columns` of all rows) the numbers of every row line up."""
     base = s.cursor if on else s.base
-    pending, approved, rejected = row.counts
+    cols = columns or file_columns([row])
     right: list[Segment] = []
     if not row.binary:
         right += [
-            Segment(f"+{row.added}", base + s.added),
+            Segment(f"+{row.added}".rjust(cols.added), base + s.added),
             Segment(" ", base),
-            Segment(f"-{row.removed}", base + s.removed),
+            Segment(f"-{row.removed}".rjust(cols.removed), base + s.removed),
             Segment("  ", base),
         ]
-    for n, style, symbol in (
-        (approved, s.approved, SYMBOLS["approved"]),
-        (rejected, s.rejected, SYMBOLS["rejected"]),
-        (pending, s.muted, SYMBOLS["pending"]),
-    ):
-        if n:
-            right += [Segment(f"{symbol}{n}", base + style), Segment(" ", base)]
+    elif cols.added:
+        right.append(Segment(" " * (cols.added + cols.removed + 3), base))
+    styles = {"approved": s.approved, "rejected": s.rejected, "pending": s.muted}
+    used = 0
+    for n, decision in decision_counts(row.counts):
+        text = f"{SYMBOLS[decision]}{n}"
+        right += [Segment(text, base + styles[decision]), Segment(" ", base)]
+        used += len(text) + 1
+    if used < cols.decided:
+        right.append(Segment(" " * (cols.decided - used), base))
     right_w = sum(cell_len(seg.text) for seg in right)
     room = max(0, width - 2 - 5 - right_w - 1)
     left = [
@@ -139,6 +173,7 @@ def file_row_strip(row: FileRow, on: bool, width: int, s: FileListStyles) -> Str
 __all__ = [
     "body_segments",
     "cursor_bar",
+    "file_columns",
     "file_row_strip",
     "file_strip",
     "hunk_header_strip",

@@ -62,7 +62,8 @@ class BodyLine:
 
     kind: LineKind
     text: str  # without its sign (a "\\ No newline" line whole); a trailing CR kept
-    number: int | None  # new-side number (context, added), old-side (removed), None for "\\"
+    old: int | None  # its number on the old side (context, removed), else None
+    new: int | None  # its number on the new side (context, added), else None
 
 
 class Counts(NamedTuple):
@@ -84,6 +85,14 @@ class FileRow:
     binary: bool
     counts: Counts
     first_hunk: int  # index of the file's first hunk
+
+
+class FileColumns(NamedTuple):
+    """Widths of the file list's number columns, shared by all its rows so they line up."""
+
+    added: int  # of "+N"
+    removed: int  # of "-N"
+    decided: int  # of the decision counts
 
 
 def _advance(sign: str, old: int, new: int) -> tuple[int, int]:
@@ -114,13 +123,13 @@ class HunkBody:
         for raw in self.lines[first:end]:
             sign = raw[:1]
             if sign == "\\":
-                out.append(BodyLine("\\", raw, None))
+                out.append(BodyLine("\\", raw, None, None))
             elif sign == "+":
-                out.append(BodyLine("+", raw[1:], new))
+                out.append(BodyLine("+", raw[1:], None, new))
             elif sign == "-":
-                out.append(BodyLine("-", raw[1:], old))
+                out.append(BodyLine("-", raw[1:], old, None))
             else:
-                out.append(BodyLine(" ", raw[1:], new))
+                out.append(BodyLine(" ", raw[1:], old, new))
             old, new = _advance(sign, old, new)
         return out
 
@@ -176,7 +185,7 @@ class DiffRows:
         self.hunk_files: list[int] = []  # file index of each hunk
         self.blocks: list[Block] = []
         self.height = 0  # rows of files and hunks
-        self.digits = 3  # width of the line-number column
+        self.digits = 3  # width of each line-number column (old, new)
         self._hunk_block: list[int] = []
         self._bodies: OrderedDict[int, HunkBody] = OrderedDict()
         self._lay_out(diff.files if diff is not None else ())
@@ -365,6 +374,7 @@ __all__ = [
     "Counts",
     "Decision",
     "DiffRows",
+    "FileColumns",
     "FileRow",
     "Row",
     "cursor_after",
