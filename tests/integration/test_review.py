@@ -263,3 +263,19 @@ def test_committed_work_leaves_the_review_and_each_view_says_which_it_is(fleet: 
     after = fleet.ok("diff", ref)
     assert "1 hunk rejected (reverted) so far" in after.err.splitlines()[0]
     assert (wt / "notes.txt").read_text() == edit_lines(NOTES_TXT, {10: "line 10, taken"})
+
+
+def test_an_index_the_agent_staged_is_named_as_the_reason_a_hunk_does_not_apply(
+    fleet: FleetCLI,
+) -> None:
+    h = fleet.lf["alpha"]
+    _, wt = start(fleet, "staged")
+    ref = "alpha/staged"
+    write(h, wt / "notes.txt", edit_lines(NOTES_TXT, {3: "first try"}))
+    git(fleet, wt, "add", "notes.txt")  # the agent stages its own work
+    write(h, wt / "notes.txt", edit_lines(NOTES_TXT, {3: "second try"}))
+    refused = fleet("approve", ref, "--hunk", "1")
+    assert refused.code == 1, refused
+    assert "notes.txt that fleet did not stage" in refused.err
+    assert "git restore --staged" in refused.err and "maybe" not in refused.err
+    assert "+first try" in git(fleet, wt, "diff", "--cached")  # nothing was done

@@ -39,6 +39,7 @@ import time
 
 from . import checkpoints, decisions, gitops, layout, reviewgit, sessionrepo, sessions, steer, tmux
 from .difftext import (
+    block_path,
     diff_fingerprint,
     fingerprints,
     hunk_fingerprint,
@@ -217,14 +218,38 @@ def _to_stage(meta: dict, args: dict, commit: bool) -> str:
     if patch:
         problem = reviewgit.apply_problem(meta["worktree"], patch, "--cached")
         if problem:
-            raise HelperError(
-                "conflict",
-                "these hunks do not apply to the index (it holds other changes to the "
-                "same lines, maybe staged by the agent): %s. Nothing was done" % problem,
-            )
+            raise HelperError("conflict", _conflict(meta, patch, problem))
     elif not commit:
         raise HelperError("bad-request", "nothing to approve: no hunk chosen")
     return patch
+
+
+def _conflict(meta: dict, patch: str, problem: str) -> str:
+    """Why a patch does not apply to the index, in words: changes there that fleet did not
+    stage (a `git add` in the worktree), or else approvals of fleet's own on the same lines."""
+    worktree = meta["worktree"]
+    staged = {
+        block_path(b)
+        for b in split_files(index_diff(worktree, decisions.review_base(meta, worktree)))
+    }
+    approved: set = set()
+    for rec in decisions.active(meta["id"]):
+        if rec.get("action") == "approve" and not rec.get("commit"):
+            approved.update(rec.get("paths") or [])
+    mine = {block_path(b) for b in split_files(patch)}
+    foreign = sorted((staged - approved) & mine) or sorted(staged - approved)
+    if foreign:
+        why = (
+            "the index holds changes to %s that fleet did not stage (a git add in the "
+            "worktree, by the agent or by hand); unstage them there (git restore --staged) or "
+            "approve the diff as it is now" % ", ".join(foreign[:5])
+        )
+    else:
+        why = (
+            "they overlap changes already approved on the same lines; undo that approval or "
+            "look at the diff as it is now"
+        )
+    return "these hunks do not apply to the index: %s (%s). Nothing was done" % (why, problem)
 
 
 def _not_yet_approved(meta: dict, patch: str, args: dict, commit: bool) -> str:
