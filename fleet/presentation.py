@@ -120,6 +120,49 @@ def host_label(host: HostState, now: float) -> str:
     return host.state
 
 
+def cut(text: str, width: int) -> str:
+    """`text` in at most `width` characters, … marking a cut."""
+    if len(text) <= width:
+        return text
+    return text[: max(0, width - 1)] + "…" if width > 0 else ""
+
+
+def header_line(hosts: Sequence[str], right: str, width: int) -> str:
+    """The top line in `width` columns: the hosts on the left, `right` (the counts) whole at
+    the right edge. A host's long reason is cut before another host is dropped, so one host's
+    error never pushes the others off; hosts that still do not fit are counted."""
+    room = width - 2 - (len(right) + 4 if right else 0)
+    sep = "  ·  "
+    parts = list(hosts)
+    line = sep.join(parts)
+    if len(line) > room and parts:  # short words first: a connected host as its name and ✓
+        sep = " · "
+        parts = [
+            p.removesuffix(": connected") + (" ✓" if p.endswith(": connected") else "")
+            for p in parts
+        ]
+        line = sep.join(parts)
+    if len(line) > room and parts:
+        parts = _share(parts, room - len(sep) * (len(parts) - 1))
+        line = sep.join(parts)
+        while len(line) > room and len(parts) > 1:
+            parts.pop()
+            line = sep.join(parts) + f"{sep}+{len(hosts) - len(parts)} more"
+        line = cut(line, max(0, room))
+    if not right:
+        return line
+    return line + " " * max(4, width - 2 - len(line) - len(right)) + right
+
+
+def _share(parts: list[str], room: int) -> list[str]:
+    """Cut the longest parts first until they fit in `room` together (short ones stay
+    whole), none below 12 characters."""
+    limit = max((len(p) for p in parts), default=0)
+    while limit > 12 and sum(min(len(p), limit) for p in parts) > room:
+        limit -= 1
+    return [cut(p, limit) for p in parts]
+
+
 HOSTS_NAMED = 4  # beyond this many hosts, a summary counts them by state instead
 
 

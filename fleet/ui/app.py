@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import time
+from pathlib import Path
 
+from textual import events as events_
 from textual import on
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal
-from textual.notifications import SeverityLevel
-from textual.widgets import Footer, Input, Static
+from textual.notifications import Notify, SeverityLevel
+from textual.screen import Screen
+from textual.widgets import Input, Static
 from textual.worker import Worker
 
 from fleet.core import events
@@ -28,8 +31,8 @@ from fleet.core.store import Store
 from fleet.core.supervisor import Supervisor
 from fleet.core.textsafe import inert
 from fleet.core.wiring import wired
-from fleet.presentation import host_summary
-from fleet.ui.bindings import BINDINGS, keymap_from_config
+from fleet.presentation import header_line, host_summary
+from fleet.ui.bindings import BINDINGS, effective_keys, keymap_from_config
 from fleet.ui.controllers import (
     HostsController,
     ReviewController,
@@ -49,6 +52,21 @@ from fleet.ui.themes import (
 )
 from fleet.ui.widgets.bars import CommandBar, FilterBar
 from fleet.ui.widgets.grid import SessionGrid
+from fleet.ui.widgets.keybar import Context, KeyBar
+
+MAX_TOASTS = 2
+
+
+class MainScreen(Screen[None]):
+    """The grid's screen: toasts wait while a dialog is over it, and come back after."""
+
+    def on_screen_suspend(self) -> None:
+        if isinstance(self.app, FleetApp):
+            self.app.park_toasts()
+
+    def on_screen_resume(self) -> None:
+        if isinstance(self.app, FleetApp):
+            self.app.call_after_refresh(self.app.show_held_toasts)
 
 
 class FleetApp(App[int]):
@@ -76,6 +94,8 @@ class FleetApp(App[int]):
         self.sup: Supervisor | None = None
         self._wiring = contextlib.AsyncExitStack()  # the store, hooks and supervisor, open
         self._hosts_text = ""
+        self._held_toasts: list[tuple[str, str, SeverityLevel, float | None]] = []
+        self.keys = effective_keys()  # binding id -> the keys in effect, for the key bar
         self.hosts = HostsController(self)
         self.sessions = SessionsController(self)
         self.review = ReviewController(self)
@@ -91,9 +111,16 @@ class FleetApp(App[int]):
             yield DiffPanel(id="diff")
         yield FilterBar()
         yield CommandBar()
-        yield Footer()
+        yield KeyBar()
 
     def _empty_text(self) -> str:
+        if self.model.filter_text and self.model.cards:
+            shown = " ".join(inert(self.model.filter_text).split())[:80]
+            return (
+                f"No session matches the filter {shown!r}.\n\n"
+                f"{len(self.model.cards)} sessions are hidden by it: esc clears the filter, "
+                "/ changes it."
+            )
         if not self.config.hosts:
             return (
                 "No hosts yet.\n\n"
@@ -112,6 +139,7 @@ class FleetApp(App[int]):
         self.theme = saved_theme() or DEFAULT_THEME
         keymap, problems = keymap_from_config(self.config.keys)
         self.set_keymap(keymap)
+        self.keys = effective_keys(keymap)
         for problem in problems:
             self.notify(problem, severity="warning", timeout=10)
         for host in self.config.hosts:
@@ -142,8 +170,44 @@ class FleetApp(App[int]):
         markup: bool = False,
     ) -> None:
         """Every toast is plain text, whoever asks (widgets pass markup=True by default):
-        a toast quotes what hosts and agents said, and `[/]` in a file name must stay text."""
+        a toast quotes what hosts and agents said, and `[/]` in a file name must stay text.
+
+        At most MAX_TOASTS show at once (the newest), so they never fill a small terminal;
+        while a dialog is up they wait, so none covers it or its question."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def _on_notify(self, event: Notify) -> None:
+        # Textual adds a toast when its message arrives, after notify() returned: the
+        # dialog check and the cap belong here.
+        # Textual runs every class's handler up the MRO: App's, unless prevented, would add
+        # the toast again.
+        event.prevent_default()
+        toast = event.notification
+        if len(self.screen_stack) > 1:
+            self._held_toasts.append((str(toast.message), toast.title, toast.severity, None))
+            del self._held_toasts[:-MAX_TOASTS]
+            return
+        super()._on_notify(event)
+        live = list(self._notifications)
+        if len(live) > MAX_TOASTS:
+            for old in live[:-MAX_TOASTS]:
+                self._unnotify(old, refresh=False)
+            self._refresh_notifications()
+
+    def get_default_screen(self) -> Screen[None]:
+        return MainScreen(id="_default")
+
+    def park_toasts(self) -> None:
+        """A dialog opens: the toasts showing wait with the ones that come meanwhile."""
+        for toast in self._notifications:
+            self._held_toasts.append((str(toast.message), toast.title, toast.severity, None))
+        del self._held_toasts[:-MAX_TOASTS]
+        self.clear_notifications()
+
+    def show_held_toasts(self) -> None:
+        held, self._held_toasts = self._held_toasts, []
+        for message, title, severity, timeout in held:
+            self.notify(message, title=title, severity=severity, timeout=timeout)
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         # Textual's own themes know nothing of fleet's status colours.
@@ -161,12 +225,16 @@ class FleetApp(App[int]):
     def _refresh_all(self) -> None:
         grid = self.query_one(SessionGrid)
         grid.update_cards(list(self.model.cards))
-        has_cards = bool(self.model.visible()) or bool(self.model.filter_text)
+        has_cards = bool(self.model.visible())
         grid.display = has_cards
-        self.query_one("#empty").display = not has_cards
+        empty = self.query_one("#empty", Static)
+        empty.display = not has_cards
+        if not has_cards:
+            empty.update(self._empty_text())
         if has_cards and self.focused is None and self.screen is self.screen_stack[0]:
             grid.focus()
         self._refresh_hosts()
+        self._show_keys()
 
     def _refresh_hosts(self) -> None:
         parts = host_summary(self.model.hosts.values(), time.time())
@@ -177,11 +245,35 @@ class FleetApp(App[int]):
             parts.insert(0, f"local store: {inert(str(trouble))[:120]}")
         counts = self.model.counts()
         summary = "  ".join(f"{n} {s}" for s, n in counts.items())
-        text = "  ·  ".join(parts) + (f"    {summary}" if summary else "")
+        if self.model.filter_text:  # what the filter hides, where the counts are
+            shown = " ".join(inert(self.model.filter_text).split())[:40]
+            summary = f"filter {shown!r}: {len(self.model.visible())} of {len(self.model.cards)}"
+        width = self.query_one("#hosts").size.width or self.size.width
+        text = header_line(parts, summary, width + 2)
         if text != self._hosts_text:
             self._hosts_text = text
             # One fixed-height line: a relayout would repaint the whole screen every second.
             self.query_one("#hosts", Static).update(text, layout=False)
+
+    def _focus_context(self) -> Context:
+        focused = self.focused
+        if isinstance(focused, FilterBar):
+            return "filter"
+        if isinstance(focused, CommandBar):
+            return "command"
+        if self.query_one(DiffPanel).has_focus_within:
+            return "diff"
+        return "grid" if self.query_one(SessionGrid).display else "none"
+
+    @on(events_.DescendantFocus)
+    @on(events_.DescendantBlur)
+    def _focus_moved(self) -> None:
+        # After the focus settles: a blur comes before the next widget's focus.
+        self.call_after_refresh(self._show_keys)
+
+    def _show_keys(self) -> None:
+        if self.is_running and self.query(KeyBar):
+            self.query_one(KeyBar).show_context(self._focus_context(), self.keys)
 
     # -- keys, each to its context's controller -----------------------------------------
 
@@ -214,6 +306,22 @@ class FleetApp(App[int]):
 
     async def action_back(self) -> None:
         self.view.back()
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """An SVG of the screen (the palette's Screenshot, the screenshot action), saved where
+        it can be: Textual's default, ~/Downloads, is missing on most servers, and its save
+        then fails with no reason given."""
+        downloads = Path.home() / "Downloads"
+        where = Path(path) if path else (downloads if downloads.is_dir() else Path.cwd())
+        try:
+            saved = self.save_screenshot(filename, str(where), time_format)
+        except OSError as exc:
+            self.notify(f"cannot save a screenshot in {where}: {exc}", severity="error")
+            return None
+        self.notify(f"saved a screenshot: {saved}", title="Screenshot")
+        return None
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -166,3 +166,22 @@ def test_the_host_summary_names_up_to_four_hosts_and_stays_plain_text() -> None:
     hostile = HostState("h", "unreachable", reason="no\x1b]0;pwned\x07 route\r\n")
     (line,) = host_summary([hostile], NOW)
     assert "\x1b" not in line and "\x07" not in line and "\r" not in line and "\n" not in line
+
+
+def test_the_header_keeps_the_counts_whole_and_every_host_in_sight() -> None:
+    from fleet.presentation import header_line
+
+    hosts = ["alpha: connected", "beta: connected", "gamma: connected"]
+    assert header_line(hosts, "6 working", 120).startswith("alpha: connected  ·  beta")
+    narrow = header_line(hosts, "2 needs-input  4 working", 80)
+    assert len(narrow) == 78 and narrow.endswith("2 needs-input  4 working")
+    assert narrow.startswith("alpha ✓ · beta ✓ · gamma ✓")
+    # One host's long reason is cut; the others stay whole.
+    long = "beta: unreachable: " + "connection refused " * 10 + "(retry in 4s)"
+    line = header_line(["alpha: connected", long, "gamma: connected"], "1 failed", 80)
+    assert "alpha ✓" in line and "gamma ✓" in line and "…" in line and line.endswith("1 failed")
+    assert len(line) <= 78
+    # Too many to name: the rest are counted.
+    many = [f"host{i}: unreachable: refused (retry in 3s)" for i in range(8)]
+    line = header_line(many, "8 lost", 80)
+    assert "more" in line and line.endswith("8 lost") and len(line) <= 78

@@ -34,6 +34,9 @@ class ReviewController(Controller):
         # The view the person chose in the diff panel (review.VIEWS): every reload honours
         # it, even one that was already under way when they switched.
         self.mode = "review"
+        # Hunks the cursor goes to in the next diff that has them (what an undo brought back):
+        # kept until shown, as the host's own news of the decision may reload first.
+        self.focus_next: tuple[str, ...] = ()
 
     @property
     def reviewing(self) -> bool:
@@ -46,6 +49,7 @@ class ReviewController(Controller):
         panel = self.panel
         if panel.session_ref != card.session.ref:
             self.mode = "review"
+            self.focus_next = ()
         # The fetch first: it is on its way while the panel opens and the grid relays out.
         self.load_diff(card.session)
         self.app.query_one("#body").add_class("-review")
@@ -59,10 +63,12 @@ class ReviewController(Controller):
     def load_diff(self, session: Session, focus: tuple[str, ...] = ()) -> Worker[None]:
         """Fetch and show the session's diff; the cursor goes to the first hunk of `focus`
         (fingerprints) that is in it, else stays where it was."""
-        load = partial(self._load, session, focus)
+        if focus:
+            self.focus_next = focus
+        load = partial(self._load, session)
         return self.run(load, name="load_diff", group="diff", exclusive=True)
 
-    async def _load(self, session: Session, focus: tuple[str, ...] = ()) -> None:
+    async def _load(self, session: Session) -> None:
         panel = self.panel
         mode = self.mode
         try:
@@ -72,7 +78,10 @@ class ReviewController(Controller):
             return
         if mode != self.mode:
             return  # the person switched views meanwhile: that load is the one to show
+        focus = self.focus_next
         panel.show(session.ref, diff, focus)
+        if focus and any(h.fingerprint in focus for h in diff.hunks):
+            self.focus_next = ()
         panel.focus()
 
     def change_mode(self, event: DiffPanel.ModeChanged) -> None:

@@ -6,6 +6,7 @@ Each action reads the card under the cursor and hands the work to the supervisor
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from functools import partial
 from typing import Literal
@@ -14,12 +15,16 @@ from textual.actions import SkipAction
 from textual.widgets import Input
 from textual.worker import Worker
 
+from fleet.core.agent_versions import host_versions
 from fleet.core.errors import FleetError, RemoteError
 from fleet.core.models import Session, Status
 from fleet.ui.controllers.base import Controller
 from fleet.ui.model import Card
+from fleet.ui.screens.confirm import ConfirmScreen
 from fleet.ui.screens.new_session import NewSession, NewSessionScreen
 from fleet.ui.screens.steer import SteerScreen
+
+AGENT_CHECK_TIMEOUT = 8.0  # seconds the form waits to learn which agents the host has
 
 
 class SessionsController(Controller):
@@ -81,9 +86,24 @@ class SessionsController(Controller):
     # -- the session's life ---------------------------------------------------------------
 
     def stop(self) -> None:
+        """Ask first: stopping ends the agent's run (its worktree and branch stay)."""
         card = self.selected()
-        if card is not None:
-            self._life("stop", card.session)
+        if card is None:
+            return
+        session = card.session
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._life("stop", session)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Stop {session.ref}?",
+                f"This ends {session.agent}'s run; its worktree and branch stay, and r resumes it.",
+                "Stop",
+            ),
+            answered,
+        )
 
     def resume(self) -> None:
         card = self.selected()
@@ -122,15 +142,18 @@ class SessionsController(Controller):
 
     # -- a new session --------------------------------------------------------------------
 
-    def new_session(self) -> None:
-        """The new-session form, offering the hosts, their recent repos and the agents."""
+    def new_session(self, again: NewSession | None = None, problem: str = "") -> None:
+        """The new-session form, offering the hosts, their recent repos and agents, and the
+        agents; `again`, a request that failed, comes back with `problem` said in it."""
         app = self.app
         if not app.config.hosts or app.sup is None:
             app.notify("no hosts configured yet", severity="warning")
             return
         recent: dict[str, list[str]] = {}
+        agents: dict[str, str] = {}
         for card in sorted(app.model.cards.values(), key=lambda c: -c.session.created):
             repos = recent.setdefault(card.host, [])
+            agents.setdefault(card.host, card.session.agent)
             if card.session.repo and card.session.repo not in repos:
                 repos.append(card.session.repo)
         selected = self.grid.selected
@@ -139,6 +162,9 @@ class SessionsController(Controller):
             list(app.sup.profiles),
             recent,
             host=selected.host if selected else None,
+            recent_agents=agents,
+            again=again,
+            problem=problem,
         )
 
         def done(result: NewSession | None) -> None:
@@ -146,6 +172,21 @@ class SessionsController(Controller):
                 self.start_session(result)
 
         app.push_screen(screen, done)
+        if screen.host is not None:
+            self.run(partial(self._agents_on, screen, screen.host), name="agents", group="agents")
+
+    async def _agents_on(self, screen: NewSessionScreen, host: str) -> None:
+        """Ask the host which agents it has, for the open form (never longer than a glance)."""
+        helper = self.sup.helper(host)
+        try:
+            rows = await asyncio.wait_for(
+                host_versions(host, helper, self.sup.profiles.values()), AGENT_CHECK_TIMEOUT
+            )
+        except (TimeoutError, FleetError):
+            return
+        missing = {r.agent for r in rows if r.note == "not installed"}
+        if screen.is_attached:
+            screen.host_has(host, missing)
 
     def start_session(self, request: NewSession) -> Worker[None]:
         return self.run(partial(self._start, request), name="start_session", group="actions")
@@ -158,7 +199,8 @@ class SessionsController(Controller):
                 request.host, request.repo, agent=request.agent, task=request.task
             )
         except FleetError as exc:
-            app.notify(str(exc), severity="error", timeout=12)
+            # Back in the form, with what was typed and why it failed.
+            self.new_session(again=request, problem=f"Could not start it: {exc}")
             return
         app.model.upsert_session(session)
         app._refresh_all()

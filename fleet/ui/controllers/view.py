@@ -37,8 +37,9 @@ class ViewController(Controller):
             self.grid.focus()
             return
         bar = self.app.query_one(FilterBar)
-        if bar.shown:
+        if bar.shown or self.app.model.filter_text:  # `:host NAME` filters with the bar shut
             bar.close()
+            self.filter_changed("")
             self.grid.focus()
 
     # -- the command line -----------------------------------------------------------------

@@ -271,7 +271,7 @@ def resolve(repo: str, ref: str) -> str:
 def check_branch_free(repo: str, branch: str) -> None:
     if git(repo, "branch", "--list", branch).strip():
         raise HelperError(
-            "exists", "branch %s already exists in %s: choose another --name" % (branch, repo)
+            "exists", "branch %s already exists in %s: choose another name" % (branch, repo)
         )
 
 

@@ -160,7 +160,7 @@ def _check_program(command: str, agent: str) -> None:
         raise HelperError(
             "missing-agent",
             "%s is not installed on this host (not found on a login shell's PATH): install "
-            "it, or choose another agent with --agent" % program,
+            "it, or choose another agent" % program,
         )
 
 
