@@ -177,10 +177,9 @@ class FleetApp(App[int]):
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def _on_notify(self, event: Notify) -> None:
-        # Textual adds a toast when its message arrives, after notify() returned: the
-        # dialog check and the cap belong here.
-        # Textual runs every class's handler up the MRO: App's, unless prevented, would add
-        # the toast again.
+        # Textual adds a toast when this message arrives, after notify() returned: the
+        # dialog check and the cap belong here. It runs every class's handler up the MRO, so
+        # App's is prevented (it would add the toast again) and called here instead.
         event.prevent_default()
         toast = event.notification
         if len(self.screen_stack) > 1:
