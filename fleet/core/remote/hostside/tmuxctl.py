@@ -146,7 +146,7 @@ class Control:
                         self._buf += chunk
                     self._cond.notify_all()
                 if not chunk:
-                    with contextlib.suppress(OSError):
+                    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
                         proc.wait(timeout=TIMEOUT)  # no zombie left until the next request
                     return
         finally:
