@@ -200,6 +200,7 @@ def config_checks(config: Config) -> list[Check]:
         )
     else:
         checks.append(Check("config", OK, f"{config.path}: {plural(len(config.hosts), 'host')}"))
+    checks += keys_checks(config)
     ssh_config = config.ssh.config_file
     if ssh_config is None:
         checks.append(Check("ssh config", OK, "none: hosts are reached as written"))
@@ -231,6 +232,22 @@ def config_checks(config: Config) -> list[Check]:
             )
         )
     return checks
+
+
+def keys_checks(config: Config) -> list[Check]:
+    """[keys]: every entry names an action and a key no other action has (the TUI does not
+    start otherwise). The check is the TUI's own, which knows Textual's key names."""
+    from fleet.ui.bindings import keymap_from_config
+
+    keymap, problems = keymap_from_config(config)
+    if not problems:
+        shown = f"{plural(len(keymap), 'key')} remapped" if keymap else "the default keys"
+        return [Check("keys", OK, shown)]
+    fix = (
+        "correct or remove the entry in [keys]; `?` in the TUI lists every action and its "
+        "keys (the TUI does not start until then)"
+    )
+    return [Check("keys", FAIL, str(problem), fix) for problem in problems]
 
 
 def permission_checks(config: Config, state: Path) -> list[Check]:
