@@ -123,3 +123,11 @@ def _drain(fd: int) -> None:
         except OSError:
             break
     os.close(fd)
+
+
+def test_the_examples_keys_are_valid_once_uncommented(tmp_path: Path) -> None:
+    example = (ROOT / "examples" / "fleet.toml").read_text()
+    table = example[example.index("\n[keys]\n") :].split("\n\n", 1)[0]
+    entries = [line[2:] for line in table.splitlines() if line.startswith("# ") and " = " in line]
+    assert entries, table
+    assert problems_of(tmp_path, "[keys]\n" + "\n".join(entries) + "\n") == []
