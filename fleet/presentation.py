@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from fleet.core.fleetstate import GONE, HostState
 from fleet.core.models import DiffStat, Session, Status
-from fleet.core.results import Undone
+from fleet.core.results import TmuxServer, Undone
 from fleet.core.textsafe import inert, said
 
 
@@ -203,3 +203,35 @@ def listed_status(
     if lost:
         return f"lost ({session_status(session)} when last seen)"
     return session_status(session)
+
+
+def tmux_label(tmux: TmuxServer | None) -> str:
+    """A host's state as `fleet hosts` shows it, by its tmux server: ok, tmux stuck, ..."""
+    if tmux is None or tmux.ok:
+        return "ok"
+    if tmux.state == "wedged":
+        return "tmux stuck" if tmux.how == "closes" else "tmux silent"
+    return "tmux broken"
+
+
+def tmux_words(tmux: TmuxServer) -> str:
+    """How a host's tmux server stands, in a sentence (its text came from the host: inert)."""
+    pid = f" (pid {tmux.pid})" if tmux.pid else ""
+    if tmux.state == "alive":
+        return f"fleet's tmux server runs{pid}"
+    if tmux.state == "none":
+        words = "no tmux server yet (the first session starts one)"
+        if tmux.detail == "stale socket":
+            words += f"; {tmux.socket} is left from a server that was killed (harmless)"
+        return words
+    if tmux.state == "error":
+        return f"tmux fails: {tmux.detail}"
+    if tmux.how == "silent":
+        return f"fleet's tmux server{pid} does not answer" + (" (stopped)" if tmux.stopped else "")
+    words = (
+        f"fleet's tmux server{pid} is stuck in its exit: it closes every connection "
+        f'("{tmux.detail or "server exited unexpectedly"}"), so no session can start'
+    )
+    if tmux.holders:
+        words += f"; fleet's control clients {', '.join(map(str, tmux.holders))} hold it"
+    return words

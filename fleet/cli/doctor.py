@@ -20,11 +20,13 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from fleet import __version__
+from fleet.cli import doctor_tmux
+from fleet.cli.findings import FAIL, OK, WARN, Check
 from fleet.core.config import Config, ConfigError, load_config, parse_target
 from fleet.core.errors import AuthFailed, HostKeyError, HostSetupError, HostUnreachable
 from fleet.core.paths import config_path, ensure_state_dir
@@ -33,43 +35,18 @@ from fleet.core.supervisor import Supervisor
 from fleet.core.textsafe import inert
 from fleet.presentation import plural, size
 
-OK, WARN, FAIL = "ok", "warn", "fail"
 MIN_TERMINAL = (80, 24)
 DISK_WARN = 1024**3  # bytes free in the home below which a host gets a warning
 DISK_FAIL = 100 * 1024**2
 PROBE_TIMEOUT = 30.0
 
 
-@dataclass(frozen=True)
-class Check:
-    """One finding: `status` is ok, warn or fail; `fix` says what to do when it is not ok."""
-
-    name: str
-    status: str
-    detail: str
-    fix: str = ""
-    host: str | None = None  # None: this machine
-
-    @property
-    def where(self) -> str:
-        return self.host or "local"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "where": self.where,
-            "host": self.host,
-            "check": self.name,
-            "status": self.status,
-            "detail": self.detail,
-            "fix": self.fix,
-        }
-
-
-async def doctor(config: Config) -> list[Check]:
-    """Every check, local first, then each configured host (checked concurrently)."""
+async def doctor(config: Config, repair: bool = False) -> list[Check]:
+    """Every check, local first, then each configured host (checked concurrently); with
+    `repair`, a host's tmux server is repaired first where that is safe (doctor_tmux.py)."""
     checks = await asyncio.to_thread(local_checks)
     checks += config_checks(config)
-    checks += await host_checks(config)
+    checks += await host_checks(config, repair)
     return checks
 
 
@@ -223,6 +200,7 @@ def config_checks(config: Config) -> list[Check]:
         )
     else:
         checks.append(Check("config", OK, f"{config.path}: {plural(len(config.hosts), 'host')}"))
+    checks += keys_checks(config)
     ssh_config = config.ssh.config_file
     if ssh_config is None:
         checks.append(Check("ssh config", OK, "none: hosts are reached as written"))
@@ -254,6 +232,22 @@ def config_checks(config: Config) -> list[Check]:
             )
         )
     return checks
+
+
+def keys_checks(config: Config) -> list[Check]:
+    """[keys]: every entry names an action and a key no other action has (the TUI does not
+    start otherwise). The check is the TUI's own, which knows Textual's key names."""
+    from fleet.ui.bindings import keymap_from_config
+
+    keymap, problems = keymap_from_config(config)
+    if not problems:
+        shown = f"{plural(len(keymap), 'key')} remapped" if keymap else "the default keys"
+        return [Check("keys", OK, shown)]
+    fix = (
+        "correct or remove the entry in [keys]; `?` in the TUI lists every action and its "
+        "keys (the TUI does not start until then)"
+    )
+    return [Check("keys", FAIL, str(problem), fix) for problem in problems]
 
 
 def permission_checks(config: Config, state: Path) -> list[Check]:
@@ -310,22 +304,22 @@ def permission_checks(config: Config, state: Path) -> list[Check]:
 # -- the hosts -----------------------------------------------------------------------------
 
 
-async def host_checks(config: Config) -> list[Check]:
+async def host_checks(config: Config, repair: bool = False) -> list[Check]:
     if not config.hosts:
         return []
     sup = Supervisor(config)
     try:
         per_host = await asyncio.gather(
-            *(_guarded(sup, name) for name in config.hosts), return_exceptions=False
+            *(_guarded(sup, name, repair) for name in config.hosts), return_exceptions=False
         )
     finally:
         await sup.close()
     return [check for checks in per_host for check in checks]
 
 
-async def _guarded(sup: Supervisor, name: str) -> list[Check]:
+async def _guarded(sup: Supervisor, name: str, repair: bool) -> list[Check]:
     try:
-        return await check_host(sup, name)
+        return await check_host(sup, name, repair)
     except Exception as exc:  # a bug here must not hide the other hosts' findings
         return [Check("reachable", FAIL, f"doctor failed: {type(exc).__name__}: {exc}")]
 
@@ -336,7 +330,7 @@ def _ssh_command(config: Config, target: str) -> str:
     return f"ssh {target}"
 
 
-async def check_host(sup: Supervisor, name: str) -> list[Check]:
+async def check_host(sup: Supervisor, name: str, repair: bool = False) -> list[Check]:
     report = await sup.examine(name, timeout=PROBE_TIMEOUT)
     ssh_cmd = _ssh_command(sup.config, report.target)
     checks = _link_checks(report, ssh_cmd)
@@ -348,6 +342,9 @@ async def check_host(sup: Supervisor, name: str) -> list[Check]:
     elif report.probe is not None:
         checks += _tool_checks(report.probe, name)
         checks.append(_helper_check(report, ssh_cmd))
+        if report.ok:
+            hello = report.hello.get("tmux_server")
+            checks += await doctor_tmux.checks(sup, name, hello, ssh_cmd, repair)
     return [replace(c, host=name) for c in checks]
 
 
@@ -461,8 +458,10 @@ def render(checks: list[Check], out: TextIO) -> None:
         out.write("all good\n")
 
 
-def main(explicit: str | None, as_json: bool = False, verbose: bool = False) -> int:
-    """`fleet doctor [--json]`: exit 1 when a check fails."""
+def main(
+    explicit: str | None, as_json: bool = False, verbose: bool = False, repair: bool = False
+) -> int:
+    """`fleet doctor [--json] [--repair]`: exit 1 when a check fails."""
     from fleet.core.logs import setup_logging
 
     try:
@@ -483,7 +482,7 @@ def main(explicit: str | None, as_json: bool = False, verbose: bool = False) -> 
             )
         )
     else:
-        checks = asyncio.run(doctor(config))
+        checks = asyncio.run(doctor(config, repair))
     if as_json:
         sys.stdout.write(json.dumps([c.to_json() for c in checks], indent=2) + "\n")
     else:

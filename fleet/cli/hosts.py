@@ -12,6 +12,7 @@ from fleet.cli.registry import Commands
 from fleet.core.config import Config
 from fleet.core.errors import UsageError
 from fleet.core.supervisor import Supervisor
+from fleet.presentation import tmux_label, tmux_words
 
 commands = Commands()
 
@@ -38,6 +39,8 @@ async def hosts(sup: Supervisor, args: argparse.Namespace) -> int:
                     "reachable": c.reachable,
                     "reason": c.reason,
                     "versions": c.versions,
+                    "tmux": c.tmux.to_json() if c.tmux is not None else None,
+                    "usable": c.usable,
                 }
                 for c in checks
             ]
@@ -45,14 +48,16 @@ async def hosts(sup: Supervisor, args: argparse.Namespace) -> int:
     else:
         rows = [["HOST", "SSH", "STATE", "DETAILS"]]
         for c in checks:
-            if c.reachable:
-                v = c.versions
-                details = f"python {v.get('python')}, {v.get('tmux')}, {v.get('git')}"
-                rows.append([c.name, c.target, "ok", details])
-            else:
+            if not c.reachable:
                 rows.append([c.name, c.target, "unreachable", c.reason])
+                continue
+            v = c.versions
+            details = f"python {v.get('python')}, {v.get('tmux')}, {v.get('git')}"
+            if not c.usable and c.tmux is not None:
+                details = f"{tmux_words(c.tmux)}: see `fleet doctor`"
+            rows.append([c.name, c.target, tmux_label(c.tmux), details])
         table(rows)
-    return 0 if all(c.reachable for c in checks) else 1
+    return 0 if all(c.usable for c in checks) else 1
 
 
 def _trust_arguments(p: argparse.ArgumentParser) -> None:
@@ -73,10 +78,22 @@ def trust(config: Config, args: argparse.Namespace) -> int:
 
 
 # It reports a config that does not load instead of stopping at it: it loads the config itself.
+def _doctor_arguments(p: argparse.ArgumentParser) -> None:
+    _json_argument(p)
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="first make the repairs that are safe (a host's stale tmux socket, fleet's own "
+        "tmux clients holding a server stuck in its exit), then check",
+    )
+
+
 @commands.standalone(
     "doctor",
     "check this machine and every configured host, and say what to fix",
-    _json_argument,
+    _doctor_arguments,
 )
 def doctor(args: argparse.Namespace) -> int:
-    return doctor_checks.main(args.config, as_json=args.json, verbose=args.verbose)
+    return doctor_checks.main(
+        args.config, as_json=args.json, verbose=args.verbose, repair=args.repair
+    )

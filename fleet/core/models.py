@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # results builds on this module's types
+    from .results import TmuxServer
 
 
 class Status(StrEnum):
@@ -174,6 +177,12 @@ class HostCheck:
     reachable: bool
     reason: str = ""
     versions: dict[str, str] = field(default_factory=dict)
+    tmux: TmuxServer | None = None  # how its tmux server stands, when the helper said
+
+    @property
+    def usable(self) -> bool:
+        """Reachable, and its tmux can start sessions."""
+        return self.reachable and (self.tmux is None or self.tmux.ok)
 
 
 EVENT_KINDS: tuple[str, ...] = (

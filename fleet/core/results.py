@@ -143,3 +143,34 @@ class DiffAnswer:
     approved: tuple[str, ...]  # fingerprints of the hunks staged
     review: int  # the session's review version
     extra: dict[str, Any]  # since, branch, committed, rejected
+
+
+TMUX_STATES = ("alive", "none", "wedged", "error")
+
+
+@dataclass(frozen=True)
+class TmuxServer(_Json):
+    """How fleet's tmux server on a host stands (the helper's hello): `alive`; `none` (no
+    server yet: fine); `wedged` (`how` "closes": it closes every connection, tmux's "server
+    exited unexpectedly", an exiting server waiting for clients, with no session left; or
+    "silent": nothing answers, and it may still hold live agents); `error` (tmux fails)."""
+
+    state: str
+    detail: str = ""  # tmux's words, or "stale socket" for a socket file nothing listens on
+    socket: str = ""
+    pid: int | None = None  # the server's process, when the host could tell
+    holders: tuple[int, ...] = ()  # fleet's own control clients, when it is wedged
+    how: str = ""  # "closes" or "silent", when it is wedged
+    stopped: bool = False  # the server's process is stopped (SIGSTOP)
+
+    @property
+    def ok(self) -> bool:
+        return self.state in ("alive", "none")
+
+
+@dataclass(frozen=True)
+class TmuxRepair(_Json):
+    """What `fleet doctor --repair` did to a host's tmux (maybe nothing), and how it is after."""
+
+    done: tuple[str, ...]
+    after: TmuxServer

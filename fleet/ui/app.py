@@ -26,6 +26,7 @@ from textual.worker import Worker
 
 from fleet.core import events
 from fleet.core.config import Config
+from fleet.core.errors import UsageError
 from fleet.core.models import Session
 from fleet.core.store import Store
 from fleet.core.supervisor import Supervisor
@@ -137,11 +138,11 @@ class FleetApp(App[int]):
         for warning in register_all(self):
             self.notify(warning, severity="warning")
         self.theme = saved_theme() or DEFAULT_THEME
-        keymap, problems = keymap_from_config(self.config.keys)
+        keymap, problems = keymap_from_config(self.config)
         self.set_keymap(keymap)
         self.keys = effective_keys(keymap)
-        for problem in problems:
-            self.notify(problem, severity="warning", timeout=10)
+        for problem in problems:  # run_app refuses these first; an app made otherwise says so
+            self.notify(str(problem), severity="warning", timeout=10)
         for host in self.config.hosts:
             self.model.mark_host(host, "connecting")
         self.sup = await self._wiring.enter_async_context(wired(self.config))
@@ -388,5 +389,15 @@ class FleetApp(App[int]):
 
 
 def run_app(config: Config) -> int:
+    """The TUI; it does not start on a wrong [keys] entry (UsageError: each one, with its
+    file and line), since a keymap applied in part would have keys do what the person moved
+    elsewhere."""
+    _, problems = keymap_from_config(config)
+    if problems:
+        after = (
+            f"the TUI starts once [keys] in {config.path} is fixed (`fleet doctor` lists "
+            "the same; `?` in the TUI shows every action and its keys)"
+        )
+        raise UsageError("\nfleet: ".join([*(str(p) for p in problems), after]))
     app = FleetApp(config)
     return app.run() or 0

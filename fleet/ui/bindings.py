@@ -11,7 +11,9 @@ The ``[keys]`` table maps a binding id to one key or several, comma-separated::
     move-down = "down,j,ctrl+n"
 
 :func:`keymap_from_config` checks it against the known ids and returns what
-``App.set_keymap`` takes, plus a message for each entry it had to leave out.
+``App.set_keymap`` takes, plus an error naming the file and line of each entry that is wrong.
+The TUI does not start while there is one (a half-applied keymap would have a key do what the
+person moved elsewhere: approve where they meant reject); `fleet doctor` reports them too.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from dataclasses import dataclass
 
 from textual.binding import Binding, BindingType
 from textual.keys import _character_to_key
+
+from fleet.core.config import Config, ConfigError
 
 
 @dataclass(frozen=True)
@@ -87,40 +91,62 @@ def normalize_keys(keys: str) -> tuple[str, ...]:
     return tuple(_character_to_key(p) if len(p) == 1 else p for p in parts)
 
 
-def keymap_from_config(keys: Mapping[str, object]) -> tuple[dict[str, str], list[str]]:
+@dataclass(frozen=True)
+class KeyProblem:
+    """What is wrong with one ``[keys]`` entry (``binding_id``, as written in the config)."""
+
+    binding_id: str
+    message: str
+
+
+def check_keymap(keys: Mapping[str, object]) -> tuple[dict[str, str], list[KeyProblem]]:
     """Check the config's ``[keys]`` table (binding id -> key or keys).
 
-    Returns the keymap for ``App.set_keymap`` and one message per entry left out: an unknown
-    binding id (with the nearest id and all valid ids), an empty or malformed key list, or a
-    key another binding already has. The good entries still apply: a typo in ``[keys]`` costs
-    one remap, not the app.
+    Returns the keymap of the good entries for ``App.set_keymap`` (normalized) and a problem
+    for every entry that is not: an unknown binding id (with the nearest id and every valid
+    one), an empty or malformed key list, or a key another binding has too (naming which).
     """
-    problems: list[str] = []
+    problems: list[KeyProblem] = []
     keymap: dict[str, str] = {}
     for binding_id, value in keys.items():
         if binding_id not in BINDING_IDS:
-            message = f"[keys] {binding_id}: unknown key binding id"
+            message = f"unknown action {binding_id!r}"
             close = difflib.get_close_matches(binding_id, BINDING_IDS, n=1)
             if close:
                 message += f" (did you mean {close[0]!r}?)"
-            problems.append(f"{message}; valid ids: {', '.join(BINDING_IDS)}")
+            message += f"; the actions are: {', '.join(BINDING_IDS)}"
+            problems.append(KeyProblem(binding_id, message))
             continue
         if not isinstance(value, str):
-            problems.append(f'[keys] {binding_id}: expected a key name like "ctrl+r"')
+            problems.append(KeyProblem(binding_id, 'expected a key name like "ctrl+r"'))
             continue
         parts = normalize_keys(value)
         if not all(_KEY.fullmatch(p) for p in parts):
-            problems.append(
-                f'[keys] {binding_id} = {value!r}: not a key list like "ctrl+r" or "j,down"'
-            )
+            message = f'{value!r} is not a key list like "ctrl+r" or "j,down"'
+            problems.append(KeyProblem(binding_id, message))
             continue
         keymap[binding_id] = ",".join(dict.fromkeys(parts))
     for key, ids in _clashes(keymap):
-        shown = " and ".join(repr(i) for i in ids)
-        problems.append(f"[keys]: {key!r} would be bound to both {shown}; left as it was")
+        mine = next(i for i in ids if i in keymap)
+        others = " and ".join(repr(i) for i in ids if i != mine)
+        problems.append(
+            KeyProblem(
+                mine,
+                f"{key!r} is already the key of {others}: choose another key, or give "
+                f"{others} another one too",
+            )
+        )
         for binding_id in ids:
             keymap.pop(binding_id, None)
     return keymap, problems
+
+
+def keymap_from_config(config: Config) -> tuple[dict[str, str], list[ConfigError]]:
+    """The config's keymap, and each problem of its ``[keys]`` as an error naming the file
+    and the line of the entry (``fleet.toml:12: keys.message: 'q' is already the key of
+    'quit': ...``)."""
+    keymap, problems = check_keymap(config.keys)
+    return keymap, [config.error(("keys", p.binding_id), p.message) for p in problems]
 
 
 def _clashes(keymap: Mapping[str, str]) -> list[tuple[str, list[str]]]:

@@ -122,3 +122,44 @@ def test_doctor_reports_a_broken_config(fresh_hosts: LoopbackFleet) -> None:
     assert r.returncode == 1
     assert "broken.toml:2" in r.stdout and "fix:" in r.stdout
     assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_doctor_fails_wrong_keys_naming_file_and_line_and_still_checks_hosts(
+    fresh_hosts: LoopbackFleet,
+) -> None:
+    lf = fresh_hosts
+    toml = lf.dir / "fleet-keys.toml"
+    text = lf.fleet_toml.read_text() + '\n[keys]\nquit = "ctrl+q"\nbogus = "z"\nhelp = "?"\n'
+    text += 'stop = "h"\n'  # move-left's
+    toml.write_text(text)
+    lines = text.splitlines()
+    bogus, stop = lines.index('bogus = "z"') + 1, lines.index('stop = "h"') + 1
+    env = lf.env(os.environ) | {"FLEET_CONFIG": str(toml)}
+
+    def fleet(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "fleet", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+
+    r = fleet("doctor")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"fleet-keys.toml:{bogus}: keys.bogus: unknown action 'bogus'" in r.stdout, r.stdout
+    assert "the actions are: move-left, " in r.stdout
+    assert f"fleet-keys.toml:{stop}: keys.stop: 'h' is already the key of 'move-left'" in r.stdout
+    assert "2 failed" in r.stdout and "Traceback" not in r.stdout + r.stderr
+    assert r.stdout.count("fail  keys") == 2, r.stdout
+
+    rows = json.loads(fleet("doctor", "--json").stdout)
+    keys = [x for x in rows if x["check"] == "keys"]
+    assert [x["status"] for x in keys] == ["fail", "fail"] and all(x["fix"] for x in keys)
+    helper = next(x for x in rows if x["host"] == "alpha" and x["check"] == "helper")
+    assert helper["status"] == "ok"  # the hosts are checked all the same
+
+    # Only the TUI needs [keys]: every other command works as before.
+    ls = fleet("ls")
+    assert ls.returncode == 0, ls.stderr

@@ -17,8 +17,8 @@ from fleet.ui.bindings import (
     DIFF_PANEL,
     GLOBAL,
     GROUPS,
+    check_keymap,
     effective_keys,
-    keymap_from_config,
 )
 from fleet.ui.screens import HelpScreen
 from fleet.ui.themes import STATUS_VARIABLES, register_all
@@ -61,48 +61,50 @@ def test_every_binding_has_a_unique_id_a_description_and_a_group() -> None:
 
 
 def test_a_keymap_from_config_is_validated_and_normalized() -> None:
-    keymap, problems = keymap_from_config(
-        {"help": "?, f1", "quit": "ctrl+q", "move-down": "down,j,j"}
-    )
+    keymap, problems = check_keymap({"help": "?, f1", "quit": "ctrl+q", "move-down": "down,j,j"})
     assert problems == []
     assert keymap == {"help": "question_mark,f1", "quit": "ctrl+q", "move-down": "down,j"}
-    assert keymap_from_config({}) == ({}, [])
+    assert check_keymap({}) == ({}, [])
     # moving a key from one binding to another is not a clash
-    assert keymap_from_config({"approve": "y", "reject": "a"}) == (
+    assert check_keymap({"approve": "y", "reject": "a"}) == (
         {"approve": "y", "reject": "a"},
         [],
     )
 
 
 def test_an_unknown_binding_id_names_it_and_the_valid_ids() -> None:
-    keymap, problems = keymap_from_config({"aprove": "y", "quit": "ctrl+q"})
-    assert keymap == {"quit": "ctrl+q"}  # the good entries still apply
-    assert len(problems) == 1
-    assert "aprove" in problems[0] and "did you mean 'approve'?" in problems[0]
-    assert all(binding_id in problems[0] for binding_id in BINDING_IDS)
+    keymap, problems = check_keymap({"aprove": "y", "quit": "ctrl+q"})
+    assert keymap == {"quit": "ctrl+q"}  # the good entries, for an app made with the problems
+    [problem] = problems
+    assert problem.binding_id == "aprove"
+    assert "unknown action 'aprove'" in problem.message
+    assert "did you mean 'approve'?" in problem.message
+    assert all(binding_id in problem.message for binding_id in BINDING_IDS)
 
 
 @pytest.mark.parametrize(
     ("keys", "problem"),
     [
-        ({"quit": ""}, "quit = ''"),
+        ({"quit": ""}, "'' is not a key list"),
         ({"quit": "ctrl+q,,q"}, "not a key list"),
         ({"quit": "ctrl q"}, "not a key list"),
         ({"quit": 3}, 'expected a key name like "ctrl+r"'),
-        ({"approve": "x"}, "'x' would be bound to both 'approve' and 'reject'"),
-        ({"quit": "?"}, "'question_mark' would be bound to both 'help' and 'quit'"),
+        ({"approve": "x"}, "'x' is already the key of 'reject'"),
+        ({"quit": "?"}, "'question_mark' is already the key of 'help'"),
+        ({"message": "q"}, "'q' is already the key of 'quit': choose another key"),
     ],
 )
 def test_bad_keys_are_left_out_with_a_clear_message(
     keys: Mapping[str, object], problem: str
 ) -> None:
-    keymap, problems = keymap_from_config(keys)
+    keymap, problems = check_keymap(keys)
     assert keymap == {}
-    assert len(problems) == 1 and problem in problems[0], problems
+    assert len(problems) == 1 and problem in problems[0].message, problems
+    assert problems[0].binding_id == next(iter(keys))
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    keymap, problems = keymap_from_config({"nope": "a", "quit": "", "zzz": "b", "undo": "z"})
+    keymap, problems = check_keymap({"nope": "a", "quit": "", "zzz": "b", "undo": "z"})
     assert keymap == {"undo": "z"}
     assert len(problems) == 3
 
@@ -131,7 +133,7 @@ class HelpApp(App[None]):
         super().__init__()
         self.warnings = register_all(self)
         self.theme = theme
-        self.keymap, problems = keymap_from_config(keys or {})
+        self.keymap, problems = check_keymap(keys or {})
         assert problems == []
         self.set_keymap(self.keymap)
         self.open_help = open_help

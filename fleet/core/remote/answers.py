@@ -203,6 +203,48 @@ def _since(raw: object) -> dict[str, int] | None:
     return {"decision": _count(raw.get("decision"), "decision")}
 
 
+def _pid(value: object, what: str) -> int | None:
+    if value is None:
+        return None
+    pid = _count(value, what)
+    if not 1 < pid < 2**31:
+        raise Malformed(f"invalid {what}")
+    return pid
+
+
+def tmux_server(data: object) -> results.TmuxServer | None:
+    """The hello's tmux_server; None from a helper that does not say (not an answer of ours)."""
+    if data is None:
+        return None
+    raw = _object(data, "the tmux server's state")
+    state, how = raw.get("state"), raw.get("how") or ""
+    if state not in results.TMUX_STATES or how not in ("", "closes", "silent"):
+        raise Malformed("invalid tmux server state")
+    holders = raw.get("holders") or []
+    if not isinstance(holders, list):
+        raise Malformed("invalid tmux clients: not a list")
+    return results.TmuxServer(
+        state=str(state),
+        detail=_text(raw.get("detail"), "tmux's words", 500),
+        socket=_text(raw.get("socket"), "tmux socket", 500),
+        pid=_pid(raw.get("pid"), "tmux server pid"),
+        holders=tuple(p for p in (_pid(h, "tmux client pid") for h in holders[:100]) if p),
+        how=str(how),
+        stopped=_flag(raw.get("stopped"), "stopped", False),
+    )
+
+
+def tmux_repair(data: object) -> results.TmuxRepair:
+    raw = _object(data, "the repair")
+    done = raw.get("done") or []
+    if not isinstance(done, list):
+        raise Malformed("invalid repairs: not a list")
+    after = tmux_server(raw.get("after"))
+    if after is None:
+        raise Malformed("a repair without the state after it")
+    return results.TmuxRepair(tuple(_text(d, "repair", 500) for d in done[:20]), after)
+
+
 def checked(host: str, what: str, parse: Callable[[], T]) -> T:
     """`parse()`, with a malformed answer as the RemoteError a caller reports."""
     try:

@@ -13,12 +13,13 @@ from typing import Any, Self
 from ..agent_versions import AgentVersion, fleet_versions
 from ..agents import resolve_profiles
 from ..config import Config
-from ..errors import FleetError, HostError, NotFound, UsageError, outcome_of
+from ..errors import FleetError, HostError, NotFound, RemoteError, UsageError, outcome_of
 from ..hooks import HookRunner
 from ..models import EVENT_KINDS, AgentProfile, DomainEvent, HostCheck, Session
-from ..remote import untrusted
+from ..remote import answers, untrusted
 from ..remote.client import CALL_TIMEOUT, HelperClient
 from ..remote.probe import HostReport
+from ..results import TmuxRepair
 from ..ssh import HostLink
 from ..store import OUTCOME, Store, StoreError
 from ..textsafe import said
@@ -174,7 +175,18 @@ class Base:
         # What a helper says of itself is shown: inert and short, whatever it sent.
         hello = report.hello
         versions = {k: said(hello.get(k) or "", 80) for k in ("python", "tmux", "git", "helper")}
-        return HostCheck(host, report.target, True, "", versions)
+        try:
+            tmux = answers.checked(
+                host, "hello", lambda: answers.tmux_server(hello.get("tmux_server"))
+            )
+        except RemoteError as exc:
+            return HostCheck(host, report.target, False, exc.reason, versions)
+        return HostCheck(host, report.target, True, "", versions, tmux)
+
+    async def repair_tmux(self, host: str) -> TmuxRepair:
+        """The safe repairs of the host's tmux server (see hostside/tmuxhealth.py)."""
+        data = await self.helper(host).call("tmux_repair")
+        return answers.checked(host, "tmux_repair", lambda: answers.tmux_repair(data))
 
     async def check_hosts(self) -> list[HostCheck]:
         return list(await asyncio.gather(*(self.check_host(h) for h in self.links)))

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from . import gitops, sandbox, sessionrepo, tmux
+from . import gitops, sandbox, sessionrepo, tmux, tmuxhealth
 from .layout import (
     SESSIONS,
     WORKTREES,
@@ -47,6 +47,7 @@ def op_new(args: dict) -> dict:
     base_sha = gitops.resolve(repo, base)
     _check_program(command, agent)
     wrapper = _sandbox_words(args)
+    check_tmux()
     name = _unique_name(string_arg(args, "name"), agent, task)
     session_id = new_id()
     while os.path.exists(os.path.join(SESSIONS, session_id)):
@@ -86,9 +87,50 @@ def op_new(args: dict) -> dict:
         # from the pointer files in the agent's reach.
         "git": git,
     }
-    write_json(os.path.join(sdir, "meta.json"), meta)
-    _launch(meta, command)
+    # meta.json is written by _launch once the pane is there: until then the session is
+    # nobody's to see (not listed, not journaled), and a failure takes it all back.
+    try:
+        _launch(meta, command)
+    except BaseException as exc:
+        _take_back(meta)
+        if isinstance(exc, HelperError):
+            raise _nothing_left(exc) from None
+        raise
     return describe(meta, tmux.panes())
+
+
+def _take_back(meta: dict) -> None:
+    """Undo a session that never started: its tmux session, worktree, branch and directory."""
+    with contextlib.suppress(Exception):
+        tmux.kill(tmux_name(meta["id"]))
+    with contextlib.suppress(Exception):
+        sessionrepo.undo_create(meta)
+    shutil.rmtree(session_dir(meta["id"]), ignore_errors=True)
+
+
+def _nothing_left(exc: HelperError) -> HelperError:
+    """The error of a `new` that failed at its tmux step, saying what is left (nothing) and,
+    when tmux itself is the trouble, what to do about it."""
+    message = "the session could not start: %s. Nothing was left behind (no session, " % (
+        exc.message.rstrip(".")
+    )
+    message += "worktree or branch)"
+    health = tmuxhealth.probe()
+    if health["state"] in (tmuxhealth.WEDGED, tmuxhealth.ERROR):
+        message += "; " + tmuxhealth.trouble(health)
+    return HelperError(exc.kind, message)
+
+
+def check_tmux() -> None:
+    """Refuse, before anything is made, on a host whose tmux cannot start a session; end
+    fleet's own clients that keep an exiting server from going (safe: it has no sessions)."""
+    health = tmuxhealth.probe()
+    if health["state"] == tmuxhealth.WEDGED and health["how"] == tmuxhealth.CLOSES:
+        health = tmuxhealth.repair()["after"]
+    if health["state"] == tmuxhealth.WEDGED:
+        raise HelperError("tmux-wedged", tmuxhealth.trouble(health) + "; nothing was made")
+    if health["state"] == tmuxhealth.ERROR:
+        raise HelperError("tmux", tmuxhealth.trouble(health) + "; nothing was made")
 
 
 def _unique_name(wanted, agent: str, task: str) -> str:
@@ -210,6 +252,12 @@ def _launch(meta: dict, command: str) -> None:
                 tmux.kill(name)
                 raise HelperError("start", "the agent's pane did not start") from None
             time.sleep(0.01)
+    try:
+        write_json(os.path.join(sdir, "meta.json"), meta)  # the pane waits: it reads it next
+    except BaseException:
+        os.close(fd)
+        tmux.kill(name)
+        raise
     os.write(fd, b"go\n")
     os.close(fd)
 

@@ -26,6 +26,7 @@ from . import (
     tail,
     tmux,
     tmuxctl,
+    tmuxhealth,
     versions,
     watch,
     watcher,
@@ -47,6 +48,8 @@ def op_hello(args: dict) -> dict:
         "git": gitops.version(),
         "home": os.path.expanduser("~"),
         "disk_free": free,
+        # How fleet's tmux server stands (alive, none yet, wedged, error): see tmuxhealth.py.
+        "tmux_server": tmuxhealth.probe(),
     }
 
 
@@ -70,6 +73,7 @@ PLAIN = {
     "push": review.op_push,
     "land": sessionrepo.op_land,
     "agent_versions": versions.op_agent_versions,
+    "tmux_repair": tmuxhealth.op_tmux_repair,
 }
 STREAMS = {
     "watch": watch.op_watch,

@@ -103,6 +103,7 @@ OPS: Dict[str, Op] = {
         _op("push", ("session", "title", "body")),
         _op("land", ("session",)),
         _op("agent_versions", ("commands",), read_only=True),
+        _op("tmux_repair"),
         _op("watch", ("since", "screens", "output"), read_only=True, streaming=True),
         _op("tail", ("session", "lines", "offset", "follow"), read_only=True, streaming=True),
     )

@@ -283,6 +283,23 @@ def create(repo: str, worktree: str, branch: str, base_sha: str, session_id: str
         raise
 
 
+def undo_create(meta: dict) -> None:
+    """Take back what `create` made for a session that never started (no agent ran in it):
+    its worktree and its branch fleet/NAME (made by it: `create` refuses a branch that
+    exists), so the person's repository is as it was. The private repository lies in the
+    session's directory, which the caller removes."""
+    record = meta["git"]
+    worktree, ref = meta["worktree"], "refs/heads/" + meta["branch"]
+    if record["layout"] == SHARED:
+        gitops.git(meta["repo"], "worktree", "remove", "--force", "--", worktree, check=False)
+    shutil.rmtree(worktree, ignore_errors=True)
+    person = _person(record["shared"])
+    if record["layout"] == SHARED:
+        gitops.run(person, "worktree", "prune", check=False)
+    # Only while it is still at the base: nothing else could have moved it, but never lose work.
+    gitops.run(person, "update-ref", "-d", ref, meta["base_sha"], check=False)
+
+
 def make_private(meta: dict) -> dict:
     """Move a shared session's worktree into a repository of its own (see the docstring);
     the record as it is after (unchanged for a private one)."""

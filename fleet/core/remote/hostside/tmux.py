@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+import time
 
 from .layout import TMUX_SOCKET, HelperError
 
@@ -66,21 +67,35 @@ def capture(name: str) -> str:
     return tmux("capture-pane", "-p", "-t", target(name), check=True)
 
 
+# A server that is exiting by itself (its last session just ended) closes connections for a
+# moment: a new session that meets it is asked for again, this many times, this far apart.
+LOST_SERVER = "server exited unexpectedly"
+START_TRIES, START_GAP = 3, 0.3
+
+
 def start(name: str, cwd: str, argv_command: str, log_path: str, width: int, height: int) -> None:
     """Start a detached session whose pane runs `argv_command` (a fixed helper invocation)."""
-    tmux(
-        "new-session",
-        "-d",
-        "-s",
-        name,
-        "-x",
-        str(width),
-        "-y",
-        str(height),
-        "-c",
-        cwd,
-        argv_command,
-    )
+    for attempt in range(START_TRIES):
+        try:
+            tmux(
+                "new-session",
+                "-d",
+                "-s",
+                name,
+                "-x",
+                str(width),
+                "-y",
+                str(height),
+                "-c",
+                cwd,
+                argv_command,
+            )
+            break
+        except HelperError as e:
+            # The server closed the connection before it read the command: nothing ran.
+            if LOST_SERVER not in e.message or attempt == START_TRIES - 1:
+                raise
+            time.sleep(START_GAP)
     tmux("set-option", "-t", target(name), "remain-on-exit", "on")
     # tmux >= 3.3 writes "Pane is dead (...)" over the agent's last screen; fleet shows the exit
     # itself. Older tmux has no such option: never mind.

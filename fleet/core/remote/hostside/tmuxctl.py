@@ -11,9 +11,19 @@ mode's own `%end`: so each capture is framed by two `display-message` lines carr
 random token no pane can know, and a capture is the text between the first `%begin` after
 its opening token and the last `%end`/`%error` before its closing one.
 
+The client's output is read all the time, by a thread of its own, not only while a command
+waits: tmux tells every control client about every session made or ended and every paste
+buffer (no-output silences only the panes' output), and a client that leaves that unread fills
+its pipe. tmux then keeps the rest for it; and once told to exit (`tmux kill-server`) it ends
+every session but waits, without a timeout, until each control client has taken everything
+owed to it, accepting and at once closing every new connection meanwhile: each tmux command
+says "server exited unexpectedly" until that client goes. Read all the time, the pipe never
+fills, and the end of the client's output (its server gone) is noticed at once.
+
 Any surprise (tmux restarted, no session to attach to, a timeout, an old tmux without
 `attach -f`) closes the client; the caller then forks tmux as before, and the client is tried
-again after RETRY seconds.
+again after RETRY seconds. The client never starts a server (`-N`): a server it started would
+have no session and exit at once, and a `new-session` meeting it on its way out fails.
 """
 
 from __future__ import annotations
@@ -32,6 +42,8 @@ from .layout import TMUX_SOCKET
 
 TIMEOUT = 5.0
 RETRY = 2.0
+MAX_PENDING = 64 * 1024 * 1024  # bytes of one request's output kept; more fails the request
+_POLL = 0.5  # seconds between the reader's looks at whether its client was closed
 _SAFE_ARG = re.compile(r"^[A-Za-z0-9=:_.-]+$")
 
 
@@ -40,23 +52,52 @@ def safe_arg(word: str) -> bool:
     return bool(_SAFE_ARG.match(word))
 
 
+def client_argv(session: str) -> List[str]:
+    """How fleet runs its control clients (tmuxhealth.py finds them by it)."""
+    return [
+        "tmux",
+        "-N",
+        "-L",
+        TMUX_SOCKET,
+        "-C",
+        "attach-session",
+        "-f",
+        "ignore-size,no-output",
+        "-t",
+        "=" + session,
+    ]
+
+
 class Control:
     def __init__(self) -> None:
         self.proc: Optional[subprocess.Popen] = None
-        self.buf = b""
         self.failed_at = -RETRY
-        self._lock = threading.Lock()  # the serve helper's requests run on threads
+        self._lock = threading.Lock()  # one request at a time (the serve helper uses threads)
+        # Guards what the reader shares: the output of the request under way, and the end.
+        self._cond = threading.Condition()
+        self._buf = b""
+        self._waiting = False  # a request is reading: keep what arrives (else drop it)
+        self._ended = False  # the client's output ended: its server is gone, or it is
 
     def close(self) -> None:
-        proc, self.proc, self.buf = self.proc, None, b""
+        with self._cond:
+            proc, self.proc = self.proc, None
+            self._buf, self._waiting, self._ended = b"", False, False
+            self._cond.notify_all()
         if proc is None:
             return
         with contextlib.suppress(OSError):
             proc.kill()
         proc.wait()
-        for f in (proc.stdin, proc.stdout):
-            if f is not None:
-                f.close()
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        # proc.stdout belongs to its reader, which closes it: closed here, its number could
+        # be reused by another file while the reader still reads it.
+
+    def alive(self) -> bool:
+        with self._cond:
+            return self.proc is not None and not self._ended and self.proc.poll() is None
 
     def _start(self, session: str) -> bool:
         if not safe_arg(session):
@@ -66,27 +107,50 @@ class Control:
             return False
         self.failed_at = now  # cleared once a capture works
         try:
-            self.proc = subprocess.Popen(
-                [
-                    "tmux",
-                    "-L",
-                    TMUX_SOCKET,
-                    "-C",
-                    "attach-session",
-                    "-f",
-                    "ignore-size,no-output",
-                    "-t",
-                    "=" + session,
-                ],
+            proc = subprocess.Popen(
+                client_argv(session),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 close_fds=True,
             )
         except OSError:
-            self.proc = None
             return False
+        with self._cond:
+            self.proc, self._buf, self._waiting, self._ended = proc, b"", False, False
+        threading.Thread(target=self._read, args=(proc,), name="tmux-control", daemon=True).start()
         return True
+
+    def _read(self, proc: subprocess.Popen) -> None:
+        """The reader: everything the client prints, as it comes, until its end or its close."""
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        try:
+            while True:
+                with self._cond:
+                    if self.proc is not proc:
+                        return
+                try:
+                    ready = select.select([fd], [], [], _POLL)[0]
+                    chunk = os.read(fd, 1 << 16) if ready else None
+                except OSError:
+                    chunk = b""
+                if chunk is None:
+                    continue
+                with self._cond:
+                    if self.proc is not proc:
+                        return
+                    if not chunk:
+                        self._ended = True
+                    elif self._waiting:
+                        self._buf += chunk
+                    self._cond.notify_all()
+                if not chunk:
+                    with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+                        proc.wait(timeout=TIMEOUT)  # no zombie left until the next request
+                    return
+        finally:
+            proc.stdout.close()
 
     def capture(self, names: List[str]) -> Dict[str, str]:
         """{name: screen} for the panes captured over the control client (maybe none)."""
@@ -106,7 +170,7 @@ class Control:
         keeps anything it did not choose itself out of them (send-keys -H spells text in hex).
         """
         with self._lock:
-            if self.proc is None or self.proc.poll() is not None:
+            if not self.alive():
                 self.close()
                 if not self._start(session):
                     return None
@@ -116,6 +180,9 @@ class Control:
                 lines.append("display-message -p %s" % tokens[i])
                 lines.append(command)
             lines.append("display-message -p %s" % tokens[-1])
+            with self._cond:
+                # What came before is tmux's news to every client, never an answer to these.
+                self._buf, self._waiting = b"", True
             try:
                 assert self.proc is not None and self.proc.stdin is not None
                 self.proc.stdin.write(("\n".join(lines) + "\n").encode("ascii"))
@@ -123,6 +190,9 @@ class Control:
                 out = self._read_until(tokens[-1])
             except (OSError, ValueError, AssertionError):
                 out = None
+            finally:
+                with self._cond:
+                    self._waiting = False
             if out is None:
                 self.close()
                 return None
@@ -130,26 +200,23 @@ class Control:
             return _outputs(out, tokens)
 
     def _read_until(self, last: str) -> Optional[List[str]]:
-        """Lines up to the end of the block that printed `last`; None on EOF or timeout."""
-        assert self.proc is not None and self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
+        """Lines up to the end of the block that printed `last`; None on its end or timeout."""
         deadline = time.monotonic() + TIMEOUT
-        want = last.encode("ascii")
-        while True:
-            at = self.buf.find(b"\n" + want + b"\n")
-            if at >= 0:
-                end = self.buf.find(b"\n%", at + len(want) + 1)
-                stop = self.buf.find(b"\n", end + 1) if end >= 0 else -1
-                if stop >= 0:
-                    text, self.buf = self.buf[: stop + 1], self.buf[stop + 1 :]
-                    return text.decode("utf-8", "replace").split("\n")[:-1]
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return None
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                return None
-            self.buf += chunk
+        want = b"\n" + last.encode("ascii") + b"\n"
+        with self._cond:
+            while True:
+                buf = self._buf
+                at = buf.find(want)
+                if at >= 0:
+                    end = buf.find(b"\n%", at + len(want) - 1)
+                    stop = buf.find(b"\n", end + 1) if end >= 0 else -1
+                    if stop >= 0:
+                        self._buf = buf[stop + 1 :]
+                        return buf[: stop + 1].decode("utf-8", "replace").split("\n")[:-1]
+                left = deadline - time.monotonic()
+                if self._ended or self.proc is None or left <= 0 or len(buf) > MAX_PENDING:
+                    return None
+                self._cond.wait(left)
 
 
 def _outputs(lines: List[str], tokens: List[str]) -> List[Optional[str]]:

@@ -138,14 +138,19 @@ class Watcher:
         self.control = tmuxctl.Control()
 
     def run(self) -> None:
-        while True:
-            now = time.time()
-            alive = self.tick(now)
-            if alive:
-                self.last_alive = now
-            elif now - self.last_alive > IDLE_EXIT:
-                return
-            time.sleep(TICK)
+        try:
+            while True:
+                now = time.time()
+                alive = self.tick(now)
+                if alive:
+                    self.last_alive = now
+                elif now - self.last_alive > IDLE_EXIT:
+                    return
+                time.sleep(TICK)
+        finally:
+            # Ended, never orphaned: a client left behind with its reader gone would keep an
+            # exiting tmux server from going (see tmuxctl.py).
+            self.control.close()
 
     def tick(self, now: float) -> bool:
         metas = self.load_metas()
