@@ -37,9 +37,17 @@ def send_settings(args: dict) -> dict:
     }
 
 
+def multiline(text: str) -> bool:
+    return "\n" in text or "\r" in text
+
+
 def type_text(name: str, text: str, settings: dict, enter: bool = True) -> None:
-    """Steering: the text exactly as written (never read as tmux key names), then Enter."""
-    if settings.get("mode") == "paste":
+    """Steering: the text exactly as written (never read as tmux key names), then Enter.
+
+    A message of several lines goes as one bracketed paste whatever the profile's mode: typed,
+    each newline would be an Enter and submit a line on its own. (A program that never asked
+    tmux for bracketed paste still gets a line per newline: nothing else can tell it apart.)"""
+    if settings.get("mode") == "paste" or multiline(text):
         tmux.paste(name, text)
     elif text:
         tmux.send_literal(name, text)
@@ -76,9 +84,8 @@ def op_send(args: dict) -> dict:
     settings = send_settings(args)
     enter = bool(args.get("enter", True))
     force = bool(args.get("force"))
-    if not (
-        settings["mode"] == "type" and _send_over_control(session_id, text, settings, enter, force)
-    ):
+    typed = settings["mode"] == "type" and not multiline(text)
+    if not (typed and _send_over_control(session_id, text, settings, enter, force)):
         name = _alive_name(session_id)
         if not force and not _ANSWER_RE.fullmatch(text):
             refuse_text_at_prompt(session_id, text, tmux.capture(name))

@@ -1,0 +1,89 @@
+"""Steering on real loopback hosts: what reaches the agent, and what never does.
+
+The agents here are small programs that write down each submission they get: `paster` reads
+its terminal raw with bracketed paste on (as the agent CLIs do), so a newline inside a paste is
+part of the message and an Enter outside one submits it.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.integration.fleetrun import FleetCLI, received_lines, wait_for
+from tests.integration.hosts import LoopbackFleet
+
+PASTER = textwrap.dedent(
+    """\
+    import json, os, sys, tty
+    path = os.path.expanduser("~/received-%s.jsonl" % os.environ.get("FLEET_SESSION", "none"))
+    START, END = b"\\x1b[200~", b"\\x1b[201~"
+    tty.setraw(0)
+    os.write(1, b"\\x1b[?2004hpaster ready\\r\\n> ")
+    pending, line, pasting = b"", b"", False
+    while True:
+        data = os.read(0, 4096)
+        if not data:
+            break
+        pending += data
+        while pending:
+            if pending.startswith(START) or pending.startswith(END):
+                pasting = pending.startswith(START)
+                pending = pending[len(START):]
+                continue
+            if START.startswith(pending) or END.startswith(pending):
+                break  # the rest of a marker is still on its way
+            ch, pending = pending[:1], pending[1:]
+            if ch in (b"\\r", b"\\n") and not pasting:
+                with open(path, "a", encoding="utf-8") as f:
+                    text = line.decode("utf-8", "replace")
+                    f.write(json.dumps({"kind": "line", "value": text}) + "\\n")
+                line = b""
+                os.write(1, b"\\r\\ngot it\\r\\n> ")
+            else:
+                line += b"\\n" if ch == b"\\r" else ch
+    """
+)
+
+
+def agent_script(lf: LoopbackFleet, name: str, text: str) -> Path:
+    """A program the hosts' users can run (the loopback hosts share this machine's files)."""
+    script = lf.dir / "agents" / f"{name}.py"
+    script.parent.mkdir(exist_ok=True)
+    script.parent.chmod(0o755)
+    script.write_text(text)
+    script.chmod(0o644)
+    return script
+
+
+@pytest.fixture
+def fleet(fresh_hosts: LoopbackFleet) -> FleetCLI:
+    paster = agent_script(fresh_hosts, "paster", PASTER)
+    return FleetCLI(
+        fresh_hosts,
+        f"""
+[agents.paster]
+command = "python3 {paster}"
+idle = ['^> ?\\Z']
+idle_after = 1.0
+enter_delay = 0.05
+""",
+    )
+
+
+def test_stdin_is_one_submission_without_an_extra_enter(fleet: FleetCLI) -> None:
+    lf = fleet.lf
+    fleet.ok("new", "alpha", "--repo", "~/repo", "--agent", "paster", "--name", "p")
+    sid = fleet.wait_status("alpha/p", "idle")["id"]
+    fleet.ok("send", "alpha/p", "-", input="a\nb\n")  # printf 'a\nb\n' | fleet send alpha/p -
+    fleet.ok("send", "alpha/p", "-", input="msg\n")  # echo msg | fleet send alpha/p -
+    fleet.ok("send", "alpha/p", "end")  # the last: what came before it is all there
+    got = wait_for(
+        lambda: (lines := received_lines(lf["alpha"], sid))[-1:] == ["end"] and lines,
+        what="the messages",
+    )
+    assert got == ["a\nb", "msg", "end"], "one submission each, and no empty one"
+    empty = fleet("send", "alpha/p", "-", input="")
+    assert empty.code == 2 and "no message" in empty.err
