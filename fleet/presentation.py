@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from fleet.core.fleetstate import GONE, HostState
 from fleet.core.models import DiffStat, Session, Status
+from fleet.core.results import Delivery, Rejected
 from fleet.core.textsafe import inert, said
 
 
@@ -146,3 +147,17 @@ def listed_status(
     if lost:
         return f"lost ({session_status(session)} when last seen)"
     return session_status(session)
+
+
+def note_delivery(result: Rejected) -> str:
+    """What became of a rejection's note to the agent, in words."""
+    agent = result.session.agent
+    match result.delivery:
+        case Delivery.TOLD:
+            return "told the agent"
+        case Delivery.QUEUED:
+            return "note queued: the agent is at a prompt (typed once it is back at its input)"
+        case Delivery.NOT_PROSE:
+            return f"note not sent: {agent} does not read prose (kept in the decision's record)"
+        case _:
+            return "note not sent: the agent is not running"

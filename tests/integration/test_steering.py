@@ -7,13 +7,14 @@ part of the message and an Enter outside one submits it.
 
 from __future__ import annotations
 
+import secrets
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.integration.fleetrun import FleetCLI, received_lines, wait_for
-from tests.integration.hosts import LoopbackFleet
+from tests.integration.fleetrun import FleetCLI, received_lines, wait_for, write_as_agent
+from tests.integration.hosts import NOTES_TXT, LoopbackFleet
 
 PASTER = textwrap.dedent(
     """\
@@ -87,3 +88,28 @@ def test_stdin_is_one_submission_without_an_extra_enter(fleet: FleetCLI) -> None
     assert got == ["a\nb", "msg", "end"], "one submission each, and no empty one"
     empty = fleet("send", "alpha/p", "-", input="")
     assert empty.code == 2 and "no message" in empty.err
+
+
+def test_a_rejection_note_never_reaches_a_shell(fleet: FleetCLI) -> None:
+    h = fleet.lf["alpha"]
+    pwned = Path(f"/tmp/PWNED-{secrets.token_hex(6)}")
+    fleet.ok("new", "alpha", "--repo", "~/repo", "--agent", "shell", "--name", "sh")
+    fleet.wait_status("alpha/sh", "idle")
+    wt = h.home / ".fleet/worktrees/sh"
+    write_as_agent(h, wt / "notes.txt", NOTES_TXT.replace("line 3\n", "line 3, changed\n"))
+    note = f'keep "20"; $(touch {pwned}) is just text'
+    result = fleet.ok("reject", "alpha/sh", "--hunk", "1", "--note", note)
+    assert "not sent: shell does not read prose" in result.out, result.out
+    assert (wt / "notes.txt").read_text() == NOTES_TXT, "the rejection itself is done"
+    # Keys reach a pane in order: once a later command has run, a note typed before it would
+    # have run (or shown) too.
+    fleet.ok("send", "alpha/sh", "echo done-$((6*7))")
+    screen = wait_for(
+        lambda: (text := fleet.ok("screen", "alpha/sh").out).count("done-42") and text,
+        what="the later command to run",
+    )
+    assert "fleet review" not in screen and "just text" not in screen, screen
+    assert not pwned.exists(), "the rejection note ran in the shell"
+    logged = fleet.ok("log", "alpha/sh", "--json").json()
+    rejects = [e for e in logged if e["kind"] == "reject"]
+    assert rejects and note in rejects[-1]["detail"]["note"], "the note is kept in the record"

@@ -97,7 +97,7 @@ OPS: Dict[str, Op] = {
         _op("rewind", ("session", "n")),
         _op("diff", ("session", "view"), read_only=True),
         _op("approve", ("session", "patch", "expect", "commit", "message", "after")),
-        _op("reject", ("session", "patch", "expect", "note", "after")),
+        _op("reject", ("session", "patch", "expect", "note", "after", "prose")),
         _op("undo", ("session",)),
         _op("decisions", ("session",), read_only=True, answers="list"),
         _op("push", ("session", "title", "body")),

@@ -281,11 +281,13 @@ def op_reject(args: dict) -> dict:
         record = decisions.finish_record(meta, record)
         decisions.announce(meta, record, "reject")
     message = steering_text(blocks, note)
+    told = _tell_agent(meta, message, args.get("prose") is True)
     return {
         "decision": record["n"],
         "checkpoint": record["before"]["n"],
         "kept": kept,
-        "told": _tell_agent(meta, message),
+        "told": told == TOLD,
+        "delivery": told,
         "message": message,
     }
 
@@ -300,14 +302,22 @@ def _keep_rejected(meta: dict, n: int, patch: str) -> str:
     return kept
 
 
-def _tell_agent(meta: dict, message: str) -> bool:
-    """Type the message to the agent when it still runs; whether it was."""
+# What became of the note to the agent (a reject's "delivery").
+TOLD = "told"
+NOT_PROSE = "not-prose"  # the agent reads no prose (a shell): a note would run there
+NOT_RUNNING = "not-running"
+
+
+def _tell_agent(meta: dict, message: str, prose: bool) -> str:
+    """Type the message to the agent when it reads prose and still runs; what became of it."""
+    if not prose:
+        return NOT_PROSE
     name = layout.tmux_name(meta["id"])
     pane = tmux.panes().get(name)
     if pane is None or pane.dead:
-        return False
+        return NOT_RUNNING
     steer.type_text(name, message, meta.get("send") or {})
-    return True
+    return TOLD
 
 
 # -- undo ---------------------------------------------------------------------------------------
