@@ -49,6 +49,43 @@ PASTER = textwrap.dedent(
 )
 
 
+# `asker text` asks at a text prompt, again and again; `asker choice` shows a choice dialog
+# first (Enter picks its highlighted option), clears it once answered and waits at "> ".
+ASKER = textwrap.dedent(
+    """\
+    import json, os, sys
+    path = os.path.expanduser("~/received-%s.jsonl" % os.environ.get("FLEET_SESSION", "none"))
+    mode = sys.argv[1] if len(sys.argv) > 1 else "text"
+    while True:
+        if mode == "choice":
+            sys.stdout.write("Run `rm -rf build`?\\n\u276f 1. Yes\\n  2. No\\n")
+            sys.stdout.write("Enter to select \u00b7 Esc to cancel ")
+        else:
+            sys.stdout.write("What next> " if mode == "text" else "> ")
+        sys.stdout.flush()
+        line = sys.stdin.buffer.readline()
+        if not line:
+            break
+        text = line.decode("utf-8", "replace").rstrip("\\n")
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"kind": "line", "value": text}) + "\\n")
+        if mode == "choice":
+            sys.stdout.write("\\x1b[2J\\x1b[H")  # the dialog goes away
+            mode = "idle"
+        print("took %r" % text, flush=True)
+    """
+)
+ASKER_PROFILE = """
+[agents.asker]
+command = "python3 {script} {{task}}"
+waiting = ['What next> ?\\Z', 'Enter to select']
+idle = ['^> ?\\Z']
+idle_after = 1.0
+enter_delay = 0.05
+prose = true
+"""
+
+
 def agent_script(lf: LoopbackFleet, name: str, text: str) -> Path:
     """A program the hosts' users can run (the loopback hosts share this machine's files)."""
     script = lf.dir / "agents" / f"{name}.py"
@@ -62,6 +99,7 @@ def agent_script(lf: LoopbackFleet, name: str, text: str) -> Path:
 @pytest.fixture
 def fleet(fresh_hosts: LoopbackFleet) -> FleetCLI:
     paster = agent_script(fresh_hosts, "paster", PASTER)
+    asker = agent_script(fresh_hosts, "asker", ASKER)
     return FleetCLI(
         fresh_hosts,
         f"""
@@ -70,7 +108,8 @@ command = "python3 {paster}"
 idle = ['^> ?\\Z']
 idle_after = 1.0
 enter_delay = 0.05
-""",
+"""
+        + ASKER_PROFILE.format(script=asker),
     )
 
 
@@ -113,3 +152,25 @@ def test_a_rejection_note_never_reaches_a_shell(fleet: FleetCLI) -> None:
     logged = fleet.ok("log", "alpha/sh", "--json").json()
     rejects = [e for e in logged if e["kind"] == "reject"]
     assert rejects and note in rejects[-1]["detail"]["note"], "the note is kept in the record"
+
+
+def test_a_text_prompt_takes_a_message_and_a_choice_only_its_answer(fleet: FleetCLI) -> None:
+    h = fleet.lf["alpha"]
+    fleet.ok("new", "alpha", "--repo", "~/repo", "--agent", "asker", "--name", "t", "text")
+    fleet.ok("new", "alpha", "--repo", "~/repo", "--agent", "asker", "--name", "c", "choice")
+    text_id = fleet.wait_status("alpha/t", "needs-input")["id"]
+    choice_id = fleet.wait_status("alpha/c", "needs-input")["id"]
+
+    # It asks for text: the message is the answer it waits for.
+    fleet.ok("send", "alpha/t", "add a test for the parser, then stop")
+    wait_for(
+        lambda: received_lines(h, text_id) == ["add a test for the parser, then stop"],
+        what="the message at the text prompt",
+    )
+    # A choice: a sentence would pick "Yes"; a number it does not show means nothing.
+    for wrong in ("please do not delete the build", "3", "y"):
+        refused = fleet("send", "alpha/c", wrong)
+        assert refused.code == 1 and "waiting at a prompt" in refused.err, refused
+        assert "1 or 2" in refused.err and "--force" in refused.err
+    fleet.ok("send", "alpha/c", "2")
+    wait_for(lambda: received_lines(h, choice_id) == ["2"], what="the answer")

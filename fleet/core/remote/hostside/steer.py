@@ -2,16 +2,15 @@
 
 Text is typed exactly as written, never read as tmux key names: over the serve helper's tmux
 control client when it has one (no forks, see ctlsend.py), else with tmux send-keys -l or a
-paste. At a prompt only an answer goes through, unless the person insists.
+paste. At a choice dialog only one of its answers goes through, unless the person insists.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Optional
 
-from . import ctlsend, tmux
+from . import ctlsend, dialog, tmux
 from .classify import NEEDS_INPUT, classify
 from .layout import HelperError, check_id, tmux_name
 from .sessions import load_meta, string_arg
@@ -57,24 +56,28 @@ def type_text(name: str, text: str, settings: dict, enter: bool = True) -> None:
         tmux.send_keys(name, ["Enter"])
 
 
-# What a person types to pick an option at a prompt: "1", "y", "n", "yes", "no".
-_ANSWER_RE = re.compile(r"\s*(?:[0-9]{1,2}|[A-Za-z]|yes|no)\s*", re.IGNORECASE)
-
-
 def refuse_text_at_prompt(session_id: str, text: str, screen: str) -> None:
-    """A message typed into a permission dialog answers it: the Enter after it picks the
-    highlighted option (seen on Claude Code: "please don't" + Enter chose "Yes" and ran the
-    command). So at a prompt only an answer goes through, unless the person insists."""
-    if _ANSWER_RE.fullmatch(text):
-        return
+    """At a choice dialog a message typed answers it: the Enter after it picks the highlighted
+    option (seen on Claude Code: "please don't" + Enter chose "Yes" and ran the command). So
+    there only one of the answers it shows goes through, unless the person insists; a prompt
+    that asks for text takes any (see dialog.py)."""
     rules = load_meta(session_id).get("rules") or {}
     if classify(screen, rules, float("inf")) != NEEDS_INPUT:
         return
+    shown = dialog.read(screen)
+    if shown.takes(text):
+        return
+    answers = shown.said()
+    answer = (
+        "Answer the prompt first (%s)" % answers
+        if answers
+        else "Its options are picked with the arrow keys: answer it in the session (fleet attach)"
+    )
     raise HelperError(
         "at-prompt",
-        "session %s is waiting at a prompt, and a message typed now would answer it (its Enter "
-        "picks the highlighted option). Answer the prompt first (for example 1, 2, y or n), "
-        "or send with --force if you mean to type into it" % session_id,
+        "session %s is waiting at a prompt that picks an option, and a message typed now would "
+        "answer it (its Enter picks the highlighted option). %s, or send with --force if you "
+        "mean to type into it" % (session_id, answer),
     )
 
 
@@ -87,7 +90,7 @@ def op_send(args: dict) -> dict:
     typed = settings["mode"] == "type" and not multiline(text)
     if not (typed and _send_over_control(session_id, text, settings, enter, force)):
         name = _alive_name(session_id)
-        if not force and not _ANSWER_RE.fullmatch(text):
+        if not force:
             refuse_text_at_prompt(session_id, text, tmux.capture(name))
         type_text(name, text, settings, enter)
     return {"sent": len(text)}

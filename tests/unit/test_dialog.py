@@ -1,0 +1,93 @@
+"""The dialog reader (hostside/dialog.py) against every recorded agent screen: a choice, whose
+Enter picks the highlighted option, told apart from a prompt that asks for typed text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fleet.core.remote.hostside.dialog import CHOICE, TEXT, Dialog, read
+
+SCREENS = Path(__file__).resolve().parents[1] / "fixtures" / "screens"
+ALL = sorted(SCREENS.glob("*.txt"))
+
+NUMBERS_4 = {"1", "2", "3", "4"}
+NUMBERS_3 = {"1", "2", "3"}
+AIDER = {"y", "yes", "n", "no", "d", "don't"}
+# Every screen that waits for the person, with the answers its dialog offers.
+WAITING = {
+    "aider__needs-input__add-command-output": AIDER,
+    "aider__needs-input__add-file-to-chat": AIDER,
+    "aider__needs-input__create-new-file": {"y", "yes", "n", "no"},
+    "aider__needs-input__synthetic-allow-edits": {"y", "yes", "n", "no"},
+    "claude__needs-input__ask-user-question-choice": NUMBERS_4,
+    "claude__needs-input__bash-permission-manual-mode": NUMBERS_4,
+    "claude__needs-input__create-file-permission": NUMBERS_3,
+    "claude__needs-input__synthetic-bash-permission": NUMBERS_3,
+    "claude__needs-input__synthetic-create-notes": NUMBERS_3,
+    "claude__needs-input__trust-folder-new-worktree": set(),  # picked with the arrow keys
+    "codex__needs-input__escalated-create-notes": NUMBERS_3 | {"y", "p"},
+    "codex__needs-input__synthetic-run-command-approval": NUMBERS_3 | {"y", "p"},
+    "gemini__needs-input__apply-write-file": NUMBERS_4,
+    "gemini__needs-input__ask-user-question-choice": NUMBERS_3,
+    "gemini__needs-input__synthetic-allow-execution": NUMBERS_3,
+    "gemini__needs-input__synthetic-apply-this-change": NUMBERS_4,
+    "opencode__needs-input__bash-permission-required": set(),  # buttons, picked with arrows
+    "shell__needs-input__synthetic-apt-confirm": {"y", "yes", "n", "no"},
+}
+TEXT_PROMPTS = {"codex__needs-input__api-key-entry"}  # "Paste or type your API key"
+
+
+def test_every_waiting_screen_is_known_here() -> None:
+    waiting = {p.stem for p in ALL if "__needs-input__" in p.name}
+    assert waiting == set(WAITING) | TEXT_PROMPTS
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_each_recorded_screen_reads_as_it_should(path: Path) -> None:
+    shown = read(path.read_text(encoding="utf-8"))
+    if path.stem in WAITING:
+        assert shown.kind == CHOICE and shown.answers == frozenset(WAITING[path.stem])
+        assert not shown.takes("please do not run that")
+        assert all(shown.takes(a) for a in WAITING[path.stem])
+    elif path.stem in TEXT_PROMPTS:
+        assert shown == Dialog(TEXT, secret=True)
+        assert shown.takes("any words")
+    else:
+        # Idle and working screens hold no dialog: model prose, past prompts, input boxes.
+        assert shown == Dialog(TEXT), path.stem
+
+
+@pytest.mark.parametrize(
+    ("screen", "kind", "answers"),
+    [
+        ("agent ready\nWhat next> ", TEXT, set()),
+        ("Which file should I start with?\n> ", TEXT, set()),
+        ("Continue? [Y/n] ", CHOICE, {"y", "n", "yes", "no"}),
+        ("Overwrite it (yes/no)?", CHOICE, {"y", "n", "yes", "no"}),
+        ("Pick one:\n❯ 1. red\n  2. blue\n", CHOICE, {"1", "2"}),
+        ("Pick one:\n  1. red\n› 2. blue\n  3. green\n", CHOICE, {"1", "2", "3"}),
+        ("  1. red\n  2. blue\nEnter to select · Esc to cancel", CHOICE, {"1", "2"}),
+        ("│ Allow?\n│ ● 1. Yes │\n│   2. No  │\n╰──────────╯", CHOICE, {"1", "2"}),
+        # A numbered list in the model's prose, with nothing to pick it: text.
+        ("Plan:\n1. read the code\n2. fix the bug\n> ", TEXT, set()),
+        # A dialog answered earlier, scrolled far up: not waiting any more.
+        ("❯ 1. Yes\n  2. No\n" + "".join(f"output {i}\n" for i in range(12)) + "> ", TEXT, set()),
+        # Numbers out of order are not options.
+        ("❯ 3. later\n  1. first\n> ", TEXT, set()),
+        ("Enter passphrase for key '/home/me/.ssh/id_ed25519': ", TEXT, set()),
+    ],
+)
+def test_made_up_screens(screen: str, kind: str, answers: set[str]) -> None:
+    shown = read(screen)
+    assert (shown.kind, set(shown.answers)) == (kind, answers)
+
+
+def test_answers_are_taken_loosely_and_said_in_order() -> None:
+    shown = read("  1. a\n❯ 2. b\n  3. c (y)\nEnter to confirm")
+    assert shown.takes(" 2 ") and shown.takes("Y") and not shown.takes("4")
+    assert shown.said() == "1, 2, 3 or y"
+    assert read("Really? [y/N] ").said() == "n or y"
+    assert read("Enter passphrase: ").secret
+    assert read("menu\nEnter to select").said() == ""
