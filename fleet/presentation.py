@@ -156,7 +156,8 @@ def note_delivery(result: Rejected) -> str:
         case Delivery.TOLD:
             return "told the agent"
         case Delivery.QUEUED:
-            return "note queued: the agent is at a prompt (typed once it is back at its input)"
+            why = result.waits or "not at its input"
+            return f"note queued: the agent is {why} (typed once it is back at its input)"
         case Delivery.NOT_PROSE:
             return f"note not sent: {agent} does not read prose (kept in the decision's record)"
         case _:

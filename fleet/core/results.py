@@ -98,6 +98,7 @@ class Rejected(_Json):
     told: bool  # the agent was told (typed into its input)
     message: str  # what it was, or would have been, told
     delivery: Delivery = Delivery.TOLD
+    waits: str = ""  # queued: why ("at a prompt", "working")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from fleet.ui.screens.steer import SteerScreen
 from fleet.ui.widgets.grid import SessionGrid
 from tests.integration.fleetrun import FleetCLI, pilot_until, received_lines
 from tests.integration.hosts import LoopbackFleet
-from tests.integration.test_steering import ASKER, ASKER_PROFILE, agent_script
+from tests.integration.steeragents import ASKER, ASKER_PROFILE, agent_script
 
 
 @pytest.fixture

@@ -1,99 +1,20 @@
-"""Steering on real loopback hosts: what reaches the agent, and what never does.
-
-The agents here are small programs that write down each submission they get: `paster` reads
-its terminal raw with bracketed paste on (as the agent CLIs do), so a newline inside a paste is
-part of the message and an Enter outside one submits it.
-"""
+"""Steering on real loopback hosts: what reaches the agent, and what never does (the agents:
+tests/integration/steeragents.py)."""
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
-import textwrap
+import signal
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.integration.fleetrun import FleetCLI, received_lines, wait_for, write_as_agent
 from tests.integration.hosts import NOTES_TXT, LoopbackFleet
-
-PASTER = textwrap.dedent(
-    """\
-    import json, os, sys, tty
-    path = os.path.expanduser("~/received-%s.jsonl" % os.environ.get("FLEET_SESSION", "none"))
-    START, END = b"\\x1b[200~", b"\\x1b[201~"
-    tty.setraw(0)
-    os.write(1, b"\\x1b[?2004hpaster ready\\r\\n> ")
-    pending, line, pasting = b"", b"", False
-    while True:
-        data = os.read(0, 4096)
-        if not data:
-            break
-        pending += data
-        while pending:
-            if pending.startswith(START) or pending.startswith(END):
-                pasting = pending.startswith(START)
-                pending = pending[len(START):]
-                continue
-            if START.startswith(pending) or END.startswith(pending):
-                break  # the rest of a marker is still on its way
-            ch, pending = pending[:1], pending[1:]
-            if ch in (b"\\r", b"\\n") and not pasting:
-                with open(path, "a", encoding="utf-8") as f:
-                    text = line.decode("utf-8", "replace")
-                    f.write(json.dumps({"kind": "line", "value": text}) + "\\n")
-                line = b""
-                os.write(1, b"\\r\\ngot it\\r\\n> ")
-            else:
-                line += b"\\n" if ch == b"\\r" else ch
-    """
-)
-
-
-# `asker text` asks at a text prompt, again and again; `asker choice` shows a choice dialog
-# first (Enter picks its highlighted option), clears it once answered and waits at "> ".
-ASKER = textwrap.dedent(
-    """\
-    import json, os, sys
-    path = os.path.expanduser("~/received-%s.jsonl" % os.environ.get("FLEET_SESSION", "none"))
-    mode = sys.argv[1] if len(sys.argv) > 1 else "text"
-    while True:
-        if mode == "choice":
-            sys.stdout.write("Run `rm -rf build`?\\n\u276f 1. Yes\\n  2. No\\n")
-            sys.stdout.write("Enter to select \u00b7 Esc to cancel ")
-        else:
-            sys.stdout.write("What next> " if mode == "text" else "> ")
-        sys.stdout.flush()
-        line = sys.stdin.buffer.readline()
-        if not line:
-            break
-        text = line.decode("utf-8", "replace").rstrip("\\n")
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"kind": "line", "value": text}) + "\\n")
-        if mode == "choice":
-            sys.stdout.write("\\x1b[2J\\x1b[H")  # the dialog goes away
-            mode = "idle"
-        print("took %r" % text, flush=True)
-    """
-)
-ASKER_PROFILE = """
-[agents.asker]
-command = "python3 {script} {{task}}"
-waiting = ['What next> ?\\Z', 'Enter to select']
-idle = ['^> ?\\Z']
-idle_after = 1.0
-enter_delay = 0.05
-prose = true
-"""
-
-
-def agent_script(lf: LoopbackFleet, name: str, text: str) -> Path:
-    """A program the hosts' users can run (the loopback hosts share this machine's files)."""
-    script = lf.dir / "agents" / f"{name}.py"
-    script.parent.mkdir(exist_ok=True)
-    script.parent.chmod(0o755)
-    script.write_text(text)
-    script.chmod(0o644)
-    return script
+from tests.integration.steeragents import ASKER, ASKER_PROFILE, PASTER, agent_script
 
 
 @pytest.fixture
@@ -174,3 +95,38 @@ def test_a_text_prompt_takes_a_message_and_a_choice_only_its_answer(fleet: Fleet
         assert "1 or 2" in refused.err and "--force" in refused.err
     fleet.ok("send", "alpha/c", "2")
     wait_for(lambda: received_lines(h, choice_id) == ["2"], what="the answer")
+
+
+def test_a_note_waits_while_a_dialog_shows_and_is_typed_once_it_is_gone(fleet: FleetCLI) -> None:
+    lf, h = fleet.lf, fleet.lf["alpha"]
+    fleet.ok("new", "alpha", "--repo", "~/repo", "--agent", "asker", "--name", "q", "choice")
+    sid = fleet.wait_status("alpha/q", "needs-input")["id"]
+    wt = h.home / ".fleet/worktrees/q"
+    write_as_agent(h, wt / "notes.txt", NOTES_TXT.replace("line 3\n", "line 3, changed\n"))
+
+    def pane() -> str:
+        argv = ["tmux", "-L", "fleet", "capture-pane", "-p", "-t", f"=fleet-{sid}:"]
+        return lf.run_as("alpha", argv).stdout
+
+    shown = pane()
+    assert "❯ 1. Yes" in shown
+    result = fleet.ok("reject", "alpha/q", "--hunk", "1", "--note", "keep line 3")
+    assert "note queued: the agent is at a prompt" in result.out, result.out
+    # The watcher looks every 0.25 s: for a dozen looks, nothing is typed into the dialog.
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        assert pane() == shown and received_lines(h, sid) == []
+        time.sleep(0.1)
+    # What waits outlives the watcher (a new one starts with the next helper call).
+    watcher = json.loads((h.home / ".fleet/watcher.json").read_text())["pid"]
+    os.kill(watcher, signal.SIGTERM)
+    wait_for(lambda: not os.path.exists(f"/proc/{watcher}"), what="the watcher to end")
+
+    fleet.ok("send", "alpha/q", "1")  # the person answers: the dialog goes away
+    note = "fleet review: I rejected and reverted your change to notes.txt line 3"
+    note += ". Note: keep line 3"
+    wait_for(lambda: received_lines(h, sid) == ["1", note], what="the note, once at the input")
+    fleet.ok("send", "alpha/q", "end")
+    assert wait_for(
+        lambda: (got := received_lines(h, sid))[-1:] == ["end"] and got, what="the last one"
+    ) == ["1", note, "end"], "the note is typed once"

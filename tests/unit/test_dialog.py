@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from fleet.core.agents import BUILTIN_PROFILES
+from fleet.core.remote.hostside import outbox
 from fleet.core.remote.hostside.dialog import CHOICE, TEXT, Dialog, read
 
 SCREENS = Path(__file__).resolve().parents[1] / "fixtures" / "screens"
@@ -91,3 +93,32 @@ def test_answers_are_taken_loosely_and_said_in_order() -> None:
     assert read("Really? [y/N] ").said() == "n or y"
     assert read("Enter passphrase: ").secret
     assert read("menu\nEnter to select").said() == ""
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_nothing_fleet_types_on_its_own_goes_into_a_recorded_dialog(path: Path) -> None:
+    # The outbox types a note only at the agent's input: never at any of these dialogs.
+    agent, status, _ = path.stem.split("__")
+    rules = BUILTIN_PROFILES[agent].rules()
+    why = outbox.busy_because(path.read_text(encoding="utf-8"), rules, float("inf"))
+    expected = {
+        "needs-input": outbox.AT_SECRET if path.stem in TEXT_PROMPTS else outbox.AT_PROMPT,
+        "working": outbox.BUSY,
+        "idle": "",
+    }[status]
+    assert why == expected
+
+
+@pytest.mark.parametrize(
+    ("screen", "why"),
+    [
+        ("ready\nWhat next> ", ""),  # a custom agent's own prompt, which its waiting matches
+        ("Allow it?\n❯ 1. Yes\n  2. No", outbox.AT_PROMPT),
+        ("printing and printing", outbox.BUSY),  # no pattern, and the screen still moves
+    ],
+)
+def test_a_custom_agent_is_at_its_input_only_at_a_text_prompt(screen: str, why: str) -> None:
+    rules = {"waiting": [r"What next> ?\Z", r"Allow it\?"], "idle_after": 5.0}
+    assert outbox.busy_because(screen, rules, 1.0) == why
+    # Quiet for long, with no pattern matching, a menu still is not an input box.
+    assert outbox.busy_because("❯ 1. Yes\n  2. No", {}, 60.0) == outbox.AT_PROMPT

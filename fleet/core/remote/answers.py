@@ -115,6 +115,7 @@ def rejected(session: Session, data: object, hunks: list[int]) -> results.Reject
         told=_flag(raw.get("told"), "told", False),
         message=_text(raw.get("message"), "message", MAX_MESSAGE + 200),
         delivery=_delivery(raw.get("delivery"), raw.get("told")),
+        waits=_text(raw.get("waits"), "why the note waits", 80),
     )
 
 

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from . import gitops, sandbox, sessionrepo, tmux
+from . import gitops, outbox, sandbox, sessionrepo, tmux
 from .layout import (
     SESSIONS,
     WORKTREES,
@@ -75,9 +75,6 @@ def op_new(args: dict) -> dict:
         "resume_command": string_arg(args, "resume_command"),
         "rules": args.get("rules") if isinstance(args.get("rules"), dict) else {},
         "created": round(time.time(), 3),
-        # Typed by the watcher once the agent first shows it is ready (agents that cannot
-        # take their task on the command line).
-        "pending_input": string_arg(args, "first_message", "") or "",
         "send": send_settings(args),
         "stopped": False,
         "runs": 1,
@@ -87,6 +84,11 @@ def op_new(args: dict) -> dict:
         "git": git,
     }
     write_json(os.path.join(sdir, "meta.json"), meta)
+    first = string_arg(args, "first_message", "") or ""
+    if first:
+        # Typed by the watcher once the agent is at its input (agents that cannot take their
+        # task on the command line).
+        outbox.put(session_id, "task", first)
     _launch(meta, command)
     return describe(meta, tmux.panes())
 

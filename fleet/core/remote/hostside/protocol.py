@@ -134,8 +134,11 @@ REMOVED = "removed"
 CHECKPOINT = "checkpoint"
 DECISION = "decision"
 INPUT = "input"
+QUEUED = "queued"
 ERROR = "error"
-JOURNAL_KINDS = frozenset((STATUS, DIFFSTAT, CREATED, REMOVED, CHECKPOINT, DECISION, INPUT, ERROR))
+JOURNAL_KINDS = frozenset(
+    (STATUS, DIFFSTAT, CREATED, REMOVED, CHECKPOINT, DECISION, INPUT, QUEUED, ERROR)
+)
 
 SNAPSHOT = "snapshot"
 HELLO = "hello"
@@ -191,7 +194,13 @@ def decision(session: str, n: int, action: str, hunks: List[str], undid: int, ve
 
 
 def typed_input(session: str, what: str) -> dict:
+    """Fleet typed `what` ("task", "note") into the agent, from its outbox."""
     return {"type": INPUT, "session": session, "what": what}
+
+
+def queued_input(session: str, what: str, why: str) -> dict:
+    """`what` waits in the session's outbox, `why` ("at a prompt", "working")."""
+    return {"type": QUEUED, "session": session, "what": what, "why": why}
 
 
 def error(session: str, message: str) -> dict:
