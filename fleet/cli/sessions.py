@@ -175,7 +175,8 @@ def _send_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--force",
         action="store_true",
-        help="type it even though the agent waits at a prompt (its Enter answers the prompt)",
+        help="type it even though the agent waits at a dialog that picks an option (its Enter "
+        "picks the highlighted one)",
     )
 
 

@@ -9,11 +9,12 @@ import pytest
 
 from fleet.core.agents import BUILTIN_PROFILES
 from fleet.core.remote.hostside import outbox
-from fleet.core.remote.hostside.dialog import CHOICE, TEXT, Dialog, read
+from fleet.core.remote.hostside.dialog import CHOICE, PLACES, TEXT, Dialog, read
 
 SCREENS = Path(__file__).resolve().parents[1] / "fixtures" / "screens"
 ALL = sorted(SCREENS.glob("*.txt"))
 
+PLACES = set(PLACES)
 NUMBERS_4 = {"1", "2", "3", "4"}
 NUMBERS_3 = {"1", "2", "3"}
 AIDER = {"y", "yes", "n", "no", "d", "don't"}
@@ -28,14 +29,14 @@ WAITING = {
     "claude__needs-input__create-file-permission": NUMBERS_3,
     "claude__needs-input__synthetic-bash-permission": NUMBERS_3,
     "claude__needs-input__synthetic-create-notes": NUMBERS_3,
-    "claude__needs-input__trust-folder-new-worktree": set(),  # picked with the arrow keys
+    "claude__needs-input__trust-folder-new-worktree": PLACES,  # unnumbered: by place
     "codex__needs-input__escalated-create-notes": NUMBERS_3 | {"y", "p"},
     "codex__needs-input__synthetic-run-command-approval": NUMBERS_3 | {"y", "p"},
     "gemini__needs-input__apply-write-file": NUMBERS_4,
     "gemini__needs-input__ask-user-question-choice": NUMBERS_3,
     "gemini__needs-input__synthetic-allow-execution": NUMBERS_3,
     "gemini__needs-input__synthetic-apply-this-change": NUMBERS_4,
-    "opencode__needs-input__bash-permission-required": set(),  # buttons, picked with arrows
+    "opencode__needs-input__bash-permission-required": PLACES,  # buttons: by place
     "shell__needs-input__synthetic-apt-confirm": {"y", "yes", "n", "no"},
 }
 TEXT_PROMPTS = {"codex__needs-input__api-key-entry"}  # "Paste or type your API key"
@@ -92,7 +93,7 @@ def test_answers_are_taken_loosely_and_said_in_order() -> None:
     assert shown.said() == "1, 2, 3 or y"
     assert read("Really? [y/N] ").said() == "n or y"
     assert read("Enter passphrase: ").secret
-    assert read("menu\nEnter to select").said() == ""
+    assert read("menu\nEnter to select").said() == "an option's place: 1 for the first"
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)

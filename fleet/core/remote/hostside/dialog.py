@@ -9,9 +9,10 @@ Gemini CLI "● 1. Allow once"), a menu with a selection footer ("Enter to selec
 confirm", "↑/↓ to navigate": Claude Code's trust dialog, opencode's permission buttons), or a
 question on the last line that lists its answers ("(Y)es/(N)o [Yes]:", "[Y/n]", "(y/n)").
 At a choice only one of the answers it shows means something: a number within the options,
-a key shown in parentheses, y or n where offered. Anything else is text (a prompt like
-`What next> `, a question tool that takes words); a text prompt that asks for a password,
-passphrase or key is marked secret.
+a key shown in parentheses, y or n where offered; at a menu without numbers, an option's
+place (1 for the first: the real-agent tests answer opencode's buttons so). Anything else
+is text (a prompt like `What next> `, a question tool that takes words); a text prompt that
+asks for a password, passphrase or key is marked secret.
 
 Only the bottom of the screen counts (REGION lines, box edges and rules left out): a dialog
 answered earlier and scrolled up is not waiting.
@@ -30,8 +31,9 @@ TEXT = "text"
 REGION = 24  # non-blank lines from the bottom
 AFTER_OPTIONS = 6  # lines a dialog shows below its last option (hints, footers)
 
+MAX_LINE = 2000  # characters of a line looked at (a pane is far narrower)
+_EDGES = ("│", "┃", "|")
 _EDGE_LEFT = re.compile(r"^\s*[│┃|]\s?")
-_EDGE_RIGHT = re.compile(r"\s*[│┃|]\s*$")
 _RULE = re.compile(r"^[\s─━═╌╍┄┅┈┉\-_╭╮╰╯┌┐└┘├┤┬┴┼▔▁]*$")
 _OPTION = re.compile(r"^(?P<mark>[❯›>▶►→●◉*]\s*)?(?P<n>[1-9][0-9]?)[.)]\s+(?P<label>\S.*)$")
 _HOTKEY = re.compile(r"\((?P<key>[A-Za-z0-9])\)\s*$")
@@ -49,6 +51,9 @@ _YES_NO = re.compile(r"[\[(]\s*y(?:es)?\s*/\s*n(?:o)?\s*[\])]\s*[?:]?\s*$", re.I
 _SECRET = re.compile(r"\b(?:password|passphrase|api key|token|secret key)\b", re.IGNORECASE)
 
 
+PLACES = frozenset(str(n) for n in range(1, 10))  # the answers of a menu without numbers
+
+
 class Dialog(NamedTuple):
     kind: str  # CHOICE or TEXT
     answers: FrozenSet[str] = frozenset()  # at a choice, what picks an option (lowercase)
@@ -60,6 +65,8 @@ class Dialog(NamedTuple):
 
     def said(self) -> str:
         """Its answers for a person: "1, 2, 3 or y" ("" for none)."""
+        if self.answers == PLACES:
+            return "an option's place: 1 for the first"
         numbers = sorted((a for a in self.answers if a.isdigit()), key=int)
         keys = sorted(a for a in self.answers if len(a) == 1 and not a.isdigit())
         shown = numbers + keys
@@ -71,8 +78,11 @@ class Dialog(NamedTuple):
 def _lines(screen: str) -> List[str]:
     """The bottom REGION lines of the screen, without box edges, rules and blanks."""
     out = []
-    for line in tail(screen, 0).split("\n"):
-        line = _EDGE_RIGHT.sub("", _EDGE_LEFT.sub("", line)).strip()
+    for line in tail(screen, 0).split("\n")[-4 * REGION :]:
+        line = _EDGE_LEFT.sub("", line[:MAX_LINE]).rstrip()
+        if line.endswith(_EDGES):
+            line = line[:-1]
+        line = line.strip()
         if line and not _RULE.match(line):
             out.append(line)
     return out[-REGION:]
@@ -126,7 +136,7 @@ def _choice_answers(lines: List[str]) -> Optional[FrozenSet[str]]:
     if _YES_NO.search(last):
         return frozenset(("y", "n", "yes", "no"))
     if footer:
-        return frozenset()  # a menu picked with the arrow keys: no typed answer picks one
+        return PLACES  # a menu picked with the arrow keys, its options unnumbered
     return None
 
 

@@ -67,17 +67,11 @@ def refuse_text_at_prompt(session_id: str, text: str, screen: str) -> None:
     shown = dialog.read(screen)
     if shown.takes(text):
         return
-    answers = shown.said()
-    answer = (
-        "Answer the prompt first (%s)" % answers
-        if answers
-        else "Its options are picked with the arrow keys: answer it in the session (fleet attach)"
-    )
     raise HelperError(
         "at-prompt",
         "session %s is waiting at a prompt that picks an option, and a message typed now would "
-        "answer it (its Enter picks the highlighted option). %s, or send with --force if you "
-        "mean to type into it" % (session_id, answer),
+        "answer it (its Enter picks the highlighted option). Answer the prompt first (%s), or "
+        "send with --force if you mean to type into it" % (session_id, shown.said()),
     )
 
 
