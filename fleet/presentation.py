@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from fleet.core.fleetstate import GONE, HostState
 from fleet.core.models import DiffStat, Session, Status
-from fleet.core.results import TmuxServer, Undone
+from fleet.core.results import Delivery, Rejected, TmuxServer, Undone
 from fleet.core.textsafe import inert, said
 
 
@@ -235,3 +235,18 @@ def tmux_words(tmux: TmuxServer) -> str:
     if tmux.holders:
         words += f"; fleet's control clients {', '.join(map(str, tmux.holders))} hold it"
     return words
+
+
+def note_delivery(result: Rejected) -> str:
+    """What became of a rejection's note to the agent, in words."""
+    agent = result.session.agent
+    match result.delivery:
+        case Delivery.TOLD:
+            return "told the agent"
+        case Delivery.QUEUED:
+            why = result.waits or "not at its input"
+            return f"note queued: the agent is {why} (typed once it is back at its input)"
+        case Delivery.NOT_PROSE:
+            return f"note not sent: {agent} does not read prose (kept in the decision's record)"
+        case _:
+            return "note not sent: the agent is not running"

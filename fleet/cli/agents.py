@@ -110,6 +110,7 @@ def _profile_json(config: Config, p: AgentProfile, versions: list[AgentVersion])
         "idle_after": p.idle_after,
         "send_mode": str(p.send_mode),
         "interrupt": list(p.interrupt),
+        "prose": p.prose,
         "sandbox": p.sandbox,
         "source": _source(config, p.name),
         "version_command": p.version_command,

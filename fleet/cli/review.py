@@ -12,7 +12,7 @@ from fleet.cli.registry import Commands, session_argument
 from fleet.core import review
 from fleet.core.supervisor import Supervisor
 from fleet.core.textsafe import inert
-from fleet.presentation import numbered, plural
+from fleet.presentation import note_delivery, numbered, plural
 
 commands = Commands()
 
@@ -172,10 +172,7 @@ async def reject(sup: Supervisor, args: argparse.Namespace) -> int:
         f"rejected {numbered('hunk', list(result.hunks))} of {result.session.ref} "
         f"(decision {result.decision}); the patch is kept on the host in {result.kept}"
     )
-    if result.told:
-        say(f"told the agent: {result.message}")
-    else:
-        say(f"the agent is not running and was not told: {result.message}")
+    say(f"{note_delivery(result)}: {result.message}")
     return 0
 
 

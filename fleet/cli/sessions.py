@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fleet.cli.output import note, print_json, say, table
 from fleet.cli.registry import Commands, WordsError, session_argument
-from fleet.core.errors import FleetError
+from fleet.core.errors import FleetError, UsageError
 from fleet.core.models import Status
 from fleet.core.supervisor import DEFAULT_AGENT, Listing, Supervisor
 from fleet.core.textsafe import inert, inert_bytes
@@ -175,7 +175,8 @@ def _send_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--force",
         action="store_true",
-        help="type it even though the agent waits at a prompt (its Enter answers the prompt)",
+        help="type it even though the agent waits at a dialog that picks an option (its Enter "
+        "picks the highlighted one)",
     )
 
 
@@ -194,10 +195,22 @@ def _message_words(args: argparse.Namespace, words: list[str], dashdash: list[st
     words=_message_words,
 )
 async def send(sup: Supervisor, args: argparse.Namespace) -> int:
-    text = sys.stdin.read() if args.from_stdin else " ".join(args.text)
+    text = _stdin_message() if args.from_stdin else " ".join(args.text)
+    if args.from_stdin and not text:
+        raise UsageError("send: stdin held no message")
     session = await sup.send(args.session, text, force=args.force)
     note(f"sent to {session.ref}")
     return 0
+
+
+def _stdin_message() -> str:
+    """The message from stdin less the one newline that ends its last line (`echo msg |`):
+    kept, it would be an empty line after the message."""
+    text = sys.stdin.read()
+    for end in ("\r\n", "\n"):
+        if text.endswith(end):
+            return text[: -len(end)]
+    return text
 
 
 @commands.supervised(

@@ -81,6 +81,11 @@ def watch_line(sup: Supervisor, host: str, event: events.Event, as_json: bool) -
             return f"{when} {sup.label(host, event.session)} {event.kind}"
         case events.Decided():
             return f"{when} {sup.label(host, event.session)} {event.action} (decision {event.n})"
+        case events.InputQueued():
+            label = sup.label(host, event.session)
+            return f"{when} {label} {event.what} queued: the agent is {event.why}"
+        case events.InputTyped():
+            return f"{when} {sup.label(host, event.session)} {event.what} typed"
     return ""
 
 

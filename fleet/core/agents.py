@@ -68,6 +68,7 @@ CLAUDE = AgentProfile(
     # permission dialog, where a pasted one would not.
     enter_delay=0.15,
     interrupt=("Escape",),
+    prose=True,
     description="Claude Code (Anthropic); the task is its first prompt",
     version_command="claude --version",  # "2.1.328 (Claude Code)"
     verified="2.1.328",
@@ -107,6 +108,7 @@ CODEX = AgentProfile(
     send_mode=SendMode.PASTE,
     enter_delay=0.1,
     interrupt=("Escape",),
+    prose=True,
     description="Codex CLI (OpenAI); the task is its first prompt",
     version_command="codex --version",  # "codex-cli 0.169.0"
     verified="0.169.0",
@@ -140,6 +142,7 @@ AIDER = AgentProfile(
     send_mode=SendMode.PASTE,
     enter_delay=0.05,
     interrupt=("C-c",),
+    prose=True,
     description="aider; the task is typed at its prompt once it is ready",
     version_command="aider --version",  # "aider 0.86.2"
     verified="0.86.2",
@@ -179,6 +182,7 @@ GEMINI = AgentProfile(
     # stayed in the box, every time); 0.2 s worked. Later pastes took 0.1 s.
     enter_delay=0.5,
     interrupt=("Escape",),
+    prose=True,
     description="Gemini CLI (Google); the task is its first prompt",
     version_command="gemini --version",  # "0.61.0"
     verified="0.61.0",
@@ -208,6 +212,7 @@ OPENCODE = AgentProfile(
     enter_delay=0.1,
     # One Escape only arms it ("esc again to interrupt"); fleet sends keys 0.2 s apart.
     interrupt=("Escape", "Escape"),
+    prose=True,
     description="opencode (sst); the task fills its first prompt",
     version_command="opencode --version",  # "1.18.33"
     verified="1.18.33",
@@ -226,6 +231,8 @@ SHELL = AgentProfile(
     scope=5,
     enter_delay=0.05,
     interrupt=("C-c",),
+    # Whatever reaches a shell's prompt runs: a rejection note is never typed into it.
+    prose=False,
     description="An interactive shell in the worktree; the task is typed as a command",
 )
 

@@ -79,8 +79,19 @@ class Decided(JournalEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InputTyped(JournalEvent):
+    """Fleet typed what waited in the session's outbox."""
+
     kind: ClassVar[str] = "input"
-    what: str  # "task": the first message, typed once the agent was ready
+    what: str  # "task": the first message, typed once the agent was ready; "note": a reject's
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputQueued(JournalEvent):
+    """What fleet would type waits in the session's outbox until the agent is at its input."""
+
+    kind: ClassVar[str] = "queued"
+    what: str  # "note", "task"
+    why: str  # "at a prompt", "working"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,6 +184,7 @@ WatchEvent = (
     | CheckpointMade
     | Decided
     | InputTyped
+    | InputQueued
     | SessionError
     | OtherJournalEvent
     | Snapshot

@@ -44,6 +44,7 @@ class ProfileValue(StrEnum):
     SEND_MODE = "send-mode"  # a SendMode
     KEYS = "keys"  # a list of tmux key names
     WRAPPER = "wrapper"  # shell words a command runs inside (see fleet.core.sandbox)
+    FLAG = "flag"  # true or false
 
 
 def _holds(value: ProfileValue) -> dict[str, ProfileValue]:
@@ -74,6 +75,9 @@ class AgentProfile:
     # Pause between the text and Enter: some TUIs take a fast Enter as part of a paste.
     enter_delay: float = field(default=0.0, metadata=_holds(ProfileValue.SECONDS))
     interrupt: tuple[str, ...] = field(default=("C-c",), metadata=_holds(ProfileValue.KEYS))
+    # The agent reads prose: what fleet types on its own (a rejection note) goes to it. Not a
+    # shell, where a note would run as a command; a custom agent only when its profile says so.
+    prose: bool = field(default=False, metadata=_holds(ProfileValue.FLAG))
     description: str = field(default="", metadata=_holds(ProfileValue.TEXT))
     # The agent's own conversation id, when its screen shows one (a regex with one group), and
     # the resume command that takes it as {agent_session}; `resume` is used without one.

@@ -8,6 +8,7 @@ commits are hex; paths are text to show, never to open locally.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from typing import Any
 
 from .models import DiffStat, Session
@@ -78,6 +79,15 @@ class Approved(_Json):
     message: str = ""
 
 
+class Delivery(StrEnum):
+    """What became of what fleet tells an agent on its own (a rejection's note)."""
+
+    TOLD = "told"  # typed into its input
+    QUEUED = "queued"  # kept on the host until the agent is back at its input
+    NOT_PROSE = "not-prose"  # the agent reads no prose (a shell): kept in the record only
+    NOT_RUNNING = "not-running"  # the agent is not running
+
+
 @dataclass(frozen=True)
 class Rejected(_Json):
     session: Session
@@ -87,6 +97,8 @@ class Rejected(_Json):
     kept: str  # where the host keeps the rejected patch
     told: bool  # the agent was told (typed into its input)
     message: str  # what it was, or would have been, told
+    delivery: Delivery = Delivery.TOLD
+    waits: str = ""  # queued: why ("at a prompt", "working")
 
 
 @dataclass(frozen=True)

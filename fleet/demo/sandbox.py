@@ -261,6 +261,7 @@ def fleet_toml(box: Sandbox, pace: float) -> str:
             "idle_after = 3",
             "enter_delay = 0.05",
             'interrupt = ["C-c"]',
+            "prose = true",  # a stand-in for an agent CLI: it is told why a hunk was rejected
             "",
         ]
     return "\n".join(out)

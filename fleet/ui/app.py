@@ -366,8 +366,8 @@ class FleetApp(App[int]):
     def _apply(self, event: events.Event) -> None:
         self.hosts.apply(event)
 
-    def send_message_to(self, session: Session, text: str) -> Worker[None]:
-        return self.sessions.send_message_to(session, text)
+    def send_message_to(self, session: Session, text: str, force: bool = False) -> Worker[None]:
+        return self.sessions.send_message_to(session, text, force=force)
 
     def load_diff(self, session: Session) -> Worker[None]:
         return self.review.load_diff(session)

@@ -74,7 +74,8 @@ class Result:
 
 
 class FleetCLI:
-    """The fleet CLI pointed at a loopback fleet, with a `recorder` agent profile added."""
+    """The fleet CLI pointed at a loopback fleet, with a `recorder` agent profile added (it
+    stands in for an agent CLI: it reads prose)."""
 
     def __init__(self, lf: LoopbackFleet, extra_toml: str = "") -> None:
         self.lf = lf
@@ -97,6 +98,7 @@ class FleetCLI:
                 idle_after = 1.0
                 enter_delay = 0.05
                 interrupt = ["C-c"]
+                prose = true
                 """
             )
             + extra_toml

@@ -386,6 +386,22 @@ def test_bad_fields_are_refused(fields: dict[str, object]) -> None:
         resolve_profiles({"claude": fields})
 
 
+def test_only_agents_that_read_prose_are_told_things() -> None:
+    # A rejection note typed into a shell runs there: shell and custom agents read no prose
+    # unless their profile says so; overriding another field of a built-in keeps its value.
+    profiles = resolve_profiles(
+        {
+            "claude": {"waiting": ("x",)},
+            "mine": {"command": "mine"},
+            "chat": {"command": "chat", "prose": True},
+        }
+    )
+    readers = {name for name, p in profiles.items() if p.prose}
+    assert readers == {"claude", "codex", "aider", "gemini", "opencode", "chat"}
+    with pytest.raises(ValueError, match="prose: expected true or false"):
+        resolve_profiles({"mine": {"command": "mine", "prose": "yes"}})
+
+
 def test_every_profile_field_is_a_config_key() -> None:
     # A field without its ProfileValue could be set by no config file.
     assert PROFILE_KEYS == AGENT_KEYS

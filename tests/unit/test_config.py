@@ -209,6 +209,7 @@ scope = 40
 send_mode = "paste"
 enter_delay = 0.1
 interrupt = ["Escape", "C-c"]
+prose = true
 description = "mine"
 session_id = 'myagent --resume (\\w+)'
 resume_session = "myagent --resume {agent_session}"
@@ -254,6 +255,7 @@ class TestFullConfig:
             "send_mode": SendMode.PASTE,
             "enter_delay": 0.1,
             "interrupt": ("Escape", "C-c"),
+            "prose": True,
             "description": "mine",
             "session_id": r"myagent --resume (\w+)",
             "resume_session": "myagent --resume {agent_session}",
@@ -271,10 +273,10 @@ class TestFullConfig:
         cfg = load_config(write(tmp_path, FULL), env=env)
         assert cfg.line_of("agents", "myagent") == 18
         assert cfg.line_of("agents", "myagent", "scope") == 25
-        assert cfg.line_of("agents", "claude", "command") == 36  # the table, no such key
+        assert cfg.line_of("agents", "claude", "command") == 37  # the table, no such key
         assert cfg.line_of("nothing") is None
         err = cfg.error(("agents", "claude"), "no command")
-        assert str(err) == f"{cfg.path}:36: agents.claude: no command"
+        assert str(err) == f"{cfg.path}:37: agents.claude: no command"
 
     def test_ssh_config_tilde_and_none(
         self, tmp_path: Path, home: Path, env: dict[str, str]
@@ -536,7 +538,7 @@ ERRORS = [
         """,
         3,
         'unknown key "comand" in [agents.x] (expected one of: command, resume, waiting, '
-        "working, idle, idle_after, scope, send_mode, enter_delay, interrupt, description, "
+        "working, idle, idle_after, scope, send_mode, enter_delay, interrupt, prose, description, "
         'session_id, resume_session, sandbox, version_command, verified; did you mean "command"?)',
         id="agent-unknown-key",
     ),
@@ -547,7 +549,7 @@ ERRORS = [
         """,
         2,
         'unknown key "zzz" in [agents.x] (expected one of: command, resume, waiting, '
-        "working, idle, idle_after, scope, send_mode, enter_delay, interrupt, description, "
+        "working, idle, idle_after, scope, send_mode, enter_delay, interrupt, prose, description, "
         "session_id, resume_session, sandbox, version_command, verified)",
         id="agent-unknown-key-no-suggestion",
     ),

@@ -54,6 +54,7 @@ SCREEN_KEYS = (
     "send_mode",
     "enter_delay",
     "interrupt",
+    "prose",
     "session_id",
 )
 

@@ -101,6 +101,7 @@ def test_every_event_kind_has_a_constructor_a_dataclass_and_a_parser() -> None:
         protocol.checkpoint("abcdefgh", 3),
         protocol.decision("abcdefgh", 2, "approve", ["ab" * 32], 0, 2),
         protocol.typed_input("abcdefgh", "task"),
+        protocol.queued_input("abcdefgh", "note", "at a prompt"),
         protocol.error("abcdefgh", "boom"),
         protocol.screen("abcdefgh", protocol.screen_hash("x"), "x"),
         protocol.output("abcdefgh", 0, "aGk="),

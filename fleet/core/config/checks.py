@@ -70,8 +70,15 @@ class ValueChecks:
                 return self.tmux_keys(key, value)
             case ProfileValue.WRAPPER:
                 return self.sandbox(key, value)
+            case ProfileValue.FLAG:
+                return self.flag(key, value)
             case _:
                 assert_never(kind)
+
+    def flag(self, key: KeyPath, value: object) -> bool:
+        if not isinstance(value, bool):
+            raise self.expected(key, "true or false", value)
+        return value
 
     def seconds(self, key: KeyPath, value: object, positive: bool = False) -> float:
         bound = "> 0" if positive else ">= 0"

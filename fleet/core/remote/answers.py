@@ -124,7 +124,17 @@ def rejected(session: Session, data: object, hunks: list[int]) -> results.Reject
         kept=_text(raw.get("kept"), "kept patch"),
         told=_flag(raw.get("told"), "told", False),
         message=_text(raw.get("message"), "message", MAX_MESSAGE + 200),
+        delivery=_delivery(raw.get("delivery"), raw.get("told")),
+        waits=_text(raw.get("waits"), "why the note waits", 80),
     )
+
+
+def _delivery(value: object, told: object) -> results.Delivery:
+    if value is None:  # a helper that only says whether it typed the note
+        return results.Delivery.TOLD if told is True else results.Delivery.NOT_RUNNING
+    if value not in {str(d) for d in results.Delivery}:
+        raise Malformed("invalid note delivery")
+    return results.Delivery(value)
 
 
 def undone(session: Session, data: object) -> results.Undone:

@@ -305,6 +305,14 @@ def _input_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
     return events.InputTyped(**_journal(host, raw), what=_text(raw.get("what"), "input", 40))
 
 
+def _queued_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    return events.InputQueued(
+        **_journal(host, raw),
+        what=_text(raw.get("what"), "input", 40),
+        why=_text(raw.get("why"), "reason", 80),
+    )
+
+
 def _error_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
     message = _text(raw.get("message"), "message", MAX_MESSAGE)
     return events.SessionError(**_journal(host, raw), message=message)
@@ -384,6 +392,7 @@ _PARSERS: dict[str, Callable[[str, Mapping[str, Any]], events.WatchEvent]] = {
     protocol.CHECKPOINT: _checkpoint_event,
     protocol.DECISION: _decision_event,
     protocol.INPUT: _input_event,
+    protocol.QUEUED: _queued_event,
     protocol.ERROR: _error_event,
     protocol.SNAPSHOT: _snapshot_event,
     protocol.HELLO: _hello_event,

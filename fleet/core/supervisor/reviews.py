@@ -151,6 +151,7 @@ class Reviews(Base):
             raise UsageError("say which hunks to reject: --hunk N (repeatable) or --file PATH")
         patch = seen.patch(chosen)
         message = difftext.steering_text(difftext.split_files(patch), note)
+        profile = self.profiles.get(session.agent)
         numbers = [h.number for h in chosen]
         detail = {"hunks": numbers, "diff": seen.fingerprint, "note": note, "message": message}
         args = {
@@ -159,6 +160,7 @@ class Reviews(Base):
             "expect": [h.fingerprint for h in chosen],
             "note": note,
             "after": seen.review,
+            "prose": profile is not None and profile.prose,
         }
         async with self._recorded(session, "reject", detail, first=True):
             data = await self._act(session, "reject", args)

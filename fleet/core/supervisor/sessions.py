@@ -85,8 +85,9 @@ class Sessions(Base):
     async def send(
         self, ref: str, text: str, *, force: bool = False, session: Session | None = None
     ) -> Session:
-        """Type `text` into the agent, then Enter. At a prompt the host refuses anything but an
-        answer (1, y, no, ...) unless `force`: the Enter would pick the highlighted option.
+        """Type `text` into the agent, then Enter. At a dialog that picks an option the host
+        refuses anything but one of its answers (1, y, ...) unless `force`: the Enter would
+        pick the highlighted option. A prompt that asks for text takes any.
         A caller that already knows the session (the UI) passes it: no listing round trip
         (the host still refuses a session that is not alive)."""
         if "\x00" in text:  # tmux cannot type it, and an argv cannot carry it

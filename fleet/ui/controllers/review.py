@@ -18,6 +18,7 @@ from fleet import presentation
 from fleet.core import events, review
 from fleet.core.errors import FleetError
 from fleet.core.models import Session
+from fleet.presentation import note_delivery
 from fleet.ui.controllers.base import Controller
 from fleet.ui.diff import DiffPanel
 
@@ -150,8 +151,10 @@ class ReviewController(Controller):
             await sup.approve(ref, hunks=[number], expect=expect, session=session)
             return f"approved hunk {number}", ()
         if event.action == "reject" and number is not None:
-            await sup.reject(ref, hunks=[number], note=event.text, expect=expect, session=session)
-            return f"rejected hunk {number}; the agent was told", ()
+            rejected = await sup.reject(
+                ref, hunks=[number], note=event.text, expect=expect, session=session
+            )
+            return f"rejected hunk {number}; {note_delivery(rejected)}", ()
         if event.action == "approve-all":
             result = await sup.approve(
                 ref, message=event.text or None, expect=expect, session=session

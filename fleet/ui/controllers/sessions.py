@@ -22,7 +22,7 @@ from fleet.ui.controllers.base import Controller
 from fleet.ui.model import Card
 from fleet.ui.screens.confirm import ConfirmScreen
 from fleet.ui.screens.new_session import NewSession, NewSessionScreen
-from fleet.ui.screens.steer import SteerScreen
+from fleet.ui.screens.steer import Answered, NotSent, SteerScreen
 
 AGENT_CHECK_TIMEOUT = 8.0  # seconds the form waits to learn which agents the host has
 
@@ -53,35 +53,56 @@ class SessionsController(Controller):
         card = self.selected()
         if card is None:
             return
+        session = card.session
 
-        def send(text: str) -> None:
-            self.send_message_to(card.session, text)
+        def send(text: str, force: bool, answered: Answered) -> None:
+            self.send_message_to(session, text, force=force, answered=answered)
 
-        at_prompt = card.session.status is Status.NEEDS_INPUT
-        self.app.push_screen(SteerScreen(card.session.ref, send, at_prompt=at_prompt))
+        at_prompt = session.status is Status.NEEDS_INPUT
+        self.app.push_screen(SteerScreen(session.ref, send, at_prompt=at_prompt))
 
-    def send_message_to(self, session: Session, text: str) -> Worker[None]:
-        return self.run(partial(self._send, session, text), name="send_message_to", group="actions")
+    def send_message_to(
+        self, session: Session, text: str, *, force: bool = False, answered: Answered | None = None
+    ) -> Worker[None]:
+        """Send in a worker; how it ended goes to `answered` (the steering box, which keeps
+        a message that was not sent), else to a notification."""
+        work = partial(self._send, session, text, force, answered)
+        return self.run(work, name="send_message_to", group="actions")
 
-    async def _send(self, session: Session, text: str) -> None:
-        notify = self.app.notify
+    async def _send(
+        self, session: Session, text: str, force: bool, answered: Answered | None
+    ) -> None:
         try:
-            await self.sup.send(f"{session.host}/{session.id}", text, session=session)
+            await self.sup.send(f"{session.host}/{session.id}", text, force=force, session=session)
         except RemoteError as exc:
-            if exc.kind == "at-prompt":  # the host saw a prompt on the agent's screen
-                notify(
-                    f"{session.ref} waits at a prompt, and a message would answer it: not sent. "
-                    "Press m and type the option (1, 2, y or n), or look first with t.",
-                    severity="warning",
-                    timeout=10,
-                )
-            else:
-                notify(str(exc), severity="error", timeout=10)
+            if exc.kind != "at-prompt":  # the host saw a choice dialog on the agent's screen
+                self._not_sent(NotSent(str(exc)), answered)
+                return
+            why = (
+                f"{session.ref} waits at a prompt that picks an option, and this would answer "
+                "it (its Enter picks the highlighted option)."
+            )
+            if answered is not None and answered(
+                NotSent(f"{why} Type its answer, or ctrl+f to send this anyway.")
+            ):
+                return
+            self.app.notify(
+                f"{why} Not sent. Press m and type the option (1, 2, y or n), or look first "
+                "with t.",
+                severity="warning",
+                timeout=10,
+            )
             return
         except FleetError as exc:
-            notify(str(exc), severity="error", timeout=10)
+            self._not_sent(NotSent(str(exc)), answered)
             return
-        notify(f"sent to {session.ref}", timeout=3)
+        if answered is not None:
+            answered(None)
+        self.app.notify(f"sent to {session.ref}", timeout=3)
+
+    def _not_sent(self, outcome: NotSent, answered: Answered | None) -> None:
+        if answered is None or not answered(outcome):
+            self.app.notify(outcome.reason, severity="error", timeout=10)
 
     # -- the session's life ---------------------------------------------------------------
 

@@ -77,15 +77,21 @@ def _number(value: object, default: float) -> float:
     return float(value)
 
 
-def classify(screen: str, rules: dict[str, Any], quiet_for: float) -> str:
-    """The status of a screen under `rules`; `quiet_for` = seconds since the screen last changed."""
+def matched(screen: str, rules: dict[str, Any]) -> str | None:
+    """The status a pattern of `rules` reads on the screen; None when none matches (then the
+    timing rule decides)."""
     scope = int(_number(rules.get("scope"), DEFAULT_SCOPE))
     text = tail(screen, scope)
-    if _matches(rules.get("waiting"), text):
-        return NEEDS_INPUT
-    if _matches(rules.get("working"), text):
-        return WORKING
-    if _matches(rules.get("idle"), text):
-        return IDLE
+    for status, key in ((NEEDS_INPUT, "waiting"), (WORKING, "working"), (IDLE, "idle")):
+        if _matches(rules.get(key), text):
+            return status
+    return None
+
+
+def classify(screen: str, rules: dict[str, Any], quiet_for: float) -> str:
+    """The status of a screen under `rules`; `quiet_for` = seconds since the screen last changed."""
+    status = matched(screen, rules)
+    if status is not None:
+        return status
     idle_after = _number(rules.get("idle_after"), DEFAULT_IDLE_AFTER)
     return WORKING if quiet_for < idle_after else IDLE

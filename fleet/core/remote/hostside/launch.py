@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from . import gitops, sandbox, sessionrepo, tmux, tmuxhealth
+from . import gitops, outbox, sandbox, sessionrepo, tmux, tmuxhealth
 from .layout import (
     SESSIONS,
     WORKTREES,
@@ -76,9 +76,6 @@ def op_new(args: dict) -> dict:
         "resume_command": string_arg(args, "resume_command"),
         "rules": args.get("rules") if isinstance(args.get("rules"), dict) else {},
         "created": round(time.time(), 3),
-        # Typed by the watcher once the agent first shows it is ready (agents that cannot
-        # take their task on the command line).
-        "pending_input": string_arg(args, "first_message", "") or "",
         "send": send_settings(args),
         "stopped": False,
         "runs": 1,
@@ -87,6 +84,11 @@ def op_new(args: dict) -> dict:
         # from the pointer files in the agent's reach.
         "git": git,
     }
+    first = string_arg(args, "first_message", "") or ""
+    if first:
+        # Typed by the watcher once the agent is at its input (agents that cannot take their
+        # task on the command line).
+        outbox.put(session_id, "task", first)
     # meta.json is written by _launch once the pane is there: until then the session is
     # nobody's to see (not listed, not journaled), and a failure takes it all back.
     try:

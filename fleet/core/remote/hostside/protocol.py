@@ -97,7 +97,7 @@ OPS: Dict[str, Op] = {
         _op("rewind", ("session", "n")),
         _op("diff", ("session", "view"), read_only=True),
         _op("approve", ("session", "patch", "expect", "commit", "message", "after")),
-        _op("reject", ("session", "patch", "expect", "note", "after")),
+        _op("reject", ("session", "patch", "expect", "note", "after", "prose")),
         _op("undo", ("session",)),
         _op("decisions", ("session",), read_only=True, answers="list"),
         _op("push", ("session", "title", "body")),
@@ -135,8 +135,11 @@ REMOVED = "removed"
 CHECKPOINT = "checkpoint"
 DECISION = "decision"
 INPUT = "input"
+QUEUED = "queued"
 ERROR = "error"
-JOURNAL_KINDS = frozenset((STATUS, DIFFSTAT, CREATED, REMOVED, CHECKPOINT, DECISION, INPUT, ERROR))
+JOURNAL_KINDS = frozenset(
+    (STATUS, DIFFSTAT, CREATED, REMOVED, CHECKPOINT, DECISION, INPUT, QUEUED, ERROR)
+)
 
 SNAPSHOT = "snapshot"
 HELLO = "hello"
@@ -192,7 +195,13 @@ def decision(session: str, n: int, action: str, hunks: List[str], undid: int, ve
 
 
 def typed_input(session: str, what: str) -> dict:
+    """Fleet typed `what` ("task", "note") into the agent, from its outbox."""
     return {"type": INPUT, "session": session, "what": what}
+
+
+def queued_input(session: str, what: str, why: str) -> dict:
+    """`what` waits in the session's outbox, `why` ("at a prompt", "working")."""
+    return {"type": QUEUED, "session": session, "what": what, "why": why}
 
 
 def error(session: str, message: str) -> dict:

@@ -37,7 +37,7 @@ import shutil
 import subprocess
 import time
 
-from . import checkpoints, decisions, gitops, layout, reviewgit, sessionrepo, sessions, steer, tmux
+from . import checkpoints, decisions, gitops, layout, outbox, reviewgit, sessionrepo, sessions, tmux
 from .difftext import (
     block_path,
     diff_fingerprint,
@@ -306,11 +306,14 @@ def op_reject(args: dict) -> dict:
         record = decisions.finish_record(meta, record)
         decisions.announce(meta, record, "reject")
     message = steering_text(blocks, note)
+    told, why = _tell_agent(meta, message, args.get("prose") is True)
     return {
         "decision": record["n"],
         "checkpoint": record["before"]["n"],
         "kept": kept,
-        "told": _tell_agent(meta, message),
+        "told": told == TOLD,
+        "delivery": told,
+        "waits": why,
         "message": message,
     }
 
@@ -325,14 +328,23 @@ def _keep_rejected(meta: dict, n: int, patch: str) -> str:
     return kept
 
 
-def _tell_agent(meta: dict, message: str) -> bool:
-    """Type the message to the agent when it still runs; whether it was."""
-    name = layout.tmux_name(meta["id"])
-    pane = tmux.panes().get(name)
+# What became of the note to the agent (a reject's "delivery").
+TOLD = "told"
+QUEUED = "queued"  # in the outbox until the agent is at its input (see outbox.py)
+NOT_PROSE = "not-prose"  # the agent reads no prose (a shell): a note would run there
+NOT_RUNNING = "not-running"
+
+
+def _tell_agent(meta: dict, message: str, prose: bool) -> tuple:
+    """(what became of the message, why it waits): typed when the agent reads prose, runs
+    and is at its input; kept in its outbox while it is at a prompt or working."""
+    if not prose:
+        return NOT_PROSE, ""
+    pane = tmux.panes().get(layout.tmux_name(meta["id"]))
     if pane is None or pane.dead:
-        return False
-    steer.type_text(name, message, meta.get("send") or {})
-    return True
+        return NOT_RUNNING, ""
+    why = outbox.tell(meta, "note", message)
+    return (QUEUED, why) if why else (TOLD, "")
 
 
 # -- undo ---------------------------------------------------------------------------------------

@@ -2,16 +2,15 @@
 
 Text is typed exactly as written, never read as tmux key names: over the serve helper's tmux
 control client when it has one (no forks, see ctlsend.py), else with tmux send-keys -l or a
-paste. At a prompt only an answer goes through, unless the person insists.
+paste. At a choice dialog only one of its answers goes through, unless the person insists.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Optional
 
-from . import ctlsend, tmux
+from . import ctlsend, dialog, tmux
 from .classify import NEEDS_INPUT, classify
 from .layout import HelperError, check_id, tmux_name
 from .sessions import load_meta, string_arg
@@ -37,9 +36,17 @@ def send_settings(args: dict) -> dict:
     }
 
 
+def multiline(text: str) -> bool:
+    return "\n" in text or "\r" in text
+
+
 def type_text(name: str, text: str, settings: dict, enter: bool = True) -> None:
-    """Steering: the text exactly as written (never read as tmux key names), then Enter."""
-    if settings.get("mode") == "paste":
+    """Steering: the text exactly as written (never read as tmux key names), then Enter.
+
+    A message of several lines goes as one bracketed paste whatever the profile's mode: typed,
+    each newline would be an Enter and submit a line on its own. (A program that never asked
+    tmux for bracketed paste still gets a line per newline: nothing else can tell it apart.)"""
+    if settings.get("mode") == "paste" or multiline(text):
         tmux.paste(name, text)
     elif text:
         tmux.send_literal(name, text)
@@ -49,24 +56,22 @@ def type_text(name: str, text: str, settings: dict, enter: bool = True) -> None:
         tmux.send_keys(name, ["Enter"])
 
 
-# What a person types to pick an option at a prompt: "1", "y", "n", "yes", "no".
-_ANSWER_RE = re.compile(r"\s*(?:[0-9]{1,2}|[A-Za-z]|yes|no)\s*", re.IGNORECASE)
-
-
 def refuse_text_at_prompt(session_id: str, text: str, screen: str) -> None:
-    """A message typed into a permission dialog answers it: the Enter after it picks the
-    highlighted option (seen on Claude Code: "please don't" + Enter chose "Yes" and ran the
-    command). So at a prompt only an answer goes through, unless the person insists."""
-    if _ANSWER_RE.fullmatch(text):
-        return
+    """At a choice dialog a message typed answers it: the Enter after it picks the highlighted
+    option (seen on Claude Code: "please don't" + Enter chose "Yes" and ran the command). So
+    there only one of the answers it shows goes through, unless the person insists; a prompt
+    that asks for text takes any (see dialog.py)."""
     rules = load_meta(session_id).get("rules") or {}
     if classify(screen, rules, float("inf")) != NEEDS_INPUT:
         return
+    shown = dialog.read(screen)
+    if shown.takes(text):
+        return
     raise HelperError(
         "at-prompt",
-        "session %s is waiting at a prompt, and a message typed now would answer it (its Enter "
-        "picks the highlighted option). Answer the prompt first (for example 1, 2, y or n), "
-        "or send with --force if you mean to type into it" % session_id,
+        "session %s is waiting at a prompt that picks an option, and a message typed now would "
+        "answer it (its Enter picks the highlighted option). Answer the prompt first (%s), or "
+        "send with --force if you mean to type into it" % (session_id, shown.said()),
     )
 
 
@@ -76,11 +81,10 @@ def op_send(args: dict) -> dict:
     settings = send_settings(args)
     enter = bool(args.get("enter", True))
     force = bool(args.get("force"))
-    if not (
-        settings["mode"] == "type" and _send_over_control(session_id, text, settings, enter, force)
-    ):
+    typed = settings["mode"] == "type" and not multiline(text)
+    if not (typed and _send_over_control(session_id, text, settings, enter, force)):
         name = _alive_name(session_id)
-        if not force and not _ANSWER_RE.fullmatch(text):
+        if not force:
             refuse_text_at_prompt(session_id, text, tmux.capture(name))
         type_text(name, text, settings, enter)
     return {"sent": len(text)}

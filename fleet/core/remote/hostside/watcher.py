@@ -27,6 +27,7 @@ from . import (
     decisions,
     gitops,
     journal,
+    outbox,
     protocol,
     screenfile,
     sessionrepo,
@@ -54,7 +55,6 @@ from .sessions import (
     session_files,
     sweep_after_exit,
 )
-from .steer import type_text
 
 TICK = 0.25
 # tmux is asked for the pane list this often at least: a pane killed without its wrapper's exit
@@ -285,8 +285,8 @@ class Watcher:
                 status = "starting"
             else:
                 status = classify(text, meta.get("rules") or {}, now - t.last_change)
-            if status == "idle" and meta.get("pending_input") and pane is not None:
-                self.type_first_message(meta, pane.session)
+            if status in ("idle", "needs-input") and pane is not None:
+                self.deliver(meta, t, now)
         elif status == "stopped" and not meta.get("stopped") and t.status in FINISHED:
             status, code = t.status, t.exit_code  # a finished run whose tmux session went away
         changed = False
@@ -307,15 +307,18 @@ class Watcher:
             write_json(os.path.join(SESSIONS, sid, "state.json"), t.state())
         return status in ("starting", "working", "needs-input", "idle")
 
-    def type_first_message(self, meta: dict, name: str) -> None:
-        text = meta.pop("pending_input")
-        write_json(os.path.join(SESSIONS, meta["id"], "meta.json"), meta)  # once, even on error
+    def deliver(self, meta: dict, t: Tracked, now: float) -> None:
+        """Type what waits in the session's outbox once the agent is at its input."""
+        if meta.get("pending_input"):  # the task of a session an older helper started
+            task = meta.pop("pending_input")
+            write_json(os.path.join(SESSIONS, meta["id"], "meta.json"), meta)
+            outbox.put(meta["id"], "task", task)
+        if not outbox.has_mail(meta["id"]):
+            return
         try:
-            type_text(name, text, meta.get("send") or {})
+            outbox.deliver(meta, now - t.last_change, t.screen, self.writer.append)
         except Exception as e:
             self.writer.append(protocol.error(meta["id"], str(e)))
-            return
-        self.writer.append(protocol.typed_input(meta["id"], "task"))
 
     def capture(self, t: Tracked, pane, now: float) -> None:
         t.last_capture = now
