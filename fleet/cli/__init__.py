@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from fleet import __version__
-from fleet.cli import agents, checkpoints, demo, hosts, review, sessions, watch
+from fleet.cli import agents, checkpoints, demo, hosts, pools, review, sessions, watch
 from fleet.cli.output import note
 from fleet.cli.registry import Command, WordsError, collect, configure
 from fleet.core.config import ConfigError
@@ -32,6 +32,7 @@ log = logging.getLogger("fleet.cli")
 COMMANDS: dict[str, Command] = collect(
     hosts.commands,
     sessions.commands,
+    pools.commands,
     checkpoints.commands,
     review.commands,
     watch.commands,

@@ -28,11 +28,18 @@ from fleet import __version__
 from fleet.cli import doctor_tmux
 from fleet.cli.findings import FAIL, OK, WARN, Check
 from fleet.core.config import Config, ConfigError, load_config, parse_target
-from fleet.core.errors import AuthFailed, HostKeyError, HostSetupError, HostUnreachable
+from fleet.core.errors import (
+    AuthFailed,
+    FleetError,
+    HostKeyError,
+    HostSetupError,
+    HostUnreachable,
+)
 from fleet.core.paths import config_path, ensure_state_dir
 from fleet.core.remote.probe import REQUIRED_TOOLS, HostProbe, HostReport, version_numbers
 from fleet.core.supervisor import Supervisor
 from fleet.core.textsafe import inert
+from fleet.core.workspaces import provision, with_workspaces
 from fleet.presentation import plural, size
 
 MIN_TERMINAL = (80, 24)
@@ -46,7 +53,23 @@ async def doctor(config: Config, repair: bool = False) -> list[Check]:
     `repair`, a host's tmux server is repaired first where that is safe (doctor_tmux.py)."""
     checks = await asyncio.to_thread(local_checks)
     checks += config_checks(config)
+    checks += await engine_checks(config)
     checks += await host_checks(config, repair)
+    return checks
+
+
+async def engine_checks(config: Config) -> list[Check]:
+    """Whether the engine of each pool answers (on this machine: the only place for now)."""
+    checks = []
+    for pool in config.pools.values():
+        name = f"pool {pool.name}"
+        try:
+            version = await provision.engine_for(pool).version()
+        except FleetError as exc:
+            fix = f"install {pool.engine}, or fix what it says"
+            checks.append(Check(name, FAIL, str(exc), fix))
+            continue
+        checks.append(Check(name, OK, f"{pool.engine} {version} answers; image {pool.image}"))
     return checks
 
 
@@ -325,8 +348,10 @@ async def _guarded(sup: Supervisor, name: str, repair: bool) -> list[Check]:
 
 
 def _ssh_command(config: Config, target: str) -> str:
-    if config.ssh.config_file is not None:
-        return f"ssh -F {config.ssh.config_file} {target}"
+    own = next((h.ssh_config for h in config.hosts.values() if h.ssh == target), None)
+    ssh_config = own or config.ssh.config_file
+    if ssh_config is not None:
+        return f"ssh -F {ssh_config} {target}"
     return f"ssh {target}"
 
 
@@ -465,7 +490,7 @@ def main(
     from fleet.core.logs import setup_logging
 
     try:
-        config: Config | None = load_config(explicit)
+        config: Config | None = with_workspaces(load_config(explicit))
         error = None
     except ConfigError as exc:
         config, error = None, exc

@@ -34,6 +34,7 @@ from fleet.core.config import Config, load_config
 from fleet.core.logs import setup_logging
 from fleet.core.supervisor import Supervisor
 from fleet.core.wiring import wired
+from fleet.core.workspaces import with_workspaces
 
 log = logging.getLogger("fleet.cli")
 
@@ -61,7 +62,8 @@ def session_argument(parser: argparse.ArgumentParser) -> None:
 def configure(args: argparse.Namespace) -> Config:
     """The config the command line names (--config, $FLEET_CONFIG, the XDG default), and
     fleet's log set up: what every command but the standalone ones starts with."""
-    config = load_config(args.config)
+    # The workspaces fleet made are hosts too (fleet.core.workspaces.records).
+    config = with_workspaces(load_config(args.config))
     setup_logging(verbose=args.verbose)
     log.info("fleet %s: %s", args.command or "tui", config.path)
     return config

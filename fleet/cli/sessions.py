@@ -27,12 +27,17 @@ commands = Commands()
 
 
 def _new_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("host", help="a host name from the config")
+    p.add_argument("host", nargs="?", help="a host name from the config (or --pool)")
+    p.add_argument(
+        "--pool",
+        help="make a fresh workspace for this session from a [pools.NAME] in the config "
+        "(then --repo is a repository on THIS machine, sent into the workspace)",
+    )
     p.add_argument(
         "--repo",
         required=True,
         help="path of a git repository ON THE HOST ('~/src/app': its home; a path under "
-        "this machine's home is taken as under the host's)",
+        "this machine's home is taken as under the host's); with --pool, on this machine",
     )
     p.add_argument("--agent", default=DEFAULT_AGENT, help="agent profile (default: %(default)s)")
     p.add_argument("--name", help="session name (default: from the task); branch fleet/NAME")
@@ -64,14 +69,29 @@ def host_path(path: str) -> str:
     words=_task_words,
 )
 async def new(sup: Supervisor, args: argparse.Namespace) -> int:
-    session = await sup.new_session(
-        args.host,
-        host_path(args.repo),
-        agent=args.agent,
-        name=args.name,
-        base=args.base,
-        task=" ".join(args.task),
-    )
+    if args.pool is not None:
+        # argparse gives the first word of the task to the optional host.
+        words = ([args.host] if args.host is not None else []) + args.task
+        session = await sup.new_in_pool(
+            args.pool,
+            args.repo,
+            lambda line: note(f"fleet: {line}"),
+            agent=args.agent,
+            name=args.name,
+            base=args.base,
+            task=" ".join(words),
+        )
+    elif args.host is None:
+        raise UsageError("new: name a host, or a pool with --pool NAME")
+    else:
+        session = await sup.new_session(
+            args.host,
+            host_path(args.repo),
+            agent=args.agent,
+            name=args.name,
+            base=args.base,
+            task=" ".join(args.task),
+        )
     if args.json:
         print_json(session.to_json())
     else:

@@ -829,7 +829,7 @@ ERRORS = [
         ssh = "alpha"
         """,
         4,
-        "unknown section [hots] (expected one of: ssh, hosts, agents, keys, hooks, ui; "
+        "unknown section [hots] (expected one of: ssh, hosts, pools, agents, keys, hooks, ui; "
         "did you mean [hosts]?)",
         id="unknown-section",
     ),
@@ -839,7 +839,8 @@ ERRORS = [
         keepalive = 5
         """,
         2,
-        'unknown top-level key "keepalive" (expected one of: ssh, hosts, agents, keys, hooks, ui)',
+        'unknown top-level key "keepalive" '
+        "(expected one of: ssh, hosts, pools, agents, keys, hooks, ui)",
         id="unknown-top-level-key",
     ),
     pytest.param(

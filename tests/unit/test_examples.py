@@ -112,6 +112,7 @@ def test_every_example_file_is_checked_by_this_module() -> None:
             path.suffix in (".toml", ".md")
             or (where[0] == "ssh" and path.suffix == ".conf")
             or (where[0] == "hooks" and path in HOOK_FILES)
+            or path == WORKSPACE_IMAGE
         )
         assert checked, f"examples/{_rel(path)} is not checked by tests/unit/test_examples.py"
 
@@ -121,6 +122,19 @@ def test_the_examples_are_all_there() -> None:
     assert {path.stem for path in AGENT_FILES} == AGENTS
     assert {path.stem for path in SSH_FILES} == SSH_SNIPPETS
     assert {path.name for path in HOOK_FILES} >= {"slack.sh", "desktop-notify.sh", "webhook.py"}
+
+
+WORKSPACE_IMAGE = EXAMPLES / "workspace" / "Containerfile"
+
+
+def test_the_workspace_image_has_what_fleet_needs_and_no_entrypoint() -> None:
+    text = WORKSPACE_IMAGE.read_text(encoding="utf-8")
+    live = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    installed = " ".join(live)
+    for package in ("openssh-server", "tmux", "git", "python3"):
+        assert f" {package} " in installed, package
+    assert not any(line.split()[0] in ("ENTRYPOINT", "CMD") for line in live)
+    assert "workspace/Containerfile" in (EXAMPLES / "README.md").read_text(encoding="utf-8")
 
 
 def test_readmes_name_every_example() -> None:

@@ -31,6 +31,7 @@ from fleet.core.config.model import (
     SshSettings,
     describe,
 )
+from fleet.core.config.pools import parse_pools
 from fleet.core.config.targets import parse_target
 from fleet.core.paths import config_source, expand_user, home_dir
 
@@ -124,6 +125,7 @@ class _Loader(ValueChecks):
                 )
         ssh = self._ssh(doc.get("ssh", {}))
         hosts = self._hosts(doc.get("hosts", {}))
+        pools = parse_pools(self, doc.get("pools", {}), hosts)
         agents = self._agents(doc.get("agents", {}))
         keys = self._keys(doc.get("keys", {}))
         hooks = self._hooks(doc.get("hooks", {}))
@@ -133,6 +135,7 @@ class _Loader(ValueChecks):
             exists=True,
             ssh=ssh,
             hosts=hosts,
+            pools=pools,
             agents=agents,
             keys=keys,
             hooks=hooks,

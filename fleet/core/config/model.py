@@ -8,12 +8,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from fleet.core.config.locate import KeyPath, _nearest_line, format_key
 from fleet.core.models import EVENT_KINDS, PROFILE_KEYS
 
-SECTIONS: Final = ("ssh", "hosts", "agents", "keys", "hooks", "ui")
+if TYPE_CHECKING:
+    from fleet.core.config.pools import PoolConfig
+
+SECTIONS: Final = ("ssh", "hosts", "pools", "agents", "keys", "hooks", "ui")
 UI_KEYS: Final = ("notify",)
 NOTIFY_MODES: Final = ("bell", "osc9", "osc777", "off")
 HOOK_KEYS: Final = ("timeout", *EVENT_KINDS, "*")
@@ -64,6 +67,10 @@ class HostConfig:
     # At most this many of its sessions are followed: a host (or whatever answers for it)
     # that lists more cannot grow fleet's memory, store and grid without bound.
     max_sessions: int = MAX_SESSIONS
+    # A workspace fleet made (fleet.core.workspaces) carries its own ssh config (its port, key,
+    # known_hosts) and the pool it came from; a configured host has neither.
+    ssh_config: Path | None = None
+    pool: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,8 @@ class Config:
     exists: bool
     ssh: SshSettings = field(default_factory=SshSettings)
     hosts: dict[str, HostConfig] = field(default_factory=dict)
+    # [pools.NAME]: where workspaces are made (fleet.core.config.pools).
+    pools: dict[str, PoolConfig] = field(default_factory=dict)
     # agent name -> validated overrides, keys from AGENT_KEYS: str, tuple[str, ...], float,
     # int, and SendMode (a str) for send_mode. fleet.core.agents merges them into the built-ins.
     agents: dict[str, dict[str, object]] = field(default_factory=dict)

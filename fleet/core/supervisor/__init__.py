@@ -8,6 +8,7 @@ The parts, one concern each, all on one foundation:
     sessions   starting, steering, interrupting, stopping, resuming; screen, tail, attach
     reviews    diff, approve, reject, undo, push, land; checkpoints and rewind
     watching   a host's watch stream, and mirroring it into the store
+    workspaces a fresh host per task from a pool; removing it when nothing would be lost
 This module puts them together as the Supervisor.
 """
 
@@ -17,11 +18,12 @@ from .base import Listing, session_from_json
 from .reviews import Reviews
 from .sessions import DEFAULT_AGENT, Sessions
 from .watching import Watching
+from .workspaces import Loss, Removed, Workspaces
 
-__all__ = ["DEFAULT_AGENT", "Listing", "Supervisor", "session_from_json"]
+__all__ = ["DEFAULT_AGENT", "Listing", "Loss", "Removed", "Supervisor", "session_from_json"]
 
 
-class Supervisor(Sessions, Reviews, Watching):
+class Supervisor(Workspaces, Sessions, Reviews, Watching):
     """Everything fleet does, for the CLI and the UI alike.
 
     With a store, it remembers: every action lands in the audit log before it is acted on,

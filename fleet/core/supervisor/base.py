@@ -7,12 +7,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Self
 
 from ..agent_versions import AgentVersion, fleet_versions
 from ..agents import resolve_profiles
-from ..config import Config
+from ..config import Config, HostConfig
 from ..errors import FleetError, HostError, NotFound, RemoteError, UsageError, outcome_of
 from ..hooks import HookRunner
 from ..models import EVENT_KINDS, AgentProfile, DomainEvent, HostCheck, Session
@@ -53,11 +54,41 @@ class Base:
             self.profiles: dict[str, AgentProfile] = resolve_profiles(config.agents)
         except ValueError as exc:
             raise UsageError(f"{config.path}: {exc}") from None
-        gate = asyncio.Semaphore(max(1, config.ssh.max_connects))
-        self.links = {
-            name: HostLink(name, host.ssh, config.ssh, gate) for name, host in config.hosts.items()
-        }
-        self.helpers = {name: HelperClient(link) for name, link in self.links.items()}
+        self._gate = asyncio.Semaphore(max(1, config.ssh.max_connects))
+        self.links: dict[str, HostLink] = {}
+        self.helpers: dict[str, HelperClient] = {}
+        for host in config.hosts.values():
+            self._link(host)
+
+    def _link(self, host: HostConfig) -> None:
+        settings = self.config.ssh
+        if host.ssh_config is not None:  # a workspace: its own alias, key and known_hosts
+            settings = replace(settings, config_file=host.ssh_config)
+        self.links[host.name] = link = HostLink(host.name, host.ssh, settings, self._gate)
+        self.helpers[host.name] = HelperClient(link)
+
+    def add_host(self, host: HostConfig) -> None:
+        """A host made while fleet runs (a workspace), supervised from now on like the rest."""
+        self.config = replace(self.config, hosts={**self.config.hosts, host.name: host})
+        self._link(host)
+
+    async def drop_host(self, name: str) -> None:
+        """Stop supervising a host (a workspace being removed): its connection closed."""
+        helper = self.helpers.pop(name, None)
+        link = self.links.pop(name, None)
+        if helper is not None:
+            await helper.close()
+        if link is not None:
+            await link.close()
+        hosts = {k: v for k, v in self.config.hosts.items() if k != name}
+        self.config = replace(self.config, hosts=hosts)
+
+    def ssh_config_for(self, host: str) -> Path | None:
+        """The ssh config that reaches `host`: a workspace's own, else the configured one."""
+        configured = self.config.hosts.get(host)
+        if configured is not None and configured.ssh_config is not None:
+            return configured.ssh_config
+        return self.config.ssh.config_file
 
     async def close(self) -> None:
         await asyncio.gather(*(helper.close() for helper in self.helpers.values()))

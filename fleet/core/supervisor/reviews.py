@@ -200,7 +200,7 @@ class Reviews(Base):
         """Fetch the session's branch over ssh into a local clone as fleet/HOST/NAME."""
         session = await self.find(ref)
         user, host, port = parse_target(self.config.hosts[session.host].ssh)
-        ssh_config = self.config.ssh.config_file
+        ssh_config = self.ssh_config_for(session.host)
         async with self._recorded(session, "land", {"into": into}):
             # A sandboxed session's branch lives in its own repository on the host: the host
             # copies it (hashing every object again) into the repository the fetch reads.

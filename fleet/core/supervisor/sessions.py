@@ -171,8 +171,9 @@ class Sessions(Base):
         target = self.config.hosts[session.host].ssh
         user, host, port = parse_target(target)
         argv = ["ssh", "-t", "-o", "ForwardAgent=no", "-o", "ForwardX11=no"]
-        if self.config.ssh.config_file is not None:
-            argv += ["-F", str(self.config.ssh.config_file)]
+        ssh_config = self.ssh_config_for(session.host)
+        if ssh_config is not None:
+            argv += ["-F", str(ssh_config)]
         if port:
             argv += ["-p", str(port)]
         if user:

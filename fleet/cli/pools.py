@@ -1,0 +1,97 @@
+"""Pools and their workspaces: list them (`fleet pools`), and remove a pool session's
+workspace once nothing would be lost (`fleet rm`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from fleet.cli.output import note, print_json, say, table
+from fleet.cli.registry import Commands
+from fleet.core.errors import FleetError
+from fleet.core.supervisor import Supervisor
+from fleet.core.workspaces import load_all
+from fleet.core.workspaces.podman import PodmanEngine
+
+commands = Commands()
+
+
+def _rm_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("session", help="a session in a pool workspace (or the workspace's name)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="remove it even with work not approved or not landed (that work is lost)",
+    )
+
+
+@commands.supervised(
+    "rm",
+    "remove a pool session's workspace (container and volume) once its work is landed",
+    _rm_arguments,
+)
+async def rm(sup: Supervisor, args: argparse.Namespace) -> int:
+    removed = await sup.remove_session(
+        args.session, lambda line: note(f"fleet: {line}"), force=args.force
+    )
+    ws = removed.workspace
+    what = removed.session.ref if removed.session is not None else ws.name
+    lost = ""
+    if removed.session is not None and removed.lost:
+        lost = f"; lost (--force): {removed.lost.describe(removed.session, ws.repo)}"
+    say(f"removed {what}: container {ws.container} and volume {ws.volume}{lost}")
+    return 0
+
+
+def _pools_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+async def _state(engine: str, container: str) -> str:
+    try:
+        return await PodmanEngine(engine).state(container) or "gone"
+    except FleetError as exc:
+        return f"unknown ({exc})"
+
+
+@commands.supervised(
+    "pools", "list the pools and the workspaces fleet made from them", _pools_arguments
+)
+async def pools(sup: Supervisor, args: argparse.Namespace) -> int:
+    made = load_all()
+    states = dict(
+        zip(
+            [w.name for w in made],
+            await asyncio.gather(*(_state(w.engine, w.container) for w in made)),
+            strict=True,
+        )
+    )
+    configured = sup.config.pools
+    if args.json:
+        print_json(
+            [
+                {"pool": p.name, "engine": p.engine, "image": p.image, "host": p.host,
+                 "cpus": p.cpus, "memory": p.memory, "remove": p.remove, "idle_ttl": p.idle_ttl,
+                 "workspaces": [w.to_json() | {"state": states[w.name]}
+                                for w in made if w.pool == p.name]}
+                for p in configured.values()
+            ]
+        )  # fmt: skip
+        return 0
+    if not configured and not made:
+        say(f"no pools configured in {sup.config.path}: add a [pools.NAME] table")
+        return 0
+    rows = [["POOL", "ENGINE", "IMAGE", "WORKSPACE", "STATE", "PORT", "REPO"]]
+    for p in configured.values():
+        where = p.engine if p.host is None else f"{p.engine} on {p.host} (not built yet)"
+        mine = [w for w in made if w.pool == p.name]
+        if not mine:
+            rows.append([p.name, where, p.image, "-", "", "", ""])
+        for w in mine:
+            rows.append([p.name, where, p.image, w.name, states[w.name], str(w.port), w.repo])
+    for w in made:
+        if w.pool not in configured:
+            shown = f"{w.pool} (not in the config)"
+            rows.append([shown, w.engine, w.image, w.name, states[w.name], str(w.port), w.repo])
+    table(rows)
+    return 0

@@ -1,0 +1,246 @@
+"""The Supervisor's workspaces: a fresh host per task from a pool (fleet.core.workspaces),
+supervised like any other host once made, and removed only when nothing would be lost."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import asyncssh
+
+from ..config.pools import PoolConfig
+from ..errors import FleetError, HostError, NotFound, UsageError
+from ..models import Session
+from ..textsafe import said
+from ..workspaces import provision, records
+from ..workspaces.engine import Engine, EngineError
+from ..workspaces.podman import PodmanEngine
+from ..workspaces.records import Workspace
+from .reviews import Reviews
+from .sessions import Sessions
+
+log = logging.getLogger("fleet.workspaces")
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Loss:
+    """What removing a workspace would throw away; empty: nothing."""
+
+    pending: int = 0  # changed files not committed on the branch (not yet approved)
+    unlanded: str = ""  # the branch's commit when the local repository lacks it
+    branch: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.pending or self.unlanded)
+
+    def describe(self, session: Session, repo: str) -> str:
+        parts = []
+        if self.pending:
+            parts.append(f"{self.pending} changed file(s) not yet approved into {self.branch}")
+        if self.unlanded:
+            parts.append(
+                f"commit {self.unlanded[:12]} on {self.branch}, not in {repo or 'the repository'}"
+                f" (bring it home with `fleet land {session.ref} --into {repo or 'REPO'}`)"
+            )
+        return "; ".join(parts)
+
+
+@dataclass
+class Removed:
+    workspace: Workspace
+    session: Session | None
+    lost: Loss = field(default_factory=Loss)
+
+
+class Workspaces(Sessions, Reviews):
+    """Making and removing workspaces (a part of the Supervisor)."""
+
+    def pool(self, name: str) -> PoolConfig:
+        try:
+            return self.config.pools[name]
+        except KeyError:
+            known = ", ".join(sorted(self.config.pools)) or f"none in {self.config.path}"
+            raise NotFound(f"unknown pool {name!r} (pools: {known})") from None
+
+    def workspace(self, host: str) -> Workspace | None:
+        """The workspace fleet made that is this host, if it is one."""
+        return next((ws for ws in records.load_all() if ws.name == host), None)
+
+    # -- making one ---------------------------------------------------------------------
+
+    async def new_in_pool(
+        self,
+        pool_name: str,
+        repo: str,
+        progress: Progress,
+        *,
+        agent: str,
+        name: str | None = None,
+        base: str | None = None,
+        task: str = "",
+    ) -> Session:
+        """A workspace from the pool, the local repository in it, the helper, the agent; on any
+        failure the error names the step, and the container and volume are removed."""
+        pool = self.pool(pool_name)
+        engine = provision.engine_for(pool)
+        self.profile(agent)  # an unknown agent is refused before anything is made
+        local = await provision.local_repo(repo)
+        ws_name = records.new_name(pool.name)
+        ws = Workspace(
+            name=ws_name, pool=pool.name, engine=engine.name, container=f"fleet-{ws_name}",
+            volume=f"fleet-{ws_name}", image=pool.image, repo=str(local),
+            repo_dir=provision.clone_dir(local), created=time.time(),
+        )  # fmt: skip
+        steps = _Steps(progress, ws)
+        try:
+            await self._make(pool, engine, ws, steps)
+            async with steps("bring the repository in"):
+                await provision.bring_repo(self.links[ws.name], local, ws.repo_dir)
+            async with steps("install fleet's helper"):
+                await self.helper(ws.name).ensure_installed()
+            async with steps("start the agent"):
+                session = await self.new_session(
+                    ws.name, f"~/{ws.repo_dir}", agent=agent, name=name, base=base, task=task
+                )
+        except BaseException:
+            await self._undo(engine, ws, progress)
+            raise
+        ws.session = session.id
+        records.save(ws)
+        return session
+
+    async def _make(self, pool: PoolConfig, engine: Engine, ws: Workspace, steps: _Steps) -> None:
+        async with steps(f"make a {pool.engine} container from {pool.image}"):
+            into = records.prepare(ws)
+            await engine.create(provision.spec_for(pool, ws))
+            await engine.copy_in(ws.container, into, records.KEYS_IN)
+            await engine.start(ws.container)
+            ws.port = await engine.published_port(ws.container, 22)
+            records.save(ws)
+            records.write_ssh_config(ws)
+        host = records.host_of(ws)
+        assert host is not None  # it has a port and an ssh config now
+        self.add_host(host)
+        async with steps(f"connect to the workspace's sshd (127.0.0.1:{ws.port})"):
+            await provision.wait_ssh(self.links[ws.name])
+
+    async def _undo(self, engine: Engine, ws: Workspace, progress: Progress) -> None:
+        progress(f"removing workspace {ws.name} (its container and volume)")
+        await self.drop_host(ws.name)
+        try:
+            await asyncio.shield(engine.remove(ws.container, ws.volume))
+        except EngineError as exc:
+            # Said, never swallowed: a container left behind is something to clean up by hand.
+            progress(f"could not remove it: {exc}; remove it with `{engine.name} rm -f "
+                     f"{ws.container}` and `{engine.name} volume rm {ws.volume}`")  # fmt: skip
+            return
+        records.forget(ws.name)
+
+    # -- removing one -------------------------------------------------------------------
+
+    async def loss(self, session: Session, ws: Workspace) -> Loss:
+        """What removing the session's workspace would lose: changed files not yet approved
+        into its branch, and branch commits the local repository does not have."""
+        _, diff = await self.diff(session.ref, view="review", session=session)
+        lost = Loss(pending=len(diff.files), branch=session.branch)
+        data = await self.helper(session.host).call("land", {"session": session.id})
+        commit = str(data.get("commit") or "")
+        if commit and not await _landed(ws.repo, commit):
+            lost.unlanded = commit
+        return lost
+
+    async def remove_session(self, ref: str, progress: Progress, *, force: bool = False) -> Removed:
+        """Destroy a pool session's workspace (container and volume) unless it holds work that
+        would be lost (`force` removes it anyway, and says what went)."""
+        ws, session = await self._removable(ref, force)
+        lost = Loss()
+        if session is not None:
+            lost = await self.loss(session, ws)
+            if lost and not force:
+                raise _Refused(
+                    f"{session.ref} holds work that removing its workspace would lose: "
+                    f"{lost.describe(session, ws.repo)}. Nothing was removed; --force removes "
+                    "it anyway"
+                )
+        engine = provision.engine_for(self.pool(ws.pool)) if ws.pool in self.config.pools else None
+        engine = engine or PodmanEngine(ws.engine)
+        on: Session | str = session if session is not None else ws.name
+        detail = {
+            "workspace": ws.name,
+            "force": force,
+            "lost": lost.describe(session, ws.repo) if session else "",
+        }
+        async with self._recorded(on, "rm", detail, first=True):
+            progress(f"removing workspace {ws.name} (container {ws.container}, volume {ws.volume})")
+            await self.drop_host(ws.name)
+            await engine.remove(ws.container, ws.volume)
+            records.forget(ws.name)
+        if session is not None and self.store is not None:
+            self.store.reconcile_host(ws.name, [])
+        return Removed(ws, session, lost)
+
+    async def _removable(self, ref: str, force: bool) -> tuple[Workspace, Session | None]:
+        """The workspace behind `ref` (a session, or a workspace's own name) and its session;
+        an unreachable workspace can only be removed with `force` (nothing can be checked)."""
+        host = ref.partition("/")[0]
+        ws = self.workspace(host)
+        if ws is not None and "/" not in ref and not ws.session:
+            return ws, None
+        try:
+            session = await self.find(ref)
+        except HostError as exc:
+            if ws is None or not force:
+                hint = " (--force removes the workspace without checking)" if ws else ""
+                raise FleetError(f"{exc}{hint}") from None
+            return ws, None
+        ws = self.workspace(session.host)
+        if ws is None:
+            raise UsageError(
+                f"{session.ref} is not in a workspace fleet made: fleet rm only removes pool "
+                "workspaces for now (stop it with `fleet stop`)"
+            )
+        return ws, session
+
+
+class _Refused(FleetError):
+    refused = True
+
+
+async def _landed(repo: str, commit: str) -> bool:
+    """Whether some ref of the local repository holds `commit`."""
+    try:
+        refs = await provision.git("-C", repo, "for-each-ref", "--contains", commit, "--count=1")
+    except (FleetError, OSError):
+        return False
+    return bool(refs.strip())
+
+
+class _Steps:
+    """Each step of making a workspace said on stderr as it starts; a failure names it."""
+
+    def __init__(self, progress: Progress, ws: Workspace) -> None:
+        self.progress = progress
+        self.ws = ws
+
+    @contextlib.asynccontextmanager
+    async def __call__(self, step: str) -> AsyncIterator[None]:
+        self.progress(f"{self.ws.name}: {step}")
+        try:
+            yield
+        except EngineError as exc:
+            raise FleetError(f"workspace {self.ws.name}: {step}: {exc.reason}") from None
+        except FleetError as exc:
+            raise FleetError(f"workspace {self.ws.name}: {step}: {exc}") from None
+        except OSError as exc:
+            raise FleetError(f"workspace {self.ws.name}: {step}: {exc.strerror or exc}") from None
+        except asyncssh.Error as exc:
+            raise FleetError(f"workspace {self.ws.name}: {step}: {said(exc.reason)}") from None
+
+
+__all__ = ["Loss", "Removed", "Workspaces"]
