@@ -84,6 +84,7 @@ OPS: Dict[str, Op] = {
                 "sandbox",
                 "name",
                 "base",
+                "signals",
             ),
             watched=True,
         ),
@@ -91,7 +92,7 @@ OPS: Dict[str, Op] = {
         _op("send", _SEND, watched=True),
         _op("keys", ("session", "keys")),
         _op("stop", ("session",)),
-        _op("resume", ("session", "command", "rules", "sandbox"), watched=True),
+        _op("resume", ("session", "command", "rules", "sandbox", "signals"), watched=True),
         _op("checkpoint", ("session", "reason")),
         _op("checkpoints", ("session",), read_only=True, answers="list"),
         _op("rewind", ("session", "n")),
@@ -135,7 +136,10 @@ CHECKPOINT = "checkpoint"
 DECISION = "decision"
 INPUT = "input"
 ERROR = "error"
-JOURNAL_KINDS = frozenset((STATUS, DIFFSTAT, CREATED, REMOVED, CHECKPOINT, DECISION, INPUT, ERROR))
+SIGNAL = "signal"
+JOURNAL_KINDS = frozenset(
+    (STATUS, DIFFSTAT, CREATED, REMOVED, CHECKPOINT, DECISION, INPUT, ERROR, SIGNAL)
+)
 
 SNAPSHOT = "snapshot"
 HELLO = "hello"
@@ -153,10 +157,19 @@ STREAM_FAILED = "failed"
 DECISION_ACTIONS = ("approve", "reject", "undo")
 
 
-def status(session: str, now: str, prev: Optional[str], exit_code: Optional[int] = None) -> dict:
+def status(
+    session: str,
+    now: str,
+    prev: Optional[str],
+    exit_code: Optional[int] = None,
+    waiting: Optional[dict] = None,
+) -> dict:
+    """`waiting`: what a needs-input session waits for, when its agent said (signals.py)."""
     event = {"type": STATUS, "session": session, "status": now, "prev": prev}  # type: Dict[str, Any]
     if now in ("exited", "failed"):
         event["exit_code"] = exit_code
+    if waiting:
+        event["waiting"] = waiting
     return event
 
 
@@ -192,6 +205,16 @@ def decision(session: str, n: int, action: str, hunks: List[str], undid: int, ve
 
 def typed_input(session: str, what: str) -> dict:
     return {"type": INPUT, "session": session, "what": what}
+
+
+MAX_SIGNAL_FIELD = 400
+"""Characters of any text one signal carries (hostside/signals.py bounds them)."""
+
+
+def signal(session: str, fields: dict) -> dict:
+    """What an agent's own hook said (hostside/signals.py): its agent, run, event, the state it
+    claims (or None), what it waits for, an error."""
+    return dict(fields, type=SIGNAL, session=session)
 
 
 def error(session: str, message: str) -> dict:
