@@ -204,7 +204,9 @@ OPENCODE = AgentProfile(
     # Printed when opencode 1.18 exits: "Continue  opencode -s ses_<id>".
     session_id=r"\bopencode -s (ses_[0-9A-Za-z]+)",
     resume_session="opencode -s {agent_session}",
-    signals="opencode",  # a plugin in fleet's own config dir (OPENCODE_CONFIG_DIR)
+    # Its plugin signals are opt-in (`signals = "opencode"`): opencode installs its plugin
+    # package into every config dir it loads, ~50 s from the npm registry on first start, and
+    # how it behaves offline is not measured.
     waiting=(
         r"Permission required",  # "△ Permission required"
         r"\bAllow once\b.*\bAllow always\b",
