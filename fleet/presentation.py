@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from fleet.core.fleetstate import GONE, HostState
-from fleet.core.models import DiffStat, Session, Status
+from fleet.core.models import DiffStat, Session, Status, Waiting
 from fleet.core.results import Delivery, Rejected, TmuxServer, Undone
 from fleet.core.textsafe import inert, said
 
@@ -72,6 +72,19 @@ def status_label(shown: str, exit_code: int | None) -> str:
 def session_status(session: Session) -> str:
     """The status the host last gave the session, as words."""
     return status_label(str(session.status), session.exit_code)
+
+
+def waiting_line(waiting: Waiting | None) -> str:
+    """What a needs-input agent waits for, in one line: `wants to run Bash: npm test`,
+    `asks: Which file?`, `error: API Error: 400`; "" when it did not say."""
+    if waiting is None:
+        return ""
+    if waiting.kind == "tool":
+        what = f": {waiting.input}" if waiting.input else ""
+        return f"wants to run {waiting.tool or 'a tool'}{what}"
+    if waiting.kind == "question":
+        return f"asks: {waiting.input}" if waiting.input else "asks a question"
+    return f"error: {waiting.input}" if waiting.input else "stopped on an error"
 
 
 def changes(diffstat: DiffStat) -> str:

@@ -157,7 +157,16 @@ async def screen(sup: Supervisor, args: argparse.Namespace) -> int:
     shown = await sup.screen(args.session)
     text = inert(shown.text)
     if args.json:
-        print_json({"session": shown.session.ref, "text": text, "live": shown.live})
+        waiting = shown.session.waiting
+        print_json(
+            {
+                "session": shown.session.ref,
+                "text": text,
+                "live": shown.live,
+                "status": str(shown.session.status),
+                "waiting": waiting.to_json() if waiting else None,
+            }
+        )
     else:
         sys.stdout.write(text.rstrip("\n") + "\n")
     return 0

@@ -34,12 +34,20 @@ _BRAILLE_SPINNER = r"^[ \t│┃]*[\u2801-\u28ff][ \t]+\S"
 
 CLAUDE = AgentProfile(
     name="claude",
-    command="claude {task}",
+    # fleet's hooks come in a settings file of the session's own (FLEET_SIGNALS); the person's
+    # own settings and hooks still apply.
+    command='claude --settings "$FLEET_SIGNALS" {task}',
     # --continue picks the latest conversation in this directory: each session has its own
     # worktree, so that is this session's. With its id known, --resume names it exactly.
-    resume="claude --continue",
-    session_id=r"claude --resume ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
-    resume_session="claude --resume {agent_session}",
+    resume='claude --settings "$FLEET_SIGNALS" --continue',
+    # The exit hint repeats the flags it was started with: "claude --settings … --resume <id>".
+    # The hooks give the id too (every payload has it).
+    session_id=(
+        r"\bclaude\b[^\n]* --resume "
+        r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+    ),
+    resume_session='claude --settings "$FLEET_SIGNALS" --resume {agent_session}',
+    signals="claude",
     waiting=(
         # Footer of every Claude Code dialog: "Esc to cancel · Tab to amend" (permission),
         # "Enter to select · ↑/↓ to navigate · Esc to cancel" (AskUserQuestion).
@@ -76,12 +84,14 @@ CLAUDE = AgentProfile(
 
 CODEX = AgentProfile(
     name="codex",
-    command="codex {task}",
-    resume="codex resume --last",
+    # `notify` runs fleet's hook at each turn's end (FLEET_SIGNALS holds `notify=[...]`).
+    command='codex -c "$FLEET_SIGNALS" {task}',
+    resume='codex -c "$FLEET_SIGNALS" resume --last',
     # Printed when Codex 0.169 exits: "To reconnect, run:\n  codex resume <uuid>" (older
     # releases: "To continue this session, run codex resume <uuid>").
     session_id=r"codex resume ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
-    resume_session="codex resume {agent_session}",
+    resume_session='codex -c "$FLEET_SIGNALS" resume {agent_session}',
+    signals="codex",
     waiting=(
         r"Would you like to (?:run the following command|make the following edits"
         r"|grant these permissions)",
@@ -120,6 +130,7 @@ AIDER = AgentProfile(
     # fleet types the task once the prompt shows (see first_message).
     command="aider",
     resume="aider --restore-chat-history",
+    signals="aider",  # AIDER_NOTIFICATIONS_COMMAND: a prompt is on screen, read it now
     waiting=(
         # A pending confirmation is the LAST line: "Run shell commands? (Y)es/(N)o/(D)on't ask
         # again [Yes]:". An answered one (even with the default, "[Yes]:" then nothing) has
@@ -197,6 +208,9 @@ OPENCODE = AgentProfile(
     # Printed when opencode 1.18 exits: "Continue  opencode -s ses_<id>".
     session_id=r"\bopencode -s (ses_[0-9A-Za-z]+)",
     resume_session="opencode -s {agent_session}",
+    # Its plugin signals are opt-in (`signals = "opencode"`): opencode installs its plugin
+    # package into every config dir it loads, ~50 s from the npm registry on first start, and
+    # how it behaves offline is not measured.
     waiting=(
         r"Permission required",  # "△ Permission required"
         r"\bAllow once\b.*\bAllow always\b",

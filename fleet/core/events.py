@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from .models import DiffStat, Session, Status
+from .models import DiffStat, Session, Status, Waiting
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +40,7 @@ class StatusChanged(JournalEvent):
     status: Status
     prev: Status | None = None
     exit_code: int | None = None
+    waiting: Waiting | None = None  # what a needs-input session waits for, when its agent said
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,6 +99,17 @@ class InputQueued(JournalEvent):
 class SessionError(JournalEvent):
     kind: ClassVar[str] = "error"
     message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignalReceived(JournalEvent):
+    """What an agent's own hook told its host (the status it makes arrives as StatusChanged)."""
+
+    kind: ClassVar[str] = "signal"
+    agent: str
+    event: str  # the agent's own name for it: "PermissionRequest", "session.idle" ...
+    state: Status | None = None  # the status it claims, if any
+    waiting: Waiting | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -186,6 +198,7 @@ WatchEvent = (
     | InputTyped
     | InputQueued
     | SessionError
+    | SignalReceived
     | OtherJournalEvent
     | Snapshot
     | Hello
@@ -235,6 +248,8 @@ def _plain(value: object) -> object:
         }
     if isinstance(value, Status):
         return str(value)
+    if isinstance(value, Waiting):
+        return value.to_json()
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     return value

@@ -104,6 +104,7 @@ def apply_session(state: SessionState | None, event: events.Event) -> SessionSta
                 status=event.status,
                 status_since=event.at or state.session.status_since,
                 exit_code=event.exit_code,
+                waiting=event.waiting if event.status == Status.NEEDS_INPUT else None,
             )
             return replace(state, session=session, unread=state.unread + 1)
         case events.DiffStatChanged():

@@ -88,6 +88,10 @@ class AgentProfile:
     # placeholders (and more), the agent's own command appended after them. See
     # fleet.core.remote.hostside.sandbox.
     sandbox: str | None = field(default=None, metadata=_holds(ProfileValue.WRAPPER))
+    # Whose lifecycle hooks fleet installs for each run ("claude", "codex", "opencode",
+    # "aider"; None: none, the screen alone). Claude Code and Codex take them from a flag the
+    # command passes: `--settings "$FLEET_SIGNALS"`, `-c "$FLEET_SIGNALS"`.
+    signals: str | None = field(default=None, metadata=_holds(ProfileValue.TEXT))
     # How to ask the installed CLI its version on a host (`fleet agents`), and the version
     # these patterns were last checked against: a newer one may have moved its screens.
     version_command: str | None = field(default=None, metadata=_holds(ProfileValue.TEMPLATE))
@@ -122,6 +126,22 @@ class DiffStat:
     approved: int = 0  # changed lines staged in the session's index: approved in review
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """What a needs-input session waits for, as its agent's own hook said: a tool call (and
+    what it will do: a Bash command, a file), a question, an error to deal with."""
+
+    kind: str  # "tool", "question" or "error"
+    tool: str = ""
+    input: str = ""  # one line: the command, the file, the question, the error message
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "tool": self.tool, "input": self.input}
+
+
+WAITING_KINDS = ("tool", "question", "error")
+
+
 @dataclass
 class Session:
     """One agent run on one host, as the host describes it."""
@@ -141,6 +161,7 @@ class Session:
     exit_code: int | None = None
     diffstat: DiffStat = field(default_factory=DiffStat)
     agent_session_id: str | None = None
+    waiting: Waiting | None = None
 
     @property
     def ref(self) -> str:
@@ -169,6 +190,7 @@ class Session:
                 "approved": self.diffstat.approved,
             },
             "agent_session_id": self.agent_session_id,
+            "waiting": self.waiting.to_json() if self.waiting else None,
         }
 
 

@@ -145,8 +145,8 @@ def test_builtin_profiles() -> None:
         assert profile.command and profile.description
         for pattern in (*profile.waiting, *profile.working, *profile.idle):
             re.compile(pattern, re.MULTILINE)
-    assert BUILTIN_PROFILES["claude"].resume == "claude --continue"
-    assert BUILTIN_PROFILES["codex"].resume == "codex resume --last"
+    assert BUILTIN_PROFILES["claude"].resume == 'claude --settings "$FLEET_SIGNALS" --continue'
+    assert BUILTIN_PROFILES["codex"].resume == 'codex -c "$FLEET_SIGNALS" resume --last'
     assert BUILTIN_PROFILES["aider"].resume == "aider --restore-chat-history"
     assert BUILTIN_PROFILES["gemini"].resume == "gemini --resume latest"
     assert BUILTIN_PROFILES["opencode"].resume == "opencode --continue"

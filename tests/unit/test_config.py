@@ -216,6 +216,7 @@ resume_session = "myagent --resume {agent_session}"
 sandbox = "bwrap --bind {worktree} {worktree} --"
 version_command = "myagent --version"
 verified = "1.4.0"
+signals = "claude"
 
 [agents.claude]
 waiting = ['Do you want']
@@ -262,6 +263,7 @@ class TestFullConfig:
             "sandbox": "bwrap --bind '{worktree}' '{worktree}' --",
             "version_command": "myagent --version",
             "verified": "1.4.0",
+            "signals": "claude",
         }
         assert set(cfg.agents["myagent"]) == set(AGENT_KEYS)
         assert isinstance(cfg.agents["myagent"]["idle_after"], float)
@@ -273,10 +275,10 @@ class TestFullConfig:
         cfg = load_config(write(tmp_path, FULL), env=env)
         assert cfg.line_of("agents", "myagent") == 18
         assert cfg.line_of("agents", "myagent", "scope") == 25
-        assert cfg.line_of("agents", "claude", "command") == 37  # the table, no such key
+        assert cfg.line_of("agents", "claude", "command") == 38  # the table, no such key
         assert cfg.line_of("nothing") is None
         err = cfg.error(("agents", "claude"), "no command")
-        assert str(err) == f"{cfg.path}:37: agents.claude: no command"
+        assert str(err) == f"{cfg.path}:38: agents.claude: no command"
 
     def test_ssh_config_tilde_and_none(
         self, tmp_path: Path, home: Path, env: dict[str, str]
@@ -539,7 +541,8 @@ ERRORS = [
         3,
         'unknown key "comand" in [agents.x] (expected one of: command, resume, waiting, '
         "working, idle, idle_after, scope, send_mode, enter_delay, interrupt, prose, description, "
-        'session_id, resume_session, sandbox, version_command, verified; did you mean "command"?)',
+        "session_id, resume_session, sandbox, signals, version_command, verified; "
+        'did you mean "command"?)',
         id="agent-unknown-key",
     ),
     pytest.param(
@@ -550,7 +553,7 @@ ERRORS = [
         2,
         'unknown key "zzz" in [agents.x] (expected one of: command, resume, waiting, '
         "working, idle, idle_after, scope, send_mode, enter_delay, interrupt, prose, description, "
-        "session_id, resume_session, sandbox, version_command, verified)",
+        "session_id, resume_session, sandbox, signals, version_command, verified)",
         id="agent-unknown-key-no-suggestion",
     ),
     pytest.param(

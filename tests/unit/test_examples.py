@@ -269,13 +269,13 @@ def test_agent_example(path: Path, env: dict[str, str]) -> None:
         ("'\\bEsc to cancel\\b',", "'Esc to cancel',"),
         # Resuming without the permission flags.
         (
-            'resume = "claude --continue --permission-mode acceptEdits"',
-            'resume = "claude --continue"',
+            "--continue --permission-mode acceptEdits'",
+            "--continue'",
         ),
         # An incomplete table.
         ("idle_after = 5.0\n", ""),
         # Another program, or the task slot lost.
-        ('\ncommand = "claude --', '\ncommand = "clod --'),
+        ("\ncommand = 'claude --", "\ncommand = 'clod --"),
         ("acceptEdits {task}", "acceptEdits"),
         # Something else than [agents.*] tables.
         ("", '\n[hosts.a]\nssh = "a"\n'),

@@ -103,6 +103,16 @@ def test_every_event_kind_has_a_constructor_a_dataclass_and_a_parser() -> None:
         protocol.typed_input("abcdefgh", "task"),
         protocol.queued_input("abcdefgh", "note", "at a prompt"),
         protocol.error("abcdefgh", "boom"),
+        protocol.signal(
+            "abcdefgh",
+            {
+                "agent": "claude",
+                "run": 1,
+                "event": "PermissionRequest",
+                "state": "needs-input",
+                "waiting": {"kind": "tool", "tool": "Bash", "input": "npm test"},
+            },
+        ),
         protocol.screen("abcdefgh", protocol.screen_hash("x"), "x"),
         protocol.output("abcdefgh", 0, "aGk="),
         protocol.output_gap("abcdefgh", 0, 10),

@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import events
 from ..errors import RemoteError
-from ..models import DiffStat, Session, Status
+from ..models import WAITING_KINDS, DiffStat, Session, Status, Waiting
 from ..textsafe import inert, said
 from .hostside import protocol
 from .hostside.layout import ID_RE, NAME_RE
@@ -125,6 +125,23 @@ def _diffstat(value: object) -> DiffStat:
     return DiffStat(*(_count(value.get(k), f"diffstat {k}") for k in keys))
 
 
+def _waiting(value: object) -> Waiting | None:
+    """What a session waits for: a kind fleet knows, one short inert line each field."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise Malformed("invalid waiting: not an object")
+    kind = value.get("kind")
+    if kind not in WAITING_KINDS:
+        raise Malformed(f"invalid waiting kind {said(repr(kind), 40)}")
+    limit = protocol.MAX_SIGNAL_FIELD
+    return Waiting(
+        kind=str(kind),
+        tool=_text(value.get("tool"), "waiting tool", 80),
+        input=_text(value.get("input"), "waiting input", limit),
+    )
+
+
 def parse_session(host: str, data: object) -> Session:
     """A session as the host describes it; Malformed says which field is wrong."""
     if not isinstance(data, Mapping):
@@ -146,6 +163,7 @@ def parse_session(host: str, data: object) -> Session:
         exit_code=_code(data.get("exit_code")),
         diffstat=_diffstat(data.get("diffstat")),
         agent_session_id=_text(agent_session, "agent session id") or None,
+        waiting=_waiting(data.get("waiting")),
     )
 
 
@@ -251,6 +269,7 @@ def _status_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
         status=_status(raw.get("status")),
         prev=_status(prev) if prev is not None else None,
         exit_code=_code(raw.get("exit_code")),
+        waiting=_waiting(raw.get("waiting")),
     )
 
 
@@ -316,6 +335,17 @@ def _queued_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
 def _error_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
     message = _text(raw.get("message"), "message", MAX_MESSAGE)
     return events.SessionError(**_journal(host, raw), message=message)
+
+
+def _signal_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    state = raw.get("state")
+    return events.SignalReceived(
+        **_journal(host, raw),
+        agent=_text(raw.get("agent"), "agent", 40),
+        event=_text(raw.get("event"), "signal", 80),
+        state=_status(state) if state is not None else None,
+        waiting=_waiting(raw.get("waiting")),
+    )
 
 
 def _snapshot_event(
@@ -394,6 +424,7 @@ _PARSERS: dict[str, Callable[[str, Mapping[str, Any]], events.WatchEvent]] = {
     protocol.INPUT: _input_event,
     protocol.QUEUED: _queued_event,
     protocol.ERROR: _error_event,
+    protocol.SIGNAL: _signal_event,
     protocol.SNAPSHOT: _snapshot_event,
     protocol.HELLO: _hello_event,
     protocol.HEARTBEAT: _heartbeat_event,

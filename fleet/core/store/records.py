@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .. import fleetstate
-from ..models import DiffStat, Session, Status
+from ..models import DiffStat, Session, Status, Waiting
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,17 @@ SELECT_SESSIONS = (
 )
 
 
+def _waiting(text: str | None) -> Waiting | None:
+    """A stored waiting object (written by this store from a checked one)."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        return Waiting(str(data["kind"]), str(data["tool"]), str(data["input"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def cached_session(row: sqlite3.Row) -> CachedSession:
     """A row of SELECT_SESSIONS."""
     session = Session(
@@ -112,6 +123,7 @@ def cached_session(row: sqlite3.Row) -> CachedSession:
         exit_code=row["exit_code"],
         diffstat=DiffStat(row["added"], row["removed"], row["files"], row["approved"]),
         agent_session_id=row["agent_session_id"],
+        waiting=_waiting(row["waiting"]),
     )
     cursor = int(row["cursor"] or 0)
     state = fleetstate.SessionState(session, bool(row["gone"]), int(row["unread"]), cursor)

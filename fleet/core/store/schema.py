@@ -125,9 +125,15 @@ def _v3(db: sqlite3.Connection) -> None:
     db.execute("CREATE UNIQUE INDEX archived_sessions_by_id ON archived_sessions (host, id)")
 
 
+def _v4(db: sqlite3.Connection) -> None:
+    """Sessions remember what they wait for, as their agent said (JSON; NULL: nothing known)."""
+    db.execute("ALTER TABLE sessions ADD COLUMN waiting TEXT")
+    db.execute("ALTER TABLE archived_sessions ADD COLUMN waiting TEXT")
+
+
 # Step N (1-based) takes a database at schema N-1 to schema N, inside one transaction.
 # Append only: never edit a step that has shipped.
-MIGRATIONS: list[Migration] = [_v1, _v2, _v3]
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -21,10 +21,10 @@ GONE_KEEP = 24 * 3600.0  # seconds a gone session stays in the grid before it is
 
 _SESSION_COLUMNS = (
     "host, id, name, agent, status, exit_code, branch, worktree, repo, base, task, created, "
-    "status_since, added, removed, files, approved, updated, agent_session_id"
+    "status_since, added, removed, files, approved, updated, agent_session_id, waiting"
 )
 _UPSERT_SESSION = f"""
-    INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({", ".join("?" * 19)})
+    INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({", ".join("?" * 20)})
     ON CONFLICT (host, id) DO UPDATE SET
         name = excluded.name, agent = excluded.agent, status = excluded.status,
         exit_code = excluded.exit_code, branch = excluded.branch,
@@ -34,7 +34,8 @@ _UPSERT_SESSION = f"""
         removed = excluded.removed, files = excluded.files, approved = excluded.approved,
         gone = 0,
         updated = excluded.updated,
-        agent_session_id = COALESCE(excluded.agent_session_id, sessions.agent_session_id)
+        agent_session_id = COALESCE(excluded.agent_session_id, sessions.agent_session_id),
+        waiting = excluded.waiting
 """
 
 SessionRow = tuple[
@@ -56,6 +57,7 @@ SessionRow = tuple[
     int,
     int,
     float,
+    str | None,
     str | None,
 ]
 
@@ -81,6 +83,7 @@ def _session_row(host: str, s: Session, now: float) -> SessionRow:
         int(s.diffstat.approved),
         now,
         s.agent_session_id,
+        _json(s.waiting.to_json()) if s.waiting else None,
     )
 
 

@@ -44,6 +44,7 @@ class Sessions(Base):
             "rules": profile.rules(),
             "mode": str(profile.send_mode),
             "enter_delay": profile.enter_delay,
+            "signals": profile.signals,
         }
         if profile.sandbox:
             args["sandbox"] = shlex.split(profile.sandbox)
@@ -151,6 +152,7 @@ class Sessions(Base):
             "rules": profile.rules(),
             # The sandbox in force now (None: none), not the one the session started with.
             "sandbox": shlex.split(profile.sandbox) if profile.sandbox else None,
+            "signals": profile.signals,
         }
         # The audit log keeps which command ran, not the tokens a profile may pass in it.
         async with self._recorded(session, "resume", {"command": redact(command)}):

@@ -17,7 +17,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-from fleet.presentation import approved_label, plural, status_label, unread_label
+from fleet.presentation import approved_label, plural, status_label, unread_label, waiting_line
 from fleet.ui.model import Card, safe_line
 from fleet.ui.themes import theme_colour
 
@@ -111,11 +111,17 @@ def draw_card(
         body = Strip(parts).crop_extend(0, inner, base)
         return Strip([Segment(v + " ", edge), *body, Segment(" " + v, edge)])
 
-    tail = card.tail[-TAIL_SHOWN:]
+    # What the agent waits for takes the first line of the tail, the newest lines stay.
+    wants = waiting_line(card.session.waiting) if card.shown_status == "needs-input" else ""
+    shown = TAIL_SHOWN - 1 if wants else TAIL_SHOWN
+    tail = card.tail[-shown:] if shown else []
     tail_lines = [
         boxed([Segment(_fit(line, inner), styles.tail)]) if line else boxed([])
-        for line in (*tail, *([""] * (TAIL_SHOWN - len(tail))))
+        for line in (*tail, *([""] * (shown - len(tail))))
     ]
+    if wants:
+        style = styles.status.get("needs-input", styles.title)
+        tail_lines.insert(0, boxed([Segment(_fit(safe_line(wants, 400), inner), style)]))
     strips = [
         _top_border(card, styles, width, (tl, h, tr), edge),
         boxed(_status_line(card, styles, inner, dynamic)),

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from . import gitops, outbox, sandbox, sessionrepo, tmux, tmuxhealth
+from . import gitops, hookinstall, outbox, sandbox, sessionrepo, signals, tmux, tmuxhealth
 from .layout import (
     SESSIONS,
     WORKTREES,
@@ -80,6 +80,7 @@ def op_new(args: dict) -> dict:
         "stopped": False,
         "runs": 1,
         "sandbox": wrapper,
+        "signals": _signals(args),
         # Where its git state is, for every git call fleet makes for it: never read again
         # from the pointer files in the agent's reach.
         "git": git,
@@ -167,6 +168,8 @@ def op_resume(args: dict) -> dict:
         meta["rules"] = args["rules"]
     if "sandbox" in args:  # the profile as configured now: a sandbox added or removed applies
         meta["sandbox"] = _sandbox_words(args)
+    if "signals" in args:
+        meta["signals"] = _signals(args)
     if meta.get("sandbox"):
         meta["git"] = sessionrepo.make_private(meta)  # once: a sandbox needs its own repository
     meta["stopped"] = False
@@ -206,6 +209,12 @@ def _check_program(command: str, agent: str) -> None:
             "%s is not installed on this host (not found on a login shell's PATH): install "
             "it, or choose another agent" % program,
         )
+
+
+def _signals(args: dict):
+    """Which agent's hooks fleet installs for the run (None: none; the screen alone)."""
+    kind = args.get("signals")
+    return kind if kind in signals.AGENTS else None
 
 
 def _sandbox_words(args: dict):
@@ -274,7 +283,11 @@ def op_exec(session_id: str):
     run = read_json(os.path.join(sdir, "run.json"), {}) or {}
     command = run.get("command") or meta["command"]
     os.chdir(meta["worktree"])
-    os.environ["FLEET_SESSION"] = session_id
+    os.environ.update(
+        hookinstall.environment(
+            meta.get("signals"), session_id, int(meta.get("runs", 1)), sdir, dict(os.environ)
+        )
+    )
     # The agent runs under a login shell, so it finds what the person's profile puts on PATH
     # (nvm, ~/.local). A small sh stays as its parent to write down the exit code; every value
     # travels as a positional parameter, never inside the script. `trap : INT` (a handler,

@@ -84,6 +84,7 @@ OPS: Dict[str, Op] = {
                 "sandbox",
                 "name",
                 "base",
+                "signals",
             ),
             watched=True,
         ),
@@ -91,7 +92,7 @@ OPS: Dict[str, Op] = {
         _op("send", _SEND, watched=True),
         _op("keys", ("session", "keys")),
         _op("stop", ("session",)),
-        _op("resume", ("session", "command", "rules", "sandbox"), watched=True),
+        _op("resume", ("session", "command", "rules", "sandbox", "signals"), watched=True),
         _op("checkpoint", ("session", "reason")),
         _op("checkpoints", ("session",), read_only=True, answers="list"),
         _op("rewind", ("session", "n")),
@@ -137,8 +138,9 @@ DECISION = "decision"
 INPUT = "input"
 QUEUED = "queued"
 ERROR = "error"
+SIGNAL = "signal"
 JOURNAL_KINDS = frozenset(
-    (STATUS, DIFFSTAT, CREATED, REMOVED, CHECKPOINT, DECISION, INPUT, QUEUED, ERROR)
+    (STATUS, DIFFSTAT, CREATED, REMOVED, CHECKPOINT, DECISION, INPUT, QUEUED, ERROR, SIGNAL)
 )
 
 SNAPSHOT = "snapshot"
@@ -157,10 +159,19 @@ STREAM_FAILED = "failed"
 DECISION_ACTIONS = ("approve", "reject", "undo")
 
 
-def status(session: str, now: str, prev: Optional[str], exit_code: Optional[int] = None) -> dict:
+def status(
+    session: str,
+    now: str,
+    prev: Optional[str],
+    exit_code: Optional[int] = None,
+    waiting: Optional[dict] = None,
+) -> dict:
+    """`waiting`: what a needs-input session waits for, when its agent said (signals.py)."""
     event = {"type": STATUS, "session": session, "status": now, "prev": prev}  # type: Dict[str, Any]
     if now in ("exited", "failed"):
         event["exit_code"] = exit_code
+    if waiting:
+        event["waiting"] = waiting
     return event
 
 
@@ -202,6 +213,16 @@ def typed_input(session: str, what: str) -> dict:
 def queued_input(session: str, what: str, why: str) -> dict:
     """`what` waits in the session's outbox, `why` ("at a prompt", "working")."""
     return {"type": QUEUED, "session": session, "what": what, "why": why}
+
+
+MAX_SIGNAL_FIELD = 400
+"""Characters of any text one signal carries (hostside/signals.py bounds them)."""
+
+
+def signal(session: str, fields: dict) -> dict:
+    """What an agent's own hook said (hostside/signals.py): its agent, run, event, the state it
+    claims (or None), what it waits for, an error."""
+    return dict(fields, type=SIGNAL, session=session)
 
 
 def error(session: str, message: str) -> dict:

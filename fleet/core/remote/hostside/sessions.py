@@ -126,6 +126,8 @@ def describe(meta: dict, panes: dict) -> dict:
     out["status_since"] = state.get("since", meta.get("created"))
     out["diffstat"] = state.get("diffstat") or {"added": 0, "removed": 0, "files": 0}
     out["agent_session_id"] = state.get("agent_session_id")
+    # What it waits for, when its agent's own hook said (signals.py): only while it waits.
+    out["waiting"] = state.get("waiting") if status == "needs-input" else None
     return out
 
 

@@ -31,6 +31,7 @@ from . import (
     protocol,
     screenfile,
     sessionrepo,
+    signals,
     tmux,
     tmuxctl,
 )
@@ -109,6 +110,9 @@ class Tracked:
         self.runs = meta.get("runs", 1)
         self.rules = meta.get("rules") or {}
         self.agent_session_id = state.get("agent_session_id")
+        self.waiting = state.get("waiting")
+        self.signal: Optional[dict] = None  # the agent's latest own signal (signals.py)
+        self.signal_mtime = 0
         self.state_dirty = False
         self.git_refusal = ""  # why fleet runs no git for it, once said
 
@@ -119,6 +123,7 @@ class Tracked:
             "exit_code": self.exit_code,
             "diffstat": self.diffstat,
             "agent_session_id": self.agent_session_id,
+            "waiting": self.waiting,
         }
 
 
@@ -174,6 +179,7 @@ class Watcher:
                 self.panes_urgent_until = now + PANES_URGENT
             if t is not None:
                 self.notice_decision(t, sdir)
+                self.notice_signal(t, sdir)
         if moved or now < self.panes_urgent_until or now - self.panes_at >= PANES_EVERY:
             self.panes = tmux.panes()
             self.panes_at = now
@@ -221,6 +227,24 @@ class Watcher:
             if t.decided_mtime is not None:
                 t.diffstat_dirty = t.diffstat_urgent = True
             t.decided_mtime = decided
+
+    def notice_signal(self, t: Tracked, sdir: str) -> None:
+        """The agent's hook wrote a new signal: it is read, and the screen captured at once (a
+        signal that claims nothing, aider's or Codex's, is such a trigger only)."""
+        try:
+            mtime = os.stat(os.path.join(sdir, signals.SIGNAL_FILE)).st_mtime_ns
+        except OSError:
+            mtime = 0
+        if mtime == t.signal_mtime:
+            return
+        t.signal_mtime = mtime
+        t.signal = signals.load(t.id) if mtime else None
+        t.pending = True
+        t.last_capture = 0.0
+        found = (t.signal or {}).get("agent_session_id")
+        if isinstance(found, str) and found and found != t.agent_session_id:
+            t.agent_session_id = found
+            t.state_dirty = True
 
     def next_diffstat(self, now: float) -> Optional[str]:
         """The one session whose diff stat may be refreshed this tick (host budget), if any."""
@@ -289,12 +313,17 @@ class Watcher:
                 self.deliver(meta, t, now)
         elif status == "stopped" and not meta.get("stopped") and t.status in FINISHED:
             status, code = t.status, t.exit_code  # a finished run whose tmux session went away
+        waiting = None
+        if status in (WORKING, IDLE, NEEDS_INPUT):
+            status, waiting = signals.decide(t.signal, t.runs, status, t.last_change)
         changed = False
-        if status != t.status or code != t.exit_code:
+        if status != t.status or code != t.exit_code or waiting != t.waiting:
             if status in ("exited", "failed") and t.status in LIVE and pane is not None:
                 sweep_after_exit(sid, pane.pid)
-            self.writer.append(protocol.status(sid, status, t.status, code))
-            t.status, t.exit_code, t.since = status, code, now
+            self.writer.append(protocol.status(sid, status, t.status, code, waiting))
+            if status != t.status or code != t.exit_code:
+                t.since = now
+            t.status, t.exit_code, t.waiting = status, code, waiting
             changed = True
         if self.diffstat_pick == sid:
             self.diffstat_at = now
