@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from .models import DiffStat, Session, Status
+from .usage import UsageRecord
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,6 +88,16 @@ class InputTyped(JournalEvent):
 class SessionError(JournalEvent):
     kind: ClassVar[str] = "error"
     message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageReported(JournalEvent):
+    """Requests the session's agent made, as its own records say (read on the host). A
+    record may come again (a replay, a re-read): its id makes it count once."""
+
+    kind: ClassVar[str] = "usage"
+    agent: str
+    records: tuple[UsageRecord, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -174,6 +185,7 @@ WatchEvent = (
     | Decided
     | InputTyped
     | SessionError
+    | UsageReported
     | OtherJournalEvent
     | Snapshot
     | Hello
@@ -223,6 +235,8 @@ def _plain(value: object) -> object:
         }
     if isinstance(value, Status):
         return str(value)
+    if isinstance(value, UsageRecord):
+        return {f.name: getattr(value, f.name) for f in fields(value)}
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     return value

@@ -827,7 +827,7 @@ ERRORS = [
         ssh = "alpha"
         """,
         4,
-        "unknown section [hots] (expected one of: ssh, hosts, agents, keys, hooks, ui; "
+        "unknown section [hots] (expected one of: ssh, hosts, agents, keys, hooks, ui, prices; "
         "did you mean [hosts]?)",
         id="unknown-section",
     ),
@@ -837,7 +837,8 @@ ERRORS = [
         keepalive = 5
         """,
         2,
-        'unknown top-level key "keepalive" (expected one of: ssh, hosts, agents, keys, hooks, ui)',
+        'unknown top-level key "keepalive" (expected one of: ssh, hosts, agents, keys, hooks, ui, '
+        "prices)",
         id="unknown-top-level-key",
     ),
     pytest.param(
