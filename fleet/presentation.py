@@ -12,6 +12,7 @@ from fleet.core.fleetstate import GONE, HostState
 from fleet.core.models import DiffStat, Session, Status, Waiting
 from fleet.core.results import Delivery, Rejected, TmuxServer, Undone
 from fleet.core.textsafe import inert, said
+from fleet.core.usage import Tokens, known
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -263,3 +264,29 @@ def note_delivery(result: Rejected) -> str:
             return f"note not sent: {agent} does not read prose (kept in the decision's record)"
         case _:
             return "note not sent: the agent is not running"
+
+
+def token_count(n: int) -> str:
+    """A number of tokens for a person: `950`, `12.3k`, `4.1M`."""
+    if n < 1000:
+        return str(max(0, n))
+    if n < 999_950:
+        return f"{n / 1000:.1f}k"
+    return f"{n / 1_000_000:.1f}M"
+
+
+def cost_label(tokens: Tokens) -> str:
+    """`$0.41`, `<$0.01`, or `no price` (a model without a price: never a guessed cost)."""
+    if tokens.cost is None:
+        return "no price"
+    if 0 < tokens.cost < 0.005:
+        return "<$0.01"
+    return f"${tokens.cost:,.2f}"
+
+
+def usage_label(agent: str, tokens: Tokens | None) -> str:
+    """What a session spent, compact: `12.3k tok · $0.41`, or `usage unknown`."""
+    if not known(agent, tokens):
+        return "usage unknown"
+    spent = tokens or Tokens()
+    return f"{token_count(spent.total)} tok · {cost_label(spent)}"

@@ -1,7 +1,8 @@
 """The `fleet` command line. Every command is a thin call into fleet.core.
 
 Each module of this package declares its commands once (fleet.cli.registry): `hosts` (hosts,
-trust, doctor), `sessions`, `checkpoints`, `review`, `watch` (watch, log), `agents`, `demo`.
+trust, doctor), `sessions`, `checkpoints`, `review`, `watch` (watch, log), `usage`, `agents`,
+`demo`.
 This module builds the parser from those declarations and runs the one asked for; with no
 command, it starts the TUI.
 
@@ -17,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from fleet import __version__
-from fleet.cli import agents, checkpoints, demo, hosts, pools, review, sessions, watch
+from fleet.cli import agents, checkpoints, demo, hosts, pools, review, sessions, usage, watch
 from fleet.cli.output import note
 from fleet.cli.registry import Command, WordsError, collect, configure
 from fleet.core.config import ConfigError
@@ -36,6 +37,7 @@ COMMANDS: dict[str, Command] = collect(
     checkpoints.commands,
     review.commands,
     watch.commands,
+    usage.commands,
     agents.commands,
     demo.commands,
 )

@@ -16,6 +16,7 @@ from fleet.core.errors import FleetError, UsageError
 from fleet.core.models import Status
 from fleet.core.supervisor import DEFAULT_AGENT, Listing, Supervisor
 from fleet.core.textsafe import inert, inert_bytes
+from fleet.core.usage import merged_prices, per_session, session_json
 from fleet.presentation import age_since, changes, listed_status, plural, unread_label
 
 log = logging.getLogger("fleet.cli")
@@ -114,6 +115,7 @@ async def ls(sup: Supervisor, args: argparse.Namespace) -> int:
     store = sup.require_store()
     await store.flush()
     known = await store.sessions()
+    spent = per_session(await store.usage(), merged_prices(sup.config.prices))
     now = time.time()
     for host, reason in sorted(listing.errors.items()):
         cached = sum(1 for c in known if c.session.host == host and not c.gone)
@@ -128,6 +130,7 @@ async def ls(sup: Supervisor, args: argparse.Namespace) -> int:
             s, gone=c.gone, lost=from_cache, cached_at=c.updated if args.cached else None, now=now
         )
         data = s.to_json() | {"gone": c.gone, "cached": from_cache, "unread": c.unread}
+        data["usage"] = session_json(s.agent, spent.get((s.host, s.id)))
         if from_cache and not c.gone and not args.cached:
             data["status"] = str(Status.LOST)
             data["last_status"] = str(s.status)

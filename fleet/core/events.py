@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from .models import DiffStat, Session, Status, Waiting
+from .usage import UsageRecord
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,6 +114,16 @@ class SignalReceived(JournalEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UsageReported(JournalEvent):
+    """Requests the session's agent made, as its own records say (read on the host). A
+    record may come again (a replay, a re-read): its id makes it count once."""
+
+    kind: ClassVar[str] = "usage"
+    agent: str
+    records: tuple[UsageRecord, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OtherJournalEvent(JournalEvent):
     """A journal kind this fleet does not know (an older helper's): its cursor still moves."""
 
@@ -199,6 +210,7 @@ WatchEvent = (
     | InputQueued
     | SessionError
     | SignalReceived
+    | UsageReported
     | OtherJournalEvent
     | Snapshot
     | Hello
@@ -250,6 +262,8 @@ def _plain(value: object) -> object:
         return str(value)
     if isinstance(value, Waiting):
         return value.to_json()
+    if isinstance(value, UsageRecord):
+        return {f.name: getattr(value, f.name) for f in fields(value)}
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     return value

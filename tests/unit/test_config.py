@@ -832,8 +832,8 @@ ERRORS = [
         ssh = "alpha"
         """,
         4,
-        "unknown section [hots] (expected one of: ssh, hosts, pools, agents, keys, hooks, ui; "
-        "did you mean [hosts]?)",
+        "unknown section [hots] (expected one of: ssh, hosts, pools, agents, keys, hooks, ui, "
+        "prices; did you mean [hosts]?)",
         id="unknown-section",
     ),
     pytest.param(
@@ -843,7 +843,7 @@ ERRORS = [
         """,
         2,
         'unknown top-level key "keepalive" '
-        "(expected one of: ssh, hosts, pools, agents, keys, hooks, ui)",
+        "(expected one of: ssh, hosts, pools, agents, keys, hooks, ui, prices)",
         id="unknown-top-level-key",
     ),
     pytest.param(

@@ -113,6 +113,9 @@ def test_every_event_kind_has_a_constructor_a_dataclass_and_a_parser() -> None:
                 "waiting": {"kind": "tool", "tool": "Bash", "input": "npm test"},
             },
         ),
+        protocol.usage(
+            "abcdefgh", "claude", [protocol.usage_record("claude:msg_1", "m", 1.0, input=3)]
+        ),
         protocol.screen("abcdefgh", protocol.screen_hash("x"), "x"),
         protocol.output("abcdefgh", 0, "aGk="),
         protocol.output_gap("abcdefgh", 0, 10),

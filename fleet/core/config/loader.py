@@ -34,6 +34,9 @@ from fleet.core.config.model import (
 from fleet.core.config.pools import parse_pools
 from fleet.core.config.targets import parse_target
 from fleet.core.paths import config_source, expand_user, home_dir
+from fleet.core.usage import PRICE_KEYS, Price
+
+MAX_PRICE = 10_000.0  # dollars per million tokens: anything above is a typo
 
 
 def load_config(explicit: str | Path | None = None, env: Mapping[str, str] = os.environ) -> Config:
@@ -130,6 +133,7 @@ class _Loader(ValueChecks):
         keys = self._keys(doc.get("keys", {}))
         hooks = self._hooks(doc.get("hooks", {}))
         notify = self._ui(doc.get("ui", {}))
+        prices = self._prices(doc.get("prices", {}))
         return Config(
             path=self.path,
             exists=True,
@@ -140,6 +144,7 @@ class _Loader(ValueChecks):
             keys=keys,
             hooks=hooks,
             notify=notify,
+            prices=prices,
             lines=dict(self.locator.index),
         )
 
@@ -273,6 +278,32 @@ class _Loader(ValueChecks):
                 (*key, "notify"), "one of " + ", ".join(f'"{m}"' for m in NOTIFY_MODES), notify
             )
         return str(notify)
+
+    # ---- [prices.MODEL]
+
+    def _prices(self, value: object) -> dict[str, Price]:
+        key: KeyPath = ("prices",)
+        table = self.table(key, value, 'a table of models like [prices."claude-sonnet-4-5"]')
+        prices: dict[str, Price] = {}
+        for model, entry in table.items():
+            model_key: KeyPath = (*key, model)
+            shown = format_key(model_key)
+            what = f"a table [{shown}] with input = and output = (dollars per million tokens)"
+            price = self.table(model_key, entry, what)
+            self.check_keys(model_key, price, PRICE_KEYS)
+            for needed in ("input", "output"):
+                if needed not in price:
+                    raise self.fail(model_key, f"{needed} is missing (dollars per million tokens)")
+            numbers = {k: self._price((*model_key, k), v) for k, v in price.items()}
+            prices[model] = Price(**numbers)
+        return prices
+
+    def _price(self, key: KeyPath, value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.expected(key, "a number of dollars per million tokens", value)
+        if not 0 <= value <= MAX_PRICE:
+            raise self.expected(key, f"dollars per million tokens, 0 to {MAX_PRICE:g}", value)
+        return float(value)
 
     # ---- [hooks]
 

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Final
 
 from fleet.core.config.locate import KeyPath, _nearest_line, format_key
 from fleet.core.models import EVENT_KINDS, PROFILE_KEYS
+from fleet.core.usage import Price
 
 if TYPE_CHECKING:
     from fleet.core.config.pools import PoolConfig
 
-SECTIONS: Final = ("ssh", "hosts", "pools", "agents", "keys", "hooks", "ui")
+SECTIONS: Final = ("ssh", "hosts", "pools", "agents", "keys", "hooks", "ui", "prices")
 UI_KEYS: Final = ("notify",)
 NOTIFY_MODES: Final = ("bell", "osc9", "osc777", "off")
 HOOK_KEYS: Final = ("timeout", *EVENT_KINDS, "*")
@@ -117,6 +118,8 @@ class Config:
     hooks: HookSettings = field(default_factory=HookSettings)
     # [ui] notify: how the TUI gets the person's attention besides a toast.
     notify: str = "bell"
+    # [prices.MODEL]: US dollars per million tokens, over fleet.core.usage.DEFAULT_PRICES.
+    prices: dict[str, Price] = field(default_factory=dict)
     # Where each key is defined (key names only, never values): for errors found later.
     lines: dict[KeyPath, int] = field(default_factory=dict, repr=False, compare=False)
 

@@ -26,6 +26,7 @@ from .. import events
 from ..errors import RemoteError
 from ..models import WAITING_KINDS, DiffStat, Session, Status, Waiting
 from ..textsafe import inert, said
+from ..usage import UsageRecord
 from .hostside import protocol
 from .hostside.layout import ID_RE, NAME_RE
 
@@ -41,6 +42,8 @@ MAX_MESSAGE = 2000
 """Characters of an error message from a host that a person is shown."""
 MAX_INT = 2**53  # exact in JSON and in a float; far below SQLite's 2**63
 MAX_HUNKS = 100_000  # fingerprints one decision may name
+MAX_RECORDS = 1000  # usage records in one event (the host sends at most USAGE_BATCH)
+_RECORD_ID_RE = re.compile(r"^[\x21-\x7e]{1,200}\Z")  # printable ASCII, no blank
 _HASH_RE = re.compile(r"^[0-9a-f]{1,64}\Z")
 _STATUSES = frozenset(str(s) for s in Status)
 
@@ -348,6 +351,32 @@ def _signal_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
     )
 
 
+def _usage_record(value: object) -> UsageRecord:
+    if not isinstance(value, Mapping):
+        raise Malformed("a usage record that is not an object")
+    ident = value.get("id")
+    if not isinstance(ident, str) or not _RECORD_ID_RE.match(ident):
+        raise Malformed(f"invalid usage record id {said(repr(ident), 80)}")
+    counts = {k: _count(value.get(k), f"usage {k}") for k in protocol.USAGE_COUNTS}
+    return UsageRecord(
+        id=ident,
+        model=_text(value.get("model"), "model", 200),
+        at=_time(value.get("t"), "usage time"),
+        **counts,
+    )
+
+
+def _usage_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
+    records = raw.get("records")
+    if not isinstance(records, list) or len(records) > MAX_RECORDS:
+        raise Malformed("a usage event without a record list (or with too many)")
+    return events.UsageReported(
+        **_journal(host, raw),
+        agent=_text(raw.get("agent"), "agent", 80),
+        records=tuple(_usage_record(r) for r in records),
+    )
+
+
 def _snapshot_event(
     host: str, raw: Mapping[str, Any], max_sessions: int | None = None
 ) -> events.WatchEvent:
@@ -425,6 +454,7 @@ _PARSERS: dict[str, Callable[[str, Mapping[str, Any]], events.WatchEvent]] = {
     protocol.QUEUED: _queued_event,
     protocol.ERROR: _error_event,
     protocol.SIGNAL: _signal_event,
+    protocol.USAGE: _usage_event,
     protocol.SNAPSHOT: _snapshot_event,
     protocol.HELLO: _hello_event,
     protocol.HEARTBEAT: _heartbeat_event,

@@ -36,6 +36,7 @@ from types import TracebackType
 
 import aiosqlite
 
+from ..usage import UsageRow
 from .errors import StoreError, busy, translate
 from .queries import Queries
 from .records import OUTCOME, AuditEntry, CachedHost, CachedSession, Decision, Output
@@ -62,6 +63,7 @@ __all__ = [
     "Output",
     "Store",
     "StoreError",
+    "UsageRow",
 ]
 
 log = logging.getLogger("fleet.store")

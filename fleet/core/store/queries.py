@@ -13,6 +13,7 @@ from typing import Any
 import aiosqlite
 
 from ..fleetstate import Key
+from ..usage import UsageRow
 from .errors import StoreError, translate
 from .records import (
     SELECT_SESSIONS,
@@ -133,6 +134,35 @@ class Queries:
             (host, session_id),
         )
         return [decision(row) for row in rows]
+
+    async def usage(self, since: float = 0.0) -> list[UsageRow]:
+        """Tokens per session, model and local day, of the requests made at `since` or later."""
+        rows = await self._fetch(
+            "SELECT u.host, u.session, COALESCE(s.name, a.name, '') AS name, u.agent, u.model, "
+            "date(u.at, 'unixepoch', 'localtime') AS day, sum(u.input), sum(u.output), "
+            "sum(u.cache_read), sum(u.cache_write), count(*) FROM usage AS u "
+            "LEFT JOIN sessions AS s ON s.host = u.host AND s.id = u.session "
+            "LEFT JOIN archived_sessions AS a ON a.host = u.host AND a.id = u.session "
+            "WHERE u.at >= ? GROUP BY u.host, u.session, u.model, day "
+            "ORDER BY u.host, u.session, day, u.model",
+            (since,),
+        )
+        return [
+            UsageRow(
+                host=str(r[0]),
+                session=str(r[1]),
+                name=str(r[2] or ""),
+                agent=str(r[3] or ""),
+                model=str(r[4] or ""),
+                day=str(r[5] or ""),
+                input=int(r[6] or 0),
+                output=int(r[7] or 0),
+                cache_read=int(r[8] or 0),
+                cache_write=int(r[9] or 0),
+                requests=int(r[10] or 0),
+            )
+            for r in rows
+        ]
 
     async def check(self) -> list[str]:
         """`PRAGMA integrity_check` of the file: ["ok"] when healthy."""

@@ -131,9 +131,30 @@ def _v4(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE archived_sessions ADD COLUMN waiting TEXT")
 
 
+def _v5(db: sqlite3.Connection) -> None:
+    """What each session's agent spent: one row per request its records name (the host's
+    record id), so a record reported again (a replay, a re-read) counts once."""
+    db.execute(
+        """CREATE TABLE usage (
+            host TEXT NOT NULL,
+            session TEXT NOT NULL,
+            record TEXT NOT NULL,
+            agent TEXT NOT NULL DEFAULT '',
+            model TEXT NOT NULL DEFAULT '',
+            at REAL NOT NULL DEFAULT 0,
+            input INTEGER NOT NULL DEFAULT 0,
+            output INTEGER NOT NULL DEFAULT 0,
+            cache_read INTEGER NOT NULL DEFAULT 0,
+            cache_write INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (host, session, record)
+        )"""
+    )
+    db.execute("CREATE INDEX usage_by_time ON usage (at)")
+
+
 # Step N (1-based) takes a database at schema N-1 to schema N, inside one transaction.
 # Append only: never edit a step that has shipped.
-MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -191,6 +191,8 @@ class Writes:
                     _insert_audit(db, at, host, sid, "status", _json(detail))
                 case events.SessionRemoved() if old is not None and not old.gone:
                     _insert_audit(db, at, host, sid, "removed", _json({"via": "event"}))
+                case events.UsageReported():
+                    _insert_usage(db, event)
             _store_cursor(db, host, seq)
 
         self._writer.enqueue(f"event {type(event).__name__}", host, sid, run)
@@ -376,6 +378,29 @@ def _insert_audit(
     db.execute(
         "INSERT INTO audit (at, host, session, kind, detail) VALUES (?, ?, ?, ?, ?)",
         (at, host, session, kind, detail),
+    )
+
+
+_UPSERT_USAGE = """
+    INSERT INTO usage (host, session, record, agent, model, at, input, output, cache_read,
+        cache_write) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (host, session, record) DO UPDATE SET
+        input = max(usage.input, excluded.input), output = max(usage.output, excluded.output),
+        cache_read = max(usage.cache_read, excluded.cache_read),
+        cache_write = max(usage.cache_write, excluded.cache_write),
+        model = CASE WHEN usage.model = '' THEN excluded.model ELSE usage.model END
+"""
+
+
+def _insert_usage(db: sqlite3.Connection, event: events.UsageReported) -> None:
+    """Each record once by its id; seen again (written as it streamed, replayed), the
+    largest counts stand: they only grow while a response streams."""
+    db.executemany(
+        _UPSERT_USAGE,
+        [
+            (event.host, event.session, r.id, event.agent, r.model, r.at or event.at, *r.counts)
+            for r in event.records
+        ],
     )
 
 

@@ -13,6 +13,7 @@ Stdlib only, Python 3.8: this module runs on the hosts.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional
 
 VERSION = 2
@@ -139,8 +140,9 @@ INPUT = "input"
 QUEUED = "queued"
 ERROR = "error"
 SIGNAL = "signal"
+USAGE = "usage"
 JOURNAL_KINDS = frozenset(
-    (STATUS, DIFFSTAT, CREATED, REMOVED, CHECKPOINT, DECISION, INPUT, QUEUED, ERROR, SIGNAL)
+    (STATUS, DIFFSTAT, CREATED, REMOVED, CHECKPOINT, DECISION, INPUT, QUEUED, ERROR, SIGNAL, USAGE)
 )
 
 SNAPSHOT = "snapshot"
@@ -157,6 +159,15 @@ STREAM_FAILED = "failed"
 """A stream's own failure (the client raises it): {"type": "failed", "error": {...}}."""
 
 DECISION_ACTIONS = ("approve", "reject", "undo")
+
+USAGE_AGENTS = ("claude", "codex")
+"""Agents whose own usage records the helper reads (hostside/usage.py); any other session's
+usage is unknown."""
+USAGE_BATCH = 200
+"""Records in one `usage` event at most."""
+USAGE_COUNTS = ("input", "output", "cache_read", "cache_write")
+"""Tokens of one record: input not read from a cache, output (reasoning included), input
+read from a cache, input written to one."""
 
 
 def status(
@@ -227,6 +238,29 @@ def signal(session: str, fields: dict) -> dict:
 
 def error(session: str, message: str) -> dict:
     return {"type": ERROR, "session": session, "message": message[:MAX_ERROR]}
+
+
+def usage_record(ident: str, model: str, t: float, **counts: int) -> dict:
+    """One request's usage: `ident` names it for good (a record read twice counts once)."""
+    ident = re.sub(r"[^\x21-\x7e]", "_", ident)[:200]
+    record = {"id": ident, "model": model[:200], "t": round(t, 3)}  # type: Dict[str, Any]
+    for name in USAGE_COUNTS:
+        record[name] = int(counts.get(name, 0))
+    return record
+
+
+def merged_record(old: Optional[dict], new: dict) -> dict:
+    """Two sightings of one record (a response written as it streamed): the largest counts."""
+    if old is None:
+        return new
+    merged = dict(new)
+    for name in USAGE_COUNTS:
+        merged[name] = max(old.get(name, 0), new.get(name, 0))
+    return merged
+
+
+def usage(session: str, agent: str, records: List[dict]) -> dict:
+    return {"type": USAGE, "session": session, "agent": agent, "records": list(records)}
 
 
 def snapshot(seq: int, sessions: List[dict], gap: bool) -> dict:

@@ -5,7 +5,8 @@ recorded, in order, in the journal). It learns that a pane changed from the size
 pipe-pane log (a stat), and only then captures that pane's screen, at most every CAPTURE_MIN
 seconds per pane, all due panes at once over one tmux control client (tmuxctl.py; forked tmux
 when that fails). tmux's pane list is read every PANES_EVERY seconds, or at once when a run's
-exit file appears; diff stats share a per-host budget (DIFFSTAT_GAP). It exits by itself when
+exit file appears; diff stats share a per-host budget (DIFFSTAT_GAP), and so does reading
+the agents' usage records (usage.py). It exits by itself when
 no session has been alive for IDLE_EXIT seconds; every helper call that needs it starts it again.
 """
 
@@ -34,6 +35,7 @@ from . import (
     signals,
     tmux,
     tmuxctl,
+    usage,
 )
 from .classify import IDLE, NEEDS_INPUT, WORKING, classify
 from .decisions import DECIDED
@@ -141,6 +143,7 @@ class Watcher:
         self.checkpoints = checkpoints.Schedule()
         self.prefetched: dict = {}
         self.control = tmuxctl.Control()
+        self.usage = usage.Usage()
 
     def run(self) -> None:
         try:
@@ -193,6 +196,8 @@ class Watcher:
         for gone in set(self.tracked) - seen:
             del self.tracked[gone]
             self.writer.append(protocol.removed(gone))
+        # The agents' usage records, within a budget of its own (usage.USAGE_BUDGET).
+        self.usage.tick(metas, now, self.writer.append)
         return alive
 
     def prefetch(self, metas: list, logs: dict, now: float) -> None:

@@ -1,0 +1,208 @@
+"""What the fleet spends: usage records as the hosts report them, totals, and their cost.
+
+A record is one request's tokens as the agent's own records say (read on the host, see
+fleet.core.remote.hostside.usage): input not read from a cache, output (reasoning included),
+input read from a cache, input written to one. Cost comes from a price table in US dollars
+per million tokens: the defaults below, overridden or extended by ``[prices]`` in fleet.toml.
+A model with no price has tokens and no cost: never a guessed one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from .remote.hostside.protocol import USAGE_AGENTS
+
+READ_AGENTS = frozenset(USAGE_AGENTS)
+"""Agents whose usage fleet reads; any other session's usage is unknown."""
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """One request's usage; `id` names it for good (seen again, it is the same request)."""
+
+    id: str
+    model: str
+    at: float  # when, by the host's clock (seconds)
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+
+    @property
+    def counts(self) -> tuple[int, int, int, int]:
+        return (self.input, self.output, self.cache_read, self.cache_write)
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """US dollars per million tokens."""
+
+    input: float
+    output: float
+    cache_read: float = 0.0
+    cache_write: float = 0.0
+
+
+PRICE_KEYS = ("input", "output", "cache_read", "cache_write")
+
+# List prices (standard tier, US dollars per million tokens) of the models the verified agent
+# versions use by default, as published by Anthropic and OpenAI for these models. Claude's
+# cache write is the 5-minute one. Anything else: add it under [prices].
+DEFAULT_PRICES: Mapping[str, Price] = {
+    "claude-opus-4-5": Price(5.0, 25.0, 0.50, 6.25),
+    "claude-opus-4-1": Price(15.0, 75.0, 1.50, 18.75),
+    "claude-opus-4": Price(15.0, 75.0, 1.50, 18.75),
+    "claude-sonnet-4-5": Price(3.0, 15.0, 0.30, 3.75),
+    "claude-sonnet-4": Price(3.0, 15.0, 0.30, 3.75),
+    "claude-haiku-4-5": Price(1.0, 5.0, 0.10, 1.25),
+    "claude-3-5-haiku": Price(0.80, 4.0, 0.08, 1.0),
+    "gpt-5": Price(1.25, 10.0, 0.125),
+    "gpt-5-codex": Price(1.25, 10.0, 0.125),
+    "gpt-5-mini": Price(0.25, 2.0, 0.025),
+}
+
+_DATED = re.compile(r"^(.*)-\d{8}$")  # claude-sonnet-4-5-20250929: the dated release
+
+
+def price_for(model: str, prices: Mapping[str, Price]) -> Price | None:
+    """The model's price: by its name, else by its name without a release date."""
+    found = prices.get(model)
+    if found is None:
+        dated = _DATED.match(model)
+        found = prices.get(dated.group(1)) if dated else None
+    return found
+
+
+def merged_prices(overrides: Mapping[str, Price]) -> dict[str, Price]:
+    return {**DEFAULT_PRICES, **overrides}
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """Tokens of some records, and their cost (None: a model among them has no price)."""
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    cost: float | None = 0.0
+    unpriced: tuple[str, ...] = ()  # the models with no price
+
+    @property
+    def total(self) -> int:
+        return self.input + self.output + self.cache_read + self.cache_write
+
+    def __add__(self, other: Tokens) -> Tokens:
+        cost = None if self.cost is None or other.cost is None else self.cost + other.cost
+        return Tokens(
+            self.input + other.input,
+            self.output + other.output,
+            self.cache_read + other.cache_read,
+            self.cache_write + other.cache_write,
+            cost,
+            tuple(sorted(set(self.unpriced) | set(other.unpriced))),
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "input": self.input,
+            "output": self.output,
+            "cache_read": self.cache_read,
+            "cache_write": self.cache_write,
+            "total": self.total,
+            "cost": None if self.cost is None else round(self.cost, 6),
+            "unpriced": list(self.unpriced),
+        }
+
+
+def priced(model: str, counts: Iterable[int], prices: Mapping[str, Price]) -> Tokens:
+    """Tokens of one model (input, output, cache_read, cache_write) with their cost."""
+    n_in, n_out, n_read, n_write = counts
+    price = price_for(model, prices)
+    if price is None:
+        return Tokens(n_in, n_out, n_read, n_write, None, (model or "(no model)",))
+    cost = (
+        n_in * price.input
+        + n_out * price.output
+        + n_read * price.cache_read
+        + n_write * price.cache_write
+    ) / 1_000_000
+    return Tokens(n_in, n_out, n_read, n_write, cost)
+
+
+# -- summaries -----------------------------------------------------------------------------
+
+BY = ("session", "host", "agent", "model", "day")
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """A session's tokens of one model on one day (the laptop's local day), as stored."""
+
+    host: str
+    session: str
+    name: str  # the session's name ("" when fleet no longer knows it)
+    agent: str
+    model: str
+    day: str  # YYYY-MM-DD
+    input: int
+    output: int
+    cache_read: int
+    cache_write: int
+    requests: int
+
+
+@dataclass(frozen=True, slots=True)
+class Spent:
+    """One line of `fleet usage`: what `key` (a session, host, agent, model or day) spent."""
+
+    key: str
+    tokens: Tokens
+    requests: int
+
+
+def _key(row: UsageRow, by: str) -> str:
+    if by == "session":
+        return f"{row.host}/{row.name or row.session}"
+    value: str = getattr(row, by)
+    return value or "(unknown)"
+
+
+def summarize(rows: Iterable[UsageRow], by: str, prices: Mapping[str, Price]) -> list[Spent]:
+    """The rows added up per `by` (one of BY), in key order."""
+    if by not in BY:
+        raise ValueError(f"cannot add usage up by {by!r}")
+    sums: dict[str, tuple[Tokens, int]] = {}
+    for row in rows:
+        counts = (row.input, row.output, row.cache_read, row.cache_write)
+        key = _key(row, by)
+        tokens, requests = sums.get(key, (Tokens(), 0))
+        sums[key] = (tokens + priced(row.model, counts, prices), requests + row.requests)
+    return [Spent(k, t, n) for k, (t, n) in sorted(sums.items())]
+
+
+def per_session(
+    rows: Iterable[UsageRow], prices: Mapping[str, Price]
+) -> dict[tuple[str, str], Tokens]:
+    """(host, session id) -> its tokens and cost."""
+    out: dict[tuple[str, str], Tokens] = {}
+    for row in rows:
+        counts = (row.input, row.output, row.cache_read, row.cache_write)
+        key = (row.host, row.session)
+        out[key] = out.get(key, Tokens()) + priced(row.model, counts, prices)
+    return out
+
+
+def known(agent: str, tokens: Tokens | None) -> bool:
+    """Whether fleet knows what the session spent: it read records, or reads its agent's."""
+    return tokens is not None or agent in READ_AGENTS
+
+
+def session_json(agent: str, tokens: Tokens | None) -> dict[str, object]:
+    """A session's usage as `fleet ls --json` shows it: {"known": false} when unknown."""
+    if not known(agent, tokens):
+        return {"known": False}
+    return {"known": True, **(tokens or Tokens()).to_json()}
