@@ -5,6 +5,7 @@ is shown."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -76,6 +77,15 @@ async def test_grid_steering_and_a_host_going_down_and_back(fleet: FleetCLI) -> 
             pilot, lambda: model.hosts["beta"].state == "connected", "beta back", timeout=40
         )
         assert "beta: connected" in str(app.query_one("#hosts").render())
+
+
+def has_line(path: Path, text: str) -> bool | None:
+    """Whether the file holds `text`; None while git rewrites it (between its unlink and the
+    new file it is briefly absent)."""
+    try:
+        return text in path.read_text()
+    except FileNotFoundError:
+        return None
 
 
 def model_key(model: object, ref: str) -> str:
@@ -187,7 +197,7 @@ async def test_review_from_the_diff_panel(fleet: FleetCLI) -> None:
         await pilot.press("enter")
         await until(
             pilot,
-            lambda: "second to last" not in notes.read_text(),
+            lambda: has_line(notes, "second to last") is False,
             "hunk 2 reverted in the worktree",
         )
         await until(
@@ -204,7 +214,9 @@ async def test_review_from_the_diff_panel(fleet: FleetCLI) -> None:
         assert "✓1 ✗1 ○0" in str(panel.title_bar.render())
         # Undo: the lines come back, the person is told what, and the cursor is on them.
         await pilot.press("u")
-        await until(pilot, lambda: "second to last" in notes.read_text(), "the rejection undone")
+        await until(
+            pilot, lambda: has_line(notes, "second to last") is True, "the rejection undone"
+        )
         await until(
             pilot,
             lambda: panel.diff is not None and len(panel.diff.hunks) == 2,
@@ -216,7 +228,7 @@ async def test_review_from_the_diff_panel(fleet: FleetCLI) -> None:
         assert "✓1 ✗0 ○1" in str(panel.title_bar.render())
         await pilot.press("x", "enter")  # and reject it again, without a note
         await until(
-            pilot, lambda: "second to last" not in notes.read_text(), "hunk 2 reverted again"
+            pilot, lambda: has_line(notes, "second to last") is False, "hunk 2 reverted again"
         )
         # Since the last review nothing changed: the view says so, and back.
         await pilot.press("v")

@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.reliability.soak import report, run
+
+# A minute of wall time on its own: a CI phase of its own, beside the main suite's budget.
+pytestmark = pytest.mark.soak
 
 RSS_GROWTH_KB = 16 * 1024  # after warm-up; a leak of a few kB per event passes this in minutes
 FD_GROWTH = 6
