@@ -252,12 +252,7 @@ def _plain(value: object) -> object:
     if isinstance(value, Session):
         return value.to_json()
     if isinstance(value, DiffStat):
-        return {
-            "added": value.added,
-            "removed": value.removed,
-            "files": value.files,
-            "approved": value.approved,
-        }
+        return value.to_json()
     if isinstance(value, Status):
         return str(value)
     if isinstance(value, Waiting):

@@ -125,6 +125,14 @@ class DiffStat:
     files: int = 0
     approved: int = 0  # changed lines staged in the session's index: approved in review
 
+    def to_json(self) -> dict[str, int]:
+        return {
+            "added": self.added,
+            "removed": self.removed,
+            "files": self.files,
+            "approved": self.approved,
+        }
+
 
 @dataclass(frozen=True)
 class Waiting:
@@ -183,12 +191,7 @@ class Session:
             "task": self.task,
             "created": self.created,
             "status_since": self.status_since,
-            "diffstat": {
-                "added": self.diffstat.added,
-                "removed": self.diffstat.removed,
-                "files": self.diffstat.files,
-                "approved": self.diffstat.approved,
-            },
+            "diffstat": self.diffstat.to_json(),
             "agent_session_id": self.agent_session_id,
             "waiting": self.waiting.to_json() if self.waiting else None,
         }

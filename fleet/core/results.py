@@ -18,12 +18,7 @@ def _plain(value: object) -> object:
     if isinstance(value, Session):
         return value.ref
     if isinstance(value, DiffStat):
-        return {
-            "added": value.added,
-            "removed": value.removed,
-            "files": value.files,
-            "approved": value.approved,
-        }
+        return value.to_json()
     if isinstance(value, Checkpoint):
         return value.to_json()
     if isinstance(value, tuple):

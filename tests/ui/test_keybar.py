@@ -25,5 +25,7 @@ def test_a_narrow_bar_drops_whole_items_and_keeps_the_help() -> None:
         assert len(line) <= width and line.endswith("? all keys")
         words = line.split("  ")
         assert all(w.strip() for w in words)  # no item cut in half
+        whole = {f"{key} {word}" for key, word in items} | {"? all keys"}
+        assert {w.strip() for w in words} <= whole, line
     assert "q quit" in fit(items, 100, ("?", "all keys")).plain
     assert "q quit" not in fit(items, 40, ("?", "all keys")).plain
