@@ -287,3 +287,20 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str], name: str) -
     code, out, err = run(capsys, name, "--help")
     assert code == 0, err
     assert out.startswith(f"usage: fleet {name}")
+
+
+def test_a_command_prints_no_library_warnings(tmp_path: Path) -> None:
+    """Every command's first lines are fleet's own: the libraries' deprecation warnings (asyncssh
+    touching DSA under a new cryptography) never reach the person, even with warnings shown."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-W", "default", "-m", "fleet", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert done.returncode == 0
+    assert "Warning" not in done.stderr, done.stderr
