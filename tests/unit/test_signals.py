@@ -82,12 +82,101 @@ def test_claude_events(host: Path, payload: dict[str, object], state: str | None
 def test_a_failed_turn_waits_for_a_person_with_the_error(host: Path) -> None:
     payload = {
         "hook_event_name": "StopFailure",
-        "error": "authentication_failed",
-        "last_assistant_message": "API Error: 401",
+        "error": "rate_limit",
+        "last_assistant_message": "API Error: 429",
     }
     got = signals.handle(["claude"], json.dumps(payload).encode(), ENV, 1.0)
     assert got is not None and got["state"] == NEEDS_INPUT
-    assert got["waiting"] == {"kind": "error", "tool": "", "input": "API Error: 401"}
+    assert got["waiting"] == {"kind": "error", "tool": "", "input": "API Error: 429"}
+    assert got["error"] == "rate_limit"
+
+
+def test_not_logged_in_waits_for_a_login(host: Path) -> None:
+    # Claude Code 2.1.328 with onboarding done and no key, as its hook reported it.
+    payload = {
+        "hook_event_name": "StopFailure",
+        "error": "authentication_failed",
+        "last_assistant_message": "Not logged in · Please run /login",
+    }
+    got = signals.handle(["claude"], json.dumps(payload).encode(), ENV, 1.0)
+    assert got is not None and got["state"] == NEEDS_INPUT
+    assert got["waiting"] == {
+        "kind": "login",
+        "tool": "",
+        "input": "Not logged in · Please run /login",
+    }
+    parsed = untrusted.parse_event("h", _journal(host)[-1])
+    assert parsed.kind == "signal"
+
+
+GEMINI_SHELL = {
+    "session_id": "5b0e0c7e-1111-2222-3333-444455556666",
+    "hook_event_name": "Notification",
+    "notification_type": "ToolPermission",
+    "message": "Tool Shell requires execution",
+    "details": {"type": "exec", "title": "Confirm Shell Command", "command": "npm test"},
+}
+
+
+@pytest.mark.parametrize(
+    ("payload", "state", "waiting"),
+    [
+        ({"hook_event_name": "BeforeAgent", "prompt": "go"}, WORKING, None),
+        ({"hook_event_name": "BeforeTool", "tool_name": "run_shell_command"}, WORKING, None),
+        ({"hook_event_name": "AfterTool", "tool_name": "run_shell_command"}, WORKING, None),
+        ({"hook_event_name": "AfterAgent", "prompt_response": "done"}, IDLE, None),
+        ({"hook_event_name": "SessionStart", "source": "startup"}, None, None),
+        (GEMINI_SHELL, NEEDS_INPUT, {"kind": "tool", "tool": "Shell", "input": "npm test"}),
+        (
+            dict(GEMINI_SHELL, details={"type": "edit", "title": "x", "filePath": "/w/NOTES.md"}),
+            NEEDS_INPUT,
+            {"kind": "tool", "tool": "Edit", "input": "/w/NOTES.md"},
+        ),
+        (
+            dict(GEMINI_SHELL, details={"type": "mcp", "toolName": "query", "serverName": "db"}),
+            NEEDS_INPUT,
+            {"kind": "tool", "tool": "query", "input": ""},
+        ),
+        (
+            dict(GEMINI_SHELL, details="junk"),
+            NEEDS_INPUT,
+            {"kind": "tool", "tool": "", "input": ""},
+        ),
+        (dict(GEMINI_SHELL, notification_type="Other"), None, None),
+    ],
+)
+def test_gemini_events(
+    host: Path, payload: dict[str, object], state: str | None, waiting: object
+) -> None:
+    got = signals.handle(["gemini"], json.dumps(payload).encode(), ENV, 1.0)
+    assert got is not None and got["state"] == state and got["waiting"] == waiting
+    assert got.get("agent_session_id") == payload.get("session_id")
+
+
+def test_gemini_settings_keep_the_hosts_defaults_and_hooks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = tmp_path / "system-defaults.json"
+    theirs = {"type": "command", "command": "audit-tool"}
+    admin.write_text(
+        json.dumps({"ui": {"theme": "x"}, "hooks": {"BeforeTool": [{"hooks": [theirs]}]}})
+    )
+    monkeypatch.setattr(hookinstall, "GEMINI_SYSTEM_DEFAULTS", str(admin))
+    env = hookinstall.environment("gemini", SID, 4, str(tmp_path), {})
+    path = Path(env["GEMINI_CLI_SYSTEM_DEFAULTS_PATH"])
+    assert path.parent == tmp_path and oct(path.stat().st_mode & 0o777) == "0o600"
+    settings = json.loads(path.read_text())
+    assert settings["ui"] == {"theme": "x"}
+    assert set(settings["hooks"]) == set(hookinstall.GEMINI_EVENTS)
+    before = settings["hooks"]["BeforeTool"]
+    assert before[0] == {"hooks": [theirs]} and before[1]["matcher"] == "*"
+    (handler,) = settings["hooks"]["Notification"][0]["hooks"]
+    assert handler["command"].endswith(" hook gemini") and handler["timeout"] == 10_000
+    assert handler["env"] == {"FLEET_SESSION": SID, "FLEET_RUN": "4"}
+    # A person's own GEMINI_CLI_SYSTEM_DEFAULTS_PATH is the base instead; garbage is no base.
+    admin.write_text("[1, 2]")
+    env = hookinstall.environment("gemini", SID, 4, str(tmp_path), {})
+    assert set(json.loads(Path(env["GEMINI_CLI_SYSTEM_DEFAULTS_PATH"]).read_text())) == {"hooks"}
 
 
 def test_a_signal_of_an_earlier_run_or_another_session_is_ignored(host: Path) -> None:

@@ -10,6 +10,11 @@ agent's environment, never anything in the person's repository or their own agen
 - opencode: one plugin directory per host (OPENCODE_CONFIG_DIR; opencode installs its plugin
   package into every config dir it loads, once), the hook's argv in FLEET_HOOK_ARGV.
 - aider: AIDER_NOTIFICATIONS_COMMAND, unless the person set their own.
+- Gemini CLI: a settings file in the session's directory named by GEMINI_CLI_SYSTEM_DEFAULTS_PATH,
+  the lowest of its settings layers: whatever the person, the project or the admin set wins,
+  and hooks of every layer run (0.61 concatenates them). The host's own system defaults file
+  (if any) is copied into it, so nothing of the admin's is lost. Gemini CLI runs no hook in a
+  folder it was not told to trust: there its trust dialog is on screen, read as needs-input.
 
 The hook command is this helper (`hook AGENT`), every word quoted; the session and run travel
 as FLEET_SESSION and FLEET_RUN. Stdlib only, Python 3.8: this module runs on the hosts.
@@ -67,6 +72,11 @@ export const FleetSignals = async () => ({
 });
 """
 
+GEMINI_EVENTS = ("BeforeAgent", "BeforeTool", "AfterTool", "Notification", "AfterAgent")
+"""Not BeforeModel/AfterModel (every streamed chunk) nor the session ones: Gemini CLI waits for
+each hook, so fleet asks for the few that say something."""
+GEMINI_SYSTEM_DEFAULTS = "/etc/gemini-cli/system-defaults.json"
+
 DEFAULTS = {"claude": "{}", "codex": "notify=[]"}
 """FLEET_SIGNALS when fleet could not write its hooks: the agent starts without them."""
 
@@ -86,6 +96,41 @@ def _claude_settings(sdir: str) -> str:
         hooks[event] = [entry]
     path = os.path.join(sdir, "claude-settings.json")
     write_text(path, json.dumps({"hooks": hooks}, sort_keys=True))
+    return path
+
+
+def _gemini_base(env: dict) -> dict:
+    """The system defaults Gemini CLI would have read without fleet ({} when none)."""
+    path = env.get("GEMINI_CLI_SYSTEM_DEFAULTS_PATH") or GEMINI_SYSTEM_DEFAULTS
+    try:
+        with open(path, encoding="utf-8") as f:
+            base = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return base if isinstance(base, dict) else {}
+
+
+def _gemini_settings(session: str, run: int, sdir: str, env: dict) -> str:
+    handler = {
+        "type": "command",
+        "name": "fleet-signals",
+        "command": " ".join(shlex.quote(w) for w in hook_argv("gemini")),
+        "timeout": HOOK_TIMEOUT * 1000,
+        # Gemini CLI gives hooks a sanitized environment: the run is named here too.
+        "env": {"FLEET_SESSION": session, "FLEET_RUN": str(run)},
+    }
+    settings = _gemini_base(env)
+    hooks = settings.get("hooks")
+    hooks = dict(hooks) if isinstance(hooks, dict) else {}
+    for event in GEMINI_EVENTS:
+        theirs = hooks.get(event)
+        entry = {"hooks": [handler]}  # type: dict
+        if event in ("BeforeTool", "AfterTool"):
+            entry["matcher"] = "*"
+        hooks[event] = (theirs if isinstance(theirs, list) else []) + [entry]
+    settings["hooks"] = hooks
+    path = os.path.join(sdir, "gemini-settings.json")
+    write_text(path, json.dumps(settings, sort_keys=True))
     return path
 
 
@@ -111,6 +156,8 @@ def environment(kind: object, session: str, run: int, sdir: str, env: dict) -> d
     try:
         if kind == "claude":
             out["FLEET_SIGNALS"] = _claude_settings(sdir)
+        elif kind == "gemini":
+            out["GEMINI_CLI_SYSTEM_DEFAULTS_PATH"] = _gemini_settings(session, run, sdir, env)
         elif kind == "codex":
             out["FLEET_SIGNALS"] = "notify=" + json.dumps(hook_argv("codex"))
         elif kind == "opencode" and not env.get("OPENCODE_CONFIG_DIR"):

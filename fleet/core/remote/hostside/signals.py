@@ -2,11 +2,11 @@
 rule that says when a signal decides a session's status and when its screen does.
 
 The helper itself is the hook program (`helper hook AGENT [ARG]`): the agent runs it with its
-payload on stdin (Claude Code, opencode's plugin) or as the last argument (Codex's `notify`),
-the environment fleet put on the agent's command names the session (FLEET_SESSION) and the run
-(FLEET_RUN). It prints nothing (Claude Code adds a hook's stdout to the model's context),
-always exits 0 within a few seconds, and journals one bounded `signal` record; the session's
-signal.json holds the latest for the watcher. A signal of an earlier run is dropped.
+payload on stdin (Claude Code, Gemini CLI, opencode's plugin) or as the last argument (Codex's
+`notify`), the environment fleet put on the agent's command names the session (FLEET_SESSION)
+and the run (FLEET_RUN). It prints nothing (Claude Code adds a hook's stdout to the model's
+context), always exits 0 within a few seconds, and journals one bounded `signal` record; the
+session's signal.json holds the latest for the watcher. A signal of an earlier run is dropped.
 
 Stdlib only, Python 3.8: this module runs on the hosts.
 """
@@ -40,7 +40,9 @@ SCREEN_GRACE = 2.0
 """Seconds after a signal during which the agent's own redraw does not overturn it."""
 
 SIGNAL_FILE = "signal.json"
-AGENTS = ("claude", "codex", "opencode", "aider")
+LOGIN_ERRORS = ("authentication_failed",)
+"""Claude Code's StopFailure errors that mean "log in" ("Not logged in · Please run /login")."""
+AGENTS = ("claude", "codex", "opencode", "aider", "gemini")
 
 
 # -- what a payload says -------------------------------------------------------------------------
@@ -88,7 +90,8 @@ def read_claude(payload: dict) -> dict:
         error = payload.get("error") or "error"
         message = payload.get("last_assistant_message") or error
         out["state"] = NEEDS_INPUT
-        out["waiting"] = _waiting("error", "", message)
+        kind = "login" if error in LOGIN_ERRORS else "error"
+        out["waiting"] = _waiting(kind, "", message)
         out["error"] = _short(error)
     elif event == "Notification" and payload.get("notification_type") == "idle_prompt":
         out["state"] = IDLE
@@ -144,6 +147,39 @@ def read_opencode(payload: dict) -> dict:
     return out
 
 
+_GEMINI_TOOLS = {"exec": "Shell", "edit": "Edit", "info": "WebFetch"}
+
+
+def _gemini_permission(details: dict) -> dict:
+    """A Gemini CLI confirmation's details (0.61: {type, title, command | filePath | …})."""
+    kind = details.get("type")
+    tool = _GEMINI_TOOLS.get(kind if isinstance(kind, str) else "", "")
+    if kind == "mcp":
+        tool = details.get("toolDisplayName") or details.get("toolName") or "mcp"
+    what = details.get("command") or details.get("filePath") or details.get("fileName")
+    urls = details.get("urls")
+    if not what and isinstance(urls, list) and urls:
+        what = urls[0]
+    return _waiting("tool", tool or details.get("title"), what or details.get("prompt"))
+
+
+def read_gemini(payload: dict) -> dict:
+    """Gemini CLI's hook payload: hook_event_name, session_id, and the fields of each event.
+    A tool confirmation is a Notification of type ToolPermission; nothing reports an error."""
+    event = payload.get("hook_event_name")
+    out = {"event": _short(event), "state": None, "waiting": None}  # type: Dict[str, Any]
+    if event in ("BeforeAgent", "BeforeTool", "AfterTool"):
+        out["state"] = WORKING
+    elif event == "Notification" and payload.get("notification_type") == "ToolPermission":
+        details = payload.get("details")
+        out["state"] = NEEDS_INPUT
+        out["waiting"] = _gemini_permission(details if isinstance(details, dict) else {})
+    elif event == "AfterAgent":
+        out["state"] = IDLE
+    out["agent_session_id"] = _short(payload.get("session_id")) or None
+    return out
+
+
 def read_aider(payload: dict) -> dict:
     """aider's notification carries nothing: it stopped for a person, the screen says why."""
     return {"event": "notification", "state": None, "waiting": None}
@@ -154,6 +190,7 @@ READERS = {
     "codex": read_codex,
     "opencode": read_opencode,
     "aider": read_aider,
+    "gemini": read_gemini,
 }
 
 
@@ -255,7 +292,7 @@ def main(argv: list) -> int:
         os_signal.signal(os_signal.SIGALRM, lambda *_: os._exit(0))
         os_signal.alarm(HARD_BOUND)
         agent = argv[0] if argv else ""
-        wants_stdin = agent in ("claude", "opencode") and len(argv) == 1
+        wants_stdin = agent in ("claude", "opencode", "gemini") and len(argv) == 1
         handle(argv, _read_stdin() if wants_stdin else b"", dict(os.environ), time.time())
     except BaseException:  # a hook's failure must never reach the agent
         pass

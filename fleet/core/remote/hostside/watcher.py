@@ -33,6 +33,7 @@ from . import (
     screenfile,
     sessionrepo,
     signals,
+    stuck,
     tmux,
     tmuxctl,
     usage,
@@ -321,6 +322,10 @@ class Watcher:
         waiting = None
         if status in (WORKING, IDLE, NEEDS_INPUT):
             status, waiting = signals.decide(t.signal, t.runs, status, t.last_change)
+        if status in (IDLE, NEEDS_INPUT) and waiting is None:
+            found = stuck.read(t.screen or "", meta.get("agent"))
+            if found is not None:  # at its input, but it cannot go on: a person must act
+                status, waiting = NEEDS_INPUT, found
         changed = False
         if status != t.status or code != t.exit_code or waiting != t.waiting:
             if status in ("exited", "failed") and t.status in LIVE and pane is not None:
