@@ -5,6 +5,9 @@
 - It reads its terminal in cbreak mode and echoes what arrives, so steering text shows in the
   pane the moment tmux types it; when a `steer-XXXXXXXXXXXX!` token has arrived it appends
   {"token", "t"} to ~/steer-<session>.jsonl (t: when its last character arrived).
+- While ~/ask-<session> exists it shows a dialog, `Allow it? (y/n) ` on its last line, and
+  appends {"t"} (the moment it showed) to ~/ask-<session>.jsonl; once the file is gone it
+  prints `answered` and its prompt: the needs-input latency figure.
 """
 
 import contextlib
@@ -18,6 +21,7 @@ import time
 import tty
 
 PRINT_EVERY = 0.2
+ASK_POLL = 0.01  # seconds between looks for the ask flag (the figure starts when it shows)
 TOKEN = re.compile(rb"steer-[0-9a-f]{12}!")
 
 
@@ -26,6 +30,8 @@ def main() -> int:
     home = os.path.expanduser("~")
     busy_flag = os.path.join(home, "bench-busy")
     steer_log = os.path.join(home, f"steer-{session}.jsonl")
+    ask_flag = os.path.join(home, f"ask-{session}")
+    asking = False
     fd = sys.stdin.fileno()
     with contextlib.suppress(termios.error):
         tty.setcbreak(fd)  # keys arrive as tmux types them, not when a line is complete
@@ -36,7 +42,13 @@ def main() -> int:
     next_tick = time.time()
     while True:
         busy = os.path.exists(busy_flag)
-        wait = max(0.0, next_tick - time.time()) if busy else 0.2
+        if os.path.exists(ask_flag) != asking:
+            asking = not asking
+            os.write(1, b"Allow it? (y/n) " if asking else b"answered\r\n> ")
+            if asking:
+                with open(ask_flag + ".jsonl", "a") as f:
+                    f.write(json.dumps({"t": time.time()}) + "\n")
+        wait = max(0.0, next_tick - time.time()) if busy else ASK_POLL
         ready, _, _ = select.select([fd], [], [], wait)
         if ready:
             data = os.read(fd, 4096)
