@@ -177,8 +177,8 @@ GEMINI = AgentProfile(
     # "To resume this session: gemini --resume <uuid>".
     session_id=r"gemini --resume ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
     resume_session="gemini --resume {agent_session}",
-    # Its hooks come in a system-defaults file of the session's own
-    # (GEMINI_CLI_SYSTEM_DEFAULTS_PATH): the person's own settings and hooks still apply.
+    # Its hooks come in a home of the session's own (GEMINI_CLI_HOME) that links the person's
+    # ~/.gemini but for settings.json: their settings, their hooks and then fleet's.
     signals="gemini",
     waiting=(
         r"Allow execution of\b",

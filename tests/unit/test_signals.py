@@ -153,19 +153,24 @@ def test_gemini_events(
     assert got.get("agent_session_id") == payload.get("session_id")
 
 
-def test_gemini_settings_keep_the_hosts_defaults_and_hooks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    admin = tmp_path / "system-defaults.json"
+def test_gemini_home_links_the_persons_own_and_adds_fleets_hooks(tmp_path: Path) -> None:
+    real = tmp_path / "me" / ".gemini"
+    (real / "tmp").mkdir(parents=True)
+    (real / "oauth_creds.json").write_text("{}")
     theirs = {"type": "command", "command": "audit-tool"}
-    admin.write_text(
-        json.dumps({"ui": {"theme": "x"}, "hooks": {"BeforeTool": [{"hooks": [theirs]}]}})
-    )
-    monkeypatch.setattr(hookinstall, "GEMINI_SYSTEM_DEFAULTS", str(admin))
-    env = hookinstall.environment("gemini", SID, 4, str(tmp_path), {})
-    path = Path(env["GEMINI_CLI_SYSTEM_DEFAULTS_PATH"])
-    assert path.parent == tmp_path and oct(path.stat().st_mode & 0o777) == "0o600"
-    settings = json.loads(path.read_text())
+    mine = {"ui": {"theme": "x"}, "hooks": {"BeforeTool": [{"hooks": [theirs]}]}}
+    (real / "settings.json").write_text(json.dumps(mine))
+    sdir = tmp_path / "session"
+    sdir.mkdir()
+    env = hookinstall.environment("gemini", SID, 4, str(sdir), {"HOME": str(tmp_path / "me")})
+    home = Path(env["GEMINI_CLI_HOME"])
+    assert home.parent == sdir
+    ours = home / ".gemini"
+    assert (ours / "oauth_creds.json").resolve() == real / "oauth_creds.json"
+    assert (ours / "tmp").resolve() == real / "tmp"
+    settings_path = ours / "settings.json"
+    assert not settings_path.is_symlink() and oct(settings_path.stat().st_mode & 0o777) == "0o600"
+    settings = json.loads(settings_path.read_text())
     assert settings["ui"] == {"theme": "x"}
     assert set(settings["hooks"]) == set(hookinstall.GEMINI_EVENTS)
     before = settings["hooks"]["BeforeTool"]
@@ -173,10 +178,16 @@ def test_gemini_settings_keep_the_hosts_defaults_and_hooks(
     (handler,) = settings["hooks"]["Notification"][0]["hooks"]
     assert handler["command"].endswith(" hook gemini") and handler["timeout"] == 10_000
     assert handler["env"] == {"FLEET_SESSION": SID, "FLEET_RUN": "4"}
-    # A person's own GEMINI_CLI_SYSTEM_DEFAULTS_PATH is the base instead; garbage is no base.
-    admin.write_text("[1, 2]")
-    env = hookinstall.environment("gemini", SID, 4, str(tmp_path), {})
-    assert set(json.loads(Path(env["GEMINI_CLI_SYSTEM_DEFAULTS_PATH"]).read_text())) == {"hooks"}
+    # The person's own file is untouched; a run later the same home is reused.
+    assert json.loads((real / "settings.json").read_text()) == mine
+    again = hookinstall.environment("gemini", SID, 5, str(sdir), {"HOME": str(tmp_path / "me")})
+    assert again["GEMINI_CLI_HOME"] == str(home)
+    (handler,) = json.loads(settings_path.read_text())["hooks"]["AfterAgent"][0]["hooks"]
+    assert handler["env"]["FLEET_RUN"] == "5"
+    # Settings fleet cannot read (comments): no hooks, Gemini CLI runs with its own home.
+    (real / "settings.json").write_text("// mine\n{}")
+    env = hookinstall.environment("gemini", SID, 6, str(sdir), {"HOME": str(tmp_path / "me")})
+    assert "GEMINI_CLI_HOME" not in env
 
 
 def test_a_signal_of_an_earlier_run_or_another_session_is_ignored(host: Path) -> None:
