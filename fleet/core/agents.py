@@ -221,8 +221,8 @@ OPENCODE = AgentProfile(
     session_id=r"\bopencode -s (ses_[0-9A-Za-z]+)",
     resume_session="opencode -s {agent_session}",
     # Its plugin signals are opt-in (`signals = "opencode"`): opencode installs its plugin
-    # package into every config dir it loads, ~50 s from the npm registry on first start, and
-    # how it behaves offline is not measured.
+    # package into every config dir it loads from the npm registry (1.18.33: first start 23 s
+    # instead of 10; with the registry unreachable 80 s, retried at every start).
     waiting=(
         r"Permission required",  # "△ Permission required"
         r"\bAllow once\b.*\bAllow always\b",
