@@ -302,3 +302,37 @@ def test_the_screen_changing_after_a_signal_overturns_it() -> None:
     assert decide(_sig(WORKING), 1, IDLE, 150.0) == (IDLE, None)
     # Within the grace the agent is still drawing what the signal announced.
     assert decide(_sig(NEEDS_INPUT), 1, IDLE, 100.0 + signals.SCREEN_GRACE) == (NEEDS_INPUT, WAIT)
+
+
+def test_a_tool_call_running_past_its_bound_waits_for_a_person(host: Path) -> None:
+    started = {
+        "hook_event_name": "PreToolUse",
+        "tool_name": "Bash",
+        "tool_input": {"command": "npm test"},
+    }
+    sig = signals.handle(["claude"], json.dumps(started).encode(), ENV, 100.0)
+    assert sig is not None and sig["state"] == WORKING
+    bound = signals.TOOL_BOUND
+    # Its spinner keeps the screen moving: within the bound the signal says working.
+    assert decide(sig, 2, WORKING, 100.0 + bound, now=100.0 + bound) == (WORKING, None)
+    overdue = decide(sig, 2, WORKING, 100.0 + bound + 1, now=100.0 + bound + 1)
+    assert overdue == (
+        NEEDS_INPUT,
+        {"kind": "error", "tool": "Bash", "input": "running for over 10 min: npm test"},
+    )
+    # A dialog on screen says what it waits for; a call that ended is not overdue.
+    assert decide(sig, 2, NEEDS_INPUT, 100.0, now=1e9) == (NEEDS_INPUT, None)
+    ended = signals.handle(
+        ["claude"], json.dumps(dict(started, hook_event_name="PostToolUse")).encode(), ENV, 105.0
+    )
+    assert decide(ended, 2, WORKING, 106.0, now=1e9) == (WORKING, None)
+    # Interrupted (Esc, no signal): the screen is back at the prompt, idle.
+    assert decide(sig, 2, IDLE, 200.0, now=1e9) == (IDLE, None)
+    # Gemini CLI's BeforeTool the same.
+    gem = {"hook_event_name": "BeforeTool", "tool_name": "run_shell_command"}
+    sig = signals.handle(["gemini"], json.dumps(gem).encode(), ENV, 100.0)
+    assert decide(sig, 2, WORKING, 100.0, now=1e9)[1] == {
+        "kind": "error",
+        "tool": "run_shell_command",
+        "input": "running for over 10 min",
+    }

@@ -38,6 +38,8 @@ HARD_BOUND = 5
 """Seconds after which the hook gives up, whatever it was doing (SIGALRM)."""
 SCREEN_GRACE = 2.0
 """Seconds after a signal during which the agent's own redraw does not overturn it."""
+TOOL_BOUND = 600.0
+"""Seconds a tool call may run (its start signalled, its end not) before a person is told."""
 
 SIGNAL_FILE = "signal.json"
 LOGIN_ERRORS = ("authentication_failed",)
@@ -78,6 +80,10 @@ def read_claude(payload: dict) -> dict:
     out = {"event": _short(event), "state": None, "waiting": None}  # type: Dict[str, Any]
     if event in ("UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure"):
         out["state"] = WORKING
+        if event == "PreToolUse":
+            out["doing"] = _waiting(
+                "tool", payload.get("tool_name"), _summary(payload.get("tool_input"))
+            )
     elif event == "PermissionRequest":
         tool = payload.get("tool_name")
         kind = "question" if tool == "AskUserQuestion" else "tool"
@@ -170,6 +176,10 @@ def read_gemini(payload: dict) -> dict:
     out = {"event": _short(event), "state": None, "waiting": None}  # type: Dict[str, Any]
     if event in ("BeforeAgent", "BeforeTool", "AfterTool"):
         out["state"] = WORKING
+        if event == "BeforeTool":
+            out["doing"] = _waiting(
+                "tool", payload.get("tool_name"), _summary(payload.get("tool_input"))
+            )
     elif event == "Notification" and payload.get("notification_type") == "ToolPermission":
         details = payload.get("details")
         out["state"] = NEEDS_INPUT
@@ -209,7 +219,7 @@ def record(agent: str, payload: object, session: str, run: int, now: float) -> O
         "waiting": read.get("waiting"),
         "t": round(now, 3),
     }  # type: Dict[str, Any]
-    for key in ("error", "agent_session_id"):
+    for key in ("error", "agent_session_id", "doing"):
         if read.get(key):
             out[key] = read[key]
     return out
@@ -312,7 +322,22 @@ def load(session: str) -> Optional[dict]:
     return got if isinstance(got, dict) else None
 
 
-def decide(sig: Optional[dict], run: int, screen: str, screen_changed: float) -> tuple:
+def _overdue(sig: dict, now: Optional[float]) -> Optional[dict]:
+    """What a tool call that started more than TOOL_BOUND ago and never ended waits for."""
+    doing, at = sig.get("doing"), sig.get("t")
+    if now is None or not isinstance(doing, dict) or not isinstance(at, (int, float)):
+        return None
+    if now - at <= TOOL_BOUND:
+        return None
+    what = "running for over %d min" % (TOOL_BOUND // 60)
+    if doing.get("input"):
+        what += ": %s" % doing["input"]
+    return _waiting("error", doing.get("tool"), what)
+
+
+def decide(
+    sig: Optional[dict], run: int, screen: str, screen_changed: float, now: Optional[float] = None
+) -> tuple:
     """(status, waiting) of a live session from its latest signal and its screen.
 
     The precedence, in order:
@@ -323,6 +348,10 @@ def decide(sig: Optional[dict], run: int, screen: str, screen_changed: float) ->
     3. The screen changed more than SCREEN_GRACE seconds after the signal: the screen decides.
        Agents signal nothing on an Esc, on "No" in a dialog, on most API errors: what the
        screen shows after the signal overturns it.
+    3a. A tool call that started more than TOOL_BOUND seconds before `now`, has not ended (no
+       later signal) and still shows working: needs-input, an `error` naming the tool and its
+       command. Its spinner keeps the screen moving, so this comes before rule 3; a call the
+       person interrupted (Esc: no signal, the screen back at the prompt) is not overdue.
     4. Otherwise the signal decides: a silent long tool call stays working though the
        screen is quiet, a dialog the patterns do not know is needs-input with its tool.
     """
@@ -333,6 +362,10 @@ def decide(sig: Optional[dict], run: int, screen: str, screen_changed: float) ->
     at = sig.get("t")  # type: ignore[union-attr]
     if screen == NEEDS_INPUT:
         return NEEDS_INPUT, waiting
+    busy = state == WORKING and screen == WORKING
+    overdue = _overdue(sig, now) if busy else None  # type: ignore[arg-type]
+    if overdue is not None:
+        return NEEDS_INPUT, overdue
     if not isinstance(at, (int, float)) or screen_changed > at + SCREEN_GRACE:
         return screen, None
     return state, waiting

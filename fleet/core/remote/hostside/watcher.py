@@ -321,7 +321,7 @@ class Watcher:
             status, code = t.status, t.exit_code  # a finished run whose tmux session went away
         waiting = None
         if status in (WORKING, IDLE, NEEDS_INPUT):
-            status, waiting = signals.decide(t.signal, t.runs, status, t.last_change)
+            status, waiting = signals.decide(t.signal, t.runs, status, t.last_change, now)
         if status in (IDLE, NEEDS_INPUT) and waiting is None:
             found = stuck.read(t.screen or "", meta.get("agent"))
             if found is not None:  # at its input, but it cannot go on: a person must act
