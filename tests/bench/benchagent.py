@@ -7,7 +7,9 @@
   {"token", "t"} to ~/steer-<session>.jsonl (t: when its last character arrived).
 - While ~/ask-<session> exists it shows a dialog, `Allow it? (y/n) ` on its last line, and
   appends {"t"} (the moment it showed) to ~/ask-<session>.jsonl; once the file is gone it
-  prints `answered` and its prompt: the needs-input latency figure.
+  prints `answered` and its prompt: the needs-input latency figure. As it shows the dialog it
+  also runs fleet's PermissionRequest hook from the Claude Code settings fleet gave it
+  (FLEET_SIGNALS), the way Claude Code does: the status comes from whichever is read first.
 """
 
 import contextlib
@@ -15,6 +17,8 @@ import json
 import os
 import re
 import select
+import shlex
+import subprocess
 import sys
 import termios
 import time
@@ -25,6 +29,27 @@ ASK_POLL = 0.01  # seconds between looks for the ask flag (the figure starts whe
 TOKEN = re.compile(rb"steer-[0-9a-f]{12}!")
 
 
+def hook_command() -> list:
+    """fleet's PermissionRequest hook command, from the settings file FLEET_SIGNALS names."""
+    try:
+        with open(os.environ.get("FLEET_SIGNALS", ""), encoding="utf-8") as f:
+            hooks = json.load(f)["hooks"]["PermissionRequest"][0]["hooks"]
+        return shlex.split(hooks[0]["command"])
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return []
+
+
+def fire_hook(argv: list, event: str) -> None:
+    if not argv:
+        return
+    payload = {"hook_event_name": event, "tool_name": "Bash"}
+    payload["tool_input"] = {"command": "make bench"}
+    child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    assert child.stdin is not None
+    child.stdin.write(json.dumps(payload).encode())
+    child.stdin.close()
+
+
 def main() -> int:
     session = os.environ.get("FLEET_SESSION", "none")
     home = os.path.expanduser("~")
@@ -32,6 +57,7 @@ def main() -> int:
     steer_log = os.path.join(home, f"steer-{session}.jsonl")
     ask_flag = os.path.join(home, f"ask-{session}")
     asking = False
+    hook = hook_command()
     fd = sys.stdin.fileno()
     with contextlib.suppress(termios.error):
         tty.setcbreak(fd)  # keys arrive as tmux types them, not when a line is complete
@@ -48,6 +74,9 @@ def main() -> int:
             if asking:
                 with open(ask_flag + ".jsonl", "a") as f:
                     f.write(json.dumps({"t": time.time()}) + "\n")
+                fire_hook(hook, "PermissionRequest")
+            else:  # answered: as Claude Code's next hook would say, it works again
+                fire_hook(hook, "PostToolUse")
         wait = max(0.0, next_tick - time.time()) if busy else ASK_POLL
         ready, _, _ = select.select([fd], [], [], wait)
         if ready:

@@ -87,6 +87,7 @@ def write_config(lf: LoopbackFleet, proxies: dict[str, FaultyProxy] | None, name
         toml += f'\n[hosts.{h.name}]\nssh = "{h.name}"\n'
     toml += f'\n[agents.bench]\ncommand = "python3 {agent}"\nenter_delay = 0.0\n'
     toml += "waiting = ['Allow it\\? \\(y/n\\) ?\\Z']\n"  # its dialog (needs-input latency)
+    toml += 'signals = "claude"\n'  # and the hook it fires as it shows it
     path = lf.dir / f"{name}.toml"
     path.write_text(toml)
     return path

@@ -21,7 +21,7 @@ import sys
 import time
 from typing import Any, Dict, Optional  # noqa: F401 (type comments: Python 3.8)
 
-from . import protocol
+from . import protocol, wake
 from .layout import ID_RE, SESSIONS
 
 NEEDS_INPUT = "needs-input"
@@ -293,6 +293,7 @@ def handle(argv: list, stdin: bytes, env: dict, now: float) -> Optional[dict]:
     os.replace(tmp, path)
     fields = {k: v for k, v in got.items() if k not in ("session", "t")}
     journal.append(protocol.signal(session, fields))
+    wake.poke()
     return got
 
 

@@ -37,6 +37,7 @@ from . import (
     tmux,
     tmuxctl,
     usage,
+    wake,
 )
 from .classify import IDLE, NEEDS_INPUT, WORKING, classify
 from .decisions import DECIDED
@@ -147,6 +148,7 @@ class Watcher:
         self.usage = usage.Usage()
 
     def run(self) -> None:
+        waiter = wake.Waiter()  # an agent's hook wakes it early: its dialog is read at once
         try:
             while True:
                 now = time.time()
@@ -155,8 +157,9 @@ class Watcher:
                     self.last_alive = now
                 elif now - self.last_alive > IDLE_EXIT:
                     return
-                time.sleep(TICK)
+                waiter.wait(TICK)
         finally:
+            waiter.close()
             # Ended, never orphaned: a client left behind with its reader gone would keep an
             # exiting tmux server from going (see tmuxctl.py).
             self.control.close()
