@@ -77,7 +77,8 @@ def session_status(session: Session) -> str:
 
 def waiting_line(waiting: Waiting | None) -> str:
     """What a needs-input agent waits for, in one line: `wants to run Bash: npm test`,
-    `asks: Which file?`, `error: API Error: 400`; "" when it did not say."""
+    `asks: Which file?`, `login: Not logged in`, `error: API Error: 400`; "" when it did not
+    say."""
     if waiting is None:
         return ""
     if waiting.kind == "tool":
@@ -85,7 +86,10 @@ def waiting_line(waiting: Waiting | None) -> str:
         return f"wants to run {waiting.tool or 'a tool'}{what}"
     if waiting.kind == "question":
         return f"asks: {waiting.input}" if waiting.input else "asks a question"
-    return f"error: {waiting.input}" if waiting.input else "stopped on an error"
+    if waiting.kind == "login":
+        return f"login: {waiting.input}" if waiting.input else "needs a login"
+    what = " ".join(w for w in (waiting.tool, waiting.input) if w)  # "Bash running for over …"
+    return f"error: {what}" if what else "stopped on an error"
 
 
 def changes(diffstat: DiffStat) -> str:

@@ -60,6 +60,9 @@ CLAUDE = AgentProfile(
         r"^(?:│ )? ?Do you want to (?:proceed|create|make|allow|overwrite|run|fetch|use)\b[^\n]*\?",
         r"No, and tell Claude what to do differently",
         r"Do you trust the files in this folder\?",
+        # Onboarding done but no key: the footer says so for as long as it lasts (2.1.328:
+        # "Not logged in · run /login"; the failed turn: "Not logged in · Please run /login").
+        r"\bNot logged in · (?:Please )?run /login\b",
     ),
     working=(
         r"\besc to interrupt\b",
@@ -101,6 +104,10 @@ CODEX = AgentProfile(
         r"\benter to submit\b",
         r"Yes, proceed \(y\)",
         r"Do you trust the contents of this directory\?",
+        # 0.169 in a folder it was not told to trust: "Trust this folder? Codex can read, …",
+        # footer "enter continue · esc back".
+        r"^\s*Trust this folder\?",
+        r"^\s*enter continue · esc back\b",
     ),
     working=(
         # "• Working (10s • esc to interrupt)"
@@ -170,6 +177,9 @@ GEMINI = AgentProfile(
     # "To resume this session: gemini --resume <uuid>".
     session_id=r"gemini --resume ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})",
     resume_session="gemini --resume {agent_session}",
+    # Its hooks come in a home of the session's own (GEMINI_CLI_HOME) that links the person's
+    # ~/.gemini but for settings.json: their settings, their hooks and then fleet's.
+    signals="gemini",
     waiting=(
         r"Allow execution of\b",
         r"Apply this change\?",
@@ -178,7 +188,9 @@ GEMINI = AgentProfile(
         r"Waiting for user confirmation",
         # ask_user: "Enter to select · ↑/↓ to navigate · Esc to cancel" inside a box.
         r"\bEnter to select\b",
-        r"Do you trust this folder\?",
+        r"Do you trust (?:this folder|the files in this folder)\?",
+        # No key yet: "How would you like to authenticate for this project?" (0.61).
+        r"How would you like to authenticate\b",
     ),
     working=(
         # "⠸ Thinking... (esc to cancel, 5s)" shown for the whole turn, streaming included.
@@ -209,8 +221,8 @@ OPENCODE = AgentProfile(
     session_id=r"\bopencode -s (ses_[0-9A-Za-z]+)",
     resume_session="opencode -s {agent_session}",
     # Its plugin signals are opt-in (`signals = "opencode"`): opencode installs its plugin
-    # package into every config dir it loads, ~50 s from the npm registry on first start, and
-    # how it behaves offline is not measured.
+    # package into every config dir it loads from the npm registry (1.18.33: first start 23 s
+    # instead of 10; with the registry unreachable 80 s, retried at every start).
     waiting=(
         r"Permission required",  # "△ Permission required"
         r"\bAllow once\b.*\bAllow always\b",

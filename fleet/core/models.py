@@ -139,7 +139,7 @@ class Waiting:
     """What a needs-input session waits for, as its agent's own hook said: a tool call (and
     what it will do: a Bash command, a file), a question, an error to deal with."""
 
-    kind: str  # "tool", "question" or "error"
+    kind: str  # "tool", "question", "login" or "error"
     tool: str = ""
     input: str = ""  # one line: the command, the file, the question, the error message
 
@@ -147,7 +147,7 @@ class Waiting:
         return {"kind": self.kind, "tool": self.tool, "input": self.input}
 
 
-WAITING_KINDS = ("tool", "question", "error")
+WAITING_KINDS = ("tool", "question", "login", "error")
 
 
 @dataclass

@@ -42,6 +42,7 @@ class RealPlan:
     per_host: int
     window: float
     steers: int
+    asks: int
 
 
 def _is_helper(argv: list[str]) -> bool:
@@ -85,6 +86,8 @@ def write_config(lf: LoopbackFleet, proxies: dict[str, FaultyProxy] | None, name
     for h in lf.hosts:
         toml += f'\n[hosts.{h.name}]\nssh = "{h.name}"\n'
     toml += f'\n[agents.bench]\ncommand = "python3 {agent}"\nenter_delay = 0.0\n'
+    toml += "waiting = ['Allow it\\? \\(y/n\\) ?\\Z']\n"  # its dialog (needs-input latency)
+    toml += 'signals = "claude"\n'  # and the hook it fires as it shows it
     path = lf.dir / f"{name}.toml"
     path.write_text(toml)
     return path
@@ -233,6 +236,16 @@ async def measure_fleet(
             f"box hands over {percentile(to_app, 50):.0f} ms, -> send call "
             f"{percentile(to_call, 50):.0f} ms, the call {percentile(call, 50):.0f} ms",
         )
+        asked, on_host = await measure_needs_input(plan, lf, sup, sessions)
+        figs.add(
+            "needs_input_latency_p50_ms",
+            percentile(asked, 50),
+            "real",
+            f"dialog shown in a pane -> the model's card needs-input, n={len(asked)}, "
+            f"max {max(asked):.0f} ms; p50 of it on the host (-> journaled) "
+            f"{percentile(on_host, 50):.0f} ms",
+        )
+        figs.add("needs_input_latency_p99_ms", percentile(asked, 99), "real")
         figs.add("real_rss_mb", proc_peak_rss_mb(sup.pid), "real")
     finally:
         await sup.stop()
@@ -277,6 +290,60 @@ async def measure_steer(
     to_call = [round((began - at) * 1000, 1) for at, (began, _) in zip(entered, sends, strict=True)]
     call = [round((end - began) * 1000, 1) for began, end in sends]
     return out, to_app, to_call, call
+
+
+def _journaled(home: Path, session: str, after: float) -> float | None:
+    """When the host's watcher journaled `session` needs-input, first after `after`."""
+    with contextlib.suppress(OSError):
+        for line in (home / ".fleet" / "journal.jsonl").read_text().splitlines()[-2000:]:
+            with contextlib.suppress(ValueError):
+                r = json.loads(line)
+                mine = r.get("type") == "status" and r.get("session") == session
+                if mine and r.get("status") == "needs-input" and float(r.get("t", 0)) >= after:
+                    return float(r["t"])
+    return None
+
+
+async def measure_needs_input(
+    plan: RealPlan, lf: LoopbackFleet, sup: Child, sessions: list[Session]
+) -> tuple[list[float], list[float]]:
+    """The bench agent shows its dialog -> the supervisor's model has the card needs-input
+    (and of that, -> the host's watcher journaled it); then the dialog goes and the card
+    leaves needs-input before the next one."""
+    out: list[float] = []
+    on_host: list[float] = []
+    for i in range(plan.asks):
+        s = sessions[i % len(sessions)]
+        key = [s.host, s.id]
+        home = lf.host(s.host).home
+        flag, stamps = home / f"ask-{s.id}", home / f"ask-{s.id}.jsonl"
+        seen = len(stamps.read_text().splitlines()) if stamps.exists() else 0
+        flag.write_text("")
+
+        async def shown(path: Path = stamps, seen: int = seen) -> float | None:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                lines = path.read_text().splitlines()
+                return float(json.loads(lines[seen])["t"]) if len(lines) > seen else None
+            return None
+
+        t_shown = await wait_until(f"the dialog in {s.host}/{s.name}", shown, 60, 0.005)
+
+        async def waiting(key: list[str] = key, after: float = t_shown) -> float | None:
+            t = (await sup.call("needs_input", key=key, after=after)).get("t")
+            return float(t) if t is not None else None
+
+        t_model = await wait_until(f"{s.host}/{s.name} needs-input", waiting, 60, 0.005)
+        out.append(round((t_model - t_shown) * 1000, 1))
+        t_host = _journaled(home, s.id, t_shown)
+        if t_host is not None:
+            on_host.append(round((t_host - t_shown) * 1000, 1))
+        flag.unlink()
+
+        async def answered(key: list[str] = key) -> bool | None:
+            return (await sup.call("card_status", key=key)).get("status") != "needs-input" or None
+
+        await wait_until(f"{s.host}/{s.name} past its dialog", answered, 60, 0.02)
+    return out, on_host
 
 
 async def measure_baseline(

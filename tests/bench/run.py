@@ -26,11 +26,11 @@ from tests.bench.simphase import SimPlan, run_sim
 
 FULL = (
     SimPlan(hosts=50, sessions=1000, busy=100, window=20.0, keys=200, diffs=3, paints=3),
-    RealPlan(hosts=5, per_host=20, window=20.0, steers=20),
+    RealPlan(hosts=5, per_host=20, window=20.0, steers=20, asks=40),
 )
 QUICK = (
     SimPlan(hosts=10, sessions=200, busy=100, window=3.0, keys=40, diffs=1, paints=1),
-    RealPlan(hosts=2, per_host=5, window=3.0, steers=4),
+    RealPlan(hosts=2, per_host=5, window=3.0, steers=4, asks=10),
 )
 
 

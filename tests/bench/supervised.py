@@ -82,6 +82,7 @@ class Probe:
         self._hooked = False
         self.sends: list[tuple[float, float]] = []  # (call began, call returned) per steer
         self.handed: list[float] = []  # when the steering box handed its text to the app
+        self.needs_input: dict[tuple[str, str], list[float]] = {}  # when each card became it
         _frame_hooks.append(self._on_frame)
 
     # -- hooks ------------------------------------------------------------------------------
@@ -127,6 +128,19 @@ class Probe:
             return changed
 
         model.set_screen = timed_set_screen  # type: ignore[method-assign]
+        apply = model.apply
+
+        def timed_apply(event: Any) -> set[tuple[str, str]]:
+            before = {k: c.shown_status for k, c in model.cards.items()}
+            touched = apply(event)
+            now = time.time()
+            for key in touched:
+                card = model.cards.get(key)
+                if card and card.shown_status == "needs-input" != before.get(key):
+                    self.needs_input.setdefault(key, []).append(now)
+            return touched
+
+        model.apply = timed_apply  # type: ignore[method-assign]
         draw = grid._draw_card
 
         def timed_draw(card: Card, signature: tuple[object, ...], styles: Any) -> Any:
@@ -340,6 +354,14 @@ class Probe:
             return await self.steer(str(cmd["ref"]), str(cmd["text"]))
         if op == "sends":
             return {"sends": [list(x) for x in self.sends], "handed": self.handed}
+        if op == "needs_input":  # the first time the card became needs-input after `after`
+            key = tuple(cmd["key"])
+            after = float(cmd.get("after", 0.0))
+            times = [t for t in self.needs_input.get(key, []) if t >= after]  # type: ignore[arg-type]
+            return {"t": times[0] if times else None}
+        if op == "card_status":
+            card = self.app.model.cards.get(tuple(cmd["key"]))  # type: ignore[arg-type]
+            return {"status": card.shown_status if card else None}
         if op == "visible":
             grid = self._grid()
             return {"keys": [list(k) for k in grid.visible_keys()] if grid else []}

@@ -30,9 +30,12 @@ WAITING = {
     "claude__needs-input__synthetic-bash-permission": NUMBERS_3,
     "claude__needs-input__synthetic-create-notes": NUMBERS_3,
     "claude__needs-input__trust-folder-new-worktree": PLACES,  # unnumbered: by place
+    "codex__needs-input__trust-folder-untrusted": {"1", "2"},
     "codex__needs-input__escalated-create-notes": NUMBERS_3 | {"y", "p"},
     "codex__needs-input__synthetic-run-command-approval": NUMBERS_3 | {"y", "p"},
     "gemini__needs-input__apply-write-file": NUMBERS_4,
+    "gemini__needs-input__auth-method-no-api-key": NUMBERS_3,
+    "gemini__needs-input__trust-folder-untrusted": NUMBERS_3,
     "gemini__needs-input__ask-user-question-choice": NUMBERS_3,
     "gemini__needs-input__synthetic-allow-execution": NUMBERS_3,
     "gemini__needs-input__synthetic-apply-this-change": NUMBERS_4,
@@ -40,11 +43,13 @@ WAITING = {
     "shell__needs-input__synthetic-apt-confirm": {"y", "yes", "n", "no"},
 }
 TEXT_PROMPTS = {"codex__needs-input__api-key-entry"}  # "Paste or type your API key"
+# Waiting with no dialog: the input box is there, the agent cannot go on ("Not logged in").
+STUCK_AT_INPUT = {"claude__needs-input__not-logged-in"}
 
 
 def test_every_waiting_screen_is_known_here() -> None:
     waiting = {p.stem for p in ALL if "__needs-input__" in p.name}
-    assert waiting == set(WAITING) | TEXT_PROMPTS
+    assert waiting == set(WAITING) | TEXT_PROMPTS | STUCK_AT_INPUT
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
@@ -104,9 +109,10 @@ def test_nothing_fleet_types_on_its_own_goes_into_a_recorded_dialog(path: Path) 
     why = outbox.busy_because(path.read_text(encoding="utf-8"), rules, float("inf"))
     expected = {
         "needs-input": outbox.AT_SECRET if path.stem in TEXT_PROMPTS else outbox.AT_PROMPT,
+        "stuck": "",  # its input box takes text (a note there waits in its history)
         "working": outbox.BUSY,
         "idle": "",
-    }[status]
+    }["stuck" if path.stem in STUCK_AT_INPUT else status]
     assert why == expected
 
 

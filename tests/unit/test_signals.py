@@ -82,12 +82,112 @@ def test_claude_events(host: Path, payload: dict[str, object], state: str | None
 def test_a_failed_turn_waits_for_a_person_with_the_error(host: Path) -> None:
     payload = {
         "hook_event_name": "StopFailure",
-        "error": "authentication_failed",
-        "last_assistant_message": "API Error: 401",
+        "error": "rate_limit",
+        "last_assistant_message": "API Error: 429",
     }
     got = signals.handle(["claude"], json.dumps(payload).encode(), ENV, 1.0)
     assert got is not None and got["state"] == NEEDS_INPUT
-    assert got["waiting"] == {"kind": "error", "tool": "", "input": "API Error: 401"}
+    assert got["waiting"] == {"kind": "error", "tool": "", "input": "API Error: 429"}
+    assert got["error"] == "rate_limit"
+
+
+def test_not_logged_in_waits_for_a_login(host: Path) -> None:
+    # Claude Code 2.1.328 with onboarding done and no key, as its hook reported it.
+    payload = {
+        "hook_event_name": "StopFailure",
+        "error": "authentication_failed",
+        "last_assistant_message": "Not logged in · Please run /login",
+    }
+    got = signals.handle(["claude"], json.dumps(payload).encode(), ENV, 1.0)
+    assert got is not None and got["state"] == NEEDS_INPUT
+    assert got["waiting"] == {
+        "kind": "login",
+        "tool": "",
+        "input": "Not logged in · Please run /login",
+    }
+    parsed = untrusted.parse_event("h", _journal(host)[-1])
+    assert parsed.kind == "signal"
+
+
+GEMINI_SHELL = {
+    "session_id": "5b0e0c7e-1111-2222-3333-444455556666",
+    "hook_event_name": "Notification",
+    "notification_type": "ToolPermission",
+    "message": "Tool Shell requires execution",
+    "details": {"type": "exec", "title": "Confirm Shell Command", "command": "npm test"},
+}
+
+
+@pytest.mark.parametrize(
+    ("payload", "state", "waiting"),
+    [
+        ({"hook_event_name": "BeforeAgent", "prompt": "go"}, WORKING, None),
+        ({"hook_event_name": "BeforeTool", "tool_name": "run_shell_command"}, WORKING, None),
+        ({"hook_event_name": "AfterTool", "tool_name": "run_shell_command"}, WORKING, None),
+        ({"hook_event_name": "AfterAgent", "prompt_response": "done"}, IDLE, None),
+        ({"hook_event_name": "SessionStart", "source": "startup"}, None, None),
+        (GEMINI_SHELL, NEEDS_INPUT, {"kind": "tool", "tool": "Shell", "input": "npm test"}),
+        (
+            dict(GEMINI_SHELL, details={"type": "edit", "title": "x", "filePath": "/w/NOTES.md"}),
+            NEEDS_INPUT,
+            {"kind": "tool", "tool": "Edit", "input": "/w/NOTES.md"},
+        ),
+        (
+            dict(GEMINI_SHELL, details={"type": "mcp", "toolName": "query", "serverName": "db"}),
+            NEEDS_INPUT,
+            {"kind": "tool", "tool": "query", "input": ""},
+        ),
+        (
+            dict(GEMINI_SHELL, details="junk"),
+            NEEDS_INPUT,
+            {"kind": "tool", "tool": "", "input": ""},
+        ),
+        (dict(GEMINI_SHELL, notification_type="Other"), None, None),
+    ],
+)
+def test_gemini_events(
+    host: Path, payload: dict[str, object], state: str | None, waiting: object
+) -> None:
+    got = signals.handle(["gemini"], json.dumps(payload).encode(), ENV, 1.0)
+    assert got is not None and got["state"] == state and got["waiting"] == waiting
+    assert got.get("agent_session_id") == payload.get("session_id")
+
+
+def test_gemini_home_links_the_persons_own_and_adds_fleets_hooks(tmp_path: Path) -> None:
+    real = tmp_path / "me" / ".gemini"
+    (real / "tmp").mkdir(parents=True)
+    (real / "oauth_creds.json").write_text("{}")
+    theirs = {"type": "command", "command": "audit-tool"}
+    mine = {"ui": {"theme": "x"}, "hooks": {"BeforeTool": [{"hooks": [theirs]}]}}
+    (real / "settings.json").write_text(json.dumps(mine))
+    sdir = tmp_path / "session"
+    sdir.mkdir()
+    env = hookinstall.environment("gemini", SID, 4, str(sdir), {"HOME": str(tmp_path / "me")})
+    home = Path(env["GEMINI_CLI_HOME"])
+    assert home.parent == sdir
+    ours = home / ".gemini"
+    assert (ours / "oauth_creds.json").resolve() == real / "oauth_creds.json"
+    assert (ours / "tmp").resolve() == real / "tmp"
+    settings_path = ours / "settings.json"
+    assert not settings_path.is_symlink() and oct(settings_path.stat().st_mode & 0o777) == "0o600"
+    settings = json.loads(settings_path.read_text())
+    assert settings["ui"] == {"theme": "x"}
+    assert set(settings["hooks"]) == set(hookinstall.GEMINI_EVENTS)
+    before = settings["hooks"]["BeforeTool"]
+    assert before[0] == {"hooks": [theirs]} and before[1]["matcher"] == "*"
+    (handler,) = settings["hooks"]["Notification"][0]["hooks"]
+    assert handler["command"].endswith(" hook gemini") and handler["timeout"] == 10_000
+    assert handler["env"] == {"FLEET_SESSION": SID, "FLEET_RUN": "4"}
+    # The person's own file is untouched; a run later the same home is reused.
+    assert json.loads((real / "settings.json").read_text()) == mine
+    again = hookinstall.environment("gemini", SID, 5, str(sdir), {"HOME": str(tmp_path / "me")})
+    assert again["GEMINI_CLI_HOME"] == str(home)
+    (handler,) = json.loads(settings_path.read_text())["hooks"]["AfterAgent"][0]["hooks"]
+    assert handler["env"]["FLEET_RUN"] == "5"
+    # Settings fleet cannot read (comments): no hooks, Gemini CLI runs with its own home.
+    (real / "settings.json").write_text("// mine\n{}")
+    env = hookinstall.environment("gemini", SID, 6, str(sdir), {"HOME": str(tmp_path / "me")})
+    assert "GEMINI_CLI_HOME" not in env
 
 
 def test_a_signal_of_an_earlier_run_or_another_session_is_ignored(host: Path) -> None:
@@ -202,3 +302,37 @@ def test_the_screen_changing_after_a_signal_overturns_it() -> None:
     assert decide(_sig(WORKING), 1, IDLE, 150.0) == (IDLE, None)
     # Within the grace the agent is still drawing what the signal announced.
     assert decide(_sig(NEEDS_INPUT), 1, IDLE, 100.0 + signals.SCREEN_GRACE) == (NEEDS_INPUT, WAIT)
+
+
+def test_a_tool_call_running_past_its_bound_waits_for_a_person(host: Path) -> None:
+    started = {
+        "hook_event_name": "PreToolUse",
+        "tool_name": "Bash",
+        "tool_input": {"command": "npm test"},
+    }
+    sig = signals.handle(["claude"], json.dumps(started).encode(), ENV, 100.0)
+    assert sig is not None and sig["state"] == WORKING
+    bound = signals.TOOL_BOUND
+    # Its spinner keeps the screen moving: within the bound the signal says working.
+    assert decide(sig, 2, WORKING, 100.0 + bound, now=100.0 + bound) == (WORKING, None)
+    overdue = decide(sig, 2, WORKING, 100.0 + bound + 1, now=100.0 + bound + 1)
+    assert overdue == (
+        NEEDS_INPUT,
+        {"kind": "error", "tool": "Bash", "input": "running for over 10 min: npm test"},
+    )
+    # A dialog on screen says what it waits for; a call that ended is not overdue.
+    assert decide(sig, 2, NEEDS_INPUT, 100.0, now=1e9) == (NEEDS_INPUT, None)
+    ended = signals.handle(
+        ["claude"], json.dumps(dict(started, hook_event_name="PostToolUse")).encode(), ENV, 105.0
+    )
+    assert decide(ended, 2, WORKING, 106.0, now=1e9) == (WORKING, None)
+    # Interrupted (Esc, no signal): the screen is back at the prompt, idle.
+    assert decide(sig, 2, IDLE, 200.0, now=1e9) == (IDLE, None)
+    # Gemini CLI's BeforeTool the same.
+    gem = {"hook_event_name": "BeforeTool", "tool_name": "run_shell_command"}
+    sig = signals.handle(["gemini"], json.dumps(gem).encode(), ENV, 100.0)
+    assert decide(sig, 2, WORKING, 100.0, now=1e9)[1] == {
+        "kind": "error",
+        "tool": "run_shell_command",
+        "input": "running for over 10 min",
+    }

@@ -10,6 +10,12 @@ agent's environment, never anything in the person's repository or their own agen
 - opencode: one plugin directory per host (OPENCODE_CONFIG_DIR; opencode installs its plugin
   package into every config dir it loads, once), the hook's argv in FLEET_HOOK_ARGV.
 - aider: AIDER_NOTIFICATIONS_COMMAND, unless the person set their own.
+- Gemini CLI: GEMINI_CLI_HOME names a home of the session's own whose .gemini links every
+  entry of the person's ~/.gemini (credentials, trusted folders, history, extensions) but
+  settings.json, which is their settings with fleet's hooks added after their own. Not the
+  system settings layers (GEMINI_CLI_SYSTEM_*_PATH): 0.61 skips such a file unless it and every
+  directory above it belong to root. Gemini CLI runs no hook in a folder it was not told to
+  trust: there its trust dialog is on screen, read as needs-input.
 
 The hook command is this helper (`hook AGENT`), every word quoted; the session and run travel
 as FLEET_SESSION and FLEET_RUN. Stdlib only, Python 3.8: this module runs on the hosts.
@@ -67,6 +73,10 @@ export const FleetSignals = async () => ({
 });
 """
 
+GEMINI_EVENTS = ("BeforeAgent", "BeforeTool", "AfterTool", "Notification", "AfterAgent")
+"""Not BeforeModel/AfterModel (every streamed chunk) nor the session ones: Gemini CLI waits for
+each hook, so fleet asks for the few that say something."""
+
 DEFAULTS = {"claude": "{}", "codex": "notify=[]"}
 """FLEET_SIGNALS when fleet could not write its hooks: the agent starts without them."""
 
@@ -87,6 +97,61 @@ def _claude_settings(sdir: str) -> str:
     path = os.path.join(sdir, "claude-settings.json")
     write_text(path, json.dumps({"hooks": hooks}, sort_keys=True))
     return path
+
+
+def _gemini_dir(env: dict) -> str:
+    """The person's own ~/.gemini (under GEMINI_CLI_HOME when they set it)."""
+    home = env.get("GEMINI_CLI_HOME") or env.get("HOME") or os.path.expanduser("~")
+    return os.path.join(home, ".gemini")
+
+
+def _gemini_hooks(settings: dict, session: str, run: int) -> dict:
+    """`settings` with fleet's hooks after the person's own for each event fleet reads."""
+    handler = {
+        "type": "command",
+        "name": "fleet-signals",
+        "command": " ".join(shlex.quote(w) for w in hook_argv("gemini")),
+        "timeout": HOOK_TIMEOUT * 1000,
+        # Gemini CLI gives hooks a sanitized environment: the run is named here too.
+        "env": {"FLEET_SESSION": session, "FLEET_RUN": str(run)},
+    }
+    hooks = settings.get("hooks")
+    hooks = dict(hooks) if isinstance(hooks, dict) else {}
+    for event in GEMINI_EVENTS:
+        theirs = hooks.get(event)
+        entry = {"hooks": [handler]}  # type: dict
+        if event in ("BeforeTool", "AfterTool"):
+            entry["matcher"] = "*"
+        hooks[event] = (theirs if isinstance(theirs, list) else []) + [entry]
+    return dict(settings, hooks=hooks)
+
+
+def _gemini_home(session: str, run: int, sdir: str, env: dict) -> str:
+    """A home for this run's Gemini CLI (GEMINI_CLI_HOME) whose .gemini links every entry of
+    the person's own, but for settings.json: their settings with fleet's hooks added. A
+    settings file fleet cannot read (JSON with comments) gets no hooks: OSError, no home."""
+    real = _gemini_dir(env)
+    settings = {}  # type: dict
+    try:
+        with open(os.path.join(real, "settings.json"), encoding="utf-8") as f:
+            settings = json.load(f)
+    except FileNotFoundError:
+        pass
+    except ValueError:
+        raise OSError("unreadable Gemini CLI settings") from None
+    if not isinstance(settings, dict):
+        raise OSError("unreadable Gemini CLI settings")
+    home = os.path.join(sdir, "gemini-home")
+    mine = os.path.join(home, ".gemini")
+    os.makedirs(mine, mode=0o700, exist_ok=True)
+    names = os.listdir(real) if os.path.isdir(real) else []
+    for name in names:
+        link = os.path.join(mine, name)
+        if name != "settings.json" and not os.path.lexists(link):
+            os.symlink(os.path.join(real, name), link)
+    hooked = _gemini_hooks(settings, session, run)
+    write_text(os.path.join(mine, "settings.json"), json.dumps(hooked, sort_keys=True))
+    return home
 
 
 def _opencode_dir() -> str:
@@ -111,6 +176,8 @@ def environment(kind: object, session: str, run: int, sdir: str, env: dict) -> d
     try:
         if kind == "claude":
             out["FLEET_SIGNALS"] = _claude_settings(sdir)
+        elif kind == "gemini":
+            out["GEMINI_CLI_HOME"] = _gemini_home(session, run, sdir, env)
         elif kind == "codex":
             out["FLEET_SIGNALS"] = "notify=" + json.dumps(hook_argv("codex"))
         elif kind == "opencode" and not env.get("OPENCODE_CONFIG_DIR"):

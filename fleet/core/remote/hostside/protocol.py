@@ -232,7 +232,8 @@ MAX_SIGNAL_FIELD = 400
 
 def signal(session: str, fields: dict) -> dict:
     """What an agent's own hook said (hostside/signals.py): its agent, run, event, the state it
-    claims (or None), what it waits for, an error."""
+    claims (or None), what it waits for, an error, the tool call it started (`doing`: read on
+    the host only, for a call that runs too long)."""
     return dict(fields, type=SIGNAL, session=session)
 
 

@@ -2,11 +2,11 @@
 rule that says when a signal decides a session's status and when its screen does.
 
 The helper itself is the hook program (`helper hook AGENT [ARG]`): the agent runs it with its
-payload on stdin (Claude Code, opencode's plugin) or as the last argument (Codex's `notify`),
-the environment fleet put on the agent's command names the session (FLEET_SESSION) and the run
-(FLEET_RUN). It prints nothing (Claude Code adds a hook's stdout to the model's context),
-always exits 0 within a few seconds, and journals one bounded `signal` record; the session's
-signal.json holds the latest for the watcher. A signal of an earlier run is dropped.
+payload on stdin (Claude Code, Gemini CLI, opencode's plugin) or as the last argument (Codex's
+`notify`), the environment fleet put on the agent's command names the session (FLEET_SESSION)
+and the run (FLEET_RUN). It prints nothing (Claude Code adds a hook's stdout to the model's
+context), always exits 0 within a few seconds, and journals one bounded `signal` record; the
+session's signal.json holds the latest for the watcher. A signal of an earlier run is dropped.
 
 Stdlib only, Python 3.8: this module runs on the hosts.
 """
@@ -21,7 +21,7 @@ import sys
 import time
 from typing import Any, Dict, Optional  # noqa: F401 (type comments: Python 3.8)
 
-from . import protocol
+from . import protocol, wake
 from .layout import ID_RE, SESSIONS
 
 NEEDS_INPUT = "needs-input"
@@ -38,9 +38,13 @@ HARD_BOUND = 5
 """Seconds after which the hook gives up, whatever it was doing (SIGALRM)."""
 SCREEN_GRACE = 2.0
 """Seconds after a signal during which the agent's own redraw does not overturn it."""
+TOOL_BOUND = 600.0
+"""Seconds a tool call may run (its start signalled, its end not) before a person is told."""
 
 SIGNAL_FILE = "signal.json"
-AGENTS = ("claude", "codex", "opencode", "aider")
+LOGIN_ERRORS = ("authentication_failed",)
+"""Claude Code's StopFailure errors that mean "log in" ("Not logged in · Please run /login")."""
+AGENTS = ("claude", "codex", "opencode", "aider", "gemini")
 
 
 # -- what a payload says -------------------------------------------------------------------------
@@ -76,6 +80,10 @@ def read_claude(payload: dict) -> dict:
     out = {"event": _short(event), "state": None, "waiting": None}  # type: Dict[str, Any]
     if event in ("UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure"):
         out["state"] = WORKING
+        if event == "PreToolUse":
+            out["doing"] = _waiting(
+                "tool", payload.get("tool_name"), _summary(payload.get("tool_input"))
+            )
     elif event == "PermissionRequest":
         tool = payload.get("tool_name")
         kind = "question" if tool == "AskUserQuestion" else "tool"
@@ -88,7 +96,8 @@ def read_claude(payload: dict) -> dict:
         error = payload.get("error") or "error"
         message = payload.get("last_assistant_message") or error
         out["state"] = NEEDS_INPUT
-        out["waiting"] = _waiting("error", "", message)
+        kind = "login" if error in LOGIN_ERRORS else "error"
+        out["waiting"] = _waiting(kind, "", message)
         out["error"] = _short(error)
     elif event == "Notification" and payload.get("notification_type") == "idle_prompt":
         out["state"] = IDLE
@@ -144,6 +153,43 @@ def read_opencode(payload: dict) -> dict:
     return out
 
 
+_GEMINI_TOOLS = {"exec": "Shell", "edit": "Edit", "info": "WebFetch"}
+
+
+def _gemini_permission(details: dict) -> dict:
+    """A Gemini CLI confirmation's details (0.61: {type, title, command | filePath | …})."""
+    kind = details.get("type")
+    tool = _GEMINI_TOOLS.get(kind if isinstance(kind, str) else "", "")
+    if kind == "mcp":
+        tool = details.get("toolDisplayName") or details.get("toolName") or "mcp"
+    what = details.get("command") or details.get("filePath") or details.get("fileName")
+    urls = details.get("urls")
+    if not what and isinstance(urls, list) and urls:
+        what = urls[0]
+    return _waiting("tool", tool or details.get("title"), what or details.get("prompt"))
+
+
+def read_gemini(payload: dict) -> dict:
+    """Gemini CLI's hook payload: hook_event_name, session_id, and the fields of each event.
+    A tool confirmation is a Notification of type ToolPermission; nothing reports an error."""
+    event = payload.get("hook_event_name")
+    out = {"event": _short(event), "state": None, "waiting": None}  # type: Dict[str, Any]
+    if event in ("BeforeAgent", "BeforeTool", "AfterTool"):
+        out["state"] = WORKING
+        if event == "BeforeTool":
+            out["doing"] = _waiting(
+                "tool", payload.get("tool_name"), _summary(payload.get("tool_input"))
+            )
+    elif event == "Notification" and payload.get("notification_type") == "ToolPermission":
+        details = payload.get("details")
+        out["state"] = NEEDS_INPUT
+        out["waiting"] = _gemini_permission(details if isinstance(details, dict) else {})
+    elif event == "AfterAgent":
+        out["state"] = IDLE
+    out["agent_session_id"] = _short(payload.get("session_id")) or None
+    return out
+
+
 def read_aider(payload: dict) -> dict:
     """aider's notification carries nothing: it stopped for a person, the screen says why."""
     return {"event": "notification", "state": None, "waiting": None}
@@ -154,6 +200,7 @@ READERS = {
     "codex": read_codex,
     "opencode": read_opencode,
     "aider": read_aider,
+    "gemini": read_gemini,
 }
 
 
@@ -172,7 +219,7 @@ def record(agent: str, payload: object, session: str, run: int, now: float) -> O
         "waiting": read.get("waiting"),
         "t": round(now, 3),
     }  # type: Dict[str, Any]
-    for key in ("error", "agent_session_id"):
+    for key in ("error", "agent_session_id", "doing"):
         if read.get(key):
             out[key] = read[key]
     return out
@@ -246,6 +293,7 @@ def handle(argv: list, stdin: bytes, env: dict, now: float) -> Optional[dict]:
     os.replace(tmp, path)
     fields = {k: v for k, v in got.items() if k not in ("session", "t")}
     journal.append(protocol.signal(session, fields))
+    wake.poke()
     return got
 
 
@@ -255,7 +303,7 @@ def main(argv: list) -> int:
         os_signal.signal(os_signal.SIGALRM, lambda *_: os._exit(0))
         os_signal.alarm(HARD_BOUND)
         agent = argv[0] if argv else ""
-        wants_stdin = agent in ("claude", "opencode") and len(argv) == 1
+        wants_stdin = agent in ("claude", "opencode", "gemini") and len(argv) == 1
         handle(argv, _read_stdin() if wants_stdin else b"", dict(os.environ), time.time())
     except BaseException:  # a hook's failure must never reach the agent
         pass
@@ -275,7 +323,22 @@ def load(session: str) -> Optional[dict]:
     return got if isinstance(got, dict) else None
 
 
-def decide(sig: Optional[dict], run: int, screen: str, screen_changed: float) -> tuple:
+def _overdue(sig: dict, now: Optional[float]) -> Optional[dict]:
+    """What a tool call that started more than TOOL_BOUND ago and never ended waits for."""
+    doing, at = sig.get("doing"), sig.get("t")
+    if now is None or not isinstance(doing, dict) or not isinstance(at, (int, float)):
+        return None
+    if now - at <= TOOL_BOUND:
+        return None
+    what = "running for over %d min" % (TOOL_BOUND // 60)
+    if doing.get("input"):
+        what += ": %s" % doing["input"]
+    return _waiting("error", doing.get("tool"), what)
+
+
+def decide(
+    sig: Optional[dict], run: int, screen: str, screen_changed: float, now: Optional[float] = None
+) -> tuple:
     """(status, waiting) of a live session from its latest signal and its screen.
 
     The precedence, in order:
@@ -286,6 +349,10 @@ def decide(sig: Optional[dict], run: int, screen: str, screen_changed: float) ->
     3. The screen changed more than SCREEN_GRACE seconds after the signal: the screen decides.
        Agents signal nothing on an Esc, on "No" in a dialog, on most API errors: what the
        screen shows after the signal overturns it.
+    3a. A tool call that started more than TOOL_BOUND seconds before `now`, has not ended (no
+       later signal) and still shows working: needs-input, an `error` naming the tool and its
+       command. Its spinner keeps the screen moving, so this comes before rule 3; a call the
+       person interrupted (Esc: no signal, the screen back at the prompt) is not overdue.
     4. Otherwise the signal decides: a silent long tool call stays working though the
        screen is quiet, a dialog the patterns do not know is needs-input with its tool.
     """
@@ -296,6 +363,10 @@ def decide(sig: Optional[dict], run: int, screen: str, screen_changed: float) ->
     at = sig.get("t")  # type: ignore[union-attr]
     if screen == NEEDS_INPUT:
         return NEEDS_INPUT, waiting
+    busy = state == WORKING and screen == WORKING
+    overdue = _overdue(sig, now) if busy else None  # type: ignore[arg-type]
+    if overdue is not None:
+        return NEEDS_INPUT, overdue
     if not isinstance(at, (int, float)) or screen_changed > at + SCREEN_GRACE:
         return screen, None
     return state, waiting

@@ -33,9 +33,11 @@ from . import (
     screenfile,
     sessionrepo,
     signals,
+    stuck,
     tmux,
     tmuxctl,
     usage,
+    wake,
 )
 from .classify import IDLE, NEEDS_INPUT, WORKING, classify
 from .decisions import DECIDED
@@ -146,6 +148,7 @@ class Watcher:
         self.usage = usage.Usage()
 
     def run(self) -> None:
+        waiter = wake.Waiter()  # an agent's hook wakes it early: its dialog is read at once
         try:
             while True:
                 now = time.time()
@@ -154,8 +157,9 @@ class Watcher:
                     self.last_alive = now
                 elif now - self.last_alive > IDLE_EXIT:
                     return
-                time.sleep(TICK)
+                waiter.wait(TICK)
         finally:
+            waiter.close()
             # Ended, never orphaned: a client left behind with its reader gone would keep an
             # exiting tmux server from going (see tmuxctl.py).
             self.control.close()
@@ -320,7 +324,11 @@ class Watcher:
             status, code = t.status, t.exit_code  # a finished run whose tmux session went away
         waiting = None
         if status in (WORKING, IDLE, NEEDS_INPUT):
-            status, waiting = signals.decide(t.signal, t.runs, status, t.last_change)
+            status, waiting = signals.decide(t.signal, t.runs, status, t.last_change, now)
+        if status in (IDLE, NEEDS_INPUT) and waiting is None:
+            found = stuck.read(t.screen or "", meta.get("agent"))
+            if found is not None:  # at its input, but it cannot go on: a person must act
+                status, waiting = NEEDS_INPUT, found
         changed = False
         if status != t.status or code != t.exit_code or waiting != t.waiting:
             if status in ("exited", "failed") and t.status in LIVE and pane is not None:
