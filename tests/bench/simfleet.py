@@ -114,8 +114,9 @@ def big_diff() -> str:
 class SimFleet:
     def __init__(self, hosts: int, sessions: int) -> None:
         self.hosts: dict[str, SimHost] = {}
+        width = max(2, len(str(hosts - 1)))
         for h in range(hosts):
-            name = f"sim{h:02d}"
+            name = f"sim{h:0{width}d}"
             self.hosts[name] = SimHost(name, {})
         names = list(self.hosts)
         for i in range(sessions):
