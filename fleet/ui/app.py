@@ -332,6 +332,11 @@ class FleetApp(App[int]):
     def _on_selected(self, event: SessionGrid.Selected) -> None:
         self.sessions.selection_changed(event.card)
 
+    @on(SessionGrid.Shown)
+    def _on_shown(self, event: SessionGrid.Shown) -> None:
+        if self.sup is not None:  # hosts stream full-rate screens for these cards only
+            self.sup.show_only(event.keys)
+
     # FilterBar.Changed is Input.Changed: without the selector every text box (the steering
     # box too) would filter the grid as the person types.
     @on(FilterBar.Changed, "FilterBar")

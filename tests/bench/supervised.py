@@ -160,13 +160,17 @@ class Probe:
         model = self.app.model
         hosts = model.hosts.values()
         up = sum(1 for h in hosts if h.state == "connected")
-        live = sum(1 for c in model.cards.values() if not c.cached and c.tail)
+        # Live: its host answered and its status is current. Screens come for the cards the
+        # person may see (SessionGrid.Shown); `screens` counts the cards that have one.
+        live = sum(1 for c in model.cards.values() if not c.cached)
+        screens = sum(1 for c in model.cards.values() if not c.cached and c.tail)
         grid = self._grid()
         return {
             "hosts_up": up,
             "hosts": len(model.hosts),
             "cards": len(model.cards),
             "live": live,
+            "screens": screens,
             "laid_out": len(grid._pos) if grid is not None else 0,
             "grid_size": str(grid.size) if grid is not None else "",
         }
