@@ -41,6 +41,7 @@ from fleet.ui.controllers import (
     ViewController,
 )
 from fleet.ui.diff import DiffPanel
+from fleet.ui.heap import Heap
 from fleet.ui.model import FleetModel
 from fleet.ui.palette import FleetCommands
 from fleet.ui.screens.help import HelpScreen
@@ -91,6 +92,7 @@ class FleetApp(App[int]):
         super().__init__()
         self.config = config
         self.model = FleetModel()
+        self.heap = Heap(len(config.hosts))
         self.store: Store | None = None
         self.sup: Supervisor | None = None
         self._wiring = contextlib.AsyncExitStack()  # the store, hooks and supervisor, open
@@ -155,6 +157,7 @@ class FleetApp(App[int]):
         self.set_interval(1.0, self._tick)
 
     def _follow_hosts(self) -> None:
+        self.heap.settle()  # the cached fleet is painted: keep it out of later collections
         for host in self.config.hosts:
             self.follow_host(host)
 

@@ -344,6 +344,18 @@ class Probe:
             return await self.steer(str(cmd["ref"]), str(cmd["text"]))
         if op == "sends":
             return {"sends": [list(x) for x in self.sends], "handed": self.handed}
+        if op == "heap":  # what the collector tracks, by type (a diagnostic, slow)
+            import collections
+            import gc
+
+            kinds = collections.Counter(type(o).__name__ for o in gc.get_objects())
+            return {
+                "tracked": sum(kinds.values()),
+                "frozen": gc.get_freeze_count(),
+                "answered": len(self.app.heap._answered),
+                "waiting": self.app.heap._waiting,
+                "top": kinds.most_common(12),
+            }
         if op == "visible":
             grid = self._grid()
             return {"keys": [list(k) for k in grid.visible_keys()] if grid else []}
