@@ -163,6 +163,7 @@ class FleetApp(App[int]):
 
     async def on_unmount(self) -> None:
         await self._wiring.aclose()
+        self.heap.release()
 
     def notify(
         self,

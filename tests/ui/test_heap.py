@@ -20,5 +20,7 @@ def test_the_heap_settles_once_every_host_answered() -> None:
         assert frozen >= len(kept)
         heap.answered("alpha")  # once built, later answers change nothing
         assert gc.get_freeze_count() == frozen
+        heap.release()  # the app ended: its heap is the collector's again
+        assert gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()
