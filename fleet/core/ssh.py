@@ -27,6 +27,7 @@ from pathlib import Path
 
 import asyncssh
 
+from . import sshconfig
 from .config import SshSettings, parse_target
 from .errors import AuthFailed, HostKeyError, HostUnreachable
 from .textsafe import said
@@ -130,9 +131,13 @@ class HostLink:
 
     # -- connecting ---------------------------------------------------------------------
 
-    def _config_files(self) -> list[str]:
+    def _config_files(self, host: str | None = None) -> list[str]:
+        """The config for asyncssh; with `host`, only the part that can apply to it (see
+        sshconfig: a config of many Host blocks costs a pass over all of them per connect)."""
         cfg = self.settings.config_file
-        return [str(cfg)] if cfg is not None and cfg.exists() else []
+        if cfg is None or not cfg.exists():
+            return []
+        return [str(sshconfig.config_for(cfg, host) if host else cfg)]
 
     def _endpoint(self) -> tuple[str, int | None, str | None]:
         user, host, port = parse_target(self.target)
@@ -141,11 +146,18 @@ class HostLink:
     def _options(
         self, host: str, port: int | None, user: str | None
     ) -> asyncssh.SSHClientConnectionOptions:
-        """The ssh config as it applies to this host. Parsing costs a pass over the whole file
-        per host (about 35 ms for a 50-host config here): callers on the event loop use a thread."""
-        return asyncssh.SSHClientConnectionOptions(
-            config=self._config_files(), host=host, port=port or (), username=user or ()
-        )
+        """The ssh config as it applies to this host, parsed once per connect (it reads files:
+        callers on the event loop use a thread)."""
+
+        def parsed(config: list[str]) -> asyncssh.SSHClientConnectionOptions:
+            return asyncssh.SSHClientConnectionOptions(
+                config=config, host=host, port=port or (), username=user or ()
+            )
+
+        try:
+            return parsed(self._config_files(host))
+        except ValueError:  # a mistake in the config: named by line in the person's own file
+            return parsed(self._config_files())
 
     @staticmethod
     def _known_hosts(options: asyncssh.SSHClientConnectionOptions) -> list[str]:
@@ -177,7 +189,10 @@ class HostLink:
                 host,
                 port=port or (),
                 username=user or (),
-                config=self._config_files(),  # asyncssh parses it in its executor
+                options=options,
+                # Parsed above, once: `options` carries it. A ProxyJump host is looked up in
+                # the whole file (asyncssh connects it with `config`).
+                config=self._config_files() if options.tunnel else None,
                 known_hosts=readable or b"",
                 keepalive_interval=self.settings.keepalive,
                 keepalive_count_max=self.settings.keepalive_count,

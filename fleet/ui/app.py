@@ -41,6 +41,7 @@ from fleet.ui.controllers import (
     ViewController,
 )
 from fleet.ui.diff import DiffPanel
+from fleet.ui.heap import Heap
 from fleet.ui.model import FleetModel
 from fleet.ui.palette import FleetCommands
 from fleet.ui.screens.help import HelpScreen
@@ -91,6 +92,7 @@ class FleetApp(App[int]):
         super().__init__()
         self.config = config
         self.model = FleetModel()
+        self.heap = Heap(len(config.hosts))
         self.store: Store | None = None
         self.sup: Supervisor | None = None
         self._wiring = contextlib.AsyncExitStack()  # the store, hooks and supervisor, open
@@ -155,11 +157,13 @@ class FleetApp(App[int]):
         self.set_interval(1.0, self._tick)
 
     def _follow_hosts(self) -> None:
+        self.heap.settle()  # the cached fleet is painted: keep it out of later collections
         for host in self.config.hosts:
             self.follow_host(host)
 
     async def on_unmount(self) -> None:
         await self._wiring.aclose()
+        self.heap.release()
 
     def notify(
         self,
@@ -331,6 +335,11 @@ class FleetApp(App[int]):
     @on(SessionGrid.Selected)
     def _on_selected(self, event: SessionGrid.Selected) -> None:
         self.sessions.selection_changed(event.card)
+
+    @on(SessionGrid.Shown)
+    def _on_shown(self, event: SessionGrid.Shown) -> None:
+        if self.sup is not None:  # hosts stream full-rate screens for these cards only
+            self.sup.show_only(event.keys)
 
     # FilterBar.Changed is Input.Changed: without the selector every text box (the steering
     # box too) would filter the grid as the person types.

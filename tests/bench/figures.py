@@ -34,6 +34,11 @@ TARGETS: dict[str, tuple[float, str]] = {
     "host_helper_cpu_pct_per_20_sessions": (3, "low"),
     "ratio_cpu_active": (10, "high"),
     "ratio_idle_bytes": (100, "high"),
+    "scale_keystroke_p99_ms": (50, "low"),
+    "scale_first_paint_ms": (1000, "low"),
+    "scale_rss_mb": (500, "low"),
+    "scale_cpu_idle_pct": (3, "low"),
+    "scale_all_live_s": (60, "low"),
 }
 
 REQUIRED = (
@@ -61,6 +66,17 @@ REQUIRED = (
     "ratio_cpu_active",
     "ratio_cpu_idle",
     "ratio_idle_bytes",
+)
+
+SCALE_REQUIRED = (
+    "scale_sessions",
+    "scale_hosts",
+    "scale_keystroke_p99_ms",
+    "scale_first_paint_ms",
+    "scale_rss_mb",
+    "scale_cpu_idle_pct",
+    "scale_cpu_active_pct",
+    "scale_all_live_s",
 )
 
 
@@ -133,8 +149,8 @@ class Figures:
         value = b / o if o > 0 else (math.inf if b > 0 else math.nan)
         self.add(key, round(value, 1) if math.isfinite(value) else value, source)
 
-    def missing(self) -> list[str]:
-        return [k for k in REQUIRED if k not in self.items or _bad(self.items[k].value)]
+    def missing(self, required: Iterable[str] = REQUIRED) -> list[str]:
+        return [k for k in required if k not in self.items or _bad(self.items[k].value)]
 
     def table(self) -> str:
         lines = [f"{'figure':<42} {'value':>12} {'target':>10}  {'':4} source  note"]

@@ -31,6 +31,7 @@ from fleet.core.remote.hostside import protocol
 
 PERIOD = 0.5  # seconds between screen changes of a busy session
 POLL = 0.1  # the real watch stream's poll interval
+OUTPUT_HIDDEN_EVERY = 2.0  # the real stream's batching of output nobody is shown
 HEARTBEAT = 15.0
 SCREEN_LINES = 24
 DIFF_FILES, DIFF_HUNKS = 40, 28  # 40 x 28 hunks x 9 lines: just over 10,000 lines
@@ -114,8 +115,9 @@ def big_diff() -> str:
 class SimFleet:
     def __init__(self, hosts: int, sessions: int) -> None:
         self.hosts: dict[str, SimHost] = {}
+        width = max(2, len(str(hosts - 1)))
         for h in range(hosts):
-            name = f"sim{h:02d}"
+            name = f"sim{h:0{width}d}"
             self.hosts[name] = SimHost(name, {})
         names = list(self.hosts)
         for i in range(sessions):
@@ -245,20 +247,30 @@ class SimFleet:
                 if offsets[s.id] > s.size:  # a store from an earlier run: continue from there
                     s.size = s.out_base = offsets[s.id]
                     s.output.clear()
-        closed = asyncio.ensure_future(_eof(process))
-        last_beat = time.time()
+        visible = protocol.visible_ids(args.get("visible"))
+        updates: dict[str, object] = {}
+        closed = asyncio.ensure_future(_updates(process, updates))
+        last_beat = output_all_at = time.time()
         try:
             while not closed.done():
+                if "visible" in updates:
+                    visible = protocol.visible_ids(updates.pop("visible"))
+                now = time.time()
+                # As the real helper: the screens of the sessions shown only, and the others'
+                # output in rarer batches (see hostside/watch.py).
+                all_due = visible is None or now - output_all_at >= OUTPUT_HIDDEN_EVERY
+                if all_due:
+                    output_all_at = now
                 for s in host.sessions.values():
-                    if offsets is not None and offsets[s.id] < s.size:
+                    shown = visible is None or s.id in visible
+                    if offsets is not None and offsets[s.id] < s.size and (shown or all_due):
                         start = max(offsets[s.id], s.out_base)
                         data = bytes(s.output[start - s.out_base :])
                         emit(protocol.output(s.id, start, base64.b64encode(data).decode("ascii")))
                         offsets[s.id] = s.size
-                    if known.get(s.id) != s.digest:
+                    if shown and known.get(s.id) != s.digest:
                         known[s.id] = s.digest
                         emit(protocol.screen(s.id, s.digest, s.text))
-                now = time.time()
                 if now - last_beat >= HEARTBEAT:
                     emit(protocol.heartbeat(host.seq, now))
                     last_beat = now
@@ -270,10 +282,16 @@ class SimFleet:
             process.exit(0)
 
 
-async def _eof(process: asyncssh.SSHServerProcess[bytes]) -> None:
+async def _updates(process: asyncssh.SSHServerProcess[bytes], into: dict[str, object]) -> None:
+    """The client's updates on the running stream (hostside/inbox.py), until it leaves."""
     try:
-        while await process.stdin.read(4096):
-            pass
+        while line := await process.stdin.readline():
+            try:
+                update = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(update, dict):
+                into.update(update)
     except (asyncssh.Error, OSError):
         pass
 

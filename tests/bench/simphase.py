@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.bench.figures import CpuMeter, Figures, percentile, proc_peak_rss_mb
+from tests.bench.figures import CpuMeter, Figures, percentile, proc_cpu, proc_peak_rss_mb
 from tests.bench.procs import BenchError, Child, wait_until
 
 SETUP = 180.0  # seconds for the simulated fleet to come up: only a hang reaches it
@@ -30,7 +30,7 @@ class SimPlan:
     busy: int
     window: float  # seconds of each CPU window
     keys: int
-    diffs: int
+    diffs: int  # 0: no diff-open figure
     paints: int
 
 
@@ -97,8 +97,14 @@ async def measure_live(
                 f"{exc}; last status {last}; stderr: {sup.stderr_tail[-10:]}"
             ) from None
         cold = time.time() - t0
+        used = proc_cpu(sup.pid)  # what a loaded machine does not change much, unlike `cold`
         _say(log, f"sim: {plan.sessions} sessions on {plan.hosts} hosts live in {cold:.1f} s")
-        figs.add("sim_cold_start_s", round(cold, 2), "sim", "start -> every host answered")
+        figs.add(
+            "sim_cold_start_s",
+            round(cold, 2),
+            "sim",
+            f"start -> every host answered; {used:.1f} s of supervisor CPU",
+        )
 
         await asyncio.sleep(2.0)  # initial screens and output settle
         meter = CpuMeter([sup.pid])
@@ -109,9 +115,11 @@ async def measure_live(
         await asyncio.sleep(1.0)
         await sup.call("record", on=True)
         meter = CpuMeter([sup.pid])
+        store = StoreMeter(sup.pid, root_of(env))
         await asyncio.sleep(plan.window)
         cpu_active = meter.pct()
         await sup.call("record", on=False)
+        store.add_to(figs)
         lat = await sup.call("latency")
         figs.add("sim_cpu_active_pct", cpu_active, "sim", f"{plan.busy} of {plan.sessions} busy")
         model, render = lat["model_ms"], lat["render_ms"]
@@ -145,12 +153,13 @@ async def measure_live(
             reply = await sup.call("diff")
             opened.append(float(reply["diff_ms"]))
             _say(log, f"sim: diff open {reply}")
-        figs.add(
-            "diff_open_ms",
-            statistics.median(opened),
-            "sim",
-            f"10,000-line diff, median of {len(opened)} (first {opened[0]:.0f} ms)",
-        )
+        if opened:
+            figs.add(
+                "diff_open_ms",
+                statistics.median(opened),
+                "sim",
+                f"10,000-line diff, median of {len(opened)} (first {opened[0]:.0f} ms)",
+            )
         figs.add("rss_mb", proc_peak_rss_mb(sup.pid), "sim", f"peak, {plan.sessions} sessions")
     finally:
         await sup.stop()
@@ -201,6 +210,38 @@ async def measure_first_paint(
     )
     figs.add("first_paint_ms_max", max(paints), "sim")
     return None
+
+
+def root_of(env: dict[str, str]) -> Path:
+    return Path(env["FLEET_HOME"])
+
+
+class StoreMeter:
+    """The store's size (every file under FLEET_HOME) and what the supervisor wrote per second.
+
+    The write rate is the supervisor's `wchar` from /proc/PID/io over the window: the store and
+    its WAL, plus a little SSH and the JSON lines to the harness.
+    """
+
+    def __init__(self, pid: int, home: Path) -> None:
+        self.pid, self.home = pid, home
+        self.t0, self.w0 = time.monotonic(), _wchar(pid)
+
+    def add_to(self, figs: Figures) -> None:
+        rate = (_wchar(self.pid) - self.w0) / max(1e-6, time.monotonic() - self.t0)
+        size = sum(p.stat().st_size for p in self.home.rglob("*") if p.is_file())
+        figs.add("sim_store_mb", size / 1e6, "sim", "every file under FLEET_HOME, after busy")
+        figs.add("sim_store_write_kb_s", rate / 1e3, "sim", "supervisor wchar/s, while busy")
+
+
+def _wchar(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+            if line.startswith("wchar:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def _say(log: object, text: str) -> None:

@@ -174,13 +174,17 @@ class Probe:
         model = self.app.model
         hosts = model.hosts.values()
         up = sum(1 for h in hosts if h.state == "connected")
-        live = sum(1 for c in model.cards.values() if not c.cached and c.tail)
+        # Live: its host answered and its status is current. Screens come for the cards the
+        # person may see (SessionGrid.Shown); `screens` counts the cards that have one.
+        live = sum(1 for c in model.cards.values() if not c.cached)
+        screens = sum(1 for c in model.cards.values() if not c.cached and c.tail)
         grid = self._grid()
         return {
             "hosts_up": up,
             "hosts": len(model.hosts),
             "cards": len(model.cards),
             "live": live,
+            "screens": screens,
             "laid_out": len(grid._pos) if grid is not None else 0,
             "grid_size": str(grid.size) if grid is not None else "",
         }
@@ -362,6 +366,18 @@ class Probe:
         if op == "card_status":
             card = self.app.model.cards.get(tuple(cmd["key"]))  # type: ignore[arg-type]
             return {"status": card.shown_status if card else None}
+        if op == "heap":  # what the collector tracks, by type (a diagnostic, slow)
+            import collections
+            import gc
+
+            kinds = collections.Counter(type(o).__name__ for o in gc.get_objects())
+            return {
+                "tracked": sum(kinds.values()),
+                "frozen": gc.get_freeze_count(),
+                "answered": len(self.app.heap._answered),
+                "waiting": self.app.heap._waiting,
+                "top": kinds.most_common(12),
+            }
         if op == "visible":
             grid = self._grid()
             return {"keys": [list(k) for k in grid.visible_keys()] if grid else []}

@@ -46,6 +46,32 @@ CALL_ATTEMPTS = 2
 UNCONFIRMED = "unconfirmed"
 
 
+class StreamInput:
+    """Lines for a running stream, after its request (hostside/inbox.py reads them): updates
+    of what the stream was asked, the latest of each key winning."""
+
+    def __init__(self) -> None:
+        self._write: Callable[[bytes], object] | None = None
+        self._pending: bytes | None = None  # the latest update no stream took yet
+
+    def attach(self, write: Callable[[bytes], object] | None) -> None:
+        """A stream started (its writer) or ended (None). A stream that starts gets the last
+        update sent while none ran: its request may have been built before it."""
+        self._write = write
+        if write is not None and self._pending is not None:
+            write(self._pending)
+            self._pending = None
+
+    def send(self, update: dict[str, Any]) -> None:
+        line = (json.dumps(update) + "\n").encode()
+        if len(line) > protocol.MAX_STREAM_INPUT:
+            raise ValueError(f"a stream update of {len(line)} bytes")
+        if self._write is None:
+            self._pending = line
+        else:
+            self._write(line)
+
+
 def helper_error(host: str, error: object) -> RemoteError:
     """The error a helper reported, its words made inert and bounded (a host may be hostile)."""
     fields = error if isinstance(error, dict) else {}
@@ -314,11 +340,12 @@ class HelperClient:
         op: str,
         args: dict[str, Any] | None = None,
         parse: Callable[[dict[str, Any]], T | None] | None = None,
+        updates: StreamInput | None = None,
     ) -> AsyncIterator[Any]:
         """A long-lived call: yields events until the helper ends or the caller stops; with
-        `parse`, what it makes of each (None: skip). A long line (a snapshot of a large
-        host) is decoded and parsed on a thread: one host must never stall the event loop
-        every other host and the person's keys share."""
+        `parse`, what it makes of each (None: skip); `updates` writes to the running stream.
+        A long line (a snapshot of a large host) is decoded and parsed on a thread: one host
+        must never stall the event loop every other host and the person's keys share."""
         _spec(op, args, streaming=True)
         await self.ensure_installed()
         request = json.dumps({"op": op, "args": args or {}}) + "\n"
@@ -336,6 +363,8 @@ class HelperClient:
             lines = LineSplitter()
             try:
                 process.stdin.write(request.encode())
+                if updates is not None:
+                    updates.attach(process.stdin.write)
                 while chunk := await process.stdout.read(READ_CHUNK):
                     dropped = lines.dropped
                     for line in lines.feed(chunk):
@@ -361,6 +390,8 @@ class HelperClient:
                     self.link.drop()
                     raise HostUnreachable(self.host, f"connection lost during {op}")
             finally:
+                if updates is not None:
+                    updates.attach(None)
                 process.close()
 
 

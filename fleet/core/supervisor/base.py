@@ -24,6 +24,7 @@ from ..results import TmuxRepair
 from ..ssh import HostLink
 from ..store import OUTCOME, Store, StoreError
 from ..textsafe import said
+from .shown import Shown
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Base:
         self._gate = asyncio.Semaphore(max(1, config.ssh.max_connects))
         self.links: dict[str, HostLink] = {}
         self.helpers: dict[str, HelperClient] = {}
+        self.shown = Shown()
         for host in config.hosts.values():
             self._link(host)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 from .. import events
 from ..errors import HostError, HostUnreachable
 from ..models import Session
 from ..remote import untrusted
+from ..remote.hostside import protocol
 from .base import Base
 
 log = logging.getLogger("fleet.supervisor")
@@ -49,9 +50,13 @@ class Watching(Base):
                 args: dict[str, Any] = {"since": since, "screens": known}
                 if offsets is not None:
                     args["output"] = offsets
+                shown = self.shown.of(host)
+                if shown is not None:
+                    args["visible"] = protocol.visible(shown)["visible"]
                 snapshots = handled = 0
                 followed: set[str] = set()  # session ids this stream follows (max_sessions)
-                async for event in helper.stream("watch", args, parse=parse):
+                updates = self.shown.input(host)
+                async for event in helper.stream("watch", args, parse=parse, updates=updates):
                     handled += 1
                     if handled % FAIR_SHARE == 0:
                         await asyncio.sleep(0)  # a host flooding events waits its turn
@@ -93,6 +98,11 @@ class Watching(Base):
                 # A person acting on the host (a steer, a diff) connects it at once: then
                 # the stream is followed again at once too, not after the backoff.
                 await helper.link.wait_reconnect(delay, connects)
+
+    def show_only(self, keys: Iterable[tuple[str, str]]) -> None:
+        """The sessions (host, id) the person sees now: only their screens stream at full
+        rate; the others' come once they are shown again (statuses and output come for all)."""
+        self.shown.set(keys)
 
     async def mirror(self, host: str) -> AsyncIterator[events.WatchEvent]:
         """Follow a host into the store, from the store's cursors: the supervisor's main loop.

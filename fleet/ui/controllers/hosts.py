@@ -69,6 +69,8 @@ class HostsController(Controller):
                 self.announce(event.host, event.session, event.status, event.exit_code)
             case events.Decided():
                 self.app.review.decided_elsewhere(event)
+            case events.Hello():
+                self.app.heap.answered(event.host)
         selected = grid.selected
         if selected is not None and selected.key in touched:
             self.mark_read(selected)  # what the person is looking at is read as it arrives

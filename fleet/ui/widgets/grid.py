@@ -68,6 +68,20 @@ class SessionGrid(ScrollView, inherit_bindings=False):
     }
     """
 
+    class Shown(Message):
+        """The cards whose screens the person may see changed: those on screen, a screen's
+        height of cards above and below (so a page scroll shows current screens at once) and
+        the selected one. The app tells the hosts; the others' screens catch up when shown."""
+
+        def __init__(self, grid: SessionGrid, keys: frozenset[Key]) -> None:
+            self.grid = grid
+            self.keys = keys
+            super().__init__()
+
+        @property
+        def control(self) -> SessionGrid:
+            return self.grid
+
     class Selected(Message):
         """The selected card changed (None: nothing left to select)."""
 
@@ -113,6 +127,7 @@ class SessionGrid(ScrollView, inherit_bindings=False):
         self._pulsed: dict[Key, float] = {}  # attention_since we already pulsed for
         self._pulse_timer: Timer | None = None
         self._headers_drawn: dict[int, str] = {}
+        self._shown: frozenset[Key] | None = None
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -177,6 +192,27 @@ class SessionGrid(ScrollView, inherit_bindings=False):
     def visible_keys(self) -> list[Key]:
         """The cards at least partly on screen, in order."""
         return [c.key for _, row in self._rows_on_screen() for c in row.cards]
+
+    def shown_keys(self) -> frozenset[Key]:
+        """What SessionGrid.Shown reports: on screen, a screen above and below, the cursor."""
+        height = self.scrollable_content_region.height
+        keys = {c.key for _, row in self._rows_on_screen(height) for c in row.cards}
+        if self._cursor is not None and self._cursor in self._pos:
+            keys.add(self._cursor)
+        return frozenset(keys)
+
+    def _report_shown(self) -> None:
+        if not self.is_mounted:
+            return
+        keys = self.shown_keys()
+        if keys != self._shown:
+            self._shown = keys
+            self.post_message(self.Shown(self, keys))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self._report_shown()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -262,11 +298,13 @@ class SessionGrid(ScrollView, inherit_bindings=False):
         elif self._cursor is not None:
             self._cursor = None
             self.post_message(self.Selected(self, None))
+        self._report_shown()
         return True
 
-    def _rows_on_screen(self) -> Iterable[tuple[int, _Row]]:
-        top = round(self.scroll_offset.y)
-        bottom = top + self.scrollable_content_region.height
+    def _rows_on_screen(self, margin: int = 0) -> Iterable[tuple[int, _Row]]:
+        """The rows on screen (and `margin` lines above and below)."""
+        top = max(0, round(self.scroll_offset.y) - margin)
+        bottom = round(self.scroll_offset.y) + self.scrollable_content_region.height + margin
         k = max(0, bisect_right(self._row_starts, top) - 1)
         while k < len(self._rows) and self._rows[k].y < bottom:
             yield k, self._rows[k]
@@ -308,6 +346,7 @@ class SessionGrid(ScrollView, inherit_bindings=False):
                 self._refresh_card(old)
             self._refresh_card(key)
         self.post_message(self.Selected(self, self.model.cards.get(key)))
+        self._report_shown()
 
     # -- updates -------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import threading
 from . import (
     checkpoints,
     gitops,
+    inbox,
     launch,
     protocol,
     review,
@@ -92,20 +93,6 @@ def _emit(obj: dict) -> None:
 
 def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _exit_when_client_leaves() -> None:
-    """A stream lives as long as its channel: stdin reaching EOF means the client is gone."""
-
-    def wait() -> None:
-        try:
-            while sys.stdin.buffer.read(4096):
-                pass
-        except OSError:
-            pass
-        os._exit(0)
-
-    threading.Thread(target=wait, daemon=True).start()
 
 
 def parse_request(request: dict) -> tuple:
@@ -193,7 +180,7 @@ def main(argv: list) -> int:
         # side (as every one-shot caller does) ends the helper at once, error or not.
         if op == "tail":
             sessions.load_meta(check_id(args.get("session")))
-        _exit_when_client_leaves()
+        inbox.start(sys.stdin.buffer)  # the client's updates; its end ends the helper
         STREAMS[op](args, _emit)
         return 0
     except HelperError as e:

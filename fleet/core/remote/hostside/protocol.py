@@ -16,7 +16,7 @@ import hashlib
 import re
 from typing import Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional
 
-VERSION = 2
+VERSION = 3
 """Bumped when an op or an event changes shape; `hello` answers it."""
 
 # -- limits -------------------------------------------------------------------------------------
@@ -36,6 +36,10 @@ OUTPUT_CHUNK = 64 * 1024
 """Bytes of raw output in one `output` event."""
 TAIL_CHUNK = 256 * 1024
 """Bytes of raw output in one `data` event of a tail."""
+MAX_STREAM_INPUT = 1024 * 1024
+"""Bytes of one line the client sends on a running stream (hostside/inbox.py)."""
+MAX_VISIBLE = 10000
+"""Session ids in one `visible` list the helper takes; the rest are not looked at."""
 
 
 # -- ops ----------------------------------------------------------------------------------------
@@ -106,7 +110,7 @@ OPS: Dict[str, Op] = {
         _op("land", ("session",)),
         _op("agent_versions", ("commands",), read_only=True),
         _op("tmux_repair"),
-        _op("watch", ("since", "screens", "output"), read_only=True, streaming=True),
+        _op("watch", ("since", "screens", "output", "visible"), read_only=True, streaming=True),
         _op("tail", ("session", "lines", "offset", "follow"), read_only=True, streaming=True),
     )
 }
@@ -303,6 +307,19 @@ def tail_end(offset: int) -> dict:
 
 def stream_failed(kind: str, message: str) -> dict:
     return {"type": STREAM_FAILED, "error": {"kind": kind, "message": message[:MAX_ERROR]}}
+
+
+def visible(sessions: Optional[Iterable[str]]) -> dict:
+    """What the client sends on a running watch: the sessions whose screens it shows (None:
+    all). Only their screens come, at full rate; the others' once they are shown again."""
+    return {"visible": None if sessions is None else sorted(sessions)}
+
+
+def visible_ids(value: Any) -> Optional[FrozenSet[str]]:
+    """The sessions a `visible` argument names (None: all); what is not a string is ignored."""
+    if not isinstance(value, list):
+        return None
+    return frozenset(v for v in value[:MAX_VISIBLE] if isinstance(v, str))
 
 
 def answer_ok(result: Any) -> dict:

@@ -4,6 +4,12 @@ Events are the journal's (status, diffstat, created, removed: numbered, resumabl
 cursor), the latest screen of each session (state, not history: latest wins, sent only when
 its hash differs from what the client says it has), each session's raw output from the
 client's byte offsets when asked (history again: resumable, nothing twice), and a heartbeat.
+
+The client may say which sessions it shows (`visible`, in the request and again on the
+running stream whenever it scrolls): only their screens are sent, and their output at the
+usual pace; the others' output comes in larger, rarer batches (every byte still comes, once)
+and their screens not at all until they are shown again, when the latest comes at once if it
+differs from what the client has. Statuses and every journal event come for all.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import base64
 import time
 
-from . import journal, protocol, screenfile, watcher
+from . import inbox, journal, protocol, screenfile, watcher
 from .sessions import op_list, session_files
 
 POLL = 0.1
@@ -19,6 +25,7 @@ POLL = 0.1
 # event, so an agent's last words come before its exit). Every poll meant an event per printed
 # line, most of the stream's CPU with 20 printing agents.
 OUTPUT_EVERY = 0.3
+OUTPUT_HIDDEN_EVERY = 2.0  # the output of sessions the client does not show
 HEARTBEAT = 15.0
 WATCHER_CHECK = 5.0
 BACKLOG = 256 * 1024  # output sent for a session the client has never seen
@@ -32,8 +39,11 @@ class Screens:
         self.known = known
         self.mtimes: dict = {}
 
-    def poll(self, emit) -> None:
+    def poll(self, emit, visible=None) -> None:
+        """`visible`: the sessions to look at (None: all)."""
         for sid, path, st in session_files("screen.txt"):
+            if visible is not None and sid not in visible:
+                continue
             if self.mtimes.get(sid) == st.st_mtime_ns:
                 continue
             got = screenfile.read(path)
@@ -56,10 +66,13 @@ class Output:
     def __init__(self, offsets: dict) -> None:
         self.offsets = {k: v for k, v in offsets.items() if isinstance(v, int) and v >= 0}
 
-    def poll(self, emit) -> bool:
-        """Send what is new; True when a session has more than one CHUNK waiting."""
+    def poll(self, emit, only=None) -> bool:
+        """Send what is new (of the sessions in `only`, None: all); True when a session has
+        more than one CHUNK waiting."""
         more = False
         for sid, path, st in session_files("output.log"):
+            if only is not None and sid not in only:
+                continue
             size = st.st_size
             offset = self.offsets.get(sid)
             if offset is None:
@@ -107,18 +120,29 @@ def op_watch(args: dict, emit) -> None:
     assert isinstance(since, int)
     emit(protocol.hello(since, watcher.version()))
     reader = journal.Reader(since)
+    visible = protocol.visible_ids(args.get("visible"))
     last_beat = last_check = time.time()
-    output_at, more = 0.0, False
+    output_at = output_all_at = 0.0
+    more = False
     while True:
+        update = inbox.take()
+        if "visible" in update:
+            visible = protocol.visible_ids(update["visible"])
+            output_at = 0.0  # what was hidden is shown now: its output too, at once
         events = reader.read_new()
         now = time.time()
         # Output first: an agent's last words arrive before the event saying it exited.
-        if output is not None and (events or more or now - output_at >= OUTPUT_EVERY):
-            more = output.poll(emit)
-            output_at = now
+        if output is not None:
+            hidden_every = OUTPUT_EVERY if visible is None else OUTPUT_HIDDEN_EVERY
+            if events or more or now - output_all_at >= hidden_every:
+                more = output.poll(emit)
+                output_at = output_all_at = now
+            elif now - output_at >= OUTPUT_EVERY:
+                more = output.poll(emit, visible)
+                output_at = now
         for event in events:
             emit(event)
-        screens.poll(emit)
+        screens.poll(emit, visible)
         if now - last_beat >= HEARTBEAT:
             emit(protocol.heartbeat(reader.since, now))
             last_beat = now
