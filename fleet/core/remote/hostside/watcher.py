@@ -25,6 +25,7 @@ from typing import Optional
 
 from . import (
     checkpoints,
+    choices,
     decisions,
     gitops,
     journal,
@@ -115,6 +116,8 @@ class Tracked:
         self.waiting = state.get("waiting")
         self.signal: Optional[dict] = None  # the agent's latest own signal (signals.py)
         self.signal_mtime = 0
+        self.choice_of: Optional[tuple] = None  # the screen and signal `waiting_now` was of
+        self.waiting_now: Optional[dict] = None
         self.state_dirty = False
         self.git_refusal = ""  # why fleet runs no git for it, once said
 
@@ -321,6 +324,8 @@ class Watcher:
         waiting = None
         if status in (WORKING, IDLE, NEEDS_INPUT):
             status, waiting = signals.decide(t.signal, t.runs, status, t.last_change)
+        if status == NEEDS_INPUT:
+            waiting = self.waiting_for(t, waiting is not None)
         changed = False
         if status != t.status or code != t.exit_code or waiting != t.waiting:
             if status in ("exited", "failed") and t.status in LIVE and pane is not None:
@@ -353,6 +358,17 @@ class Watcher:
             outbox.deliver(meta, now - t.last_change, t.screen, self.writer.append)
         except Exception as e:
             self.writer.append(protocol.error(meta["id"], str(e)))
+
+    def waiting_for(self, t: Tracked, signalled: bool) -> Optional[dict]:
+        """What a needs-input session waits for: its signal's request (when the signal
+        decided) with the options on screen and the request's id; read again only when the
+        screen or the signal changed."""
+        sig = choices.asked(t.signal, t.runs) if signalled else None
+        key = (t.screen, sig.get("t") if sig else None)
+        if t.choice_of != key:
+            t.choice_of = key
+            t.waiting_now = choices.waiting(choices.read(t.screen or ""), sig)
+        return t.waiting_now
 
     def capture(self, t: Tracked, pane, now: float) -> None:
         t.last_capture = now
