@@ -211,3 +211,14 @@ def test_labels_are_bounded_and_whitespace_folded() -> None:
     assert got is not None
     assert len(got.options[0].label) == choices.MAX_LABEL
     assert got.options[1].label == "No way"
+
+
+def test_the_same_question_about_another_command_is_another_request() -> None:
+    a = read("Bash command\n  touch ran-1\nDo you want to proceed?\n❯ 1. Yes\n  2. No\n")
+    b = read("Bash command\n  touch ran-2\nDo you want to proceed?\n❯ 1. Yes\n  2. No\n")
+    assert a is not None and b is not None and a.to_json() == b.to_json()
+    assert choices.fingerprint(a, None, None) != choices.fingerprint(b, None, None)
+    c = read("Delete notes.txt?\npython3 app.py\nRun shell commands? (Y)es/(N)o [Yes]:\n")
+    d = read("Delete notes.txt?\nrm -rf /\nRun shell commands? (Y)es/(N)o [Yes]:\n")
+    assert c is not None and d is not None
+    assert choices.fingerprint(c, None, None) != choices.fingerprint(d, None, None)

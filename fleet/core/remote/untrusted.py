@@ -167,7 +167,8 @@ def _options(value: object) -> tuple[WaitingOption, ...]:
         key = _text(item.get("key"), "option key", 8)
         if not _OPTION_KEY.match(key):
             raise Malformed(f"invalid option key {said(repr(key), 20)}")
-        out.append(WaitingOption(key, _text(item.get("label"), "option label", 200)))
+        label = " ".join(_text(item.get("label"), "option label", 200).split())  # one line
+        out.append(WaitingOption(key, label))
     return tuple(out)
 
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 import time
 from typing import List, Optional, Tuple
 
-from . import choices, dialog, signals, steer, tmux
+from . import choices, signals, steer, tmux
+from .classify import NEEDS_INPUT, classify
 from .layout import HelperError, check_id
 from .sessions import load_meta, string_arg
 
@@ -38,6 +39,19 @@ def _now(session_id: str, name: str) -> Tuple[str, Optional[choices.Choice], Opt
     runs = load_meta(session_id).get("runs", 1)
     choice = choices.read(screen)
     return screen, choice, choices.waiting(choice, choices.asked(signals.load(session_id), runs))
+
+
+def _waits(session_id: str, screen: str) -> bool:
+    """Whether the agent waits at its dialog, not merely shows one answered earlier above its
+    prompt: its profile's patterns read needs-input, or its own hook says it waits. A custom
+    command with no waiting patterns has only the dialog to go by."""
+    meta = load_meta(session_id)
+    rules = meta.get("rules") or {}
+    if classify(screen, rules, float("inf")) == NEEDS_INPUT:
+        return True
+    if choices.asked(signals.load(session_id), meta.get("runs", 1)) is not None:
+        return True
+    return not rules.get("waiting")
 
 
 def _offered(choice: choices.Choice) -> str:
@@ -70,23 +84,37 @@ def _type_keys(name: str, keys: List[str]) -> None:
         tmux.send_keys(name, [key])
 
 
-def _confirm(session_id: str, name: str, choice: choices.Choice, index: int) -> bool:
+def _same(a: Optional[choices.Choice], b: choices.Choice) -> bool:
+    """The same dialog, wherever its highlight is, with nothing printed below it since (an
+    agent that scrolls leaves an answered dialog on screen, the answer's output under it)."""
+    return a is not None and a._replace(highlighted=-1) == b._replace(highlighted=-1)
+
+
+def _confirm(session_id: str, name: str, choice: choices.Choice, index: int, request: str) -> bool:
     """After a digit or a shown key: some agents pick at once, others only move the highlight
-    there. Enter is pressed only when the same dialog stays with that option highlighted."""
+    there. Enter is pressed only when the same request (its id: the dialog and the signal)
+    stays on screen with that option highlighted, never into a dialog that followed."""
     deadline = time.time() + CONFIRM_WAIT
-    while time.time() < deadline:
+    while True:
         time.sleep(POLL)
-        now = choices.read(tmux.capture(name))
-        if now is None or now.to_json() != choice.to_json():
+        _screen, now, waiting = _now(session_id, name)
+        if not _same(now, choice) or waiting is None or waiting["id"] != request:
             return False  # it picked, the dialog went
-        if now.highlighted == index and index != choice.highlighted:
+        assert now is not None
+        if (now.highlighted == index and index != choice.highlighted) or time.time() > deadline:
             break
-    else:
-        now = choices.read(tmux.capture(name))
-        if now is None or now.to_json() != choice.to_json() or now.highlighted != index:
-            return False
+    if now.highlighted != index:
+        return False
     tmux.send_keys(name, ["Enter"])
     return True
+
+
+def _scrolled(a: choices.Choice, b: choices.Choice) -> bool:
+    """`a` is the dialog `b` with output printed below it since: answered, and left on
+    screen by an agent that scrolls."""
+    return a.after != b.after and a._replace(highlighted=-1, after="") == b._replace(
+        highlighted=-1, after=""
+    )
 
 
 def _deliver_note(session_id: str, name: str, choice: choices.Choice, note: str, args: dict) -> str:
@@ -101,14 +129,18 @@ def _deliver_note(session_id: str, name: str, choice: choices.Choice, note: str,
             last, steady_since = screen, time.time()
             continue
         shown = choices.read(screen)
-        if shown is not None:
-            if shown.to_json() == choice.to_json():
+        if shown is not None and not _scrolled(shown, choice):
+            if _same(shown, choice):
                 continue  # still the dialog answered: the agent has not redrawn yet
             return "not sent: the agent asks something else now (%s)" % shown.question[:80]
-        if dialog.read(screen).kind == dialog.TEXT and time.time() - steady_since >= STEADY:
+        if time.time() - steady_since < STEADY:
+            continue
+        try:
             steer.refuse_text_at_prompt(session_id, note, screen)
-            steer.type_text(name, note, steer.send_settings(args))
-            return "sent"
+        except HelperError:
+            return "not sent: the agent waits at a dialog that picks an option"
+        steer.type_text(name, note, steer.send_settings(args))
+        return "sent"
     return "not sent: the agent showed no prompt for it within %d s" % NOTE_WAIT
 
 
@@ -118,14 +150,14 @@ def op_answer(args: dict) -> dict:
     pick = args.get("pick")
     if pick not in ("allow", "deny", "option"):
         raise HelperError("bad-request", "pick must be allow, deny or option")
-    option = string_arg(args, "option", required=pick == "option")
-    expect = string_arg(args, "expect")
-    note = string_arg(args, "note")
-    if len(note) > MAX_NOTE or "\x00" in note:
-        raise HelperError("bad-request", "a note is at most %d characters, no NUL" % MAX_NOTE)
+    option = string_arg(args, "option", "", required=pick == "option")
+    expect = string_arg(args, "expect", "")
+    note = string_arg(args, "note", "")
+    if len(note) > MAX_NOTE:
+        raise HelperError("bad-request", "a note is at most %d characters" % MAX_NOTE)
     name = steer._alive_name(session_id)
-    _screen, choice, waiting = _now(session_id, name)
-    if choice is None or waiting is None:
+    screen, choice, waiting = _now(session_id, name)
+    if choice is None or waiting is None or not _waits(session_id, screen):
         raise HelperError(
             "no-dialog",
             "session %s shows no dialog to answer now (answered already, or it moved on); "
@@ -141,7 +173,8 @@ def op_answer(args: dict) -> dict:
     index = _pick(session_id, choice, pick, option)
     keys = choice.keys(index)
     _type_keys(name, keys)
-    if choice.style == choices.NUMBERED and _confirm(session_id, name, choice, index):
+    confirm = choice.style == choices.NUMBERED
+    if confirm and _confirm(session_id, name, choice, index, waiting["id"]):
         keys = [*keys, "Enter"]
     out = {
         "id": waiting["id"],

@@ -35,6 +35,7 @@ YES_NO = "yes-no"
 MAX_OPTIONS = protocol.MAX_OPTIONS  # a person picks 1-9 from the grid; more are left out
 MAX_LABEL = 200
 QUESTION_ABOVE = 8  # lines above the first option searched for its question
+CONTEXT_ABOVE = 6  # lines above the first option that are part of what a request is
 ID_CHARS = 16
 
 _HOTKEY = re.compile(r"\s*\((?P<key>[A-Za-z0-9]|esc)\)\s*$", re.IGNORECASE)
@@ -60,6 +61,8 @@ class Choice(NamedTuple):
     question: str
     options: Tuple[Option, ...]
     highlighted: int = -1  # the index of the highlighted option, -1 when not shown
+    context: str = ""  # the lines just above it (the command, the file): part of its id
+    after: str = ""  # the lines below its last option (hints; output that followed an answer)
 
     def find(self, wanted: str) -> int:
         """The index of the option `wanted` names (its key, its hotkey or its label, any
@@ -115,6 +118,10 @@ def _question(lines: List[str], first: int) -> str:
     return _short(above[-1]) if above else ""
 
 
+def _context(lines: List[str], first: int) -> str:
+    return "\n".join(_short(line) for line in lines[max(0, first - CONTEXT_ABOVE) : first])
+
+
 def _numbered(lines: List[str]) -> Optional[Choice]:
     found, first, end = dialog._options(lines)
     if not found or len(lines) - 1 - end > dialog.AFTER_OPTIONS:
@@ -137,7 +144,9 @@ def _numbered(lines: List[str]) -> Optional[Choice]:
             highlighted = want - 1
         options.append(Option(str(want), _short(label), hotkey))
         want += 1
-    return Choice(NUMBERED, _question(lines, first), tuple(options[:MAX_OPTIONS]), highlighted)
+    question = _question(lines, first)
+    context, after = _context(lines, first), "\n".join(lines[end + 1 :])
+    return Choice(NUMBERED, question, tuple(options[:MAX_OPTIONS]), highlighted, context, after)
 
 
 def _raw_bottom(screen: str) -> List[str]:
@@ -171,8 +180,11 @@ def _menu(screen: str) -> Optional[Choice]:
         options = tuple(
             Option(str(n + 1), _short(_label_at(raw[r], column))) for n, r in enumerate(rows)
         )
-        question = _question([line.strip() for line in raw], rows[0])
-        return Choice(MENU, question, options[:MAX_OPTIONS], rows.index(at))
+        stripped = [line.strip() for line in raw]
+        question = _question(stripped, rows[0])
+        context = _context(stripped, rows[0])
+        after = "\n".join(stripped[rows[-1] + 1 :])
+        return Choice(MENU, question, options[:MAX_OPTIONS], rows.index(at), context, after)
     return None
 
 
@@ -206,7 +218,8 @@ def _row(lines: List[str]) -> Optional[Choice]:
         if len(labels) < 2:
             return None
         options = tuple(Option(str(n + 1), _short(p)) for n, p in enumerate(labels))
-        return Choice(ROW, _question(lines, at), options[:MAX_OPTIONS], -1)
+        question, context = _question(lines, at), _context(lines, at)
+        return Choice(ROW, question, options[:MAX_OPTIONS], -1, context, "\n".join(lines[at + 1 :]))
     return None
 
 
@@ -252,13 +265,16 @@ def read(screen: str) -> Optional[Choice]:
     got = _numbered(lines) or _menu(screen) or _row(lines)
     if got is None:
         got = _lettered(lines[-1]) or _yes_no(lines[-1])
+        if got is not None:
+            got = got._replace(context=_context(lines, len(lines) - 1))
     return got if got is not None and len(got.options) >= 2 else None
 
 
 def fingerprint(choice: Optional[Choice], signal_waiting: Optional[dict], signal_t: object) -> str:
-    """The request's id: what the dialog shows (its question and options) and the signal that
-    caused it (its tool, input and time: the same command asked twice is two requests)."""
-    shown = choice.to_json() if choice is not None else None
+    """The request's id: what the dialog shows (its question, options and the lines above
+    them: the command it asks about) and the signal that caused it (its tool, input and time:
+    the same command asked twice is two requests)."""
+    shown = dict(choice.to_json(), context=choice.context) if choice is not None else None
     caused = [signal_waiting, signal_t] if signal_waiting else None
     text = json.dumps([shown, caused], sort_keys=True, ensure_ascii=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:ID_CHARS]

@@ -1,0 +1,168 @@
+"""Answering what an agent asks, on a real loopback host: a scripted agent in tmux shows a real
+choice dialog (read key by key from its terminal, like the agent CLIs), fleet reads its options
+into `waiting`, and `fleet allow` / `fleet deny --note` / `fleet answer` type the answer. A
+request that changed since the person saw it is refused and nothing is typed."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from tests.integration.fleetrun import FleetCLI, wait_for
+from tests.integration.hosts import LoopbackFleet
+
+# Each prompt line makes one request: run `touch ran-N` in its folder? Keys: a digit picks at
+# once, the arrows move the highlight, Enter picks the highlighted one, Esc picks "No".
+# After "No" it asks what to do instead and keeps that line in told.txt.
+CHOICE_AGENT = r"""
+import os, subprocess, sys, termios, tty
+
+def key():
+    fd = sys.stdin.fileno()
+    old = termios.tcgetattr(fd)
+    tty.setraw(fd)
+    try:
+        return os.read(fd, 16).decode()
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, old)
+
+OPTIONS = ["Yes", "No, and tell me what to do differently (esc)"]
+
+def ask(command):
+    at = 0
+    while True:
+        print("\nBash command\n  " + command + "\nDo you want to proceed?")
+        for i, label in enumerate(OPTIONS):
+            print(("❯ " if i == at else "  ") + "%d. %s" % (i + 1, label))
+        print("Enter to select · ↑/↓ to navigate · Esc to cancel", flush=True)
+        k = key()
+        if k in ("1", "2"):
+            return int(k) - 1
+        if k == "\x1b":
+            return 1
+        if k in ("\r", "\n"):
+            return at
+        if k == "\x1b[A":
+            at = max(0, at - 1)
+        if k == "\x1b[B":
+            at = min(len(OPTIONS) - 1, at + 1)
+
+n = 0
+print("choice agent ready", flush=True)
+while True:
+    line = input("> ")
+    n += 1
+    command = "touch ran-%d" % n
+    if ask(command) == 0:
+        subprocess.run(command.split(), check=True)
+        print("ran " + command, flush=True)
+    else:
+        print("denied. What should I do instead?", flush=True)
+        note = input("> ")
+        with open("told.txt", "a") as f:
+            f.write(note + "\n")
+        print("noted: " + note, flush=True)
+"""
+
+
+def _fleet(lf: LoopbackFleet) -> FleetCLI:
+    script = lf.dir / "agents" / "choiceagent.py"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(CHOICE_AGENT)
+    script.chmod(0o644)
+    extra = textwrap.dedent(
+        f"""
+        [agents.choiceagent]
+        command = 'python3 {script}'
+        waiting = ['Enter to select.*\\Z']
+        idle = ['^> ?\\Z']
+        idle_after = 1.0
+        """
+    )
+    return FleetCLI(lf, extra)
+
+
+def _asks(fleet: FleetCLI, ref: str, command: str) -> dict[str, Any]:
+    """The session waits at the dialog about `command`, its options and its id in ls --json."""
+
+    def check() -> dict[str, Any] | None:
+        session = fleet.sessions()[ref]
+        waiting = session.get("waiting") or {}
+        shown = fleet.ok("screen", ref).out
+        asks = session["status"] == "needs-input" and waiting.get("id") and command in shown
+        return session if asks else None
+
+    return wait_for(check, 20, 0.2, f"{ref} to ask about {command}")
+
+
+OPTIONS = [
+    {"key": "1", "label": "Yes"},
+    {"key": "2", "label": "No, and tell me what to do differently"},
+]
+
+
+def test_allow_deny_and_answer_from_the_cli(fresh_hosts: LoopbackFleet) -> None:
+    fleet = _fleet(fresh_hosts)
+    ref = "alpha/ask"
+    made = fleet.ok("new", "alpha", "--repo", "~/repo", "--agent", "choiceagent", "--name", "ask")
+    assert made.code == 0
+    worktree = Path(fleet.wait_status(ref, "idle")["worktree"])
+
+    # 1. allow: what ls --json shows is answered, and the command runs.
+    fleet.ok("send", ref, "go")
+    session = _asks(fleet, ref, "touch ran-1")
+    waiting = session["waiting"]
+    assert waiting["kind"] == "choice" and waiting["input"] == "Do you want to proceed?"
+    assert waiting["options"] == OPTIONS
+    shown = fleet.ok("screen", ref, "--json").json()
+    assert shown["waiting"] == waiting
+    done = fleet.ok("allow", ref, "--expect", waiting["id"], "--json").json()
+    assert (done["key"], done["label"], done["request"]) == ("1", "Yes", waiting["id"])
+    wait_for(lambda: (worktree / "ran-1").exists(), 10, 0.1, "the allowed command to run")
+    assert fleet.wait_status(ref, "idle")["waiting"] is None
+
+    # 2. The agent asks again: a stale id (the first request's) is refused, nothing typed.
+    fleet.ok("send", ref, "again")
+    second = _asks(fleet, ref, "touch ran-2")["waiting"]
+    assert second["id"] != waiting["id"]
+    stale = fleet("allow", ref, "--expect", waiting["id"])
+    assert stale.code == 1 and "now asks something else" in stale.err, stale.err
+    assert "nothing was typed" in stale.err
+    assert fleet.sessions()[ref]["status"] == "needs-input"
+    assert not (worktree / "ran-2").exists()
+    # ... and the id it asks now is answered (by label here).
+    fleet.ok("answer", ref, "Yes", "--expect", second["id"])
+    wait_for(lambda: (worktree / "ran-2").exists(), 10, 0.1, "the second command to run")
+    fleet.wait_status(ref, "idle")
+
+    # 3. deny --note: not run, and the agent is told the note as the person's text.
+    fleet.ok("send", ref, "once more")
+    third = _asks(fleet, ref, "touch ran-3")["waiting"]
+    out = fleet.ok("deny", ref, "--note", "use make test instead").err
+    assert "denied alpha/ask: 2 (No, and tell me what to do differently)" in out
+    assert f"[request {third['id']}]" in out and "note sent" in out
+    notes = worktree / "told.txt"
+    wait_for(lambda: notes.exists() and notes.read_text(), 10, 0.1, "the note at the agent")
+    assert notes.read_text() == "use make test instead\n"
+    assert not (worktree / "ran-3").exists()
+    fleet.wait_status(ref, "idle")
+
+    # Nothing to answer now: refused, nothing typed.
+    idle = fleet("allow", ref)
+    assert idle.code == 1 and "shows no dialog to answer" in idle.err
+
+
+def test_an_option_the_dialog_does_not_offer_is_refused(fresh_hosts: LoopbackFleet) -> None:
+    fleet = _fleet(fresh_hosts)
+    ref = "alpha/opt"
+    fleet.ok("new", "alpha", "--repo", "~/repo", "--agent", "choiceagent", "--name", "opt")
+    worktree = Path(fleet.wait_status(ref, "idle")["worktree"])
+    fleet.ok("send", ref, "go")
+    _asks(fleet, ref, "touch ran-1")
+    wrong = fleet("answer", ref, "7")
+    assert wrong.code == 1 and "offers no the option '7'" in wrong.err
+    assert "1 (Yes), 2 (No, and tell me" in wrong.err
+    assert fleet.sessions()[ref]["status"] == "needs-input"
+    fleet.ok("answer", ref, "1")  # without --expect: the request just listed
+    wait_for(lambda: (worktree / "ran-1").exists(), 10, 0.1, "the command to run")
