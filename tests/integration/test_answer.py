@@ -5,14 +5,20 @@ request that changed since the person saw it is refused and nothing is typed."""
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 from pathlib import Path
 from typing import Any
 
-from tests.integration.fleetrun import FleetCLI, wait_for
+from fleet.core.config import load_config
+from fleet.ui.app import FleetApp
+from fleet.ui.screens.prompt import PromptScreen
+from fleet.ui.widgets.grid import SessionGrid
+from fleet.ui.widgets.keybar import KeyBar
+from tests.integration.fleetrun import FleetCLI, pilot_until, wait_for
 from tests.integration.hosts import LoopbackFleet
 
-# Each prompt line makes one request: run `touch ran-N` in its folder? Keys: a digit picks at
+# Each prompt line makes one request: may it run `touch ran-N` in its folder? Keys: a digit picks at
 # once, the arrows move the highlight, Enter picks the highlighted one, Esc picks "No".
 # After "No" it asks what to do instead and keeps that line in told.txt.
 CHOICE_AGENT = r"""
@@ -166,3 +172,82 @@ def test_an_option_the_dialog_does_not_offer_is_refused(fresh_hosts: LoopbackFle
     assert fleet.sessions()[ref]["status"] == "needs-input"
     fleet.ok("answer", ref, "1")  # without --expect: the request just listed
     wait_for(lambda: (worktree / "ran-1").exists(), 10, 0.1, "the command to run")
+
+
+async def test_the_grid_keys_answer_the_selected_agent(fresh_hosts: LoopbackFleet) -> None:
+    """Y allows, N denies with a note box, a digit picks an option; each time the agent asks
+    again the next key answers that; a request that changed behind the card is refused in a
+    toast and nothing is typed."""
+    fleet = _fleet(fresh_hosts)
+    ref = "alpha/tui"
+    await asyncio.to_thread(
+        fleet.ok, "new", "alpha", "--repo", "~/repo", "--agent", "choiceagent", "--name", "tui"
+    )
+    worktree = Path((await asyncio.to_thread(fleet.wait_status, ref, "idle"))["worktree"])
+    app = FleetApp(load_config(fleet.config))
+    async with app.run_test(size=(160, 45)) as pilot:
+
+        def card() -> Any:
+            return next((c for c in app.model.cards.values() if c.session.ref == ref), None)
+
+        def asks(seen: set[str]) -> bool:
+            c = card()
+            w = c.session.waiting if c is not None else None
+            return bool(
+                c is not None
+                and c.session.status.value == "needs-input"
+                and w is not None
+                and w.options
+                and w.id not in seen
+            )
+
+        def toasts() -> str:
+            return " ".join(str(n.message) for n in app._notifications)
+
+        def keybar() -> str:
+            return str(app.query_one(KeyBar).render())
+
+        await pilot_until(pilot, lambda: card() is not None, "the card")
+        assert app.query_one(SessionGrid).select(("alpha", card().session.id))
+        await pilot_until(pilot, lambda: "allow" not in keybar(), "the key bar, idle")
+        seen: set[str] = set()
+
+        # 1. Y allows: the command runs.
+        await asyncio.to_thread(fleet.ok, "send", ref, "go")
+        await pilot_until(pilot, lambda: asks(seen), "the first request on the card")
+        seen.add(card().session.waiting.id)
+        await pilot_until(pilot, lambda: "Y allow" in keybar(), "Y allow in the key bar")
+        assert "N deny" in keybar() and "1-2 answer" in keybar()
+        await pilot.press("Y")
+        await pilot_until(pilot, lambda: (worktree / "ran-1").exists(), "the command ran")
+        await pilot_until(pilot, lambda: "allowed alpha/tui: 1 (Yes)" in toasts(), "its toast")
+
+        # 2. It asks again: N opens the note box, and the note reaches the agent.
+        await asyncio.to_thread(fleet.ok, "send", ref, "again")
+        await pilot_until(pilot, lambda: asks(seen), "the second request on the card")
+        seen.add(card().session.waiting.id)
+        await pilot.press("N")
+        await pilot_until(pilot, lambda: isinstance(app.screen, PromptScreen), "the note box")
+        for ch in "try make":
+            await pilot.press("space" if ch == " " else ch)
+        await pilot.press("enter")
+        told = worktree / "told.txt"
+        await pilot_until(pilot, lambda: told.exists() and told.read_text(), "the note told")
+        assert told.read_text() == "try make\n"
+        assert not (worktree / "ran-2").exists()
+
+        # 3. It asks again; the card still shows the request before (the person saw that
+        # one): the digit is refused in a toast, nothing typed.
+        await asyncio.to_thread(fleet.ok, "send", ref, "third")
+        await pilot_until(pilot, lambda: asks(seen), "the third request on the card")
+        current = card().session.waiting
+        before = type(current)(current.kind, current.tool, "older", current.options, "0" * 16)
+        card().session.waiting = before
+        await pilot.press("1")
+        await pilot_until(pilot, lambda: "now asks something else" in toasts(), "the refusal")
+        assert not (worktree / "ran-3").exists()
+        assert (await asyncio.to_thread(fleet.sessions))[ref]["status"] == "needs-input"
+        # ... and with what it asks now shown, the digit answers it.
+        card().session.waiting = current
+        await pilot.press("1")
+        await pilot_until(pilot, lambda: (worktree / "ran-3").exists(), "the third command ran")
