@@ -222,3 +222,14 @@ def test_the_same_question_about_another_command_is_another_request() -> None:
     d = read("Delete notes.txt?\nrm -rf /\nRun shell commands? (Y)es/(N)o [Yes]:\n")
     assert c is not None and d is not None
     assert choices.fingerprint(c, None, None) != choices.fingerprint(d, None, None)
+
+
+def test_a_dialog_that_shows_its_command_is_a_tool_request() -> None:
+    screen = (HERE / "codex__needs-input__synthetic-run-command-approval.txt").read_text()
+    got = choices.waiting(read(screen), None)
+    assert got is not None
+    assert (got["kind"], got["tool"]) == ("tool", "shell")
+    assert got["input"] == "python3 -c 'import time; time.sleep(30)' && echo 'all 12 tests passed'"
+    opencode = (HERE / "opencode__needs-input__bash-permission-required.txt").read_text()
+    got = choices.waiting(read(opencode), None)
+    assert got is not None and got["input"] == "python3 app.py && ls -la"

@@ -202,3 +202,23 @@ def test_the_screen_changing_after_a_signal_overturns_it() -> None:
     assert decide(_sig(WORKING), 1, IDLE, 150.0) == (IDLE, None)
     # Within the grace the agent is still drawing what the signal announced.
     assert decide(_sig(NEEDS_INPUT), 1, IDLE, 100.0 + signals.SCREEN_GRACE) == (NEEDS_INPUT, WAIT)
+
+
+def test_a_signal_without_a_state_keeps_the_request_before_it() -> None:
+    """Claude Code sends Notification(permission_prompt) right after PermissionRequest: the
+    tool and command the dialog asks about stay in signal.json."""
+    asked = {
+        "run": 2,
+        "state": "needs-input",
+        "waiting": {"kind": "tool", "tool": "Bash", "input": "npm test"},
+        "t": 5.0,
+        "event": "PermissionRequest",
+    }
+    note = {"run": 2, "state": None, "waiting": None, "t": 6.0, "event": "Notification"}
+    kept = signals._keeping_state(note, asked)
+    assert (kept["state"], kept["waiting"], kept["t"]) == ("needs-input", asked["waiting"], 5.0)
+    assert kept["event"] == "Notification"
+    assert signals._keeping_state(note, dict(asked, run=1)) == note  # an earlier run's: not kept
+    assert signals._keeping_state(note, None) == note
+    working = dict(note, state="working")
+    assert signals._keeping_state(working, asked) == working

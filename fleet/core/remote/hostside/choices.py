@@ -280,6 +280,19 @@ def fingerprint(choice: Optional[Choice], signal_waiting: Optional[dict], signal
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:ID_CHARS]
 
 
+_COMMAND = re.compile(r"^\$ (?P<command>\S.*)$")
+
+
+def _from_screen(choice: Choice) -> dict:
+    """A dialog no hook reported: a tool request when it shows the command it would run
+    ("$ npm test" above its options: Codex, opencode), else a plain choice."""
+    for line in reversed(choice.context.split("\n")):
+        m = _COMMAND.match(line)
+        if m:
+            return {"kind": "tool", "tool": "shell", "input": m.group("command")}
+    return {"kind": "choice", "tool": "", "input": choice.question}
+
+
 def waiting(choice: Optional[Choice], sig: Optional[dict]) -> Optional[dict]:
     """What a needs-input session waits for: the signal's tool call or question (if its
     agent said) with the options on screen, or a plain choice; None when neither says.
@@ -288,7 +301,7 @@ def waiting(choice: Optional[Choice], sig: Optional[dict]) -> Optional[dict]:
     said = said if isinstance(said, dict) else None
     if said is None and choice is None:
         return None
-    out = dict(said) if said else {"kind": "choice", "tool": "", "input": choice.question}  # type: ignore[union-attr]
+    out = dict(said) if said else _from_screen(choice)  # type: ignore[arg-type]
     out["options"] = choice.to_json()["options"] if choice is not None else []
     out["id"] = fingerprint(choice, said, sig.get("t") if said else None)  # type: ignore[union-attr]
     return out
