@@ -158,6 +158,20 @@ def test_allow_deny_and_answer_from_the_cli(fresh_hosts: LoopbackFleet) -> None:
     idle = fleet("allow", ref)
     assert idle.code == 1 and "shows no dialog to answer" in idle.err
 
+    # Each answer is in the audit log with the request it was for, and how it ended.
+    log = fleet.ok("log", ref, "--json").json()
+    answers = [(e["kind"], e["detail"].get("expect"), e["outcome"]) for e in log]
+    answers = [a for a in answers if a[0] in ("allow", "deny", "answer")]
+    assert answers == [
+        ("allow", waiting["id"], "done"),
+        ("allow", waiting["id"], "refused"),
+        ("answer", second["id"], "done"),
+        ("deny", third["id"], "done"),
+        ("allow", "", "refused"),
+    ], answers
+    denied = next(e for e in log if e["kind"] == "deny")
+    assert denied["detail"]["note"] == "use make test instead"
+
 
 def test_an_option_the_dialog_does_not_offer_is_refused(fresh_hosts: LoopbackFleet) -> None:
     fleet = _fleet(fresh_hosts)
@@ -167,7 +181,7 @@ def test_an_option_the_dialog_does_not_offer_is_refused(fresh_hosts: LoopbackFle
     fleet.ok("send", ref, "go")
     _asks(fleet, ref, "touch ran-1")
     wrong = fleet("answer", ref, "7")
-    assert wrong.code == 1 and "offers no the option '7'" in wrong.err
+    assert wrong.code == 1 and "offers no option '7'" in wrong.err
     assert "1 (Yes), 2 (No, and tell me" in wrong.err
     assert fleet.sessions()[ref]["status"] == "needs-input"
     fleet.ok("answer", ref, "1")  # without --expect: the request just listed

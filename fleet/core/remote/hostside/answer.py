@@ -67,7 +67,7 @@ def _pick(session_id: str, choice: choices.Choice, pick: str, option: str) -> in
         what = "an option that refuses it"
     else:
         index = choice.find(option)
-        what = "the option %r" % option[:40]
+        what = "option %r" % option[:40]
     if index < 0:
         raise HelperError(
             "no-option",
