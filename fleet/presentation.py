@@ -77,15 +77,18 @@ def session_status(session: Session) -> str:
 
 def waiting_line(waiting: Waiting | None) -> str:
     """What a needs-input agent waits for, in one line: `wants to run Bash: npm test`,
-    `asks: Which file?`, `login: Not logged in`, `error: API Error: 400`; "" when it did not
-    say."""
+    `asks: Which file?`, `asks: Continue? (y Yes, n No)`, `login: Not logged in`,
+    `error: API Error: 400`; "" when it did not say."""
     if waiting is None:
         return ""
     if waiting.kind == "tool":
         what = f": {waiting.input}" if waiting.input else ""
         return f"wants to run {waiting.tool or 'a tool'}{what}"
-    if waiting.kind == "question":
-        return f"asks: {waiting.input}" if waiting.input else "asks a question"
+    if waiting.kind in ("question", "choice"):
+        asks = f"asks: {waiting.input}" if waiting.input else "asks a question"
+        if waiting.options:
+            asks += " (" + ", ".join(f"{o.key} {o.label}" for o in waiting.options) + ")"
+        return asks
     if waiting.kind == "login":
         return f"login: {waiting.input}" if waiting.input else "needs a login"
     what = " ".join(w for w in (waiting.tool, waiting.input) if w)  # "Bash running for over …"

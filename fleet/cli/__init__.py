@@ -1,8 +1,8 @@
 """The `fleet` command line. Every command is a thin call into fleet.core.
 
 Each module of this package declares its commands once (fleet.cli.registry): `hosts` (hosts,
-trust, doctor), `sessions`, `checkpoints`, `review`, `watch` (watch, log), `usage`, `agents`,
-`demo`.
+trust, doctor), `sessions`, `answer` (allow, deny, answer), `checkpoints`, `review`, `watch`
+(watch, log), `usage`, `agents`, `demo`.
 This module builds the parser from those declarations and runs the one asked for; with no
 command, it starts the TUI.
 
@@ -18,7 +18,18 @@ import sys
 from collections.abc import Sequence
 
 from fleet import __version__
-from fleet.cli import agents, checkpoints, demo, hosts, pools, review, sessions, usage, watch
+from fleet.cli import (
+    agents,
+    answer,
+    checkpoints,
+    demo,
+    hosts,
+    pools,
+    review,
+    sessions,
+    usage,
+    watch,
+)
 from fleet.cli.output import note
 from fleet.cli.registry import Command, WordsError, collect, configure
 from fleet.core.config import ConfigError
@@ -33,6 +44,7 @@ log = logging.getLogger("fleet.cli")
 COMMANDS: dict[str, Command] = collect(
     hosts.commands,
     sessions.commands,
+    answer.commands,
     pools.commands,
     checkpoints.commands,
     review.commands,

@@ -63,8 +63,8 @@ class RemoteError(HostError):
 
 REFUSED_KINDS = frozenset(
     {
-        "at-prompt", "bad-request", "branch", "conflict", "exists", "moved", "no-remote",
-        "not-found", "nothing", "running", "stale",
+        "at-prompt", "bad-request", "branch", "changed", "conflict", "exists", "moved",
+        "no-dialog", "no-option", "no-remote", "not-found", "nothing", "running", "stale",
     }
 )  # fmt: skip
 """Kinds of RemoteError by which the host declined an action on purpose (nothing broke)."""

@@ -135,19 +135,42 @@ class DiffStat:
 
 
 @dataclass(frozen=True)
-class Waiting:
-    """What a needs-input session waits for, as its agent's own hook said: a tool call (and
-    what it will do: a Bash command, a file), a question, an error to deal with."""
+class WaitingOption:
+    """One answer a dialog offers: the key a person names it by ("1", "y") and its label."""
 
-    kind: str  # "tool", "question", "login" or "error"
-    tool: str = ""
-    input: str = ""  # one line: the command, the file, the question, the error message
+    key: str
+    label: str
 
     def to_json(self) -> dict[str, str]:
-        return {"kind": self.kind, "tool": self.tool, "input": self.input}
+        return {"key": self.key, "label": self.label}
 
 
-WAITING_KINDS = ("tool", "question", "login", "error")
+@dataclass(frozen=True)
+class Waiting:
+    """What a needs-input session waits for: a tool call (and what it will do: a Bash
+    command, a file) or a question, as its agent's own hook said; a choice read off its
+    screen; a login or an error to deal with. `options` are the dialog's answers on screen,
+    `id` names this one request (what the dialog shows + the signal that caused it): an
+    answer carries the id the person saw, and the host refuses it when the agent now asks
+    something else."""
+
+    kind: str  # "tool", "question", "choice", "login" or "error"
+    tool: str = ""
+    input: str = ""  # one line: the command, the file, the question, the error message
+    options: tuple[WaitingOption, ...] = ()
+    id: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "tool": self.tool,
+            "input": self.input,
+            "options": [o.to_json() for o in self.options],
+            "id": self.id,
+        }
+
+
+WAITING_KINDS = ("tool", "question", "choice", "login", "error")
 
 
 @dataclass

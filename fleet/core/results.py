@@ -135,6 +135,20 @@ class Changed(_Json):
 
 
 @dataclass(frozen=True)
+class Answered(_Json):
+    """What an answer to an agent's dialog typed: the request it answered (its id), the
+    option picked, and for a deny with a note whether the note went ("sent", or why not)."""
+
+    session: Session
+    action: str  # "allow", "deny" or "answer"
+    request: str
+    question: str
+    key: str
+    label: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class Screen(_Json):
     session: Session
     text: str  # the pane as the host captured it: NOT inert (faces make it so)

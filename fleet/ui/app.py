@@ -27,7 +27,7 @@ from textual.worker import Worker
 from fleet.core import events
 from fleet.core.config import Config
 from fleet.core.errors import UsageError
-from fleet.core.models import Session
+from fleet.core.models import Session, Status
 from fleet.core.store import Store
 from fleet.core.supervisor import Supervisor
 from fleet.core.textsafe import inert
@@ -35,6 +35,7 @@ from fleet.core.wiring import wired
 from fleet.presentation import header_line, host_summary
 from fleet.ui.bindings import BINDINGS, effective_keys, keymap_from_config
 from fleet.ui.controllers import (
+    AnswerController,
     HostsController,
     ReviewController,
     SessionsController,
@@ -101,6 +102,7 @@ class FleetApp(App[int]):
         self.keys = effective_keys()  # binding id -> the keys in effect, for the key bar
         self.hosts = HostsController(self)
         self.sessions = SessionsController(self)
+        self.answers = AnswerController(self)
         self.review = ReviewController(self)
         self.view = ViewController(self)
 
@@ -277,7 +279,17 @@ class FleetApp(App[int]):
 
     def _show_keys(self) -> None:
         if self.is_running and self.query(KeyBar):
-            self.query_one(KeyBar).show_context(self._focus_context(), self.keys)
+            context = self._focus_context()
+            options = self._selected_options() if context == "grid" else 0
+            self.query_one(KeyBar).show_context(context, self.keys, options)
+
+    def _selected_options(self) -> int:
+        """How many options the selected session's dialog offers (0: it waits for none)."""
+        card = self.query_one(SessionGrid).selected
+        waiting = card.session.waiting if card is not None else None
+        if card is None or card.session.status is not Status.NEEDS_INPUT or waiting is None:
+            return 0
+        return len(waiting.options)
 
     # -- keys, each to its context's controller -----------------------------------------
 
@@ -295,6 +307,15 @@ class FleetApp(App[int]):
 
     def action_attach(self) -> None:
         self.sessions.attach()
+
+    def action_allow(self) -> None:
+        self.answers.allow()
+
+    def action_deny(self) -> None:
+        self.answers.deny()
+
+    def action_answer_option(self, n: int) -> None:
+        self.answers.option(n)
 
     def action_new_session(self) -> None:
         self.sessions.new_session()
@@ -335,6 +356,7 @@ class FleetApp(App[int]):
     @on(SessionGrid.Selected)
     def _on_selected(self, event: SessionGrid.Selected) -> None:
         self.sessions.selection_changed(event.card)
+        self._show_keys()
 
     @on(SessionGrid.Shown)
     def _on_shown(self, event: SessionGrid.Shown) -> None:

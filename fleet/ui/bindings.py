@@ -1,8 +1,8 @@
 """The TUI's key map as data: every binding has an id, so ``[keys]`` in the config can remap it.
 
-Bindings are grouped by where they act: the grid (the selected session), the diff panel, and
-everywhere (global). Widgets take their group as ``BINDINGS``; the help screen lists all groups
-with the keys in effect after the user's keymap.
+Bindings are grouped by where they act: the grid (the selected session), answering what the
+selected agent asks, the diff panel, and everywhere (global). Widgets take their group as
+``BINDINGS``; the help screen lists all groups with the keys in effect after the user's keymap.
 
 The ``[keys]`` table maps a binding id to one key or several, comma-separated::
 
@@ -52,6 +52,18 @@ GRID: tuple[Binding, ...] = (
     Binding("t", "attach", "Attach (tmux)", id="attach"),
 )
 
+# Answering what the selected agent asks, without attaching: the host refuses, typing nothing,
+# when the agent asks something else by then. Shifted letters: not pressed by accident.
+ANSWER: tuple[Binding, ...] = (
+    Binding("Y", "allow", "Allow what it asks", id="allow"),
+    Binding("N", "deny", "Deny, with a note", id="deny"),
+    *(
+        Binding(str(n), f"answer_option({n})", f"Answer option {n}", id=f"answer-{n}")
+        for n in range(1, 10)
+    ),
+)
+ANSWER_OPTIONS = tuple(f"answer-{n}" for n in range(1, 10))
+
 DIFF_PANEL: tuple[Binding, ...] = (
     Binding("n", "next_hunk", "Next hunk", id="next-hunk"),
     Binding("p", "prev_hunk", "Previous hunk", id="prev-hunk"),
@@ -74,11 +86,12 @@ GLOBAL: tuple[Binding, ...] = (
 
 GROUPS: tuple[BindingGroup, ...] = (
     BindingGroup("grid", "Grid", GRID),
+    BindingGroup("answer", "When the selected agent asks", ANSWER),
     BindingGroup("diff", "Diff panel", DIFF_PANEL),
     BindingGroup("global", "Everywhere", GLOBAL),
 )
 
-ALL_BINDINGS: tuple[Binding, ...] = (*GRID, *DIFF_PANEL, *GLOBAL)
+ALL_BINDINGS: tuple[Binding, ...] = (*GRID, *ANSWER, *DIFF_PANEL, *GLOBAL)
 BINDINGS: list[BindingType] = list(ALL_BINDINGS)  # every binding, for an App's BINDINGS
 BINDING_IDS: tuple[str, ...] = tuple(b.id for b in ALL_BINDINGS if b.id)
 

@@ -77,7 +77,14 @@ def test_hooks_drive_the_status_and_say_what_the_agent_waits_for(
     fleet.ok("send", ref, "go")
 
     session = fleet.wait_status(ref, "needs-input")
-    assert session["waiting"] == {"kind": "tool", "tool": "Bash", "input": "npm test"}
+    waiting = session["waiting"]
+    assert {k: waiting[k] for k in ("kind", "tool", "input")} == {
+        "kind": "tool",
+        "tool": "Bash",
+        "input": "npm test",
+    }
+    # No dialog on its screen: no options, and a request id from the signal alone.
+    assert waiting["options"] == [] and len(waiting["id"]) == 16
     assert session["agent_session_id"] == "0d2c4e8a-1111-2222-3333-444455556666"
     shown = fleet.ok("screen", ref, "--json").json()
     assert shown["waiting"] == session["waiting"] and shown["status"] == "needs-input"

@@ -14,7 +14,7 @@ from typing import Any
 from fleet.core.remote.hostside import procs
 from tests.integration.fleetrun import FleetCLI, wait_for
 from tests.integration.hosts import LoopbackHost
-from tests.realagents.fakemodel import FakeModel, Gate, Request, finish, say
+from tests.realagents.fakemodel import FakeModel, Gate, Request, Step, finish, say, shell
 
 # Several lines, quotes, a backtick, a dollar and a literal backslash-n: it must reach the model
 # exactly, as ONE prompt (a newline inside it must not submit the first line on its own).
@@ -223,3 +223,67 @@ def resume_and_ask(
     run.send("are you back?")
     settle(lambda: model.prompts()[-1:] == ["are you back?"], what="the prompt after resume")
     return [r for r in model.requests() if r.prompt == "are you back?"][-1]
+
+
+def touch(name: str, hold: Gate) -> Step:
+    """A tool call that makes the file `name` (a shell command the agent asks to run)."""
+    return shell(f"touch {name}", text=f"Let me make {name}.", hold=hold)
+
+
+def allow_deny_and_refuse_a_stale_answer(
+    fleet: FleetCLI,
+    run: AgentRun,
+    model: FakeModel,
+    tool: str,
+    request: Callable[[str, Gate], Step] = touch,
+) -> None:
+    """The loop of answering from fleet: a tool request (`request` makes the file it names)
+    is needs-input with `tool` and the command in `waiting`; an answer with a stale --expect
+    is refused (nothing typed, nothing run); `fleet allow` runs the real command; the next
+    request, `fleet deny --note`, is not run and the model gets the note as the person's
+    prompt."""
+    allowed, denied = run.worktree / "allowed.txt", run.worktree / "denied.txt"
+    thinking = model.gate()
+    model.script(request("allowed.txt", thinking), finish("Made it."))
+    run.send("make the marker")
+    run.wait("working")
+    thinking.open()
+    run.wait("needs-input")
+    waiting = settle(
+        lambda: (w := run.fleet.sessions()[run.ref].get("waiting")) and w.get("options") and w,
+        what="waiting with the dialog's options",
+    )
+    assert (waiting["kind"], waiting["tool"]) == ("tool", tool), waiting
+    assert "allowed.txt" in waiting["input"], waiting
+    stale = fleet("allow", run.ref, "--expect", "0" * 16)
+    assert stale.code == 1 and "now asks something else" in stale.err, stale.err
+    assert run.status() == "needs-input" and not allowed.exists()
+    done = fleet.ok("allow", run.ref, "--expect", waiting["id"], "--json").json()
+    assert done["request"] == waiting["id"], done
+    settle(allowed.exists, what="the allowed command to run")
+    run.wait("idle")
+
+    note = "do not make files; just say hello"
+    thinking = model.gate()
+    model.script(request("denied.txt", thinking), say("Hello! No files then."))
+    run.send("make another marker")
+    run.wait("working")
+    thinking.open()
+    run.wait("needs-input")
+    settle(
+        lambda: (
+            "denied.txt" in (run.fleet.sessions()[run.ref].get("waiting") or {}).get("input", "")
+        ),
+        what="the second request in waiting",
+    )
+    said = fleet.ok("deny", run.ref, "--note", note).err
+    assert "note sent" in said, said
+    # The person's next prompt is the note (Claude Code puts its own "[Request interrupted by
+    # user for tool use]" line before it).
+    told = settle(
+        lambda: [p for p in model.prompts() if p.endswith(note)],
+        what="the note at the model as the person's prompt",
+    )
+    assert len(told) == 1 and told[0].splitlines()[-1] == note, told
+    run.wait("idle")
+    assert not denied.exists()

@@ -12,6 +12,7 @@ from tests.realagents.fakemodel import FakeModel, finish, say, shell, write
 from tests.realagents.harness import (
     NOTES,
     agent_table,
+    allow_deny_and_refuse_a_stale_answer,
     answer,
     env_command,
     reject_notes_and_check_the_agent_is_told,
@@ -33,7 +34,12 @@ STEER = (
 
 
 def _fleet(
-    hosts: LoopbackFleet, model: FakeModel, claude: Path, seed: Callable[..., Path]
+    hosts: LoopbackFleet,
+    model: FakeModel,
+    claude: Path,
+    seed: Callable[..., Path],
+    name: str = NAME,
+    hooks: tuple[str, ...] = (),
 ) -> FleetCLI:
     home = hosts["alpha"].home
     # What a person does once per machine: onboarding done, the API key approved, and the
@@ -47,7 +53,7 @@ def _fleet(
                 "hasSeenAutoDefaultNotice": True,
                 "customApiKeyResponses": {"approved": ["sk-ant-fake"], "rejected": []},
                 "projects": {
-                    str(home / ".fleet" / "worktrees" / NAME): {"hasTrustDialogAccepted": True}
+                    str(home / ".fleet" / "worktrees" / name): {"hasTrustDialogAccepted": True}
                 },
             }
         ),
@@ -60,8 +66,9 @@ def _fleet(
         "DISABLE_TELEMETRY": "1",
         "DISABLE_ERROR_REPORTING": "1",
     }
-    # manual: the default "auto" mode lets a model-based classifier approve tools.
-    manual = ("--permission-mode", "manual")
+    # manual: the default "auto" mode lets a model-based classifier approve tools. fleet's
+    # hooks (the built-in command's --settings) only where the test is about them.
+    manual = ("--permission-mode", "manual", *hooks)
     toml = agent_table(
         "claude",
         command=env_command(env, claude, *manual, "{task}"),
@@ -107,3 +114,18 @@ def test_claude_steer_permission_diff_reject_resume(
     run.wait("stopped")
     last = resume_and_ask(fleet, run, model)
     assert last.history > 2, "resume must bring the earlier conversation back"
+
+
+def test_claude_tool_requests_answered_from_fleet(
+    hosts: LoopbackFleet,
+    model: FakeModel,
+    agent_cli: Callable[[str], Path],
+    seed: Callable[..., Path],
+) -> None:
+    """Its PermissionRequest hook names the tool and the command; fleet types the answer into
+    its dialog (allow, a stale one refused, deny with a note told as the next prompt)."""
+    hooks = ("--settings", '"$FLEET_SIGNALS"')
+    fleet = _fleet(hosts, model, agent_cli("claude"), seed, name="claude-answer", hooks=hooks)
+    run = start(fleet, "claude", "claude-answer")
+    run.wait("idle")
+    allow_deny_and_refuse_a_stale_answer(fleet, run, model, tool="Bash")

@@ -13,11 +13,12 @@ from pathlib import Path
 
 from tests.integration.fleetrun import FleetCLI
 from tests.integration.hosts import LoopbackFleet
-from tests.realagents.fakemodel import FakeModel, say, write
+from tests.realagents.fakemodel import FakeModel, Gate, Step, say, write
 from tests.realagents.harness import (
     NOTES,
     STEER,
     agent_table,
+    allow_deny_and_refuse_a_stale_answer,
     answer,
     env_command,
     interrupt_a_turn_waiting_for_the_model,
@@ -38,10 +39,14 @@ REPLY = (
 
 
 def _fleet(
-    hosts: LoopbackFleet, model: FakeModel, codex: Path, seed: Callable[..., Path]
+    hosts: LoopbackFleet,
+    model: FakeModel,
+    codex: Path,
+    seed: Callable[..., Path],
+    name: str = NAME,
 ) -> FleetCLI:
     home = hosts["alpha"].home
-    worktree = home / ".fleet" / "worktrees" / NAME
+    worktree = home / ".fleet" / "worktrees" / name
     # What a person sets up once: the model provider, and the session's worktree trusted
     # (else Codex asks "Do you trust the contents of this directory?").
     seed(
@@ -117,3 +122,22 @@ def test_codex_steer_permission_diff_reject_interrupt_stop_resume(
     # Resumed (`codex resume --last` in the worktree), it continues the same conversation.
     last = resume_and_ask(fleet, run, model)
     assert last.history > 2, "resume must bring the earlier conversation back"
+
+
+def test_codex_tool_requests_answered_from_fleet(
+    hosts: LoopbackFleet,
+    model: FakeModel,
+    agent_cli: Callable[[str], Path],
+    seed: Callable[..., Path],
+) -> None:
+    """Its notify says nothing of a request: the dialog on screen is read (the command from its
+    "$ ..." line), and fleet types the answer (allow, a stale one refused, deny with a note)."""
+    fleet = _fleet(hosts, model, agent_cli("codex"), seed, name="codex-answer")
+    run = start(fleet, "codex", "codex-answer")
+    run.wait("idle")
+    allow_deny_and_refuse_a_stale_answer(fleet, run, model, "shell", _escalated_write)
+
+
+def _escalated_write(name: str, hold: Gate) -> Step:
+    """Codex writes with its shell; asking for escalation makes it ask the person."""
+    return write(name, "marker", text=f"Let me make {name}.", hold=hold)

@@ -44,6 +44,9 @@ DEFAULT_KEYS = {
     "stop": ("s",),
     "resume": ("r",),
     "attach": ("t",),
+    "allow": ("Y",),
+    "deny": ("N",),
+    **{f"answer-{n}": (str(n),) for n in range(1, 10)},
     "filter": ("slash",),
     "command": ("colon",),
     "palette": ("ctrl+p",),
@@ -168,14 +171,17 @@ async def test_the_help_screen_lists_every_binding_and_closes() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
+        options = {f"answer-{n}" for n in range(1, 10)}
         for binding in ALL_BINDINGS:
             assert binding.id is not None
-            assert shown_key(app, binding.id)
+            assert binding.id in options or shown_key(app, binding.id)
+        assert shown_key(app, "answer") == "1-9"  # the nine digits, one row
         assert shown_key(app, "move-left") == "← h"
         assert shown_key(app, "approve-all") == "A"
         assert shown_key(app, "help") == "?"
         descriptions = {str(w.render()) for w in app.screen.query(".help-description")}
-        assert {b.description for b in ALL_BINDINGS} == descriptions
+        wanted = {b.description for b in ALL_BINDINGS if b.id not in options}
+        assert wanted | {"Answer option 1-9"} == descriptions
         # everything fits at 80x24: nothing needs scrolling
         box = app.screen.query_one("#help-box")
         assert box.max_scroll_y == 0

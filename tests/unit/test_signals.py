@@ -336,3 +336,23 @@ def test_a_tool_call_running_past_its_bound_waits_for_a_person(host: Path) -> No
         "tool": "run_shell_command",
         "input": "running for over 10 min",
     }
+
+
+def test_a_signal_without_a_state_keeps_the_request_before_it() -> None:
+    """Claude Code sends Notification(permission_prompt) right after PermissionRequest: the
+    tool and command the dialog asks about stay in signal.json."""
+    asked = {
+        "run": 2,
+        "state": "needs-input",
+        "waiting": {"kind": "tool", "tool": "Bash", "input": "npm test"},
+        "t": 5.0,
+        "event": "PermissionRequest",
+    }
+    note = {"run": 2, "state": None, "waiting": None, "t": 6.0, "event": "Notification"}
+    kept = signals._keeping_state(note, asked)
+    assert (kept["state"], kept["waiting"], kept["t"]) == ("needs-input", asked["waiting"], 5.0)
+    assert kept["event"] == "Notification"
+    assert signals._keeping_state(note, dict(asked, run=1)) == note  # an earlier run's: not kept
+    assert signals._keeping_state(note, None) == note
+    working = dict(note, state="working")
+    assert signals._keeping_state(working, asked) == working

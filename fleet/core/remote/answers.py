@@ -165,6 +165,20 @@ def pushed(session: Session, data: object) -> results.Pushed:
     )
 
 
+def answered(session: Session, action: str, data: object) -> results.Answered:
+    raw = _object(data, "the answer")
+    picked = _object(raw.get("picked"), "the option picked")
+    return results.Answered(
+        session=session,
+        action=action,
+        request=_text(raw.get("id"), "request id", 64),
+        question=_text(raw.get("question"), "question", 200),
+        key=_text(picked.get("key"), "option key", 8),
+        label=_text(picked.get("label"), "option label", 200),
+        note=_text(raw.get("note"), "note delivery", 200),
+    )
+
+
 def screen(session: Session, data: object) -> results.Screen:
     raw = _object(data, "the screen")
     text = raw.get("text")

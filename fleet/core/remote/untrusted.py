@@ -24,7 +24,7 @@ from typing import Any
 
 from .. import events
 from ..errors import RemoteError
-from ..models import WAITING_KINDS, DiffStat, Session, Status, Waiting
+from ..models import WAITING_KINDS, DiffStat, Session, Status, Waiting, WaitingOption
 from ..textsafe import inert, said
 from ..usage import UsageRecord
 from .hostside import protocol
@@ -138,11 +138,38 @@ def _waiting(value: object) -> Waiting | None:
     if kind not in WAITING_KINDS:
         raise Malformed(f"invalid waiting kind {said(repr(kind), 40)}")
     limit = protocol.MAX_SIGNAL_FIELD
+    request = _text(value.get("id"), "waiting id", 64)
+    if not _REQUEST_ID.match(request):
+        raise Malformed(f"invalid waiting id {said(repr(request), 40)}")
     return Waiting(
         kind=str(kind),
         tool=_text(value.get("tool"), "waiting tool", 80),
         input=_text(value.get("input"), "waiting input", limit),
+        options=_options(value.get("options")),
+        id=request,
     )
+
+
+_REQUEST_ID = re.compile(r"\A[0-9a-f]{0,64}\Z")
+_OPTION_KEY = re.compile(r"\A[0-9A-Za-z]{1,3}\Z")
+
+
+def _options(value: object) -> tuple[WaitingOption, ...]:
+    """A dialog's answers: at most MAX_OPTIONS, each a short key and a one-line label."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > protocol.MAX_OPTIONS:
+        raise Malformed("invalid waiting options: not a short list")
+    out = []
+    for item in value:
+        if not isinstance(item, Mapping):
+            raise Malformed("invalid waiting option: not an object")
+        key = _text(item.get("key"), "option key", 8)
+        if not _OPTION_KEY.match(key):
+            raise Malformed(f"invalid option key {said(repr(key), 20)}")
+        label = " ".join(_text(item.get("label"), "option label", 200).split())  # one line
+        out.append(WaitingOption(key, label))
+    return tuple(out)
 
 
 def parse_session(host: str, data: object) -> Session:

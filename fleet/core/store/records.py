@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .. import fleetstate
-from ..models import DiffStat, Session, Status, Waiting
+from ..models import DiffStat, Session, Status, Waiting, WaitingOption
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,17 @@ def _waiting(text: str | None) -> Waiting | None:
         return None
     try:
         data = json.loads(text)
-        return Waiting(str(data["kind"]), str(data["tool"]), str(data["input"]))
-    except (ValueError, KeyError, TypeError):
+        options = tuple(
+            WaitingOption(str(o["key"]), str(o["label"])) for o in data.get("options", ())
+        )
+        return Waiting(
+            str(data["kind"]),
+            str(data["tool"]),
+            str(data["input"]),
+            options,
+            str(data.get("id", "")),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 

@@ -122,6 +122,45 @@ class Sessions(Base):
                 raise RemoteError(session.host, UNCONFIRMED, unsure) from None
             raise HostUnreachable(session.host, unsure) from None
 
+    async def answer(
+        self,
+        ref: str,
+        action: str,
+        option: str = "",
+        *,
+        expect: str | None = None,
+        note: str = "",
+        session: Session | None = None,
+    ) -> results.Answered:
+        """Answer what the agent asks: "allow", "deny" (with a note told to the agent after)
+        or "answer" with an option (its key or label). `expect` is the id of the request the
+        person saw; None: the one the listing just gave (the host then refuses, typing
+        nothing, when the agent now asks something else). No request listed and none
+        expected: the host answers the dialog it shows (the answer says which)."""
+        if "\x00" in note or "\x00" in option:
+            raise UsageError("an answer cannot contain a NUL character")
+        if session is None:
+            session = await self.find(ref)
+        if expect is None:
+            expect = session.waiting.id if session.waiting is not None else ""
+        pick = "option" if action == "answer" else action
+        args: dict[str, Any] = {"session": session.id, "pick": pick, "expect": expect}
+        if option:
+            args["option"] = option
+        if note:
+            args["note"] = note
+        profile = self.profiles.get(session.agent)
+        if profile is not None:
+            args["mode"] = str(profile.send_mode)
+            args["enter_delay"] = profile.enter_delay
+        detail = {"expect": expect, "option": option, "note": note}
+        async with self._recorded(session, action, detail, first=True):
+            data = await self.helper(session.host).call("answer", args)
+            done = answers.checked(
+                session.host, "answer", lambda: answers.answered(session, action, data)
+            )
+        return done
+
     async def interrupt(self, ref: str) -> Session:
         session = await self.find(ref)
         profile = self.profiles.get(session.agent)

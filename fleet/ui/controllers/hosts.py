@@ -74,6 +74,7 @@ class HostsController(Controller):
         selected = grid.selected
         if selected is not None and selected.key in touched:
             self.mark_read(selected)  # what the person is looking at is read as it arrives
+            self.app._show_keys()  # its answer keys come and go with what it waits for
         hosts = isinstance(event, events.Hello | events.LinkDown | events.Snapshot)
         if hosts or model.order_version != before:
             self.app._refresh_all()

@@ -11,10 +11,11 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from fleet.ui.bindings import GROUPS, BindingGroup, effective_keys
+from fleet.ui.bindings import ANSWER_OPTIONS, GROUPS, BindingGroup, effective_keys
 
 # Which groups share a column: at 80x24 two columns fit without scrolling.
-_COLUMNS: tuple[tuple[str, ...], ...] = (("grid", "global"), ("diff",))
+_COLUMNS: tuple[tuple[str, ...], ...] = (("grid", "global"), ("answer", "diff"))
+_DIGITS = tuple((str(n),) for n in range(1, 10))
 
 
 class HelpScreen(ModalScreen[None]):
@@ -98,9 +99,16 @@ class HelpScreen(ModalScreen[None]):
 
     def _group(self, group: BindingGroup, keys: Mapping[str, tuple[str, ...]]) -> ComposeResult:
         yield Static(group.title, classes="help-group-title", markup=False)
+        # The nine option keys take one row while they are still the digits 1-9.
+        digits = tuple(keys[i] for i in ANSWER_OPTIONS) == _DIGITS
         with Grid(classes="help-group", id=f"help-{group.id}"):
             for binding in group.bindings:
                 assert binding.id is not None
+                if digits and binding.id in ANSWER_OPTIONS:
+                    if binding.id == ANSWER_OPTIONS[0]:
+                        yield Label("1-9", classes="help-key", id="key-answer", markup=False)
+                        yield Label("Answer option 1-9", classes="help-description", markup=False)
+                    continue
                 shown = " ".join(self.key_display(key) for key in keys[binding.id])
                 yield Label(shown, classes="help-key", id=f"key-{binding.id}", markup=False)
                 yield Label(binding.description, classes="help-description", markup=False)

@@ -49,24 +49,39 @@ FIXED: dict[Context, tuple[tuple[str, str], ...]] = {
     "filter": (("enter", "keep the filter"), ("esc", "clear it")),
     "command": (("enter", "run"), ("esc", "cancel")),
 }
+# Shown first, and only while the selected session waits at a dialog with options.
+ANSWER_ITEMS = ((("allow",), "allow"), (("deny",), "deny"))
 HELP = ("help", "all keys")
 GAP = "  "
 
 
 def items_for(
-    context: Context, keys: Mapping[str, Sequence[str]], show: Callable[[str], str]
+    context: Context,
+    keys: Mapping[str, Sequence[str]],
+    show: Callable[[str], str],
+    options: int = 0,
 ) -> list[tuple[str, str]]:
     """(key shown, word) for each item of `context`, with the keys in effect (`keys`: binding
-    id -> its keys) shown by `show` (the app's key display)."""
+    id -> its keys) shown by `show` (the app's key display). `options`: how many options the
+    selected session's dialog offers (0: it waits for nothing a key answers)."""
     if context in FIXED:
         return list(FIXED[context])
     out: list[tuple[str, str]] = []
-    for ids, word in ITEMS.get(context, ()):
+    items = ITEMS.get(context, ())
+    waits = context == "grid" and options > 0
+    if waits:
+        items = ANSWER_ITEMS + items
+    for ids, word in items:
         # One key per binding: the last is the letter where a binding has an arrow and a
         # letter (h j k l), which reads best joined.
         shown = "".join(show(keys[i][-1]) for i in ids if keys.get(i))
         if shown:
             out.append((shown, word))
+    if waits:
+        ends = [keys.get(f"answer-{n}") for n in (1, min(options, 9))]
+        if all(ends):
+            shown = "-".join(dict.fromkeys(show(k[-1]) for k in ends if k))
+            out.insert(min(len(ANSWER_ITEMS), len(out)), (shown, "answer"))
     return out
 
 
@@ -105,10 +120,13 @@ class KeyBar(Static):
         super().__init__("", markup=False)
         self.context: Context = "none"
         self.keys: Mapping[str, Sequence[str]] = {}
+        self.options = 0
 
-    def show_context(self, context: Context, keys: Mapping[str, Sequence[str]]) -> None:
-        if context != self.context or keys is not self.keys:
-            self.context, self.keys = context, keys
+    def show_context(
+        self, context: Context, keys: Mapping[str, Sequence[str]], options: int = 0
+    ) -> None:
+        if context != self.context or keys is not self.keys or options != self.options:
+            self.context, self.keys, self.options = context, keys, options
             self._draw()
 
     def on_resize(self) -> None:
@@ -120,7 +138,7 @@ class KeyBar(Static):
         def show(key: str) -> str:
             return app.get_key_display(Binding(key, ""))
 
-        items = items_for(self.context, self.keys, show)
+        items = items_for(self.context, self.keys, show, self.options)
         help_key = self.keys.get(HELP[0])
         last = (show(help_key[0]), HELP[1]) if help_key and self.context in ITEMS else None
         self.update(fit(items, self.size.width, last))

@@ -14,6 +14,7 @@ import sys
 import threading
 
 from . import (
+    answer,
     checkpoints,
     gitops,
     inbox,
@@ -61,6 +62,7 @@ PLAIN = {
     "screen": sessions.op_screen,
     "send": steer.op_send,
     "keys": steer.op_keys,
+    "answer": answer.op_answer,
     "stop": sessions.op_stop,
     "resume": launch.op_resume,
     "checkpoint": checkpoints.op_checkpoint,

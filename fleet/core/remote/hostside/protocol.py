@@ -96,6 +96,7 @@ OPS: Dict[str, Op] = {
         _op("screen", ("session",), read_only=True),
         _op("send", _SEND, watched=True),
         _op("keys", ("session", "keys")),
+        _op("answer", ("session", "pick", "option", "expect", "note", "mode", "enter_delay")),
         _op("stop", ("session",)),
         _op("resume", ("session", "command", "rules", "sandbox", "signals"), watched=True),
         _op("checkpoint", ("session", "reason")),
@@ -232,6 +233,8 @@ def queued_input(session: str, what: str, why: str) -> dict:
 
 MAX_SIGNAL_FIELD = 400
 """Characters of any text one signal carries (hostside/signals.py bounds them)."""
+MAX_OPTIONS = 9
+"""Options of one dialog a waiting session carries (hostside/choices.py bounds them)."""
 
 
 def signal(session: str, fields: dict) -> dict:

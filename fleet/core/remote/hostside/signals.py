@@ -289,12 +289,24 @@ def handle(argv: list, stdin: bytes, env: dict, now: float) -> Optional[dict]:
     tmp = "%s.tmp.%d" % (path, os.getpid())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(got, f, sort_keys=True)
+        json.dump(_keeping_state(got, load(session)), f, sort_keys=True)
     os.replace(tmp, path)
     fields = {k: v for k, v in got.items() if k not in ("session", "t")}
     journal.append(protocol.signal(session, fields))
     wake.poke()
     return got
+
+
+def _keeping_state(got: dict, before: Optional[dict]) -> dict:
+    """What signal.json holds after `got`: a signal that claims no state (Claude Code's
+    Notification "permission_prompt" right after its PermissionRequest, a Codex notify) keeps
+    the state, the request and the time of the one before it in this run, so the tool and
+    command a dialog asks about are not lost; it still wakes the watcher (the file changed)."""
+    if got.get("state") is not None or not isinstance(before, dict):
+        return got
+    if before.get("run") != got.get("run") or before.get("state") is None:
+        return got
+    return dict(got, state=before.get("state"), waiting=before.get("waiting"), t=before.get("t"))
 
 
 def main(argv: list) -> int:

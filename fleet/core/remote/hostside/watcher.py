@@ -25,6 +25,7 @@ from typing import Optional
 
 from . import (
     checkpoints,
+    choices,
     decisions,
     gitops,
     journal,
@@ -117,6 +118,8 @@ class Tracked:
         self.waiting = state.get("waiting")
         self.signal: Optional[dict] = None  # the agent's latest own signal (signals.py)
         self.signal_mtime = 0
+        self.choice_of: Optional[tuple] = None  # the screen and signal `waiting_now` was of
+        self.waiting_now: Optional[dict] = None
         self.state_dirty = False
         self.git_refusal = ""  # why fleet runs no git for it, once said
 
@@ -325,10 +328,17 @@ class Watcher:
         waiting = None
         if status in (WORKING, IDLE, NEEDS_INPUT):
             status, waiting = signals.decide(t.signal, t.runs, status, t.last_change, now)
+        signalled = waiting is not None
         if status in (IDLE, NEEDS_INPUT) and waiting is None:
             found = stuck.read(t.screen or "", meta.get("agent"))
             if found is not None:  # at its input, but it cannot go on: a person must act
                 status, waiting = NEEDS_INPUT, found
+        if status == NEEDS_INPUT:
+            read = self.waiting_for(t, signalled)
+            if read is not None and (signalled or waiting is None):
+                waiting = read
+            elif read is not None:  # stuck, with a dialog on screen: its reason, its options
+                waiting = dict(waiting or {}, options=read["options"], id=read["id"])
         changed = False
         if status != t.status or code != t.exit_code or waiting != t.waiting:
             if status in ("exited", "failed") and t.status in LIVE and pane is not None:
@@ -361,6 +371,17 @@ class Watcher:
             outbox.deliver(meta, now - t.last_change, t.screen, self.writer.append)
         except Exception as e:
             self.writer.append(protocol.error(meta["id"], str(e)))
+
+    def waiting_for(self, t: Tracked, signalled: bool) -> Optional[dict]:
+        """What a needs-input session waits for: its signal's request (when the signal
+        decided) with the options on screen and the request's id; read again only when the
+        screen or the signal changed."""
+        sig = choices.asked(t.signal, t.runs) if signalled else None
+        key = (t.screen, sig.get("t") if sig else None)
+        if t.choice_of != key:
+            t.choice_of = key
+            t.waiting_now = choices.waiting(choices.read(t.screen or ""), sig)
+        return t.waiting_now
 
     def capture(self, t: Tracked, pane, now: float) -> None:
         t.last_capture = now
