@@ -284,9 +284,18 @@ def cost_label(tokens: Tokens) -> str:
     return f"${tokens.cost:,.2f}"
 
 
+def spent_label(tokens: Tokens) -> str:
+    """`12.3k tok · $0.41`, `12.3k tok · no price`."""
+    return f"{token_count(tokens.total)} tok · {cost_label(tokens)}"
+
+
+def today_label(tokens: Tokens) -> str:
+    """The fleet's day on the top line: `today 1.2M tok · $3.40` ("" before any request)."""
+    return f"today {spent_label(tokens)}" if tokens.total else ""
+
+
 def usage_label(agent: str, tokens: Tokens | None) -> str:
     """What a session spent, compact: `12.3k tok · $0.41`, or `usage unknown`."""
     if not known(agent, tokens):
         return "usage unknown"
-    spent = tokens or Tokens()
-    return f"{token_count(spent.total)} tok · {cost_label(spent)}"
+    return spent_label(tokens or Tokens())

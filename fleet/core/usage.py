@@ -10,8 +10,9 @@ A model with no price has tokens and no cost: never a guessed one.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .remote.hostside.protocol import USAGE_AGENTS
 
@@ -131,6 +132,69 @@ def priced(model: str, counts: Iterable[int], prices: Mapping[str, Price]) -> To
         + n_write * price.cache_write
     ) / 1_000_000
     return Tokens(n_in, n_out, n_read, n_write, cost)
+
+
+# -- what one session spent, in memory (the reducer's part: fleet.core.fleetstate) ---------------
+
+Counts = tuple[int, int, int, int]  # input, output, cache_read, cache_write
+DayModel = tuple[str, str]  # (the laptop's local day YYYY-MM-DD, model)
+
+
+def local_day(at: float) -> str:
+    """The laptop's local day of a time, as the store's date(at, 'unixepoch', 'localtime')."""
+    return time.strftime("%Y-%m-%d", time.localtime(at))
+
+
+def merged_counts(old: Counts | None, new: Counts) -> Counts:
+    """A record seen again keeps the largest figures: they only grow while a response
+    streams (the store's upsert keeps the same rule in SQL)."""
+    if old is None:
+        return new
+    return (max(old[0], new[0]), max(old[1], new[1]), max(old[2], new[2]), max(old[3], new[3]))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUsage:
+    """A session's requests, each counted once by its record id, added up per day and model.
+
+    `seen` (record id -> its day, model and counts) is shared from one state to the next and
+    only ever grows: copying it per event would cost a long session's whole history each
+    time. Two states compare by their totals alone."""
+
+    totals: Mapping[DayModel, Counts] = field(default_factory=dict)
+    requests: int = 0
+    seen: dict[str, tuple[DayModel, Counts]] = field(default_factory=dict, compare=False)
+
+    def counted(self, records: Iterable[UsageRecord], at: float = 0.0) -> SessionUsage:
+        """This usage after `records` (at: when the event came, for a record without a time)."""
+        totals = dict(self.totals)
+        requests = self.requests
+        seen = self.seen
+        for r in records:
+            before = seen.get(r.id)
+            if before is None:
+                where: DayModel = (local_day(r.at or at), r.model)
+                requests += 1
+                old: Counts = (0, 0, 0, 0)
+            else:
+                where, old = before
+            new = merged_counts(old, r.counts)
+            if new == old and before is not None:
+                continue
+            seen[r.id] = (where, new)
+            sums = totals.get(where, (0, 0, 0, 0))
+            totals[where] = tuple(s + n - o for s, n, o in zip(sums, new, old, strict=True))  # type: ignore[assignment]
+        if requests == self.requests and totals == self.totals:
+            return self
+        return SessionUsage(totals, requests, seen)
+
+    def tokens(self, prices: Mapping[str, Price], day: str | None = None) -> Tokens:
+        """Its tokens and cost (of one day, or of all)."""
+        out = Tokens()
+        for (d, model), counts in self.totals.items():
+            if day is None or d == day:
+                out = out + priced(model, counts, prices)
+        return out
 
 
 # -- summaries -----------------------------------------------------------------------------

@@ -30,6 +30,7 @@ class HostsController(Controller):
         model = self.app.model
         hosts = self.app.config.hosts
         screens = await store.screens()
+        spent = await store.session_usage()
         for cached in await store.sessions():
             if cached.session.host in hosts:
                 model.upsert_session(
@@ -38,6 +39,7 @@ class HostsController(Controller):
                     gone=cached.gone,
                     unread=cached.unread,
                     output_cursor=cached.output_cursor,
+                    usage=spent.get(cached.state.key),
                 )
                 screen = screens.get((cached.session.host, cached.session.id))
                 if screen:
@@ -63,6 +65,7 @@ class HostsController(Controller):
         grid = self.grid
         model = self.app.model
         before = model.order_version
+        spent = model.usage_version
         touched = model.apply(event)
         match event:
             case events.StatusChanged():
@@ -77,6 +80,8 @@ class HostsController(Controller):
             self.app._refresh_all()
         elif touched:
             grid.update_cards(touched)
+        if model.usage_version != spent:
+            self.app._refresh_hosts()  # the fleet's day on the top line
 
     def announce(self, host: str, sid: str, status: Status, code: object) -> None:
         card = self.app.model.cards.get((host, sid))

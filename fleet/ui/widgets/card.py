@@ -173,7 +173,7 @@ def _status_line(card: Card, styles: CardStyles, inner: int, dynamic: str) -> li
 
 
 def _diff_line(card: Card, styles: CardStyles, inner: int) -> list[Segment]:
-    """The diff stat and how much is approved; gone or cached on the right."""
+    """The diff stat and how much is approved; what it spent, gone or cached on the right."""
     d = card.session.diffstat
     if d.files:
         diff = [
@@ -187,7 +187,10 @@ def _diff_line(card: Card, styles: CardStyles, inner: int) -> list[Segment]:
     else:
         diff = [Segment("no changes", styles.muted)]
     mark = "gone" if card.gone else "(cached)" if card.cached else ""
-    return spread(diff, mark, styles.muted, inner, styles.base)
+    right = " · ".join(p for p in (card.spent, mark) if p)
+    if cell_len(right) + 2 > inner // 2:  # the diff stat comes first: a narrow card drops spend
+        right = mark
+    return spread(diff, right, styles.muted, inner, styles.base)
 
 
 def spread(
