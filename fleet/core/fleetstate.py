@@ -21,7 +21,7 @@ from typing import Literal
 
 from . import events
 from .models import Session, Status
-from .usage import Counts, SessionUsage
+from .usage import ZERO, Counts, SessionUsage, add_counts
 
 HostStateName = Literal["connecting", "connected", "reconnecting", "unreachable"]
 UNREACHABLE_AFTER = 2
@@ -176,8 +176,7 @@ class FleetState:
         out: dict[str, Counts] = {}
         for (h, d, model), counts in self.spent.items():
             if d == day and (host is None or h == host):
-                was = out.get(model, (0, 0, 0, 0))
-                out[model] = tuple(a + b for a, b in zip(was, counts, strict=True))  # type: ignore[assignment]
+                out[model] = add_counts(out.get(model, ZERO), counts)
         return out
 
     def host(self, name: str) -> HostState | None:
@@ -236,8 +235,7 @@ class FleetState:
     def _count(self, host: str, usage: SessionUsage, sign: int) -> None:
         for (day, model), counts in usage.totals.items():
             key = (host, day, model)
-            was = self.spent.get(key, (0, 0, 0, 0))
-            self.spent[key] = tuple(a + sign * b for a, b in zip(was, counts, strict=True))  # type: ignore[assignment]
+            self.spent[key] = add_counts(self.spent.get(key, ZERO), counts, sign)
 
     def _reconcile(self, host: str, sessions: Iterable[Session], change: Change) -> None:
         listed = set()

@@ -137,12 +137,17 @@ def priced(model: str, counts: Iterable[int], prices: Mapping[str, Price]) -> To
 # -- what one session spent, in memory (the reducer's part: fleet.core.fleetstate) ---------------
 
 Counts = tuple[int, int, int, int]  # input, output, cache_read, cache_write
+ZERO: Counts = (0, 0, 0, 0)
 DayModel = tuple[str, str]  # (the laptop's local day YYYY-MM-DD, model)
 
 
 def local_day(at: float) -> str:
     """The laptop's local day of a time, as the store's date(at, 'unixepoch', 'localtime')."""
     return time.strftime("%Y-%m-%d", time.localtime(at))
+
+
+def add_counts(a: Counts, b: Counts, sign: int = 1) -> Counts:
+    return (a[0] + sign * b[0], a[1] + sign * b[1], a[2] + sign * b[2], a[3] + sign * b[3])
 
 
 def merged_counts(old: Counts | None, new: Counts) -> Counts:
@@ -175,15 +180,14 @@ class SessionUsage:
             if before is None:
                 where: DayModel = (local_day(r.at or at), r.model)
                 requests += 1
-                old: Counts = (0, 0, 0, 0)
+                old: Counts = ZERO
             else:
                 where, old = before
             new = merged_counts(old, r.counts)
             if new == old and before is not None:
                 continue
             seen[r.id] = (where, new)
-            sums = totals.get(where, (0, 0, 0, 0))
-            totals[where] = tuple(s + n - o for s, n, o in zip(sums, new, old, strict=True))  # type: ignore[assignment]
+            totals[where] = add_counts(add_counts(totals.get(where, ZERO), new), old, -1)
         if requests == self.requests and totals == self.totals:
             return self
         return SessionUsage(totals, requests, seen)

@@ -152,6 +152,9 @@ class FleetApp(App[int]):
         self.store = self.sup.require_store()
         await self.hosts.load_cached()
         self._refresh_all()
+        if self.config.budgets:  # crossed while no fleet ran; paused by another fleet
+            self.hosts.check_budgets(set(self.model.cards))
+            await self.hosts.show_held()
         # The cached fleet is painted first; connecting (ssh config parsing, key exchange)
         # begins after that frame, so a large fleet shows at once, before any host answers.
         self.call_after_refresh(self._follow_hosts)
@@ -378,8 +381,10 @@ class FleetApp(App[int]):
     def _apply(self, event: events.Event) -> None:
         self.hosts.apply(event)
 
-    def send_message_to(self, session: Session, text: str, force: bool = False) -> Worker[None]:
-        return self.sessions.send_message_to(session, text, force=force)
+    def send_message_to(
+        self, session: Session, text: str, force: bool = False, over_budget: bool = False
+    ) -> Worker[None]:
+        return self.sessions.send_message_to(session, text, force=force, over_budget=over_budget)
 
     def load_diff(self, session: Session) -> Worker[None]:
         return self.review.load_diff(session)

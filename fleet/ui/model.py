@@ -100,6 +100,7 @@ class Card:
     version: int = 0
     attention_since: float | None = None  # when it started needing input (for one pulse)
     spent: str = ""  # what it spent, compact ("12.3k tok · $0.41", "usage unknown")
+    held: str = ""  # why fleet paused it ("paused: over budget"), until the person goes on
 
     @property
     def key(self) -> tuple[str, str]:
@@ -328,6 +329,15 @@ class FleetModel:
         if tail == card.tail:
             return False
         card.tail = tail
+        self._bump(card)
+        return True
+
+    def set_held(self, key: tuple[str, str], why: str) -> bool:
+        """Say on the card why fleet paused it ("" once it may go on)."""
+        card = self.cards.get(key)
+        if card is None or card.held == why:
+            return False
+        card.held = why
         self._bump(card)
         return True
 

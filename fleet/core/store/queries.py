@@ -135,6 +135,11 @@ class Queries:
         )
         return [decision(row) for row in rows]
 
+    async def budget_marks(self) -> dict[tuple[str, str], str]:
+        """(budget id, level) -> the action recorded with it."""
+        rows = await self._fetch("SELECT budget, level, action FROM budget_marks")
+        return {(str(r[0]), str(r[1])): str(r[2]) for r in rows}
+
     async def session_usage(self) -> dict[Key, SessionUsage]:
         """Every session's requests, counted by the reducer's own rule (what the TUI and
         `fleet watch` start from, so a record the host says again still counts once)."""

@@ -301,6 +301,23 @@ class Writes:
             lambda db: _insert_audit(db, *row),
         )
 
+    async def claim_budget(self, budget: str, level: str, action: str) -> bool:
+        """Mark a budget's level as reached; True if this call made the mark (the one to act
+        on it), False if it was there already (another run of fleet, or another fleet)."""
+        made: list[bool] = []
+
+        def run(db: sqlite3.Connection) -> None:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO budget_marks (budget, level, at, action) "
+                "VALUES (?, ?, ?, ?)",
+                (budget, level, time.time(), action),
+            )
+            made[:] = [cur.rowcount == 1]
+
+        self._writer.enqueue(f"budget {level}", "", None, run)
+        await self._writer.flush()
+        return bool(made and made[0])
+
     def mark_read(self, host: str, session_id: str) -> None:
         self._writer.enqueue(
             "read",

@@ -15,6 +15,7 @@ from textual.worker import Worker
 from fleet.core import events
 from fleet.core.errors import FleetError
 from fleet.core.models import Status
+from fleet.presentation import HELD, crossing_words
 from fleet.ui.alerts import announcement, terminal_alert
 from fleet.ui.controllers.base import Controller
 
@@ -82,6 +83,40 @@ class HostsController(Controller):
             grid.update_cards(touched)
         if model.usage_version != spent:
             self.app._refresh_hosts()  # the fleet's day on the top line
+            self.check_budgets(touched)
+
+    # -- budgets ---------------------------------------------------------------------------
+
+    def check_budgets(self, keys: set[tuple[str, str]]) -> None:
+        """The budgets of the sessions whose spending moved, acted on (once) by the core;
+        the person hears of each crossing (a toast, the terminal's notification, the card)."""
+        if self.app.config.budgets and keys:
+            work = partial(self._check_budgets, set(keys))
+            self.run(work, name="check_budgets", group="budgets")
+
+    async def _check_budgets(self, keys: set[tuple[str, str]]) -> None:
+        try:
+            news = await self.sup.check_budgets(self.app.model.fleet, keys)
+        except FleetError as exc:
+            log.error("budgets: %s", exc)
+            return
+        for item in news:
+            message = crossing_words(item.crossing, item.who, item.paused)
+            warning = item.crossing.level == "warning"
+            self.app.notify(message, severity="warning" if warning else "error", timeout=20)
+            self.alert(message)
+        if any(n.crossing.budget.limit.action == "pause" for n in news):
+            await self.show_held()
+
+    async def show_held(self) -> None:
+        """Mark the cards of the sessions a budget paused (and unmark the others)."""
+        model = self.app.model
+        held = await self.sup.held(c.session for c in list(model.cards.values()))
+        changed = [
+            key for key in list(model.cards) if model.set_held(key, HELD if key in held else "")
+        ]
+        if changed:
+            self.grid.update_cards(changed)
 
     def announce(self, host: str, sid: str, status: Status, code: object) -> None:
         card = self.app.model.cards.get((host, sid))

@@ -167,6 +167,8 @@ def _status_line(card: Card, styles: CardStyles, inner: int, dynamic: str) -> li
     shown = card.shown_status
     status = f"{SYMBOLS.get(shown, '?')} {status_label(shown, card.session.exit_code)}"
     left = [Segment(status, styles.status.get(shown, styles.title))]
+    if card.held:  # fleet paused it: why, before the time
+        left.append(Segment(" · " + card.held, styles.status.get("needs-input", styles.title)))
     if dynamic:
         left.append(Segment(" · " + safe_line(dynamic, 200), styles.muted))
     return spread(left, unread_label(card.unread), styles.unread, inner, styles.base)
