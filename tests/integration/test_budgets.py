@@ -7,6 +7,7 @@ the budget-exceeded hook runs, and `fleet send` refuses until told --over-budget
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -15,7 +16,14 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from tests.integration.fleetrun import FleetCLI, wait_for
+from fleet.core.config import load_config
+from fleet.presentation import HELD
+from fleet.ui.app import FleetApp
+from fleet.ui.model import Card
+from fleet.ui.screens.confirm import ConfirmScreen
+from fleet.ui.screens.steer import SteerScreen
+from fleet.ui.widgets.grid import SessionGrid
+from tests.integration.fleetrun import FleetCLI, pilot_until, wait_for
 from tests.integration.hosts import LoopbackFleet
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "usage" / "claude-transcript.jsonl"
@@ -172,3 +180,53 @@ def test_a_session_over_its_budget_is_paused_and_the_hook_fires_once(
     kinds = [e["kind"] for e in fleet.ok("log", "alpha/spender", "--json").json()]
     for kind in ("budget-warning", "budget-exceeded", "budget-pause", "budget-allowed"):
         assert kinds.count(kind) == 1, (kind, kinds)
+
+
+def sends(fleet: FleetCLI) -> list[str]:
+    entries = fleet.ok("log", "alpha/spender", "--json").json()
+    return [e["detail"]["text"] for e in entries if e["kind"] == "send"]
+
+
+async def test_the_tui_pauses_says_why_and_asks_once_before_going_on(
+    fresh_hosts: LoopbackFleet,
+) -> None:
+    """The loop a person runs: the TUI follows, the budget pauses the agent and the card says
+    so; m sends only after the dialog's yes, and the next m asks nothing."""
+    fleet, _ = budget_fleet(fresh_hosts)
+    await asyncio.to_thread(
+        fleet.ok, "new", "alpha", "--repo", "~/repo", "--agent", "claude", "--name", "spender"
+    )
+    await asyncio.to_thread(fleet.wait_status, "alpha/spender", "idle")
+    app = FleetApp(load_config(fleet.config))
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot_until(pilot, lambda: card(app) is not None, "the card")
+        await asyncio.to_thread(fleet.ok, "send", "alpha/spender", "go")
+        await pilot_until(pilot, lambda: card(app).held == HELD, "the card saying why", 60)
+        sid = card(app).id
+        assert (fresh_hosts["alpha"].home / f"interrupts-{sid}.log").read_text() == "interrupt\n"
+        await pilot_until(pilot, lambda: card(app).session.status.value == "idle", "idle")
+        assert app.query_one(SessionGrid).select(card(app).key)
+
+        async def steer(text: str) -> None:
+            await pilot.press("m")
+            await pilot_until(pilot, lambda: isinstance(app.screen, SteerScreen), "the box")
+            for ch in text:
+                await pilot.press(ch)
+            await pilot.press("enter")
+
+        await steer("more")
+        await pilot_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert await asyncio.to_thread(sends, fleet) == ["go"]  # nothing typed before the yes
+        await pilot.press("y")
+        await pilot_until(pilot, lambda: card(app).held == "", "the card cleared")
+        await pilot_until(
+            pilot, lambda: sends(fleet) == ["go", "more"], "the message after the yes"
+        )
+        await pilot_until(pilot, lambda: not isinstance(app.screen, SteerScreen), "box closed")
+        await steer("again")  # the same budget: not asked again
+        await pilot_until(pilot, lambda: sends(fleet) == ["go", "more", "again"], "sent at once")
+        assert not isinstance(app.screen, ConfirmScreen)
+
+
+def card(app: FleetApp) -> Card | None:
+    return next((c for c in app.model.cards.values() if c.session.ref == "alpha/spender"), None)
