@@ -49,10 +49,19 @@ class Price:
 
 PRICE_KEYS = ("input", "output", "cache_read", "cache_write")
 
-# List prices (standard tier, US dollars per million tokens) of the models the verified agent
-# versions use by default, as published by Anthropic and OpenAI for these models. Claude's
-# cache write is the 5-minute one. Anything else: add it under [prices].
+# List prices (standard tier, US dollars per million tokens, prompts under any long-context
+# threshold) of the models the verified agent versions (Claude Code 2.1.328, Codex 0.169.0) name,
+# checked 2026-12-07 against the vendors' model and pricing pages (platform.claude.com/docs
+# models and pricing; developers.openai.com/api/docs/models and pricing) as stored in fleet's
+# reference library. Claude's cache write is the 5-minute one (1.25 x input); Codex's rollouts
+# report no cache writes. Claude Sonnet 5.5's cache read is the $0.10 of 2026-10-07 (a model
+# page still said $0.20); Haiku 5.5's is its up-to-100K-token rate. Anything else: [prices].
 DEFAULT_PRICES: Mapping[str, Price] = {
+    "claude-opus-5-5": Price(4.0, 20.0, 0.20, 5.0),
+    "claude-opus-5": Price(5.0, 25.0, 0.50, 6.25),
+    "claude-sonnet-5-5": Price(2.0, 10.0, 0.10, 2.50),
+    "claude-sonnet-5": Price(2.0, 10.0, 0.20, 2.50),
+    "claude-haiku-5-5": Price(0.10, 0.50, 0.01, 0.125),
     "claude-opus-4-5": Price(5.0, 25.0, 0.50, 6.25),
     "claude-opus-4-1": Price(15.0, 75.0, 1.50, 18.75),
     "claude-opus-4": Price(15.0, 75.0, 1.50, 18.75),
@@ -60,6 +69,10 @@ DEFAULT_PRICES: Mapping[str, Price] = {
     "claude-sonnet-4": Price(3.0, 15.0, 0.30, 3.75),
     "claude-haiku-4-5": Price(1.0, 5.0, 0.10, 1.25),
     "claude-3-5-haiku": Price(0.80, 4.0, 0.08, 1.0),
+    "gpt-6-astra": Price(10.0, 50.0, 1.0),
+    "gpt-6.1-sol": Price(2.0, 10.0, 0.10),
+    "gpt-6-sol": Price(2.0, 10.0, 0.20),
+    "gpt-6-luna": Price(0.10, 0.50, 0.01),
     "gpt-5": Price(1.25, 10.0, 0.125),
     "gpt-5-codex": Price(1.25, 10.0, 0.125),
     "gpt-5-mini": Price(0.25, 2.0, 0.025),
