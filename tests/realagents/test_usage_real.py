@@ -15,7 +15,7 @@ from typing import Any
 
 from tests.integration.fleetrun import FleetCLI
 from tests.integration.hosts import LoopbackFleet
-from tests.realagents import test_claude, test_codex
+from tests.realagents import test_claude, test_codex, test_gemini
 from tests.realagents.fakemodel import FakeModel, Handed, finish
 from tests.realagents.harness import AgentRun, settle, start
 
@@ -104,3 +104,17 @@ def test_codex_usage_matches_the_model(
     run = start(fleet, "codex", test_codex.NAME)
     run.wait("idle", timeout=90)
     turns_counted_once(fleet, run, model, hosts, lambda h: h.api == "responses" and not h.helper)
+
+
+def test_gemini_cli_usage_matches_the_model(
+    hosts: LoopbackFleet,
+    model: FakeModel,
+    agent_cli: Callable[[str], Path],
+    seed: Callable[..., Path],
+) -> None:
+    """Gemini CLI records its main requests; its router's (a flash-lite model asked which
+    model to use) are not in the recording, so not counted."""
+    fleet = test_gemini._fleet(hosts, model, agent_cli("gemini"), seed)
+    run = start(fleet, "gemini", test_gemini.NAME)
+    run.wait("idle", timeout=90)
+    turns_counted_once(fleet, run, model, hosts, lambda h: h.api == "gemini" and not h.helper)
