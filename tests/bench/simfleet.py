@@ -13,8 +13,8 @@ measure host-change -> model / -> painted card latency. Runs as
 fleet.toml into DIR, prints one JSON line when ready, then takes commands on stdin:
 {"busy": N} (the first N sessions in the grid's order print), {"quit": true}.
 
-With FLEET_BENCH_USAGE=1 in its environment each change of a busy session also journals a
-usage event (one request, its own record id), as an agent spending as it prints would: run the
+With FLEET_BENCH_USAGE=1 in its environment a busy session also journals a usage event (one
+request, its own record id) every 2 s, the real helper's pace for a spending agent: run the
 bench with and without it to compare the supervisor's CPU and memory.
 """
 
@@ -39,6 +39,7 @@ POLL = 0.1  # the real watch stream's poll interval
 HEARTBEAT = 15.0
 SCREEN_LINES = 24
 USAGE = os.environ.get("FLEET_BENCH_USAGE") == "1"
+USAGE_EVERY_CHANGES = 4  # a usage event every 2 s of a busy session: the real helper's pace
 JOURNAL_KEEP = 20_000  # usage events a sim host keeps for a stream that reconnects
 DIFF_FILES, DIFF_HUNKS = 40, 28  # 40 x 28 hunks x 9 lines: just over 10,000 lines
 
@@ -171,7 +172,7 @@ class SimFleet:
             for host, s in self.busy:
                 if s.next_change <= now:
                     s.change(now)
-                    if USAGE:
+                    if USAGE and s.n % USAGE_EVERY_CHANGES == 0:
                         host.spend(s, now)
                     s.next_change = now + PERIOD * random.uniform(0.8, 1.2)
             await asyncio.sleep(0.02)

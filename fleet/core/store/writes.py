@@ -175,6 +175,10 @@ class Writes:
             row = db.execute("SELECT watch_cursor FROM hosts WHERE name = ?", (host,)).fetchone()
             if row is not None and row[0] is not None and seq <= row[0]:
                 return  # a replay: already applied
+            if isinstance(event, events.UsageReported):  # kept in its own table, below
+                _insert_usage(db, event)
+                _store_cursor(db, host, seq)
+                return
             old = _load_state(db, host, sid)
             new = fleetstate.apply_session(old, event)
             if new is not None and new != old:
@@ -191,8 +195,6 @@ class Writes:
                     _insert_audit(db, at, host, sid, "status", _json(detail))
                 case events.SessionRemoved() if old is not None and not old.gone:
                     _insert_audit(db, at, host, sid, "removed", _json({"via": "event"}))
-                case events.UsageReported():
-                    _insert_usage(db, event)
             _store_cursor(db, host, seq)
 
         self._writer.enqueue(f"event {type(event).__name__}", host, sid, run)

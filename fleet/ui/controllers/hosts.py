@@ -81,8 +81,7 @@ class HostsController(Controller):
             self.app._refresh_all()
         elif touched:
             grid.update_cards(touched)
-        if model.usage_version != spent:
-            self.app._refresh_hosts()  # the fleet's day on the top line
+        if model.usage_version != spent:  # the top line's day follows on the next tick
             self.check_budgets(touched)
 
     # -- budgets ---------------------------------------------------------------------------
