@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from fleet.core.budgets import Budget, Crossing
 from fleet.core.fleetstate import GONE, HostState
 from fleet.core.models import DiffStat, Session, Status, Waiting
 from fleet.core.results import Delivery, Rejected, TmuxServer, Undone
@@ -291,9 +292,45 @@ def cost_label(tokens: Tokens) -> str:
     return f"${tokens.cost:,.2f}"
 
 
+def spent_label(tokens: Tokens) -> str:
+    """`12.3k tok · $0.41`, `12.3k tok · no price`."""
+    return f"{token_count(tokens.total)} tok · {cost_label(tokens)}"
+
+
+def today_label(tokens: Tokens) -> str:
+    """The fleet's day on the top line: `today 1.2M tok · $3.40` ("" before any request)."""
+    return f"today {spent_label(tokens)}" if tokens.total else ""
+
+
 def usage_label(agent: str, tokens: Tokens | None) -> str:
     """What a session spent, compact: `12.3k tok · $0.41`, or `usage unknown`."""
     if not known(agent, tokens):
         return "usage unknown"
-    spent = tokens or Tokens()
-    return f"{token_count(spent.total)} tok · {cost_label(spent)}"
+    return spent_label(tokens or Tokens())
+
+
+HELD = "paused: over budget"  # on the card of a session a budget paused
+
+
+def budget_amount(amount: float, budget: Budget) -> str:
+    """An amount in the budget's unit: `$5.12`, `2.1M tok`."""
+    if budget.limit.unit == "dollars":
+        return f"${amount:,.2f}"
+    return f"{token_count(int(amount))} tok"
+
+
+def crossing_words(crossing: Crossing, who: str, paused: Sequence[str] = ()) -> str:
+    """What a toast and `fleet watch` say: `alpha/x: 81 % of its session budget ($4.05 of
+    $5.00)`, `alpha/x went past ... paused alpha/x (its interrupt key)`."""
+    b = crossing.budget
+    of = f"{budget_amount(crossing.spent, b)} of {budget_amount(b.limit.amount, b)}"
+    name = b.name
+    if crossing.level == "warning":
+        share = int(100 * crossing.spent / b.limit.amount) if b.limit.amount else 100
+        return f"{who}: {share} % of {name} ({of})"
+    text = f"{who} went past {name} ({of})"
+    if paused:
+        text += f": paused {', '.join(paused)} (its interrupt key; nothing typed to it)"
+    elif b.limit.action == "pause":
+        text += ": nothing was working to pause"
+    return text

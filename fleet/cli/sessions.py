@@ -199,6 +199,12 @@ async def tail(sup: Supervisor, args: argparse.Namespace) -> int:
 # -- steering -------------------------------------------------------------------------------
 
 
+OVER_BUDGET_HELP = (
+    "go on past a budget that paused this session (fleet asks once per budget; see [budgets] "
+    "in fleet.toml)"
+)
+
+
 def _send_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("session")
     p.add_argument(
@@ -210,6 +216,7 @@ def _send_arguments(p: argparse.ArgumentParser) -> None:
         help="type it even though the agent waits at a dialog that picks an option (its Enter "
         "picks the highlighted one)",
     )
+    p.add_argument("--over-budget", action="store_true", help=OVER_BUDGET_HELP)
 
 
 def _message_words(args: argparse.Namespace, words: list[str], dashdash: list[str]) -> None:
@@ -230,7 +237,7 @@ async def send(sup: Supervisor, args: argparse.Namespace) -> int:
     text = _stdin_message() if args.from_stdin else " ".join(args.text)
     if args.from_stdin and not text:
         raise UsageError("send: stdin held no message")
-    session = await sup.send(args.session, text, force=args.force)
+    session = await sup.send(args.session, text, force=args.force, over_budget=args.over_budget)
     note(f"sent to {session.ref}")
     return 0
 
@@ -259,6 +266,11 @@ async def interrupt(sup: Supervisor, args: argparse.Namespace) -> int:
 # -- stop, resume, attach -------------------------------------------------------------------
 
 
+def _resume_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("session")
+    p.add_argument("--over-budget", action="store_true", help=OVER_BUDGET_HELP)
+
+
 @commands.supervised("stop", "stop an agent; its worktree and branch stay", session_argument)
 async def stop(sup: Supervisor, args: argparse.Namespace) -> int:
     changed = await sup.stop(args.session)
@@ -275,10 +287,10 @@ async def stop(sup: Supervisor, args: argparse.Namespace) -> int:
 @commands.supervised(
     "resume",
     "start a stopped or finished agent again in the same worktree",
-    session_argument,
+    _resume_arguments,
 )
 async def resume(sup: Supervisor, args: argparse.Namespace) -> int:
-    changed = await sup.resume(args.session)
+    changed = await sup.resume(args.session, over_budget=args.over_budget)
     if changed.already:
         note(f"{changed.session.ref} is already running: nothing to resume")
     else:

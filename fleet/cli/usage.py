@@ -47,8 +47,9 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     "usage",
     "tokens and cost the agents spent, as their own records say",
     _arguments,
-    epilog="Read on the hosts from Claude Code's transcripts and Codex's session records; other "
-    "agents' usage is unknown. Costs use fleet's price table and [prices] in fleet.toml.",
+    epilog="Read on the hosts from Claude Code's transcripts, Codex's session records and Gemini "
+    "CLI's chat recordings; other agents' usage is unknown. Costs use fleet's price table and "
+    "[prices] in fleet.toml. Budgets: [budgets] in fleet.toml (see examples/fleet.toml).",
 )
 async def usage(sup: Supervisor, args: argparse.Namespace) -> int:
     store = sup.require_store()
@@ -69,7 +70,7 @@ async def usage(sup: Supervisor, args: argparse.Namespace) -> int:
         )
         return 0
     if not spent:
-        say("no usage recorded yet (fleet reads Claude Code's and Codex's own records)")
+        say("no usage recorded yet (fleet reads Claude Code's, Codex's and Gemini CLI's records)")
         return 0
     head = [args.by.upper(), "REQUESTS", "INPUT", "OUTPUT", "CACHE READ", "CACHE WRITE", "COST"]
     lines = [head]

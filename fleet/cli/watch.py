@@ -7,14 +7,17 @@ import argparse
 import asyncio
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 from fleet.cli.output import note, print_json, say
 from fleet.cli.registry import Commands
 from fleet.core import events
 from fleet.core.errors import UsageError
-from fleet.core.supervisor import Supervisor
-from fleet.presentation import age, status_label
+from fleet.core.fleetstate import FleetState
+from fleet.core.supervisor import BudgetNews, Supervisor
+from fleet.core.usage import SessionUsage
+from fleet.presentation import age, crossing_words, status_label
 
 commands = Commands()
 
@@ -42,6 +45,9 @@ async def watch(sup: Supervisor, args: argparse.Namespace) -> int:
         except Exception as exc:  # surface it: a follower must never die silently
             await queue.put((host, exc))
 
+    fleet = await _remembered(sup) if sup.config.budgets else None
+    if fleet is not None:  # crossed while no fleet ran
+        _say_budgets(await sup.check_budgets(fleet, list(fleet.sessions)), args.json)
     tasks = [asyncio.create_task(follow(h)) for h in hosts]
     held = ""  # what the store said while writes were held (a full disk), once per change
     try:
@@ -57,10 +63,42 @@ async def watch(sup: Supervisor, args: argparse.Namespace) -> int:
             line = watch_line(sup, host, item, args.json)
             if line:
                 say(line)
+            if fleet is not None:
+                change = fleet.apply(item)
+                if change.usage:
+                    _say_budgets(await sup.check_budgets(fleet, change.sessions), args.json)
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _remembered(sup: Supervisor) -> FleetState:
+    """The fleet as the store remembers it, what each session spent included: the state the
+    budgets are measured on, kept by the one reducer as events arrive."""
+    store = sup.require_store()
+    spent = await store.session_usage()
+    fleet = FleetState()
+    for cached in await store.sessions():
+        fleet.load(replace(cached.state, usage=spent.get(cached.state.key, SessionUsage())))
+    return fleet
+
+
+def _say_budgets(news: list[BudgetNews], as_json: bool) -> None:
+    for item in news:
+        c = item.crossing
+        if as_json:
+            line = {
+                "type": f"budget-{c.level}",
+                "budget": c.budget.id,
+                "who": item.who,
+                "spent": c.spent,
+                "limit": c.budget.limit.shown,
+                "paused": list(item.paused),
+            }
+            say(json.dumps(line, sort_keys=True))
+        else:
+            say(f"{time.strftime('%H:%M:%S')} {crossing_words(c, item.who, item.paused)}")
 
 
 def watch_line(sup: Supervisor, host: str, event: events.Event, as_json: bool) -> str:

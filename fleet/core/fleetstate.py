@@ -21,6 +21,7 @@ from typing import Literal
 
 from . import events
 from .models import Session, Status
+from .usage import ZERO, Counts, SessionUsage, add_counts
 
 HostStateName = Literal["connecting", "connected", "reconnecting", "unreachable"]
 UNREACHABLE_AFTER = 2
@@ -38,6 +39,7 @@ class SessionState:
     gone: bool = False
     unread: int = 0
     output_cursor: int = 0  # bytes of the host's output log already counted
+    usage: SessionUsage = field(default_factory=SessionUsage)  # what its agent's records say
 
     @property
     def key(self) -> Key:
@@ -117,6 +119,9 @@ def apply_session(state: SessionState | None, event: events.Event) -> SessionSta
             if cursor == state.output_cursor and not lines:
                 return state
             return replace(state, output_cursor=cursor, unread=state.unread + lines)
+        case events.UsageReported():
+            spent = state.usage.counted(event.records, event.at)
+            return state if spent is state.usage else replace(state, usage=spent)
         case events.OutputGap():
             cursor = cursor_after_gap(state.output_cursor, event.start, event.end)
             return state if cursor == state.output_cursor else replace(state, output_cursor=cursor)
@@ -149,9 +154,10 @@ class Change:
     sessions: set[Key] = field(default_factory=set)
     order: bool = False
     hosts: bool = False
+    usage: bool = False  # what a session spent moved
 
     def __bool__(self) -> bool:
-        return bool(self.sessions or self.order or self.hosts)
+        return bool(self.sessions or self.order or self.hosts or self.usage)
 
 
 class FleetState:
@@ -161,6 +167,17 @@ class FleetState:
         self.sessions: dict[Key, SessionState] = {}
         self.hosts: dict[str, HostState] = {}
         self.clock = clock
+        # (host, day, model) -> the counts of every session of the host: a host's or the
+        # fleet's day without adding up every session on each event.
+        self.spent: dict[tuple[str, str, str], Counts] = {}
+
+    def spent_on(self, day: str, host: str | None = None) -> dict[str, Counts]:
+        """model -> the counts the fleet (or one host) spent on `day` (the local day)."""
+        out: dict[str, Counts] = {}
+        for (h, d, model), counts in self.spent.items():
+            if d == day and (host is None or h == host):
+                out[model] = add_counts(out.get(model, ZERO), counts)
+        return out
 
     def host(self, name: str) -> HostState | None:
         return self.hosts.get(name)
@@ -208,10 +225,17 @@ class FleetState:
 
     def remove(self, key: Key) -> Change:
         change = Change()
-        if self.sessions.pop(key, None) is not None:
+        old = self.sessions.pop(key, None)
+        if old is not None:
+            self._count(key[0], old.usage, -1)
             change.sessions.add(key)
             change.order = True
         return change
+
+    def _count(self, host: str, usage: SessionUsage, sign: int) -> None:
+        for (day, model), counts in usage.totals.items():
+            key = (host, day, model)
+            self.spent[key] = add_counts(self.spent.get(key, ZERO), counts, sign)
 
     def _reconcile(self, host: str, sessions: Iterable[Session], change: Change) -> None:
         listed = set()
@@ -231,6 +255,11 @@ class FleetState:
             return
         self.sessions[key] = new
         change.sessions.add(key)
+        if (old.usage.totals if old is not None else {}) != new.usage.totals:
+            if old is not None:
+                self._count(key[0], old.usage, -1)
+            self._count(key[0], new.usage, +1)
+            change.usage = True
         if old is None or _order_fields(old) != _order_fields(new):
             change.order = True
 

@@ -252,6 +252,8 @@ EVENT_KINDS: tuple[str, ...] = (
     "started",
     "resumed",
     "checkpoint",
+    "budget-warning",  # 80 % of a budget spent
+    "budget-exceeded",  # 100 %: and paused, for a budget with action = "pause"
 )
 """Every kind of :class:`DomainEvent`, in the order the docs list them."""
 

@@ -10,8 +10,9 @@ A model with no price has tokens and no cost: never a guessed one.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .remote.hostside.protocol import USAGE_AGENTS
 
@@ -48,10 +49,19 @@ class Price:
 
 PRICE_KEYS = ("input", "output", "cache_read", "cache_write")
 
-# List prices (standard tier, US dollars per million tokens) of the models the verified agent
-# versions use by default, as published by Anthropic and OpenAI for these models. Claude's
-# cache write is the 5-minute one. Anything else: add it under [prices].
+# List prices (standard tier, US dollars per million tokens, prompts under any long-context
+# threshold) of the models the verified agent versions (Claude Code 2.1.328, Codex 0.169.0) name,
+# checked 2026-12-07 against the vendors' model and pricing pages (platform.claude.com/docs
+# models and pricing; developers.openai.com/api/docs/models and pricing) as stored in fleet's
+# reference library. Claude's cache write is the 5-minute one (1.25 x input); Codex's rollouts
+# report no cache writes. Claude Sonnet 5.5's cache read is the $0.10 of 2026-10-07 (a model
+# page still said $0.20); Haiku 5.5's is its up-to-100K-token rate. Anything else: [prices].
 DEFAULT_PRICES: Mapping[str, Price] = {
+    "claude-opus-5-5": Price(4.0, 20.0, 0.20, 5.0),
+    "claude-opus-5": Price(5.0, 25.0, 0.50, 6.25),
+    "claude-sonnet-5-5": Price(2.0, 10.0, 0.10, 2.50),
+    "claude-sonnet-5": Price(2.0, 10.0, 0.20, 2.50),
+    "claude-haiku-5-5": Price(0.10, 0.50, 0.01, 0.125),
     "claude-opus-4-5": Price(5.0, 25.0, 0.50, 6.25),
     "claude-opus-4-1": Price(15.0, 75.0, 1.50, 18.75),
     "claude-opus-4": Price(15.0, 75.0, 1.50, 18.75),
@@ -59,6 +69,10 @@ DEFAULT_PRICES: Mapping[str, Price] = {
     "claude-sonnet-4": Price(3.0, 15.0, 0.30, 3.75),
     "claude-haiku-4-5": Price(1.0, 5.0, 0.10, 1.25),
     "claude-3-5-haiku": Price(0.80, 4.0, 0.08, 1.0),
+    "gpt-6-astra": Price(10.0, 50.0, 1.0),
+    "gpt-6.1-sol": Price(2.0, 10.0, 0.10),
+    "gpt-6-sol": Price(2.0, 10.0, 0.20),
+    "gpt-6-luna": Price(0.10, 0.50, 0.01),
     "gpt-5": Price(1.25, 10.0, 0.125),
     "gpt-5-codex": Price(1.25, 10.0, 0.125),
     "gpt-5-mini": Price(0.25, 2.0, 0.025),
@@ -131,6 +145,73 @@ def priced(model: str, counts: Iterable[int], prices: Mapping[str, Price]) -> To
         + n_write * price.cache_write
     ) / 1_000_000
     return Tokens(n_in, n_out, n_read, n_write, cost)
+
+
+# -- what one session spent, in memory (the reducer's part: fleet.core.fleetstate) ---------------
+
+Counts = tuple[int, int, int, int]  # input, output, cache_read, cache_write
+ZERO: Counts = (0, 0, 0, 0)
+DayModel = tuple[str, str]  # (the laptop's local day YYYY-MM-DD, model)
+
+
+def local_day(at: float) -> str:
+    """The laptop's local day of a time, as the store's date(at, 'unixepoch', 'localtime')."""
+    return time.strftime("%Y-%m-%d", time.localtime(at))
+
+
+def add_counts(a: Counts, b: Counts, sign: int = 1) -> Counts:
+    return (a[0] + sign * b[0], a[1] + sign * b[1], a[2] + sign * b[2], a[3] + sign * b[3])
+
+
+def merged_counts(old: Counts | None, new: Counts) -> Counts:
+    """A record seen again keeps the largest figures: they only grow while a response
+    streams (the store's upsert keeps the same rule in SQL)."""
+    if old is None:
+        return new
+    return (max(old[0], new[0]), max(old[1], new[1]), max(old[2], new[2]), max(old[3], new[3]))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionUsage:
+    """A session's requests, each counted once by its record id, added up per day and model.
+
+    `seen` (record id -> its day, model and counts) is shared from one state to the next and
+    only ever grows: copying it per event would cost a long session's whole history each
+    time. Two states compare by their totals alone."""
+
+    totals: Mapping[DayModel, Counts] = field(default_factory=dict)
+    requests: int = 0
+    seen: dict[str, tuple[DayModel, Counts]] = field(default_factory=dict, compare=False)
+
+    def counted(self, records: Iterable[UsageRecord], at: float = 0.0) -> SessionUsage:
+        """This usage after `records` (at: when the event came, for a record without a time)."""
+        totals = dict(self.totals)
+        requests = self.requests
+        seen = self.seen
+        for r in records:
+            before = seen.get(r.id)
+            if before is None:
+                where: DayModel = (local_day(r.at or at), r.model)
+                requests += 1
+                old: Counts = ZERO
+            else:
+                where, old = before
+            new = merged_counts(old, r.counts)
+            if new == old and before is not None:
+                continue
+            seen[r.id] = (where, new)
+            totals[where] = add_counts(add_counts(totals.get(where, ZERO), new), old, -1)
+        if requests == self.requests and totals == self.totals:
+            return self
+        return SessionUsage(totals, requests, seen)
+
+    def tokens(self, prices: Mapping[str, Price], day: str | None = None) -> Tokens:
+        """Its tokens and cost (of one day, or of all)."""
+        out = Tokens()
+        for (d, model), counts in self.totals.items():
+            if day is None or d == day:
+                out = out + priced(model, counts, prices)
+        return out
 
 
 # -- summaries -----------------------------------------------------------------------------

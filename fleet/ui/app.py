@@ -31,8 +31,9 @@ from fleet.core.models import Session, Status
 from fleet.core.store import Store
 from fleet.core.supervisor import Supervisor
 from fleet.core.textsafe import inert
+from fleet.core.usage import local_day, merged_prices
 from fleet.core.wiring import wired
-from fleet.presentation import header_line, host_summary
+from fleet.presentation import header_line, host_summary, today_label
 from fleet.ui.bindings import BINDINGS, effective_keys, keymap_from_config
 from fleet.ui.controllers import (
     AnswerController,
@@ -94,10 +95,12 @@ class FleetApp(App[int]):
         self.config = config
         self.model = FleetModel()
         self.heap = Heap(len(config.hosts))
+        self.model.prices = merged_prices(config.prices)
         self.store: Store | None = None
         self.sup: Supervisor | None = None
         self._wiring = contextlib.AsyncExitStack()  # the store, hooks and supervisor, open
         self._hosts_text = ""
+        self._today_cache: tuple[object, str] = (None, "")
         self._held_toasts: list[tuple[str, str, SeverityLevel, float | None]] = []
         self.keys = effective_keys()  # binding id -> the keys in effect, for the key bar
         self.hosts = HostsController(self)
@@ -153,6 +156,9 @@ class FleetApp(App[int]):
         self.store = self.sup.require_store()
         await self.hosts.load_cached()
         self._refresh_all()
+        if self.config.budgets:  # crossed while no fleet ran; paused by another fleet
+            self.hosts.check_budgets(set(self.model.cards))
+            await self.hosts.show_held()
         # The cached fleet is painted first; connecting (ssh config parsing, key exchange)
         # begins after that frame, so a large fleet shows at once, before any host answers.
         self.call_after_refresh(self._follow_hosts)
@@ -251,6 +257,8 @@ class FleetApp(App[int]):
             parts.insert(0, f"local store: {inert(str(trouble))[:120]}")
         counts = self.model.counts()
         summary = "  ".join(f"{n} {s}" for s, n in counts.items())
+        today = self._today()
+        summary = f"{today}  ·  {summary}" if today and summary else summary or today
         if self.model.filter_text:  # what the filter hides, where the counts are
             shown = " ".join(inert(self.model.filter_text).split())[:40]
             summary = f"filter {shown!r}: {len(self.model.visible())} of {len(self.model.cards)}"
@@ -260,6 +268,13 @@ class FleetApp(App[int]):
             self._hosts_text = text
             # One fixed-height line: a relayout would repaint the whole screen every second.
             self.query_one("#hosts", Static).update(text, layout=False)
+
+    def _today(self) -> str:
+        """The fleet's day, worked out again only when what a session spent moved."""
+        version = (self.model.usage_version, local_day(time.time()))
+        if self._today_cache[0] != version:
+            self._today_cache = (version, today_label(self.model.today()))
+        return self._today_cache[1]
 
     def _focus_context(self) -> Context:
         focused = self.focused
@@ -397,8 +412,10 @@ class FleetApp(App[int]):
     def _apply(self, event: events.Event) -> None:
         self.hosts.apply(event)
 
-    def send_message_to(self, session: Session, text: str, force: bool = False) -> Worker[None]:
-        return self.sessions.send_message_to(session, text, force=force)
+    def send_message_to(
+        self, session: Session, text: str, force: bool = False, over_budget: bool = False
+    ) -> Worker[None]:
+        return self.sessions.send_message_to(session, text, force=force, over_budget=over_budget)
 
     def load_diff(self, session: Session) -> Worker[None]:
         return self.review.load_diff(session)

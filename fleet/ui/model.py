@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,6 +26,8 @@ from fleet.core.fleetstate import (
 )
 from fleet.core.models import Session, Status
 from fleet.core.textsafe import inert
+from fleet.core.usage import DEFAULT_PRICES, Price, SessionUsage, Tokens, local_day, priced
+from fleet.presentation import usage_label
 
 TAIL_LINES = 6
 """How many of the last non-blank screen lines a card keeps."""
@@ -97,6 +99,8 @@ class Card:
     lost: bool = False  # its host is unreachable: its status is unknown
     version: int = 0
     attention_since: float | None = None  # when it started needing input (for one pulse)
+    spent: str = ""  # what it spent, compact ("12.3k tok · $0.41", "usage unknown")
+    held: str = ""  # why fleet paused it ("paused: over budget"), until the person goes on
 
     @property
     def key(self) -> tuple[str, str]:
@@ -195,11 +199,13 @@ class FleetModel:
         self.fleet = FleetState(clock)
         self.cards: dict[tuple[str, str], Card] = {}
         self.clock = clock
+        self.prices: Mapping[str, Price] = DEFAULT_PRICES  # the app sets the config's
         self._group_by: GroupBy = "status"
         self._filter_text = ""
         self._order: list[Card] | None = None
         self._counts: dict[str, int] | None = None
         self.order_version = 0  # bumped whenever the visible order may have changed
+        self.usage_version = 0  # bumped whenever what any session spent moved (the top line)
         self.group_by = group_by
 
     @property
@@ -229,6 +235,16 @@ class FleetModel:
         if value != self._filter_text:
             self._filter_text = value
             self._invalidate()
+
+    def today(self) -> Tokens:
+        """What the whole fleet spent today (the laptop's local day)."""
+        spent = self.fleet.spent_on(local_day(self.clock()))
+        return sum((priced(m, c, self.prices) for m, c in spent.items()), Tokens())
+
+    def spent_label(self, state: SessionState) -> str:
+        usage = state.usage
+        tokens = usage.tokens(self.prices) if usage.requests else None
+        return usage_label(state.session.agent, tokens)
 
     def _invalidate(self) -> None:
         self._order = None
@@ -281,10 +297,12 @@ class FleetModel:
         gone: bool = False,
         unread: int | None = None,
         output_cursor: int | None = None,
+        usage: SessionUsage | None = None,
     ) -> bool:
-        """A session a helper described, or the store remembered (`cached`)."""
+        """A session a helper described, or the store remembered (`cached`, with what it
+        spent as the store counted it)."""
         key = (session.host, session.id)
-        if unread is None and output_cursor is None:
+        if unread is None and output_cursor is None and usage is None:
             change = self.fleet.upsert(session, gone=gone)
         else:
             old = self.fleet.sessions.get(key)
@@ -293,6 +311,7 @@ class FleetModel:
                 gone,
                 unread if unread is not None else (old.unread if old else 0),
                 output_cursor if output_cursor is not None else (old.output_cursor if old else 0),
+                usage if usage is not None else (old.usage if old else SessionUsage()),
             )
             change = self.fleet.load(state)
         touched = self._sync(change)
@@ -310,6 +329,15 @@ class FleetModel:
         if tail == card.tail:
             return False
         card.tail = tail
+        self._bump(card)
+        return True
+
+    def set_held(self, key: tuple[str, str], why: str) -> bool:
+        """Say on the card why fleet paused it ("" once it may go on)."""
+        card = self.cards.get(key)
+        if card is None or card.held == why:
+            return False
+        card.held = why
         self._bump(card)
         return True
 
@@ -343,6 +371,8 @@ class FleetModel:
 
     def _sync(self, change: Change) -> set[tuple[str, str]]:
         touched: set[tuple[str, str]] = set()
+        if change.usage:
+            self.usage_version += 1
         for key in change.sessions:
             state = self.fleet.sessions.get(key)
             if state is None:
@@ -352,6 +382,7 @@ class FleetModel:
             card = self.cards.get(key)
             if card is None:
                 card = self.cards[key] = Card(key[0], key[1], state, lost=lost)
+                card.spent = self.spent_label(state)
                 if state.session.status == Status.NEEDS_INPUT:
                     # First seen: it started needing input when the host says it did.
                     card.attention_since = state.session.status_since or self.clock()
@@ -360,6 +391,8 @@ class FleetModel:
             before = card.state.session.status
             if card.state == state and card.lost == lost:
                 continue
+            if card.state.usage != state.usage or card.state.session.agent != state.session.agent:
+                card.spent = self.spent_label(state)
             card.state, card.lost = state, lost
             if before != state.session.status:
                 self._status_changed(card, before)

@@ -12,6 +12,10 @@ measure host-change -> model / -> painted card latency. Runs as
 `python -m tests.bench.simfleet DIR HOSTS SESSIONS`; writes ssh_config, known_hosts and
 fleet.toml into DIR, prints one JSON line when ready, then takes commands on stdin:
 {"busy": N} (the first N sessions in the grid's order print), {"quit": true}.
+
+With FLEET_BENCH_USAGE=1 in its environment a busy session also journals a usage event (one
+request, its own record id) every 2 s, the real helper's pace for a spending agent: run the
+bench with and without it to compare the supervisor's CPU and memory.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import random
 import sys
 import time
@@ -34,6 +39,9 @@ POLL = 0.1  # the real watch stream's poll interval
 OUTPUT_HIDDEN_EVERY = 2.0  # the real stream's batching of output nobody is shown
 HEARTBEAT = 15.0
 SCREEN_LINES = 24
+USAGE = os.environ.get("FLEET_BENCH_USAGE") == "1"
+USAGE_EVERY_CHANGES = 4  # a usage event every 2 s of a busy session: the real helper's pace
+JOURNAL_KEEP = 20_000  # usage events a sim host keeps for a stream that reconnects
 DIFF_FILES, DIFF_HUNKS = 40, 28  # 40 x 28 hunks x 9 lines: just over 10,000 lines
 
 
@@ -88,6 +96,22 @@ class SimHost:
     name: str
     sessions: dict[str, SimSession]
     seq: int = 0
+    journal: list[dict[str, object]] = field(default_factory=list)  # usage events (USAGE)
+
+    def spend(self, s: SimSession, now: float) -> None:
+        self.seq += 1
+        record = protocol.usage_record(
+            f"claude:msg_{s.id}_{s.n}",
+            "claude-sonnet-5-5",
+            now,
+            input=1200,
+            output=80,
+            cache_read=30_000,
+            cache_write=400,
+        )
+        event = dict(protocol.usage(s.id, "claude", [record]), seq=self.seq, t=round(now, 3))
+        self.journal.append(event)
+        del self.journal[:-JOURNAL_KEEP]
 
 
 def session_id(i: int) -> str:
@@ -128,28 +152,30 @@ class SimFleet:
             s.text = "\n".join(s.lines) + "\n"
             s.digest = protocol.screen_hash(s.text)
             host.sessions[sid] = s
-        self.busy: list[SimSession] = []
+        self.busy: list[tuple[SimHost, SimSession]] = []
         self.diff = big_diff()
         self.streams = 0
 
     def set_busy(self, n: int) -> None:
         """The first n sessions in the grid's order (host, then name) print."""
         ordered = [
-            s
+            (self.hosts[h], s)
             for h in sorted(self.hosts)
             for s in sorted(self.hosts[h].sessions.values(), key=lambda s: s.name)
         ]
         now = time.time()
-        for s in ordered[:n]:
+        for _, s in ordered[:n]:
             s.next_change = now + random.uniform(0, PERIOD)
         self.busy = ordered[:n]
 
     async def ticker(self) -> None:
         while True:
             now = time.time()
-            for s in self.busy:
+            for host, s in self.busy:
                 if s.next_change <= now:
                     s.change(now)
+                    if USAGE and s.n % USAGE_EVERY_CHANGES == 0:
+                        host.spend(s, now)
                     s.next_change = now + PERIOD * random.uniform(0.8, 1.2)
             await asyncio.sleep(0.02)
 
@@ -251,8 +277,12 @@ class SimFleet:
         updates: dict[str, object] = {}
         closed = asyncio.ensure_future(_updates(process, updates))
         last_beat = output_all_at = time.time()
+        sent = since if isinstance(since, int) and since <= host.seq else host.seq
         try:
             while not closed.done():
+                for event in host.journal[-(host.seq - sent) :] if host.seq > sent else ():
+                    emit(event)
+                sent = host.seq
                 if "visible" in updates:
                     visible = protocol.visible_ids(updates.pop("visible"))
                 now = time.time()

@@ -16,11 +16,11 @@ from tests.integration.hosts import LoopbackFleet
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "usage" / "claude-transcript.jsonl"
 
-# On each line typed, one turn: the fixture's records (ids made the turn's own) appended to
-# ~/.claude/projects/<its cwd, non-alphanumerics as '-'>/<session>.jsonl.
+# On each line typed, one turn: the fixture's records (ids and times made the turn's own)
+# appended to ~/.claude/projects/<its cwd, non-alphanumerics as '-'>/<session>.jsonl.
 FAKE_CLAUDE = textwrap.dedent(
     """\
-    import os, re, sys
+    import os, re, sys, time
     fixture = open(sys.argv[1]).read()
     cwd = os.getcwd()
     folder = os.path.expanduser("~/.claude/projects/" + re.sub("[^A-Za-z0-9]", "-", cwd))
@@ -34,6 +34,8 @@ FAKE_CLAUDE = textwrap.dedent(
             break
         turn += 1
         text = fixture.replace("/WORKTREE", cwd).replace("msg_01", "msg_%02d" % turn)
+        now = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+        text = re.sub('"timestamp":"[^"]*"', '"timestamp":"%s.000Z"' % now, text)
         with open(os.path.join(folder, "3f1c2a9e.jsonl"), "a") as f:
             f.write(text)
         print("turn %d done" % turn, flush=True)

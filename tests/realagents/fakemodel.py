@@ -113,6 +113,26 @@ class Request:
     context: str  # those messages as JSON text, to look for what an earlier turn said
 
 
+@dataclass(frozen=True)
+class Handed:
+    """The usage the server reported for one model response: every request gets its own
+    counts (input 1000 + 10n, output 20 + n, cache read 300 + 5n, cache write 40 + 2n for
+    the n-th), so a sum says which requests it covers. `input` is the part not read from a
+    cache (the wire forms that include the cached part add it back)."""
+
+    api: str
+    helper: bool
+    model: str
+    input: int
+    output: int
+    cache_read: int
+    cache_write: int
+
+    @property
+    def total(self) -> int:
+        return self.input + self.output + self.cache_read + self.cache_write
+
+
 # ---------------------------------------------------------------- request reading
 
 
@@ -419,6 +439,7 @@ class FakeModel:
         self._lock = threading.Lock()
         self._steps: list[Step] = []
         self._requests: list[Request] = []
+        self._handed: list[Handed] = []
         self._gates: list[Gate] = []
         self._ids = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -479,6 +500,11 @@ class FakeModel:
         """The person's messages as the model received them, in order, once per sending."""
         return [r.prompt for r in self.requests() if not r.helper and r.prompt]
 
+    def handed(self) -> list[Handed]:
+        """The usage of every response so far, in order (helpers' included)."""
+        with self._lock:
+            return list(self._handed)
+
     def tool_results(self) -> list[str]:
         return [r.tool_result for r in self.requests() if not r.helper and r.tool_result]
 
@@ -493,6 +519,21 @@ class FakeModel:
         return "\n".join(lines) or "(no requests)"
 
     # -- used by the handler
+    def _hand(self, api: str, helper: bool, model: str, cache_write: bool = False) -> Handed:
+        with self._lock:
+            n = len(self._handed) + 1
+            handed = Handed(
+                api,
+                helper,
+                model,
+                1000 + 10 * n,
+                20 + n,
+                300 + 5 * n,
+                40 + 2 * n if cache_write else 0,
+            )
+            self._handed.append(handed)
+            return handed
+
     def _next_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):06d}"
 
@@ -634,14 +675,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- Anthropic Messages
     def _anthropic(self, body: dict[str, Any]) -> None:
-        step, reply = self._resolve(_read_anthropic(body))
+        turn = _read_anthropic(body)
+        step, reply = self._resolve(turn)
         mid = self.model._next_id("msg")
         model = body.get("model", "claude-sonnet-4-5")
+        handed = self.model._hand("anthropic", turn.helper, str(model), cache_write=True)
         usage = {
-            "input_tokens": 100,
-            "output_tokens": 20,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
+            "input_tokens": handed.input,
+            "output_tokens": handed.output,
+            "cache_creation_input_tokens": handed.cache_write,
+            "cache_read_input_tokens": handed.cache_read,
         }
         stop = "tool_use" if reply.call else "end_turn"
         tool_block = None
@@ -713,7 +756,7 @@ class _Handler(BaseHTTPRequestHandler):
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": stop, "stop_sequence": None},
-                "usage": {"output_tokens": 20},
+                "usage": {"output_tokens": handed.output},
             },
             "message_delta",
         )
@@ -721,10 +764,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- OpenAI chat completions
     def _chat(self, body: dict[str, Any]) -> None:
-        step, reply = self._resolve(_read_chat(body))
+        turn = _read_chat(body)
+        step, reply = self._resolve(turn)
         cid, created = self.model._next_id("chatcmpl"), int(time.time())
         model = body.get("model", "fake")
-        usage = {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
+        handed = self.model._hand("chat", turn.helper, str(model))
+        prompt = handed.input + handed.cache_read  # chat's prompt_tokens include the cached
+        usage = {
+            "prompt_tokens": prompt,
+            "prompt_tokens_details": {"cached_tokens": handed.cache_read},
+            "completion_tokens": handed.output,
+            "total_tokens": prompt + handed.output,
+        }
         calls = []
         if reply.call:
             calls = [
@@ -783,7 +834,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- OpenAI Responses
     def _responses(self, body: dict[str, Any]) -> None:
-        step, reply = self._resolve(_read_responses(body))
+        turn = _read_responses(body)
+        step, reply = self._resolve(turn)
         rid = self.model._next_id("resp")
         base = {
             "id": rid,
@@ -875,12 +927,14 @@ class _Handler(BaseHTTPRequestHandler):
                 "response.output_item.done",
             )
             outputs.append(item)
+        handed = self.model._hand("responses", turn.helper, str(body.get("model", "fake")))
+        prompt = handed.input + handed.cache_read  # Responses' input_tokens include the cached
         usage = {
-            "input_tokens": 100,
-            "input_tokens_details": {"cached_tokens": 0},
-            "output_tokens": 20,
+            "input_tokens": prompt,
+            "input_tokens_details": {"cached_tokens": handed.cache_read},
+            "output_tokens": handed.output,
             "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": 120,
+            "total_tokens": prompt + handed.output,
         }
         final = dict(base, status="completed", output=outputs, usage=usage)
         self._sse({"type": "response.completed", "response": final}, "response.completed")
@@ -893,7 +947,15 @@ class _Handler(BaseHTTPRequestHandler):
         schema = config.get("responseJsonSchema") or config.get("responseSchema")
         if turn.helper and (schema or config.get("responseMimeType") == "application/json"):
             reply = _Reply(json.dumps(_json_for_schema(schema or {})))
-        usage = {"promptTokenCount": 100, "candidatesTokenCount": 20, "totalTokenCount": 120}
+        name = path.rsplit("/", 1)[-1].split(":", 1)[0]
+        handed = self.model._hand("gemini", turn.helper, name)
+        prompt = handed.input + handed.cache_read  # Gemini's promptTokenCount includes it
+        usage = {
+            "promptTokenCount": prompt,
+            "cachedContentTokenCount": handed.cache_read,
+            "candidatesTokenCount": handed.output,
+            "totalTokenCount": prompt + handed.output,
+        }
 
         def answer(parts: list[dict[str, Any]], reason: str | None) -> dict[str, Any]:
             cand: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}

@@ -13,8 +13,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from fleet.core import events
 from fleet.core.config import load_config
 from fleet.core.models import DiffStat, Status
+from fleet.core.usage import UsageRecord
 from fleet.ui import app as app_module
 from fleet.ui.app import FleetApp
 from fleet.ui.model import FleetModel
@@ -48,6 +50,12 @@ def mixed_fleet() -> FleetModel:
         unread=5,
     )
     m.set_screen("gpu1", "s2", "Writing docs/index.md\nRunning mkdocs build\n")
+    spent = UsageRecord("claude:msg_1", "claude-sonnet-4-5", NOW - 40, 1200, 3400, 40_000, 5000)
+    m.apply(
+        events.UsageReported(
+            host="gpu1", seq=1, at=NOW, session="s2", agent="claude", records=(spent,)
+        )
+    )
     m.upsert_session(
         make_session(
             "gpu1", 3, Status.FAILED, name="bench", agent="codex", since=NOW - 600, exit_code=3

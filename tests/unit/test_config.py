@@ -833,7 +833,7 @@ ERRORS = [
         """,
         4,
         "unknown section [hots] (expected one of: ssh, hosts, pools, agents, keys, hooks, ui, "
-        "prices; did you mean [hosts]?)",
+        "prices, budgets; did you mean [hosts]?)",
         id="unknown-section",
     ),
     pytest.param(
@@ -843,7 +843,7 @@ ERRORS = [
         """,
         2,
         'unknown top-level key "keepalive" '
-        "(expected one of: ssh, hosts, pools, agents, keys, hooks, ui, prices)",
+        "(expected one of: ssh, hosts, pools, agents, keys, hooks, ui, prices, budgets)",
         id="unknown-top-level-key",
     ),
     pytest.param(
@@ -893,7 +893,7 @@ ERRORS = [
         3,
         'unknown event "need-input" in [hooks] (expected one of: timeout, needs-input, idle, '
         "working, exited, failed, stopped, lost, back, approved, rejected, steered, started, "
-        'resumed, checkpoint, *; did you mean "needs-input"?)',
+        'resumed, checkpoint, budget-warning, budget-exceeded, *; did you mean "needs-input"?)',
         id="hooks-unknown-event",
     ),
     pytest.param(

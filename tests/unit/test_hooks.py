@@ -118,7 +118,7 @@ class TestDomainEvent:
     def test_unknown_kind_is_refused(self) -> None:
         with pytest.raises(ValueError, match="unknown event kind 'exploded'"):
             DomainEvent("exploded", "alpha", None, None, 1.0)
-        assert len(EVENT_KINDS) == 14 and "back" in EVENT_KINDS
+        assert len(EVENT_KINDS) == 16 and "back" in EVENT_KINDS
 
     def test_event_line_is_one_line_of_json(self) -> None:
         e = event(message='line 1\nline 2 "quoted" é \u2028', bad="\udcff", obj=Path("/x"))

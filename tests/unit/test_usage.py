@@ -262,3 +262,31 @@ def test_claude_project_dir_names_every_unsafe_character(tmp_path: Path) -> None
     worktree.mkdir()
     [first, *_] = hostusage.claude_dirs(str(worktree))
     assert os.path.basename(first) == "".join(c if c.isalnum() else "-" for c in str(worktree))
+
+
+def test_gemini_cli_chat_recording_one_record_per_model_message(
+    host: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gemini CLI 0.61.0's recording, as it wrote it against the scripted model (cut short):
+    the model messages count, input less its cached part, thoughts as output, tool-use
+    prompts as input; the user lines and the "$set" lines do not."""
+    monkeypatch.setenv("GEMINI_CLI_HOME", str(host))
+    project = host / ".gemini" / "tmp" / "gemini-run"
+    (project / "chats").mkdir(parents=True)
+    (project / ".project_root").write_text(str(host / "worktree"))
+    other = host / ".gemini" / "tmp" / "elsewhere"
+    (other / "chats").mkdir(parents=True)
+    (other / ".project_root").write_text("/somewhere/else")
+    text = (FIXTURES / "gemini-session.jsonl").read_text()
+    (project / "chats" / "session-2026-12-07T14-45-fee03c58.jsonl").write_text(text)
+    (other / "chats" / "session-x.jsonl").write_text(text)
+    reader = hostusage.Usage()
+    records = look(meta(host, "gemini"), reader)
+    assert [(r["id"], r["model"]) for r in records] == [
+        ("gemini:90b25c94-764a-41d8-adf4-21129405b756", "gemini-3.1-pro-preview"),
+        ("gemini:7c1e0d52-0b7a-4f43-9a55-3f1f7a2b9e10", "gemini-3.1-pro-preview"),
+    ]
+    first, second = records
+    assert (first["input"], first["output"], first["cache_read"]) == (1020, 22, 310)
+    assert (second["input"], second["output"], second["cache_read"]) == (1212, 115, 1200)
+    assert look(meta(host, "gemini"), reader) == []  # read once

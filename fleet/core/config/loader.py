@@ -9,6 +9,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from fleet.core.config.budgets import parse_budgets
 from fleet.core.config.checks import ValueChecks, _unknown
 from fleet.core.config.locate import KeyPath, _Locator, format_key
 from fleet.core.config.model import (
@@ -134,6 +135,7 @@ class _Loader(ValueChecks):
         hooks = self._hooks(doc.get("hooks", {}))
         notify = self._ui(doc.get("ui", {}))
         prices = self._prices(doc.get("prices", {}))
+        budgets = parse_budgets(self, doc.get("budgets", {}), hosts)
         return Config(
             path=self.path,
             exists=True,
@@ -145,6 +147,7 @@ class _Loader(ValueChecks):
             hooks=hooks,
             notify=notify,
             prices=prices,
+            budgets=budgets,
             lines=dict(self.locator.index),
         )
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from fleet.core.config.budgets import Budgets
 from fleet.core.config.locate import KeyPath, _nearest_line, format_key
 from fleet.core.models import EVENT_KINDS, PROFILE_KEYS
 from fleet.core.usage import Price
@@ -17,7 +18,7 @@ from fleet.core.usage import Price
 if TYPE_CHECKING:
     from fleet.core.config.pools import PoolConfig
 
-SECTIONS: Final = ("ssh", "hosts", "pools", "agents", "keys", "hooks", "ui", "prices")
+SECTIONS: Final = ("ssh", "hosts", "pools", "agents", "keys", "hooks", "ui", "prices", "budgets")
 UI_KEYS: Final = ("notify",)
 NOTIFY_MODES: Final = ("bell", "osc9", "osc777", "off")
 HOOK_KEYS: Final = ("timeout", *EVENT_KINDS, "*")
@@ -120,6 +121,8 @@ class Config:
     notify: str = "bell"
     # [prices.MODEL]: US dollars per million tokens, over fleet.core.usage.DEFAULT_PRICES.
     prices: dict[str, Price] = field(default_factory=dict)
+    # [budgets]: how much may be spent, and what 100 % does (fleet.core.config.budgets).
+    budgets: Budgets = field(default_factory=Budgets)
     # Where each key is defined (key names only, never values): for errors found later.
     lines: dict[KeyPath, int] = field(default_factory=dict, repr=False, compare=False)
 

@@ -13,7 +13,7 @@ from typing import Any
 import aiosqlite
 
 from ..fleetstate import Key
-from ..usage import UsageRow
+from ..usage import SessionUsage, UsageRecord, UsageRow
 from .errors import StoreError, translate
 from .records import (
     SELECT_SESSIONS,
@@ -134,6 +134,24 @@ class Queries:
             (host, session_id),
         )
         return [decision(row) for row in rows]
+
+    async def budget_marks(self) -> dict[tuple[str, str], str]:
+        """(budget id, level) -> the action recorded with it."""
+        rows = await self._fetch("SELECT budget, level, action FROM budget_marks")
+        return {(str(r[0]), str(r[1])): str(r[2]) for r in rows}
+
+    async def session_usage(self) -> dict[Key, SessionUsage]:
+        """Every session's requests, counted by the reducer's own rule (what the TUI and
+        `fleet watch` start from, so a record the host says again still counts once)."""
+        rows = await self._fetch(
+            "SELECT host, session, record, model, at, input, output, cache_read, cache_write "
+            "FROM usage ORDER BY host, session"
+        )
+        grouped: dict[Key, list[UsageRecord]] = {}
+        for r in rows:
+            record = UsageRecord(str(r[2]), str(r[3] or ""), float(r[4] or 0), *map(int, r[5:9]))
+            grouped.setdefault((str(r[0]), str(r[1])), []).append(record)
+        return {key: SessionUsage().counted(records) for key, records in grouped.items()}
 
     async def usage(self, since: float = 0.0) -> list[UsageRow]:
         """Tokens per session, model and local day, of the requests made at `since` or later."""

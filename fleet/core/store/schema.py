@@ -152,9 +152,24 @@ def _v5(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX usage_by_time ON usage (at)")
 
 
+def _v6_budget_marks(db: sqlite3.Connection) -> None:
+    """Budgets crossed, each level once (fleet.core.budgets): warning, exceeded (with the
+    action it took then), allowed (the person let a paused session go on past it). The key
+    makes a crossing fire once, across restarts and beside a second fleet on the same file."""
+    db.execute(
+        """CREATE TABLE budget_marks (
+            budget TEXT NOT NULL,
+            level TEXT NOT NULL,
+            at REAL NOT NULL,
+            action TEXT NOT NULL DEFAULT 'warn',
+            PRIMARY KEY (budget, level)
+        )"""
+    )
+
+
 # Step N (1-based) takes a database at schema N-1 to schema N, inside one transaction.
 # Append only: never edit a step that has shipped.
-MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5]
+MIGRATIONS: list[Migration] = [_v1, _v2, _v3, _v4, _v5, _v6_budget_marks]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -175,6 +175,10 @@ class Writes:
             row = db.execute("SELECT watch_cursor FROM hosts WHERE name = ?", (host,)).fetchone()
             if row is not None and row[0] is not None and seq <= row[0]:
                 return  # a replay: already applied
+            if isinstance(event, events.UsageReported):  # kept in its own table, below
+                _insert_usage(db, event)
+                _store_cursor(db, host, seq)
+                return
             old = _load_state(db, host, sid)
             new = fleetstate.apply_session(old, event)
             if new is not None and new != old:
@@ -191,8 +195,6 @@ class Writes:
                     _insert_audit(db, at, host, sid, "status", _json(detail))
                 case events.SessionRemoved() if old is not None and not old.gone:
                     _insert_audit(db, at, host, sid, "removed", _json({"via": "event"}))
-                case events.UsageReported():
-                    _insert_usage(db, event)
             _store_cursor(db, host, seq)
 
         self._writer.enqueue(f"event {type(event).__name__}", host, sid, run)
@@ -300,6 +302,23 @@ class Writes:
             session_id,
             lambda db: _insert_audit(db, *row),
         )
+
+    async def claim_budget(self, budget: str, level: str, action: str) -> bool:
+        """Mark a budget's level as reached; True if this call made the mark (the one to act
+        on it), False if it was there already (another run of fleet, or another fleet)."""
+        made: list[bool] = []
+
+        def run(db: sqlite3.Connection) -> None:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO budget_marks (budget, level, at, action) "
+                "VALUES (?, ?, ?, ?)",
+                (budget, level, time.time(), action),
+            )
+            made[:] = [cur.rowcount == 1]
+
+        self._writer.enqueue(f"budget {level}", "", None, run)
+        await self._writer.flush()
+        return bool(made and made[0])
 
     def mark_read(self, host: str, session_id: str) -> None:
         self._writer.enqueue(

@@ -9,18 +9,29 @@ The parts, one concern each, all on one foundation:
     reviews    diff, approve, reject, undo, push, land; checkpoints and rewind
     watching   a host's watch stream, and mirroring it into the store
     workspaces a fresh host per task from a pool; removing it when nothing would be lost
+    budgets    acting once on a budget crossed; holding a session a budget paused
 This module puts them together as the Supervisor.
 """
 
 from __future__ import annotations
 
 from .base import Listing, session_from_json
+from .budgets import BudgetNews, OverBudget
 from .reviews import Reviews
 from .sessions import DEFAULT_AGENT, Sessions
 from .watching import Watching
 from .workspaces import Loss, Removed, Workspaces
 
-__all__ = ["DEFAULT_AGENT", "Listing", "Loss", "Removed", "Supervisor", "session_from_json"]
+__all__ = [
+    "DEFAULT_AGENT",
+    "BudgetNews",
+    "Listing",
+    "Loss",
+    "OverBudget",
+    "Removed",
+    "Supervisor",
+    "session_from_json",
+]
 
 
 class Supervisor(Workspaces, Sessions, Reviews, Watching):

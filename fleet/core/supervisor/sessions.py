@@ -16,12 +16,13 @@ from ..logs import redact
 from ..models import Session
 from ..remote import answers, untrusted
 from ..remote.client import UNCONFIRMED
-from .base import Base, session_from_json
+from .base import session_from_json
+from .budgets import Budgeting
 
 DEFAULT_AGENT = "claude"
 
 
-class Sessions(Base):
+class Sessions(Budgeting):
     """Acting on sessions (a part of the Supervisor)."""
 
     async def new_session(
@@ -84,17 +85,25 @@ class Sessions(Base):
                 yield chunk
 
     async def send(
-        self, ref: str, text: str, *, force: bool = False, session: Session | None = None
+        self,
+        ref: str,
+        text: str,
+        *,
+        force: bool = False,
+        session: Session | None = None,
+        over_budget: bool = False,
     ) -> Session:
         """Type `text` into the agent, then Enter. At a dialog that picks an option the host
         refuses anything but one of its answers (1, y, ...) unless `force`: the Enter would
         pick the highlighted option. A prompt that asks for text takes any.
         A caller that already knows the session (the UI) passes it: no listing round trip
-        (the host still refuses a session that is not alive)."""
+        (the host still refuses a session that is not alive). A session a budget paused
+        is refused (OverBudget) unless `over_budget`."""
         if "\x00" in text:  # tmux cannot type it, and an argv cannot carry it
             raise UsageError("steering text cannot contain a NUL character")
         if session is None:
             session = await self.find(ref)
+        await self.over_budget_check(session, over_budget)
         profile = self.profiles.get(session.agent)
         args: dict[str, Any] = {"session": session.id, "text": text, "enter": True, "force": force}
         if profile is not None:
@@ -180,9 +189,11 @@ class Sessions(Base):
             self.store.upsert_session(stopped)
         return results.Changed(stopped, already)
 
-    async def resume(self, ref: str) -> results.Changed:
-        """Start the agent again in its worktree; a running one is already so."""
+    async def resume(self, ref: str, *, over_budget: bool = False) -> results.Changed:
+        """Start the agent again in its worktree; a running one is already so. A session a
+        budget paused is refused (OverBudget) unless `over_budget`."""
         session = await self.find(ref)
+        await self.over_budget_check(session, over_budget)
         profile = self.profile(session.agent)
         command = resume_command(profile, session)
         args = {

@@ -15,6 +15,7 @@ from textual.worker import Worker
 from fleet.core import events
 from fleet.core.errors import FleetError
 from fleet.core.models import Status
+from fleet.presentation import HELD, crossing_words
 from fleet.ui.alerts import announcement, terminal_alert
 from fleet.ui.controllers.base import Controller
 
@@ -30,6 +31,7 @@ class HostsController(Controller):
         model = self.app.model
         hosts = self.app.config.hosts
         screens = await store.screens()
+        spent = await store.session_usage()
         for cached in await store.sessions():
             if cached.session.host in hosts:
                 model.upsert_session(
@@ -38,6 +40,7 @@ class HostsController(Controller):
                     gone=cached.gone,
                     unread=cached.unread,
                     output_cursor=cached.output_cursor,
+                    usage=spent.get(cached.state.key),
                 )
                 screen = screens.get((cached.session.host, cached.session.id))
                 if screen:
@@ -63,6 +66,7 @@ class HostsController(Controller):
         grid = self.grid
         model = self.app.model
         before = model.order_version
+        spent = model.usage_version
         touched = model.apply(event)
         match event:
             case events.StatusChanged():
@@ -80,6 +84,41 @@ class HostsController(Controller):
             self.app._refresh_all()
         elif touched:
             grid.update_cards(touched)
+        if model.usage_version != spent:  # the top line's day follows on the next tick
+            self.check_budgets(touched)
+
+    # -- budgets ---------------------------------------------------------------------------
+
+    def check_budgets(self, keys: set[tuple[str, str]]) -> None:
+        """The budgets of the sessions whose spending moved, acted on (once) by the core;
+        the person hears of each crossing (a toast, the terminal's notification, the card)."""
+        if self.app.config.budgets and keys:
+            work = partial(self._check_budgets, set(keys))
+            self.run(work, name="check_budgets", group="budgets")
+
+    async def _check_budgets(self, keys: set[tuple[str, str]]) -> None:
+        try:
+            news = await self.sup.check_budgets(self.app.model.fleet, keys)
+        except FleetError as exc:
+            log.error("budgets: %s", exc)
+            return
+        for item in news:
+            message = crossing_words(item.crossing, item.who, item.paused)
+            warning = item.crossing.level == "warning"
+            self.app.notify(message, severity="warning" if warning else "error", timeout=20)
+            self.alert(message)
+        if any(n.crossing.budget.limit.action == "pause" for n in news):
+            await self.show_held()
+
+    async def show_held(self) -> None:
+        """Mark the cards of the sessions a budget paused (and unmark the others)."""
+        model = self.app.model
+        held = await self.sup.held(c.session for c in list(model.cards.values()))
+        changed = [
+            key for key in list(model.cards) if model.set_held(key, HELD if key in held else "")
+        ]
+        if changed:
+            self.grid.update_cards(changed)
 
     def announce(self, host: str, sid: str, status: Status, code: object) -> None:
         card = self.app.model.cards.get((host, sid))

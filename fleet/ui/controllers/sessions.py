@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+from collections.abc import Callable
 from functools import partial
 from typing import Literal
 
@@ -18,6 +19,7 @@ from textual.worker import Worker
 from fleet.core.agent_versions import host_versions
 from fleet.core.errors import FleetError, RemoteError
 from fleet.core.models import Session, Status
+from fleet.core.supervisor import OverBudget
 from fleet.ui.controllers.base import Controller
 from fleet.ui.model import Card
 from fleet.ui.screens.confirm import ConfirmScreen
@@ -25,6 +27,10 @@ from fleet.ui.screens.new_session import NewSession, NewSessionScreen
 from fleet.ui.screens.steer import Answered, NotSent, SteerScreen
 
 AGENT_CHECK_TIMEOUT = 8.0  # seconds the form waits to learn which agents the host has
+
+
+def session_key(session: Session) -> tuple[str, str]:
+    return (session.host, session.id)
 
 
 class SessionsController(Controller):
@@ -62,18 +68,42 @@ class SessionsController(Controller):
         self.app.push_screen(SteerScreen(session.ref, send, at_prompt=at_prompt))
 
     def send_message_to(
-        self, session: Session, text: str, *, force: bool = False, answered: Answered | None = None
+        self,
+        session: Session,
+        text: str,
+        *,
+        force: bool = False,
+        answered: Answered | None = None,
+        over_budget: bool = False,
     ) -> Worker[None]:
         """Send in a worker; how it ended goes to `answered` (the steering box, which keeps
         a message that was not sent), else to a notification."""
-        work = partial(self._send, session, text, force, answered)
+        work = partial(self._send, session, text, force, answered, over_budget)
         return self.run(work, name="send_message_to", group="actions")
 
     async def _send(
-        self, session: Session, text: str, force: bool, answered: Answered | None
+        self,
+        session: Session,
+        text: str,
+        force: bool,
+        answered: Answered | None,
+        over_budget: bool = False,
     ) -> None:
+        ref = f"{session.host}/{session.id}"
         try:
-            await self.sup.send(f"{session.host}/{session.id}", text, force=force, session=session)
+            await self.sup.send(ref, text, force=force, session=session, over_budget=over_budget)
+        except OverBudget as exc:
+
+            def go_on() -> None:
+                self.send_message_to(
+                    session, text, force=force, answered=answered, over_budget=True
+                )
+
+            def stay() -> None:
+                self._not_sent(NotSent(f"not sent: {session.ref} stays paused"), answered)
+
+            self.confirm_over_budget(exc, "Send", go_on, stay)
+            return
         except RemoteError as exc:
             if exc.kind != "at-prompt":  # the host saw a choice dialog on the agent's screen
                 self._not_sent(NotSent(str(exc)), answered)
@@ -131,14 +161,29 @@ class SessionsController(Controller):
         if card is not None:
             self._life("resume", card.session)
 
-    def _life(self, what: Literal["stop", "resume"], session: Session) -> Worker[None]:
-        return self.run(partial(self._change, what, session), name=what, group="actions")
+    def _life(
+        self, what: Literal["stop", "resume"], session: Session, over_budget: bool = False
+    ) -> Worker[None]:
+        work = partial(self._change, what, session, over_budget)
+        return self.run(work, name=what, group="actions")
 
-    async def _change(self, what: Literal["stop", "resume"], session: Session) -> None:
+    async def _change(
+        self, what: Literal["stop", "resume"], session: Session, over_budget: bool = False
+    ) -> None:
         sup = self.sup
         ref = f"{session.host}/{session.id}"
         try:
-            changed = await (sup.stop(ref) if what == "stop" else sup.resume(ref))
+            if what == "stop":
+                changed = await sup.stop(ref)
+            else:
+                changed = await sup.resume(ref, over_budget=over_budget)
+        except OverBudget as exc:
+
+            def go_on() -> None:
+                self._life("resume", session, over_budget=True)
+
+            self.confirm_over_budget(exc, "Resume", go_on, lambda: None)
+            return
         except FleetError as exc:
             self.app.notify(str(exc), severity="error", timeout=10)
             return
@@ -151,6 +196,33 @@ class SessionsController(Controller):
         else:
             done = "stopped" if what == "stop" else "resumed"
             self.app.notify(f"{done} {session.ref}", timeout=3)
+
+    def confirm_over_budget(
+        self, exc: OverBudget, action: str, yes: Callable[[], None], no: Callable[[], None]
+    ) -> None:
+        """Ask once before a session a budget paused goes on past it (the core marks the
+        answer, so the same budget is not asked about again)."""
+        session = exc.session
+        named = "; ".join(f"{b.name} ({b.limit.shown})" for b in exc.budgets)
+        app = self.app
+
+        def answered(go: bool | None) -> None:
+            if go:
+                app.model.set_held(session_key(session), "")
+                self.grid.update_cards([session_key(session)])
+                yes()
+            else:
+                no()
+
+        app.push_screen(
+            ConfirmScreen(
+                f"Let {session.ref} go on past its budget?",
+                f"fleet paused it when it went past {named}. Going on spends more; fleet "
+                "will not ask again for this budget.",
+                action,
+            ),
+            answered,
+        )
 
     def attach(self) -> None:
         """The agent's tmux session in this terminal; fleet comes back when it detaches."""

@@ -167,13 +167,15 @@ def _status_line(card: Card, styles: CardStyles, inner: int, dynamic: str) -> li
     shown = card.shown_status
     status = f"{SYMBOLS.get(shown, '?')} {status_label(shown, card.session.exit_code)}"
     left = [Segment(status, styles.status.get(shown, styles.title))]
+    if card.held:  # fleet paused it: why, before the time
+        left.append(Segment(" · " + card.held, styles.status.get("needs-input", styles.title)))
     if dynamic:
         left.append(Segment(" · " + safe_line(dynamic, 200), styles.muted))
     return spread(left, unread_label(card.unread), styles.unread, inner, styles.base)
 
 
 def _diff_line(card: Card, styles: CardStyles, inner: int) -> list[Segment]:
-    """The diff stat and how much is approved; gone or cached on the right."""
+    """The diff stat and how much is approved; what it spent, gone or cached on the right."""
     d = card.session.diffstat
     if d.files:
         diff = [
@@ -187,7 +189,10 @@ def _diff_line(card: Card, styles: CardStyles, inner: int) -> list[Segment]:
     else:
         diff = [Segment("no changes", styles.muted)]
     mark = "gone" if card.gone else "(cached)" if card.cached else ""
-    return spread(diff, mark, styles.muted, inner, styles.base)
+    right = " · ".join(p for p in (card.spent, mark) if p)
+    if cell_len(right) + 2 > inner // 2:  # the diff stat comes first: a narrow card drops spend
+        right = mark
+    return spread(diff, right, styles.muted, inner, styles.base)
 
 
 def spread(

@@ -165,7 +165,7 @@ STREAM_FAILED = "failed"
 
 DECISION_ACTIONS = ("approve", "reject", "undo")
 
-USAGE_AGENTS = ("claude", "codex")
+USAGE_AGENTS = ("claude", "codex", "gemini")
 """Agents whose own usage records the helper reads (hostside/usage.py); any other session's
 usage is unknown."""
 USAGE_BATCH = 200

@@ -5,7 +5,9 @@ one assistant line per content block, each carrying the API response's model and
 same message id on several lines: the laptop keeps the largest figures per id). Codex appends
 its rollout under ~/.codex/sessions/YYYY/MM/DD/: a session_meta line names the directory it
 runs in, turn_context lines the model, token_count events the usage of each response (a
-repeated event with an unchanged total is the same usage said again, skipped here).
+repeated event with an unchanged total is the same usage said again, skipped here). Gemini
+CLI appends its chat recording under ~/.gemini/tmp/<project>/chats/ (the project folder's
+.project_root names the worktree): each model message a line with its id, model and tokens.
 
 Records are read once: the byte offset reached in each file is kept in the session's
 usage.json, written after the events are journaled (a crash in between reads a record again;
@@ -137,6 +139,7 @@ class CodexIndex:
 
     def __init__(self) -> None:
         self.cwd: Dict[str, str] = {}  # path -> the directory its session_meta names ("": none)
+        self.roots: Dict[str, str] = {}  # a Gemini CLI project folder -> its .project_root
 
     def files_for(self, worktree: str, created: float) -> List[str]:
         base = os.environ.get("CODEX_HOME") or os.path.join(os.path.expanduser("~"), ".codex")
@@ -158,6 +161,19 @@ class CodexIndex:
                     if self.cwd_of(path) in wanted:
                         out.append(path)
         return out
+
+    def root_of(self, folder: str) -> str:
+        """The directory a Gemini CLI project folder is for (its .project_root), learnt once."""
+        known = self.roots.get(folder)
+        if known is not None:
+            return known
+        try:
+            with open(os.path.join(folder, ".project_root"), "rb") as f:
+                root = f.read(4096).decode("utf-8", "replace").strip()
+        except OSError:
+            return ""  # not written yet: ask again later
+        self.roots[folder] = root
+        return root
 
     def cwd_of(self, path: str) -> str:
         known = self.cwd.get(path)
@@ -220,12 +236,62 @@ def codex_record(line: dict, memo: dict, now: float) -> Optional[dict]:
     )
 
 
+def gemini_files(meta: dict, index: CodexIndex) -> List[str]:
+    """Gemini CLI's chat recordings for a worktree: ~/.gemini/tmp/<project>/chats/*.jsonl,
+    the project directory being the one whose .project_root names the worktree."""
+    base = os.environ.get("GEMINI_CLI_HOME") or os.path.expanduser("~")
+    tmp = os.path.join(base, ".gemini", "tmp")
+    worktree = meta.get("worktree") or ""
+    wanted = {worktree, os.path.realpath(worktree)}
+    try:
+        projects = sorted(os.listdir(tmp))
+    except OSError:
+        return []
+    out = []
+    for name in projects:
+        folder = os.path.join(tmp, name)
+        if index.root_of(folder) not in wanted:
+            continue
+        chats = os.path.join(folder, "chats")
+        try:
+            names = sorted(os.listdir(chats))
+        except OSError:
+            continue
+        out += [os.path.join(chats, n) for n in names if n.endswith(".jsonl")]
+    return out
+
+
+def gemini_record(message: dict, memo: dict, now: float) -> Optional[dict]:
+    """The usage of one of Gemini CLI's recorded model messages (a line of type "gemini" with
+    tokens). Lines that set fields again ("$set") repeat what was appended: not read."""
+    tokens = message.get("tokens")
+    if message.get("type") != "gemini" or not isinstance(tokens, dict):
+        return None
+    ident = message.get("id")
+    model = message.get("model")
+    if not isinstance(ident, str) or not ident or not isinstance(model, str):
+        return None
+    # Gemini's input counts the cached part; thoughts are billed as output, tool-use prompts
+    # as input.
+    cached = _count(tokens.get("cached"))
+    return protocol.usage_record(
+        "gemini:" + ident[:160],
+        model[:200],
+        _epoch(message.get("timestamp"), now),
+        input=max(0, _count(tokens.get("input")) - cached) + _count(tokens.get("tool")),
+        output=_count(tokens.get("output")) + _count(tokens.get("thoughts")),
+        cache_read=cached,
+        cache_write=0,
+    )
+
+
 Reader = Tuple[
     Callable[[dict, CodexIndex], List[str]], Callable[[dict, dict, float], Optional[dict]]
 ]
 READERS: Dict[str, Reader] = {
     "claude": (claude_files, claude_record),
     "codex": (codex_files, codex_record),
+    "gemini": (gemini_files, gemini_record),
 }
 assert set(READERS) == set(protocol.USAGE_AGENTS)
 
