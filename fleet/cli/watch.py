@@ -14,6 +14,7 @@ from fleet.cli.registry import Commands
 from fleet.core import events
 from fleet.core.errors import UsageError
 from fleet.core.supervisor import Supervisor
+from fleet.core.supervisor.reaping import reap_every
 from fleet.presentation import age, status_label
 
 commands = Commands()
@@ -40,9 +41,14 @@ async def watch(sup: Supervisor, args: argparse.Namespace) -> int:
             async for event in sup.mirror(host):
                 await queue.put((host, event))
         except Exception as exc:  # surface it: a follower must never die silently
+            if not sup.supervises(host):
+                return  # a workspace reaped meanwhile: nothing left to follow
             await queue.put((host, exc))
 
     tasks = [asyncio.create_task(follow(h)) for h in hosts]
+    every = reap_every(sup.config.pools)
+    if every is not None:
+        tasks.append(asyncio.create_task(_reaping(sup, every, args.json)))
     held = ""  # what the store said while writes were held (a full disk), once per change
     try:
         while True:
@@ -61,6 +67,29 @@ async def watch(sup: Supervisor, args: argparse.Namespace) -> int:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _reaping(sup: Supervisor, every: float, as_json: bool) -> None:
+    """The pools' idle_ttl, while watch runs: a pass every `every` seconds, what it did
+    printed (a workspace kept for its work is said once, not every pass)."""
+    said: set[tuple[str, str]] = set()
+    while True:
+        await asyncio.sleep(every)
+        try:
+            done = await sup.reap(lambda line: note(f"fleet: {line}"))
+        except Exception as exc:  # a failed pass is said; the next one tries again
+            note(f"{time.strftime('%H:%M:%S')} reaping failed: {exc}")
+            continue
+        for r in done:
+            if r.action == "waiting" or (
+                r.action in ("kept", "unchecked") and (r.workspace, r.action) in said
+            ):
+                continue
+            said.add((r.workspace, r.action))
+            if as_json:
+                say(json.dumps({"host": r.workspace, "kind": "reap", **r.to_json()}))
+            else:
+                say(f"{time.strftime('%H:%M:%S')} {r.line()}")
 
 
 def watch_line(sup: Supervisor, host: str, event: events.Event, as_json: bool) -> str:

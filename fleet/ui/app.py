@@ -36,6 +36,7 @@ from fleet.presentation import header_line, host_summary
 from fleet.ui.bindings import BINDINGS, effective_keys, keymap_from_config
 from fleet.ui.controllers import (
     HostsController,
+    ReapingController,
     ReviewController,
     SessionsController,
     ViewController,
@@ -101,6 +102,7 @@ class FleetApp(App[int]):
         self.sessions = SessionsController(self)
         self.review = ReviewController(self)
         self.view = ViewController(self)
+        self.reaping = ReapingController(self)
 
     # -- layout -------------------------------------------------------------------------
 
@@ -153,6 +155,7 @@ class FleetApp(App[int]):
         # begins after that frame, so a large fleet shows at once, before any host answers.
         self.call_after_refresh(self._follow_hosts)
         self.set_interval(1.0, self._tick)
+        self.reaping.start()
 
     def _follow_hosts(self) -> None:
         for host in self.config.hosts:

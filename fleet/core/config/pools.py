@@ -6,7 +6,7 @@
     cpus = 2
     memory = "4g"
     remove = "after-land"       # or "manual" (the default): `fleet rm SESSION`
-    idle_ttl = "8h"             # parsed and checked; reaping is not built yet
+    idle_ttl = "8h"             # reaped after idle (or stopped) that long, after a notice
 
 Values end up as arguments of the engine's command line: nothing here may start with "-" or
 hold a space, so no value can pass for an option of the engine.

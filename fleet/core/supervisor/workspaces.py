@@ -1,5 +1,5 @@
 """The Supervisor's workspaces: a fresh host per task from a pool (fleet.core.workspaces),
-supervised like any other host once made, and removed only when nothing would be lost."""
+supervised like any other host once made (removing one: removal.py)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,15 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 
 import asyncssh
 
 from ..config.pools import PoolConfig
-from ..errors import FleetError, HostError, NotFound, UsageError
+from ..errors import FleetError, NotFound
 from ..models import Session
 from ..textsafe import said
 from ..workspaces import provision, records
 from ..workspaces.engine import Engine, EngineError
-from ..workspaces.podman import PodmanEngine
 from ..workspaces.records import Workspace
 from .reviews import Reviews
 from .sessions import Sessions
@@ -26,36 +24,6 @@ from .sessions import Sessions
 log = logging.getLogger("fleet.workspaces")
 
 Progress = Callable[[str], None]
-
-
-@dataclass
-class Loss:
-    """What removing a workspace would throw away; empty: nothing."""
-
-    pending: int = 0  # changed files not committed on the branch (not yet approved)
-    unlanded: str = ""  # the branch's commit when the local repository lacks it
-    branch: str = ""
-
-    def __bool__(self) -> bool:
-        return bool(self.pending or self.unlanded)
-
-    def describe(self, session: Session, repo: str) -> str:
-        parts = []
-        if self.pending:
-            parts.append(f"{self.pending} changed file(s) not yet approved into {self.branch}")
-        if self.unlanded:
-            parts.append(
-                f"commit {self.unlanded[:12]} on {self.branch}, not in {repo or 'the repository'}"
-                f" (bring it home with `fleet land {session.ref} --into {repo or 'REPO'}`)"
-            )
-        return "; ".join(parts)
-
-
-@dataclass
-class Removed:
-    workspace: Workspace
-    session: Session | None
-    lost: Loss = field(default_factory=Loss)
 
 
 class Workspaces(Sessions, Reviews):
@@ -142,84 +110,6 @@ class Workspaces(Sessions, Reviews):
             return
         records.forget(ws.name)
 
-    # -- removing one -------------------------------------------------------------------
-
-    async def loss(self, session: Session, ws: Workspace) -> Loss:
-        """What removing the session's workspace would lose: changed files not yet approved
-        into its branch, and branch commits the local repository does not have."""
-        _, diff = await self.diff(session.ref, view="review", session=session)
-        lost = Loss(pending=len(diff.files), branch=session.branch)
-        data = await self.helper(session.host).call("land", {"session": session.id})
-        commit = str(data.get("commit") or "")
-        if commit and not await _landed(ws.repo, commit):
-            lost.unlanded = commit
-        return lost
-
-    async def remove_session(self, ref: str, progress: Progress, *, force: bool = False) -> Removed:
-        """Destroy a pool session's workspace (container and volume) unless it holds work that
-        would be lost (`force` removes it anyway, and says what went)."""
-        ws, session = await self._removable(ref, force)
-        lost = Loss()
-        if session is not None:
-            lost = await self.loss(session, ws)
-            if lost and not force:
-                raise _Refused(
-                    f"{session.ref} holds work that removing its workspace would lose: "
-                    f"{lost.describe(session, ws.repo)}. Nothing was removed; --force removes "
-                    "it anyway"
-                )
-        engine = provision.engine_for(self.pool(ws.pool)) if ws.pool in self.config.pools else None
-        engine = engine or PodmanEngine(ws.engine)
-        on: Session | str = session if session is not None else ws.name
-        detail = {
-            "workspace": ws.name,
-            "force": force,
-            "lost": lost.describe(session, ws.repo) if session else "",
-        }
-        async with self._recorded(on, "rm", detail, first=True):
-            progress(f"removing workspace {ws.name} (container {ws.container}, volume {ws.volume})")
-            await self.drop_host(ws.name)
-            await engine.remove(ws.container, ws.volume)
-            records.forget(ws.name)
-        if session is not None and self.store is not None:
-            self.store.reconcile_host(ws.name, [])
-        return Removed(ws, session, lost)
-
-    async def _removable(self, ref: str, force: bool) -> tuple[Workspace, Session | None]:
-        """The workspace behind `ref` (a session, or a workspace's own name) and its session;
-        an unreachable workspace can only be removed with `force` (nothing can be checked)."""
-        host = ref.partition("/")[0]
-        ws = self.workspace(host)
-        if ws is not None and "/" not in ref and not ws.session:
-            return ws, None
-        try:
-            session = await self.find(ref)
-        except HostError as exc:
-            if ws is None or not force:
-                hint = " (--force removes the workspace without checking)" if ws else ""
-                raise FleetError(f"{exc}{hint}") from None
-            return ws, None
-        ws = self.workspace(session.host)
-        if ws is None:
-            raise UsageError(
-                f"{session.ref} is not in a workspace fleet made: fleet rm only removes pool "
-                "workspaces for now (stop it with `fleet stop`)"
-            )
-        return ws, session
-
-
-class _Refused(FleetError):
-    refused = True
-
-
-async def _landed(repo: str, commit: str) -> bool:
-    """Whether some ref of the local repository holds `commit`."""
-    try:
-        refs = await provision.git("-C", repo, "for-each-ref", "--contains", commit, "--count=1")
-    except (FleetError, OSError):
-        return False
-    return bool(refs.strip())
-
 
 class _Steps:
     """Each step of making a workspace said on stderr as it starts; a failure names it."""
@@ -243,4 +133,4 @@ class _Steps:
             raise FleetError(f"workspace {self.ws.name}: {step}: {said(exc.reason)}") from None
 
 
-__all__ = ["Loss", "Removed", "Workspaces"]
+__all__ = ["Progress", "Workspaces"]

@@ -67,6 +67,7 @@ class Workspace:
     repo_dir: str = ""  # the clone in the workspace
     session: str = ""  # the session's id, once it started
     created: float = 0.0
+    notice: float = 0.0  # when fleet gave notice it will reap it (idle_ttl); 0: none standing
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -2,12 +2,20 @@
 
 The app composes the widgets and routes each key and message to the controller of its
 context: the hosts (events in), the sessions (the grid's keys on the selected session), the
-review (the diff panel's loading and decisions) and the view (filter, commands, grouping).
+review (the diff panel's loading and decisions), the view (filter, commands, grouping) and
+the pools' reaping (idle_ttl, while the app runs).
 """
 
 from fleet.ui.controllers.hosts import HostsController
+from fleet.ui.controllers.reaping import ReapingController
 from fleet.ui.controllers.review import ReviewController
 from fleet.ui.controllers.sessions import SessionsController
 from fleet.ui.controllers.view import ViewController
 
-__all__ = ["HostsController", "ReviewController", "SessionsController", "ViewController"]
+__all__ = [
+    "HostsController",
+    "ReapingController",
+    "ReviewController",
+    "SessionsController",
+    "ViewController",
+]
