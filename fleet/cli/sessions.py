@@ -278,7 +278,7 @@ async def stop(sup: Supervisor, args: argparse.Namespace) -> int:
     session_argument,
 )
 async def resume(sup: Supervisor, args: argparse.Namespace) -> int:
-    changed = await sup.resume(args.session)
+    changed = await sup.resume(args.session, lambda line: note(f"fleet: {line}"))
     if changed.already:
         note(f"{changed.session.ref} is already running: nothing to resume")
     else:

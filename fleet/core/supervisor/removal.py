@@ -13,7 +13,6 @@ from ..errors import FleetError, HostError
 from ..models import Session
 from ..remote import answers
 from ..workspaces import provision, records
-from ..workspaces.podman import PodmanEngine
 from ..workspaces.records import Workspace
 from .workspaces import Progress, Workspaces
 
@@ -117,8 +116,7 @@ class Removal(Workspaces):
     ) -> None:
         """The container and volume, what fleet kept of them, and the git remote `fleet land`
         left in the local repository for it (its local branches stay)."""
-        pool = self.config.pools.get(ws.pool)
-        engine = provision.engine_for(pool) if pool is not None else PodmanEngine(ws.engine)
+        engine = self.engine_of(ws)
         on: Session | str = session if session is not None else ws.name
         detail = {
             "workspace": ws.name,

@@ -11,12 +11,14 @@ from collections.abc import AsyncIterator, Callable
 
 import asyncssh
 
+from .. import results
 from ..config.pools import PoolConfig
 from ..errors import FleetError, NotFound
 from ..models import Session
 from ..textsafe import said
 from ..workspaces import provision, records
 from ..workspaces.engine import Engine, EngineError
+from ..workspaces.podman import PodmanEngine
 from ..workspaces.records import Workspace
 from .reviews import Reviews
 from .sessions import Sessions
@@ -39,6 +41,71 @@ class Workspaces(Sessions, Reviews):
     def workspace(self, host: str) -> Workspace | None:
         """The workspace fleet made that is this host, if it is one."""
         return next((ws for ws in records.load_all() if ws.name == host), None)
+
+    def engine_of(self, ws: Workspace) -> Engine:
+        """The engine that made `ws`: its pool's, or (a pool since taken out of the config)
+        the program its record names."""
+        pool = self.config.pools.get(ws.pool)
+        return provision.engine_for(pool) if pool is not None else PodmanEngine(ws.engine)
+
+    async def wake(self, host: str, progress: Progress) -> bool:
+        """Start a workspace's stopped container again (its volume kept the worktree): the
+        port the engine publishes now, the alias rewritten, its sshd waited for. False when
+        `host` is no workspace, or its container runs."""
+        ws = self.workspace(host)
+        if ws is None:
+            return False
+        engine = self.engine_of(ws)
+        state = await engine.state(ws.container)
+        if state == "running":
+            return await self._moved(ws, engine)
+        if state is None:
+            raise FleetError(
+                f"workspace {ws.name}: its container {ws.container} is gone; `fleet rm "
+                f"{ws.name} --force` forgets what fleet kept of it"
+            )
+        steps = _Steps(progress, ws)
+        async with steps(f"start its container again (it was {state})"):
+            await engine.start(ws.container)
+            await self._repoint(ws, await engine.published_port(ws.container, 22))
+        async with steps(f"connect to the workspace's sshd (127.0.0.1:{ws.port})"):
+            await provision.wait_ssh(self.links[ws.name])
+        return True
+
+    async def _moved(self, ws: Workspace, engine: Engine) -> bool:
+        """A container the engine restarted by itself may publish sshd on another port: the
+        alias follows it (True when it moved)."""
+        port = await engine.published_port(ws.container, 22)
+        if port == ws.port:
+            return False
+        await self._repoint(ws, port)
+        return True
+
+    async def _repoint(self, ws: Workspace, port: int) -> None:
+        """The workspace's alias at `port`, and a fresh link (the old one read the old port)."""
+        ws.port = port
+        records.save(ws)
+        records.write_ssh_config(ws)
+        host_config = records.host_of(ws)
+        assert host_config is not None
+        await self.drop_host(ws.name)
+        self.add_host(host_config)
+
+    async def resume(self, ref: str, progress: Progress | None = None) -> results.Changed:
+        """A pool session's container started again first when it was stopped (a restart
+        of the machine or of the engine), then the agent as for any session."""
+        host = ref.partition("/")[0] if "/" in ref else await self._cached_host(ref)
+        if host:
+            await self.wake(host, progress or (lambda line: log.info("%s", line)))
+        return await super().resume(ref)
+
+    async def _cached_host(self, ref: str) -> str:
+        if self.store is None:
+            return ""
+        try:
+            return (await self.find_cached(ref)).host
+        except FleetError:
+            return ""
 
     # -- making one ---------------------------------------------------------------------
 
