@@ -11,7 +11,7 @@ from fleet.cli.registry import Commands
 from fleet.core.errors import FleetError
 from fleet.core.supervisor import Removed, Supervisor
 from fleet.core.workspaces import load_all
-from fleet.core.workspaces.podman import PodmanEngine
+from fleet.core.workspaces.records import Workspace
 
 commands = Commands()
 
@@ -67,9 +67,9 @@ def _pools_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--json", action="store_true", help="one object per workspace acted on")
 
 
-async def _state(engine: str, container: str) -> str:
+async def _state(sup: Supervisor, ws: Workspace) -> str:
     try:
-        return await PodmanEngine(engine).state(container) or "gone"
+        return await sup.engine_of(ws).state(ws.container) or "gone"
     except FleetError as exc:
         return f"unknown ({exc})"
 
@@ -84,7 +84,7 @@ async def pools(sup: Supervisor, args: argparse.Namespace) -> int:
     states = dict(
         zip(
             [w.name for w in made],
-            await asyncio.gather(*(_state(w.engine, w.container) for w in made)),
+            await asyncio.gather(*(_state(sup, w) for w in made)),
             strict=True,
         )
     )
@@ -106,6 +106,8 @@ async def pools(sup: Supervisor, args: argparse.Namespace) -> int:
     rows = [["POOL", "ENGINE", "IMAGE", "WORKSPACE", "STATE", "PORT", "REPO"]]
     for p in configured.values():
         where = p.engine if p.host is None else f"{p.engine} on {p.host} (not built yet)"
+        if p.kubernetes is not None:
+            where = f"kubernetes ({p.kubernetes.namespace})"
         mine = [w for w in made if w.pool == p.name]
         if not mine:
             rows.append([p.name, where, p.image, "-", "", "", ""])

@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator, Callable
 import asyncssh
 
 from .. import results
-from ..config.pools import PoolConfig
-from ..errors import FleetError, NotFound
+from ..config.pools import CONTAINER_ENGINES, PoolConfig
+from ..errors import FleetError, NotFound, UsageError
 from ..models import Session
 from ..textsafe import said
 from ..workspaces import provision, records
-from ..workspaces.engine import Engine, EngineError
+from ..workspaces.engine import Engine, EngineError, Reach
 from ..workspaces.podman import PodmanEngine
 from ..workspaces.records import Workspace
 from .reviews import Reviews
@@ -46,44 +46,47 @@ class Workspaces(Sessions, Reviews):
         """The engine that made `ws`: its pool's, or (a pool since taken out of the config)
         the program its record names."""
         pool = self.config.pools.get(ws.pool)
-        return provision.engine_for(pool) if pool is not None else PodmanEngine(ws.engine)
+        if pool is not None:
+            return provision.engine_for(pool)
+        if ws.engine in CONTAINER_ENGINES:
+            return PodmanEngine(ws.engine)
+        raise UsageError(
+            f"workspace {ws.name}: its pool {ws.pool} is no longer in {self.config.path}, and "
+            f"fleet needs the pool's {ws.engine} settings to reach or remove it: put it back"
+        )
 
     async def wake(self, host: str, progress: Progress) -> bool:
-        """Start a workspace's stopped container again (its volume kept the worktree): the
-        port the engine publishes now, the alias rewritten, its sshd waited for. False when
-        `host` is no workspace, or its container runs."""
+        """Start a workspace's stopped container again (its volume kept the worktree): how
+        the engine reaches it now, the alias rewritten, its sshd waited for. False when
+        `host` is no workspace, or it runs (its alias follows a port that moved)."""
         ws = self.workspace(host)
         if ws is None:
             return False
         engine = self.engine_of(ws)
         state = await engine.state(ws.container)
         if state == "running":
-            return await self._moved(ws, engine)
+            reach = await engine.reach(ws.container)
+            if reach.port == ws.port and list(reach.proxy) == ws.proxy:
+                return False
+            await self._repoint(ws, reach)
+            return True
         if state is None:
             raise FleetError(
-                f"workspace {ws.name}: its container {ws.container} is gone; `fleet rm "
-                f"{ws.name} --force` forgets what fleet kept of it"
+                f"workspace {ws.name}: {ws.container} is gone; `fleet rm {ws.name} --force` "
+                "forgets what fleet kept of it"
             )
         steps = _Steps(progress, ws)
         async with steps(f"start its container again (it was {state})"):
             await engine.start(ws.container)
-            await self._repoint(ws, await engine.published_port(ws.container, 22))
-        async with steps(f"connect to the workspace's sshd (127.0.0.1:{ws.port})"):
+            await self._repoint(ws, await engine.reach(ws.container))
+        async with steps(f"connect to the workspace's sshd ({_where(ws)})"):
             await provision.wait_ssh(self.links[ws.name])
         return True
 
-    async def _moved(self, ws: Workspace, engine: Engine) -> bool:
-        """A container the engine restarted by itself may publish sshd on another port: the
-        alias follows it (True when it moved)."""
-        port = await engine.published_port(ws.container, 22)
-        if port == ws.port:
-            return False
-        await self._repoint(ws, port)
-        return True
-
-    async def _repoint(self, ws: Workspace, port: int) -> None:
-        """The workspace's alias at `port`, and a fresh link (the old one read the old port)."""
-        ws.port = port
+    async def _repoint(self, ws: Workspace, reach: Reach) -> None:
+        """The workspace's alias as the engine reaches it now, and a fresh link (the old one
+        read the old alias)."""
+        ws.reached(reach)
         records.save(ws)
         records.write_ssh_config(ws)
         host_config = records.host_of(ws)
@@ -151,18 +154,18 @@ class Workspaces(Sessions, Reviews):
         return session
 
     async def _make(self, pool: PoolConfig, engine: Engine, ws: Workspace, steps: _Steps) -> None:
-        async with steps(f"make a {pool.engine} container from {pool.image}"):
+        async with steps(f"make a {pool.engine} {engine.noun} from {pool.image or pool.name}"):
             into = records.prepare(ws)
-            await engine.create(provision.spec_for(pool, ws))
-            await engine.copy_in(ws.container, into, records.KEYS_IN)
-            await engine.start(ws.container)
-            ws.port = await engine.published_port(ws.container, 22)
+            reach = await engine.make(provision.spec_for(pool, ws), into)
+            ws.reached(reach)
+            if reach.host_key:
+                records.trust_host_key(ws, reach.host_key)
             records.save(ws)
             records.write_ssh_config(ws)
         host = records.host_of(ws)
-        assert host is not None  # it has a port and an ssh config now
+        assert host is not None  # it is reachable and has an ssh config now
         self.add_host(host)
-        async with steps(f"connect to the workspace's sshd (127.0.0.1:{ws.port})"):
+        async with steps(f"connect to the workspace's sshd ({_where(ws)})"):
             await provision.wait_ssh(self.links[ws.name])
 
     async def _undo(self, engine: Engine, ws: Workspace, progress: Progress) -> None:
@@ -172,10 +175,14 @@ class Workspaces(Sessions, Reviews):
             await asyncio.shield(engine.remove(ws.container, ws.volume))
         except EngineError as exc:
             # Said, never swallowed: a container left behind is something to clean up by hand.
-            progress(f"could not remove it: {exc}; remove it with `{engine.name} rm -f "
-                     f"{ws.container}` and `{engine.name} volume rm {ws.volume}`")  # fmt: skip
+            progress(f"could not remove it: {exc}; remove {ws.container} and {ws.volume} "
+                     f"with {engine.name} by hand")  # fmt: skip
             return
         records.forget(ws.name)
+
+
+def _where(ws: Workspace) -> str:
+    return f"through {ws.proxy[0]}" if ws.proxy else f"{ws.hostname}:{ws.port}"
 
 
 class _Steps:
