@@ -120,7 +120,8 @@ async def ls(sup: Supervisor, args: argparse.Namespace) -> int:
     for host, reason in sorted(listing.errors.items()):
         cached = sum(1 for c in known if c.session.host == host and not c.gone)
         knew = f"; showing the {plural(cached, 'session')} fleet knew, from its cache"
-        note(f"fleet: {host}: {reason}{knew if cached else ''}")
+        asleep = await sup.asleep(host)
+        note(f"fleet: {host}: {reason}{'; ' + asleep if asleep else ''}{knew if cached else ''}")
     rows_json = []
     rows = [["SESSION", "ID", "AGENT", "STATUS", "FOR", "CHANGES", "NEW", "BRANCH"]]
     for c in known:

@@ -60,6 +60,7 @@ def test_a_stopped_container_started_again_keeps_the_worktree_and_the_session(
         podman("stop", "--time=1", container, check=True)
         down = fleet("ls", "--json")  # unreachable: what fleet knew, from its cache
         assert down.code == 1 and host_of(ref) in down.err, down.err
+        assert f"{container} is exited: `fleet resume SESSION` starts it again" in down.err
         assert [s["status"] for s in down.json() if s["ref"] == ref] == ["lost"], down.out
         resumed = fleet("resume", ref)
         assert resumed.code == 0, resumed.err

@@ -83,6 +83,22 @@ class Workspaces(Sessions, Reviews):
             await provision.wait_ssh(self.links[ws.name])
         return True
 
+    async def asleep(self, host: str) -> str:
+        """Why an unreachable workspace is so, when its engine says it is not running (a
+        restart of the machine or the engine stopped it), with the way back; else ""."""
+        ws = self.workspace(host)
+        if ws is None:
+            return ""
+        try:
+            state = await self.engine_of(ws).state(ws.container)
+        except FleetError:
+            return ""
+        if state is None:
+            return f"its {ws.container} is gone (`fleet rm {ws.name} --force` forgets it)"
+        if state != "running":
+            return f"its {ws.container} is {state}: `fleet resume SESSION` starts it again"
+        return ""
+
     async def _repoint(self, ws: Workspace, reach: Reach) -> None:
         """The workspace's alias as the engine reaches it now, and a fresh link (the old one
         read the old alias)."""
