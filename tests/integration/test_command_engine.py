@@ -8,12 +8,15 @@ argument."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
 
-from tests.integration.fleetrun import FleetCLI
+from tests.integration.fleetrun import FleetCLI, wait_for
 from tests.integration.hosts import LoopbackFleet
 
 ENGINE = """\
@@ -40,9 +43,7 @@ elif what == "state":
 """
 
 
-@pytest.fixture
-def fleet(fresh_hosts: LoopbackFleet) -> FleetCLI:
-    lf = fresh_hosts
+def command_fleet(lf: LoopbackFleet, extra: str = "") -> FleetCLI:
     beta = lf["beta"]
     config = (
         f"  HostName 127.0.0.1\n  Port {beta.port}\n  User {beta.user}\n"
@@ -60,17 +61,28 @@ def fleet(fresh_hosts: LoopbackFleet) -> FleetCLI:
         ssh_config = [{run}, "ssh-config", "{{name}}"]
         host_key = [{run}, "host-key", "{{name}}"]
         state = [{run}, "state", "{{name}}"]
+        {extra}
         """
     return FleetCLI(lf, "\n".join(line.strip() for line in pool.splitlines()) + "\n")
 
 
-def test_a_command_engine_workspace_from_new_to_rm(fleet: FleetCLI, tmp_path: Path) -> None:
+@pytest.fixture
+def fleet(fresh_hosts: LoopbackFleet) -> FleetCLI:
+    return command_fleet(fresh_hosts)
+
+
+def local_repo(tmp_path: Path) -> Path:
     repo = tmp_path / "app"
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
     (repo / "app.py").write_text("print('hi')\n")
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run([*git, "add", "app.py"], check=True)
     subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    return repo
+
+
+def test_a_command_engine_workspace_from_new_to_rm(fleet: FleetCLI, tmp_path: Path) -> None:
+    repo = local_repo(tmp_path)
 
     made = fleet("new", "--pool", "cmd", "--repo", str(repo), "--agent", "recorder", "go")
     assert made.code == 0, made.err
@@ -94,4 +106,36 @@ def test_a_command_engine_workspace_from_new_to_rm(fleet: FleetCLI, tmp_path: Pa
     removed = fleet("rm", ref)
     assert removed.code == 0, removed.err
     assert json.loads(log.read_text().splitlines()[-1]) == ["destroy", name]
+    assert not (Path(fleet.env["FLEET_HOME"]) / "workspaces" / ws).exists()
+
+
+def test_fleet_watch_gives_notice_then_reaps_an_idle_workspace(
+    fresh_hosts: LoopbackFleet, tmp_path: Path
+) -> None:
+    fleet = command_fleet(fresh_hosts, "idle_ttl = 4")
+    made = fleet("new", "--pool", "cmd", "--repo", str(local_repo(tmp_path)), "--agent",
+                 "recorder", "nothing to do")  # fmt: skip
+    assert made.code == 0, made.err
+    ref = made.out.strip()
+    ws = ref.split("/")[0]
+    fleet.wait_status(ref, "idle")
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "fleet", "watch"], env=fleet.env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert watch.stdout is not None
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(watch.stdout.readline, "")),
+                     daemon=True).start()  # fmt: skip
+    try:
+        said = lambda what: any(f"{ws} (pool cmd): {what}" in line for line in lines)  # noqa: E731
+        wait_for(lambda: said("noticed"), 30, 0.2, "the notice")
+        wait_for(lambda: said("reaped"), 30, 0.2, "the reaping")
+        assert watch.poll() is None, watch.stderr.read() if watch.stderr else ""
+    finally:
+        watch.send_signal(signal.SIGINT)
+        watch.wait(10)
+    assert watch.returncode in (0, 130)
+    log = fleet.lf.dir / "engine.log"
+    assert json.loads(log.read_text().splitlines()[-1]) == ["destroy", f"fleet-{ws}"]
     assert not (Path(fleet.env["FLEET_HOME"]) / "workspaces" / ws).exists()
