@@ -196,14 +196,17 @@ async def undo(sup: Supervisor, args: argparse.Namespace) -> int:
 )
 async def push(sup: Supervisor, args: argparse.Namespace) -> int:
     result = await sup.push(args.session)
+    after = await sup.after_landing(result.session, _progress, pushed=True)
     if args.json:
-        print_json(result.to_json())
+        print_json(result.to_json() | {"workspace": after or None})
         return 0
     say(f"pushed {result.branch} to {result.remote} from {result.session.host}")
     if result.pr:
         say(f"pull request: {result.pr}")
     elif result.pr_note:
         note(result.pr_note)
+    if after:
+        say(after)
     return 0
 
 
@@ -220,11 +223,18 @@ def _land_arguments(p: argparse.ArgumentParser) -> None:
 )
 async def land(sup: Supervisor, args: argparse.Namespace) -> int:
     result = await sup.land(args.session, args.into)
+    after = await sup.after_landing(result.session, _progress, home=args.into)
     if args.json:
-        print_json(result.to_json())
+        print_json(result.to_json() | {"workspace": after or None})
         return 0
     say(
         f"{result.session.ref}: {result.session.branch} is now {result.branch} "
         f"({result.commit[:12]}) in {args.into}, via remote {result.remote}"
     )
+    if after:
+        say(after)
     return 0
+
+
+def _progress(line: str) -> None:
+    note(f"fleet: {line}")

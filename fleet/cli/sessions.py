@@ -120,7 +120,8 @@ async def ls(sup: Supervisor, args: argparse.Namespace) -> int:
     for host, reason in sorted(listing.errors.items()):
         cached = sum(1 for c in known if c.session.host == host and not c.gone)
         knew = f"; showing the {plural(cached, 'session')} fleet knew, from its cache"
-        note(f"fleet: {host}: {reason}{knew if cached else ''}")
+        asleep = await sup.asleep(host)
+        note(f"fleet: {host}: {reason}{'; ' + asleep if asleep else ''}{knew if cached else ''}")
     rows_json = []
     rows = [["SESSION", "ID", "AGENT", "STATUS", "FOR", "CHANGES", "NEW", "BRANCH"]]
     for c in known:
@@ -290,7 +291,9 @@ async def stop(sup: Supervisor, args: argparse.Namespace) -> int:
     _resume_arguments,
 )
 async def resume(sup: Supervisor, args: argparse.Namespace) -> int:
-    changed = await sup.resume(args.session, over_budget=args.over_budget)
+    changed = await sup.resume(
+        args.session, lambda line: note(f"fleet: {line}"), over_budget=args.over_budget
+    )
     if changed.already:
         note(f"{changed.session.ref} is already running: nothing to resume")
     else:

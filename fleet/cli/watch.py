@@ -16,6 +16,7 @@ from fleet.core import events
 from fleet.core.errors import UsageError
 from fleet.core.fleetstate import FleetState
 from fleet.core.supervisor import BudgetNews, Supervisor
+from fleet.core.supervisor.reaping import reap_every
 from fleet.core.usage import SessionUsage
 from fleet.presentation import age, crossing_words, status_label
 
@@ -43,12 +44,17 @@ async def watch(sup: Supervisor, args: argparse.Namespace) -> int:
             async for event in sup.mirror(host):
                 await queue.put((host, event))
         except Exception as exc:  # surface it: a follower must never die silently
+            if not sup.supervises(host):
+                return  # a workspace reaped meanwhile: nothing left to follow
             await queue.put((host, exc))
 
     fleet = await _remembered(sup) if sup.config.budgets else None
     if fleet is not None:  # crossed while no fleet ran
         _say_budgets(await sup.check_budgets(fleet, list(fleet.sessions)), args.json)
     tasks = [asyncio.create_task(follow(h)) for h in hosts]
+    every = reap_every(sup.config.pools)
+    if every is not None:
+        tasks.append(asyncio.create_task(_reaping(sup, every, args.json)))
     held = ""  # what the store said while writes were held (a full disk), once per change
     try:
         while True:
@@ -99,6 +105,29 @@ def _say_budgets(news: list[BudgetNews], as_json: bool) -> None:
             say(json.dumps(line, sort_keys=True))
         else:
             say(f"{time.strftime('%H:%M:%S')} {crossing_words(c, item.who, item.paused)}")
+
+
+async def _reaping(sup: Supervisor, every: float, as_json: bool) -> None:
+    """The pools' idle_ttl, while watch runs: a pass every `every` seconds, what it did
+    printed (a workspace kept for its work is said once, not every pass)."""
+    said: set[tuple[str, str]] = set()
+    while True:
+        await asyncio.sleep(every)
+        try:
+            done = await sup.reap(lambda line: note(f"fleet: {line}"))
+        except Exception as exc:  # a failed pass is said; the next one tries again
+            note(f"{time.strftime('%H:%M:%S')} reaping failed: {exc}")
+            continue
+        for r in done:
+            if r.action == "waiting" or (
+                r.action in ("kept", "unchecked") and (r.workspace, r.action) in said
+            ):
+                continue
+            said.add((r.workspace, r.action))
+            if as_json:
+                say(json.dumps({"host": r.workspace, "kind": "reap", **r.to_json()}))
+            else:
+                say(f"{time.strftime('%H:%M:%S')} {r.line()}")
 
 
 def watch_line(sup: Supervisor, host: str, event: events.Event, as_json: bool) -> str:

@@ -117,6 +117,17 @@ class Pushed(_Json):
 
 
 @dataclass(frozen=True)
+class Held(_Json):
+    """Where the host holds a session's branch commit besides the branch itself (the check
+    before `fleet rm`)."""
+
+    branch: str
+    commit: str  # "" when the branch is gone
+    at_base: bool  # never moved from its base: removing it loses no commit
+    held_by: tuple[str, ...]  # other refs on the host that contain it (a branch, a push)
+
+
+@dataclass(frozen=True)
 class Landed(_Json):
     session: Session
     branch: str  # the local branch, fleet/HOST/NAME

@@ -38,6 +38,7 @@ from fleet.ui.bindings import BINDINGS, effective_keys, keymap_from_config
 from fleet.ui.controllers import (
     AnswerController,
     HostsController,
+    ReapingController,
     ReviewController,
     SessionsController,
     ViewController,
@@ -108,6 +109,7 @@ class FleetApp(App[int]):
         self.answers = AnswerController(self)
         self.review = ReviewController(self)
         self.view = ViewController(self)
+        self.reaping = ReapingController(self)
 
     # -- layout -------------------------------------------------------------------------
 
@@ -163,6 +165,7 @@ class FleetApp(App[int]):
         # begins after that frame, so a large fleet shows at once, before any host answers.
         self.call_after_refresh(self._follow_hosts)
         self.set_interval(1.0, self._tick)
+        self.reaping.start()
 
     def _follow_hosts(self) -> None:
         self.heap.settle()  # the cached fleet is painted: keep it out of later collections

@@ -60,8 +60,15 @@ OK = 'engine = "podman"\nimage = "x"\n'  # lines 3 and 4; a key after them is on
 POOL_ERRORS = [
     ('engine = "podman"', 2, 'pools.p: image is missing: say image = "localhost/ws:1"'),
     ('image = "x"', 2, 'pools.p: engine is missing: say engine = "podman" (or "docker")'),
-    ('engine = "kubernetes"', 3, "pools.p.engine: the kubernetes engine is not built yet"),
-    ('engine = "command"', 3, "pools.p.engine: the command engine is not built yet"),
+    ('engine = "kubernetes"', 2, "pools.p: image is missing"),
+    ('engine = "command"', 2, "pools.p: create is missing: a command engine needs create"),
+    (OK + 'namespace = "x"', 5, 'unknown key "namespace" in [pools.p]'),
+    ('engine = "kubernetes"\nimage = "x"\nnamespace = "Bad_NS"', 5, "pools.p.namespace: expected"),
+    ('engine = "kubernetes"\nimage = "x"\nstorage = "lots"', 5, 'expected a size like "10Gi"'),
+    ('engine = "kubernetes"\nimage = "x"\nhost = "a"', 5, 'unknown key "host" in [pools.p]'),
+    ('engine = "command"\ncreate = "make it"', 4, "pools.p.create: expected an argv list"),
+    ('engine = "command"\ncreate = []', 4, "pools.p.create: expected an argv list"),
+    ('engine = "command"\ncreate = ["up", "{nmae}"]', 4, "unknown placeholder {nmae} (known:"),
     ('engine = "lxc"', 3, 'expected one of "podman", "docker", "kubernetes", "command"'),
     ('engine = "podman"\nimage = "--privileged"', 4, "pools.p.image: expected an image name"),
     ('engine = "podman"\nimage = "a b"', 4, "pools.p.image: expected an image name"),
@@ -86,6 +93,40 @@ def test_pool_errors_name_the_line(
     err = error_for(tmp_path, env, "# pools\n[pools.p]\n" + body + "\n")
     assert err.line == line, str(err)
     assert message in err.message, err.message
+
+
+def test_kubernetes_and_command_pools_load(tmp_path: Path, env: dict[str, str]) -> None:
+    path = write(
+        tmp_path,
+        """
+        [pools.k8s]
+        engine = "kubernetes"
+        image = "registry.example.com/ws:1"
+        namespace = "fleet"
+        context = "prod"
+        storage = "20Gi"
+        storage_class = "fast-ssd"
+        manifest = "~/pod.json"
+        cpus = 2
+
+        [pools.devpod]
+        engine = "command"
+        create = ["devpod", "up", "{name}", "--ide", "none", "--source", "git:{image}"]
+        destroy = ["devpod", "delete", "{name}", "--force"]
+        ssh_config = ["devpod", "ssh", "{name}", "--print-config"]
+        """,
+    )
+    config = load_config(path, env=env)
+    k8s, cmd = config.pools["k8s"].kubernetes, config.pools["devpod"].command
+    assert k8s is not None and cmd is not None
+    assert (k8s.namespace, k8s.context, k8s.storage, k8s.storage_class) == (
+        "fleet", "prod", "20Gi", "fast-ssd",
+    )  # fmt: skip
+    assert k8s.manifest == Path(env["HOME"]) / "pod.json" or str(k8s.manifest).endswith("pod.json")
+    assert cmd.create[:3] == ("devpod", "up", "{name}") and cmd.state == ()
+    assert config.pools["devpod"].image == ""
+    err = error_for(tmp_path, env, '[pools.Big_K8s]\nengine = "kubernetes"\nimage = "x"\n')
+    assert "names pods and claims" in err.message
 
 
 def test_a_bad_pool_name_or_table(tmp_path: Path, env: dict[str, str]) -> None:

@@ -1,13 +1,14 @@
 """``[pools.NAME]``: where fleet makes a workspace per task, and from what.
 
     [pools.ws]
-    engine = "podman"           # or "docker" (the same command line)
+    engine = "podman"           # or "docker" (the same command line), "kubernetes", "command"
     image = "localhost/ws:1"    # any image with sshd, tmux, git and python3
     cpus = 2
     memory = "4g"
     remove = "after-land"       # or "manual" (the default): `fleet rm SESSION`
-    idle_ttl = "8h"             # parsed and checked; reaping is not built yet
+    idle_ttl = "8h"             # reaped after idle (or stopped) that long, after a notice
 
+The kubernetes and command engines' own keys: poolengines.py.
 Values end up as arguments of the engine's command line: nothing here may start with "-" or
 hold a space, so no value can pass for an option of the engine.
 """
@@ -21,14 +22,28 @@ from typing import TYPE_CHECKING, Final
 
 from fleet.core.config.locate import KeyPath, format_key
 from fleet.core.config.model import MAX_SECONDS, NAME_RULE, HostConfig, describe
+from fleet.core.config.poolengines import (
+    COMMAND_KEYS,
+    KUBERNETES_KEYS,
+    CommandPool,
+    KubernetesPool,
+    command_pool,
+    kubernetes_pool,
+)
 
 if TYPE_CHECKING:
     from fleet.core.config.loader import _Loader
 
-POOL_KEYS: Final = ("engine", "image", "cpus", "memory", "host", "remove", "idle_ttl")
+COMMON_KEYS: Final = ("engine", "image", "cpus", "memory", "remove", "idle_ttl")
 CONTAINER_ENGINES: Final = ("podman", "docker")
-LATER_ENGINES: Final = ("kubernetes", "command")  # in the design, not built yet
-ENGINES: Final = (*CONTAINER_ENGINES, *LATER_ENGINES)
+ENGINES: Final = (*CONTAINER_ENGINES, "kubernetes", "command")
+ENGINE_KEYS: Final = {
+    "podman": (*COMMON_KEYS, "host"),
+    "docker": (*COMMON_KEYS, "host"),
+    "kubernetes": (*COMMON_KEYS, *KUBERNETES_KEYS),
+    "command": (*COMMON_KEYS, *COMMAND_KEYS),
+}
+POOL_KEYS: Final = tuple(dict.fromkeys(k for keys in ENGINE_KEYS.values() for k in keys))
 REMOVE_MODES: Final = ("manual", "after-land")
 MAX_CPUS: Final = 1024
 # Pool names become part of workspace host names (POOL-xxxxxx) and container names.
@@ -42,14 +57,16 @@ _UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 @dataclass(frozen=True)
 class PoolConfig:
     name: str
-    engine: str  # one of CONTAINER_ENGINES
-    image: str
+    engine: str  # one of ENGINES
+    image: str  # "" for a command engine that names none
     cpus: float | None = None  # None: the engine's default (no limit)
     memory: str | None = None  # like "4g"; None: no limit
     host: str | None = None  # a [hosts.NAME] to run the engine on; None: this machine
     remove: str = "manual"  # one of REMOVE_MODES
     idle_ttl: float | None = None  # seconds; None: never reaped
     line: int = 0  # where [pools.NAME] is defined
+    kubernetes: KubernetesPool | None = None  # engine = "kubernetes"
+    command: CommandPool | None = None  # engine = "command"
 
 
 def parse_pools(
@@ -68,7 +85,8 @@ def parse_pools(
             )
         shown = format_key(pool_key)
         pool = loader.table(pool_key, entry, f'a table [{shown}] with engine = "podman"')
-        loader.check_keys(pool_key, pool, POOL_KEYS)
+        engine = pool.get("engine")
+        loader.check_keys(pool_key, pool, ENGINE_KEYS.get(str(engine), POOL_KEYS))
         pools[name] = _pool(loader, pool_key, pool, hosts)
     return pools
 
@@ -79,19 +97,13 @@ def _pool(
     engine = pool.get("engine")
     if engine is None:
         raise loader.fail(key, 'engine is missing: say engine = "podman" (or "docker")')
-    if engine in LATER_ENGINES:
-        raise loader.fail(
-            (*key, "engine"),
-            f"the {engine} engine is not built yet: fleet makes workspaces with "
-            '"podman" or "docker" for now',
-        )
-    if engine not in CONTAINER_ENGINES:
+    if engine not in ENGINES:
         allowed = ", ".join(f'"{e}"' for e in ENGINES)
         raise loader.expected((*key, "engine"), f"one of {allowed}", engine)
-    image = pool.get("image")
+    image = pool.get("image", "" if engine == "command" else None)
     if image is None:
         raise loader.fail(key, 'image is missing: say image = "localhost/ws:1" (see examples/)')
-    if not isinstance(image, str) or not _IMAGE_RE.fullmatch(image):
+    if not isinstance(image, str) or (image and not _IMAGE_RE.fullmatch(image)):
         raise loader.expected((*key, "image"), 'an image name like "localhost/ws:1"', image)
     host = pool.get("host")
     if host is not None and (not isinstance(host, str) or host not in hosts):
@@ -110,6 +122,8 @@ def _pool(
         remove=str(remove),
         idle_ttl=_ttl(loader, (*key, "idle_ttl"), pool["idle_ttl"]) if "idle_ttl" in pool else None,
         line=loader.locator.line_of(key) or 0,
+        kubernetes=kubernetes_pool(loader, key, pool) if engine == "kubernetes" else None,
+        command=command_pool(loader, key, pool) if engine == "command" else None,
     )
 
 

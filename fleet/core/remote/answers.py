@@ -179,6 +179,20 @@ def answered(session: Session, action: str, data: object) -> results.Answered:
     )
 
 
+def held(session: Session, data: object) -> results.Held:
+    raw = _object(data, "the check")
+    commit = raw.get("commit")
+    refs = raw.get("held_by")
+    if refs is not None and not isinstance(refs, list):
+        raise Malformed("invalid held_by: not a list")
+    return results.Held(
+        branch=_branch(raw.get("branch")) or session.branch,
+        commit="" if commit in (None, "") else str(_commit(commit)),
+        at_base=_flag(raw.get("at_base"), "at_base", False),
+        held_by=tuple(_text(r, "ref", 300) for r in (refs or [])[:20]),
+    )
+
+
 def screen(session: Session, data: object) -> results.Screen:
     raw = _object(data, "the screen")
     text = raw.get("text")

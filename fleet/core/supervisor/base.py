@@ -85,6 +85,10 @@ class Base:
         hosts = {k: v for k, v in self.config.hosts.items() if k != name}
         self.config = replace(self.config, hosts=hosts)
 
+    def supervises(self, host: str) -> bool:
+        """Whether `host` is still followed (a workspace removed meanwhile is not)."""
+        return host in self.links
+
     def ssh_config_for(self, host: str) -> Path | None:
         """The ssh config that reaches `host`: a workspace's own, else the configured one."""
         configured = self.config.hosts.get(host)

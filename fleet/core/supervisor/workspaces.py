@@ -1,5 +1,5 @@
 """The Supervisor's workspaces: a fresh host per task from a pool (fleet.core.workspaces),
-supervised like any other host once made, and removed only when nothing would be lost."""
+supervised like any other host once made (removing one: removal.py)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 
 import asyncssh
 
-from ..config.pools import PoolConfig
-from ..errors import FleetError, HostError, NotFound, UsageError
+from .. import results
+from ..config.pools import CONTAINER_ENGINES, PoolConfig
+from ..errors import FleetError, NotFound, UsageError
 from ..models import Session
 from ..textsafe import said
 from ..workspaces import provision, records
-from ..workspaces.engine import Engine, EngineError
+from ..workspaces.engine import Engine, EngineError, Reach
 from ..workspaces.podman import PodmanEngine
 from ..workspaces.records import Workspace
 from .reviews import Reviews
@@ -26,36 +26,6 @@ from .sessions import Sessions
 log = logging.getLogger("fleet.workspaces")
 
 Progress = Callable[[str], None]
-
-
-@dataclass
-class Loss:
-    """What removing a workspace would throw away; empty: nothing."""
-
-    pending: int = 0  # changed files not committed on the branch (not yet approved)
-    unlanded: str = ""  # the branch's commit when the local repository lacks it
-    branch: str = ""
-
-    def __bool__(self) -> bool:
-        return bool(self.pending or self.unlanded)
-
-    def describe(self, session: Session, repo: str) -> str:
-        parts = []
-        if self.pending:
-            parts.append(f"{self.pending} changed file(s) not yet approved into {self.branch}")
-        if self.unlanded:
-            parts.append(
-                f"commit {self.unlanded[:12]} on {self.branch}, not in {repo or 'the repository'}"
-                f" (bring it home with `fleet land {session.ref} --into {repo or 'REPO'}`)"
-            )
-        return "; ".join(parts)
-
-
-@dataclass
-class Removed:
-    workspace: Workspace
-    session: Session | None
-    lost: Loss = field(default_factory=Loss)
 
 
 class Workspaces(Sessions, Reviews):
@@ -71,6 +41,92 @@ class Workspaces(Sessions, Reviews):
     def workspace(self, host: str) -> Workspace | None:
         """The workspace fleet made that is this host, if it is one."""
         return next((ws for ws in records.load_all() if ws.name == host), None)
+
+    def engine_of(self, ws: Workspace) -> Engine:
+        """The engine that made `ws`: its pool's, or (a pool since taken out of the config)
+        the program its record names."""
+        pool = self.config.pools.get(ws.pool)
+        if pool is not None:
+            return provision.engine_for(pool)
+        if ws.engine in CONTAINER_ENGINES:
+            return PodmanEngine(ws.engine)
+        raise UsageError(
+            f"workspace {ws.name}: its pool {ws.pool} is no longer in {self.config.path}, and "
+            f"fleet needs the pool's {ws.engine} settings to reach or remove it: put it back"
+        )
+
+    async def wake(self, host: str, progress: Progress) -> bool:
+        """Start a workspace's stopped container again (its volume kept the worktree): how
+        the engine reaches it now, the alias rewritten, its sshd waited for. False when
+        `host` is no workspace, or it runs (its alias follows a port that moved)."""
+        ws = self.workspace(host)
+        if ws is None:
+            return False
+        engine = self.engine_of(ws)
+        state = await engine.state(ws.container)
+        if state == "running":
+            reach = await engine.reach(ws.container)
+            if reach.port == ws.port and list(reach.proxy) == ws.proxy:
+                return False
+            await self._repoint(ws, reach)
+            return True
+        if state is None:
+            raise FleetError(
+                f"workspace {ws.name}: {ws.container} is gone; `fleet rm {ws.name} --force` "
+                "forgets what fleet kept of it"
+            )
+        steps = _Steps(progress, ws)
+        async with steps(f"start its container again (it was {state})"):
+            await engine.start(ws.container)
+            await self._repoint(ws, await engine.reach(ws.container))
+        async with steps(f"connect to the workspace's sshd ({_where(ws)})"):
+            await provision.wait_ssh(self.links[ws.name])
+        return True
+
+    async def asleep(self, host: str) -> str:
+        """Why an unreachable workspace is so, when its engine says it is not running (a
+        restart of the machine or the engine stopped it), with the way back; else ""."""
+        ws = self.workspace(host)
+        if ws is None:
+            return ""
+        try:
+            state = await self.engine_of(ws).state(ws.container)
+        except FleetError:
+            return ""
+        if state is None:
+            return f"its {ws.container} is gone (`fleet rm {ws.name} --force` forgets it)"
+        if state != "running":
+            return f"its {ws.container} is {state}: `fleet resume SESSION` starts it again"
+        return ""
+
+    async def _repoint(self, ws: Workspace, reach: Reach) -> None:
+        """The workspace's alias as the engine reaches it now, and a fresh link (the old one
+        read the old alias)."""
+        ws.reached(reach)
+        records.save(ws)
+        records.write_ssh_config(ws)
+        host_config = records.host_of(ws)
+        assert host_config is not None
+        await self.drop_host(ws.name)
+        self.add_host(host_config)
+
+    async def resume(
+        self, ref: str, progress: Progress | None = None, *, over_budget: bool = False
+    ) -> results.Changed:
+        """A pool session's container started again first when it was stopped (a restart
+        of the machine or of the engine), then the agent as for any session."""
+        host = ref.partition("/")[0] if "/" in ref else await self._cached_host(ref)
+        if host:
+            await self.wake(host, progress or (lambda line: log.info("%s", line)))
+        return await super().resume(ref, over_budget=over_budget)
+
+    async def _cached_host(self, ref: str) -> str:
+        if self.store is None:
+            return ""
+        try:
+            return (await self.find_cached(ref)).host
+        except FleetError:
+            return ""
 
     # -- making one ---------------------------------------------------------------------
 
@@ -116,18 +172,18 @@ class Workspaces(Sessions, Reviews):
         return session
 
     async def _make(self, pool: PoolConfig, engine: Engine, ws: Workspace, steps: _Steps) -> None:
-        async with steps(f"make a {pool.engine} container from {pool.image}"):
+        async with steps(f"make a {pool.engine} {engine.noun} from {pool.image or pool.name}"):
             into = records.prepare(ws)
-            await engine.create(provision.spec_for(pool, ws))
-            await engine.copy_in(ws.container, into, records.KEYS_IN)
-            await engine.start(ws.container)
-            ws.port = await engine.published_port(ws.container, 22)
+            reach = await engine.make(provision.spec_for(pool, ws), into)
+            ws.reached(reach)
+            if reach.host_key:
+                records.trust_host_key(ws, reach.host_key)
             records.save(ws)
             records.write_ssh_config(ws)
         host = records.host_of(ws)
-        assert host is not None  # it has a port and an ssh config now
+        assert host is not None  # it is reachable and has an ssh config now
         self.add_host(host)
-        async with steps(f"connect to the workspace's sshd (127.0.0.1:{ws.port})"):
+        async with steps(f"connect to the workspace's sshd ({_where(ws)})"):
             await provision.wait_ssh(self.links[ws.name])
 
     async def _undo(self, engine: Engine, ws: Workspace, progress: Progress) -> None:
@@ -137,88 +193,14 @@ class Workspaces(Sessions, Reviews):
             await asyncio.shield(engine.remove(ws.container, ws.volume))
         except EngineError as exc:
             # Said, never swallowed: a container left behind is something to clean up by hand.
-            progress(f"could not remove it: {exc}; remove it with `{engine.name} rm -f "
-                     f"{ws.container}` and `{engine.name} volume rm {ws.volume}`")  # fmt: skip
+            progress(f"could not remove it: {exc}; remove {ws.container} and {ws.volume} "
+                     f"with {engine.name} by hand")  # fmt: skip
             return
         records.forget(ws.name)
 
-    # -- removing one -------------------------------------------------------------------
 
-    async def loss(self, session: Session, ws: Workspace) -> Loss:
-        """What removing the session's workspace would lose: changed files not yet approved
-        into its branch, and branch commits the local repository does not have."""
-        _, diff = await self.diff(session.ref, view="review", session=session)
-        lost = Loss(pending=len(diff.files), branch=session.branch)
-        data = await self.helper(session.host).call("land", {"session": session.id})
-        commit = str(data.get("commit") or "")
-        if commit and not await _landed(ws.repo, commit):
-            lost.unlanded = commit
-        return lost
-
-    async def remove_session(self, ref: str, progress: Progress, *, force: bool = False) -> Removed:
-        """Destroy a pool session's workspace (container and volume) unless it holds work that
-        would be lost (`force` removes it anyway, and says what went)."""
-        ws, session = await self._removable(ref, force)
-        lost = Loss()
-        if session is not None:
-            lost = await self.loss(session, ws)
-            if lost and not force:
-                raise _Refused(
-                    f"{session.ref} holds work that removing its workspace would lose: "
-                    f"{lost.describe(session, ws.repo)}. Nothing was removed; --force removes "
-                    "it anyway"
-                )
-        engine = provision.engine_for(self.pool(ws.pool)) if ws.pool in self.config.pools else None
-        engine = engine or PodmanEngine(ws.engine)
-        on: Session | str = session if session is not None else ws.name
-        detail = {
-            "workspace": ws.name,
-            "force": force,
-            "lost": lost.describe(session, ws.repo) if session else "",
-        }
-        async with self._recorded(on, "rm", detail, first=True):
-            progress(f"removing workspace {ws.name} (container {ws.container}, volume {ws.volume})")
-            await self.drop_host(ws.name)
-            await engine.remove(ws.container, ws.volume)
-            records.forget(ws.name)
-        if session is not None and self.store is not None:
-            self.store.reconcile_host(ws.name, [])
-        return Removed(ws, session, lost)
-
-    async def _removable(self, ref: str, force: bool) -> tuple[Workspace, Session | None]:
-        """The workspace behind `ref` (a session, or a workspace's own name) and its session;
-        an unreachable workspace can only be removed with `force` (nothing can be checked)."""
-        host = ref.partition("/")[0]
-        ws = self.workspace(host)
-        if ws is not None and "/" not in ref and not ws.session:
-            return ws, None
-        try:
-            session = await self.find(ref)
-        except HostError as exc:
-            if ws is None or not force:
-                hint = " (--force removes the workspace without checking)" if ws else ""
-                raise FleetError(f"{exc}{hint}") from None
-            return ws, None
-        ws = self.workspace(session.host)
-        if ws is None:
-            raise UsageError(
-                f"{session.ref} is not in a workspace fleet made: fleet rm only removes pool "
-                "workspaces for now (stop it with `fleet stop`)"
-            )
-        return ws, session
-
-
-class _Refused(FleetError):
-    refused = True
-
-
-async def _landed(repo: str, commit: str) -> bool:
-    """Whether some ref of the local repository holds `commit`."""
-    try:
-        refs = await provision.git("-C", repo, "for-each-ref", "--contains", commit, "--count=1")
-    except (FleetError, OSError):
-        return False
-    return bool(refs.strip())
+def _where(ws: Workspace) -> str:
+    return f"through {ws.proxy[0]}" if ws.proxy else f"{ws.hostname}:{ws.port}"
 
 
 class _Steps:
@@ -243,4 +225,4 @@ class _Steps:
             raise FleetError(f"workspace {self.ws.name}: {step}: {said(exc.reason)}") from None
 
 
-__all__ = ["Loss", "Removed", "Workspaces"]
+__all__ = ["Progress", "Workspaces"]

@@ -34,40 +34,55 @@ class ContainerSpec:
     memory: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
     tmpfs: tuple[str, ...] = ()  # like "/run/sshd:rw,mode=0755"
+    keys_in: str = "/etc/fleet-workspace"  # where fleet's sshd keys and config go inside
+    pool: str = ""
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How fleet's ssh reaches a workspace's sshd once the engine made it."""
+
+    hostname: str = "127.0.0.1"
+    port: int = 22
+    user: str = "root"
+    proxy: tuple[str, ...] = ()  # a ProxyCommand as argv (kubectl exec, coder ssh --stdio)
+    identity: str = ""  # a key file the engine's ssh config names; "": fleet's own for it
+    known_hosts: str = ""  # the engine's known_hosts file; "": fleet's (the key fleet made)
+    host_key: str = ""  # the workspace's public host key as the engine told it (command)
 
 
 class Engine(ABC):
-    """A container engine's command line, as fleet drives it. Every method raises EngineError
-    naming what it was doing; removing what is already gone is not an error."""
+    """What makes workspaces: a container engine, a cluster, or the person's own commands.
+    Every method raises EngineError naming what it was doing; removing what is already gone
+    is not an error."""
 
     name: str
+    noun: str = "container"  # what it makes, in what fleet says: container, pod, workspace
+    # Whether the workspace runs fleet's sshd with the keys fleet made for it (`make` gets
+    # them): podman, docker and kubernetes do; a command engine's workspace has its own.
+    own_sshd: bool = True
 
     @abstractmethod
     async def version(self) -> str:
         """The engine's version: whether it answers at all (`fleet doctor`)."""
 
     @abstractmethod
-    async def create(self, spec: ContainerSpec) -> None:
-        """The volume and the container, made but not started."""
+    async def make(self, spec: ContainerSpec, keys: Path) -> Reach:
+        """The workspace made and started (`keys`: the directory of fleet's sshd host key,
+        authorized key and sshd_config, for `spec.keys_in`), and how to reach it."""
 
     @abstractmethod
-    async def copy_in(self, container: str, source: Path, dest: str) -> None:
-        """Copy a local directory into the (created) container at `dest`."""
+    async def start(self, name: str) -> None:
+        """Start a stopped workspace again (its volume kept)."""
 
     @abstractmethod
-    async def start(self, container: str) -> None: ...
+    async def reach(self, name: str) -> Reach:
+        """How to reach it now (a restarted container may publish another port)."""
 
     @abstractmethod
-    async def published_port(self, container: str, port: int) -> int:
-        """The port on 127.0.0.1 the engine published for the container's `port`."""
+    async def state(self, name: str) -> str | None:
+        """ "running", "exited", ... or None when there is no such workspace."""
 
     @abstractmethod
-    async def state(self, container: str) -> str | None:
-        """ "running", "exited", ... or None when there is no such container."""
-
-    @abstractmethod
-    async def volume_exists(self, volume: str) -> bool: ...
-
-    @abstractmethod
-    async def remove(self, container: str, volume: str) -> None:
-        """The container (stopped first) and its volume; gone already is fine."""
+    async def remove(self, name: str, volume: str) -> None:
+        """The workspace (stopped first) and its volume; gone already is fine."""

@@ -3,18 +3,13 @@ argv list to asyncio's subprocess, never a shell string."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import re
 from pathlib import Path
 
 from ..textsafe import said
-from .engine import ContainerSpec, Engine, EngineError
+from .argv import CALL_TIMEOUT, run
+from .engine import ContainerSpec, Engine, EngineError, Reach
 
-log = logging.getLogger("fleet.workspaces")
-
-CALL_TIMEOUT = 120.0  # seconds; making a container from a local image takes a few
 _PORT_RE = re.compile(r"(?:127\.0\.0\.1|0\.0\.0\.0|\[::1?\]|::1?):([0-9]{1,5})")
 _GONE = ("no such container", "no such volume", "no such object", "no container with name")
 
@@ -25,37 +20,20 @@ class PodmanEngine(Engine):
         self.program = program
 
     async def _run(self, step: str, *args: str, timeout: float = CALL_TIMEOUT) -> str:
-        argv = [self.program, *args]
-        log.info("%s: %s", step, argv)
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-        except FileNotFoundError:
-            raise EngineError(
-                step, f"{self.program} is not installed on this machine (not found on PATH)"
-            ) from None
-        except OSError as exc:
-            raise EngineError(step, f"cannot run {self.program}: {exc.strerror or exc}") from None
-        try:
-            out, err = await asyncio.wait_for(proc.communicate(), timeout)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-            raise EngineError(step, f"{self.program} gave no answer within {timeout:g} s") from None
-        if proc.returncode != 0:
-            lines = err.decode("utf-8", "replace").strip().splitlines()
-            said_last = said(lines[-1] if lines else f"exit status {proc.returncode}", 300)
-            raise EngineError(step, f"{self.program} {args[0]} failed: {said_last}")
-        return out.decode("utf-8", "replace")
+        return await run(step, [self.program, *args], timeout=timeout)
 
     async def version(self) -> str:
         out = await self._run("engine version", "version", "--format", "{{.Client.Version}}")
         return said(out.strip(), 40)
+
+    async def make(self, spec: ContainerSpec, keys: Path) -> Reach:
+        await self.create(spec)
+        await self.copy_in(spec.name, keys, spec.keys_in)
+        await self.start(spec.name)
+        return await self.reach(spec.name)
+
+    async def reach(self, name: str) -> Reach:
+        return Reach(port=await self.published_port(name, 22))
 
     async def create(self, spec: ContainerSpec) -> None:
         labels = [f"--label={k}={v}" for k, v in sorted(spec.labels.items())]

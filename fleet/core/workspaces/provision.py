@@ -17,7 +17,9 @@ from ..config.pools import PoolConfig
 from ..errors import FleetError, HostError, UsageError
 from ..ssh import HostLink
 from ..textsafe import said
+from .command import CommandEngine
 from .engine import ContainerSpec, Engine, EngineError
+from .kubernetes import KubernetesEngine
 from .podman import PodmanEngine
 from .records import HOME, KEYS_IN, Workspace
 
@@ -27,7 +29,11 @@ _DIR_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
 def engine_for(pool: PoolConfig) -> Engine:
-    """The engine a pool names, on this machine (the first slice's only place)."""
+    """The engine a pool names, run from this machine."""
+    if pool.kubernetes is not None:
+        return KubernetesEngine(pool.kubernetes)
+    if pool.command is not None:
+        return CommandEngine(pool.command, pool)
     if pool.host is not None:
         raise UsageError(
             f"pool {pool.name}: running {pool.engine} on a fleet host (host = {pool.host!r}) is "
@@ -48,6 +54,8 @@ def spec_for(pool: PoolConfig, ws: Workspace) -> ContainerSpec:
         memory=pool.memory,
         labels={"fleet.workspace": ws.name, "fleet.pool": pool.name},
         tmpfs=("/run/sshd:rw,mode=0755",),
+        keys_in=KEYS_IN,
+        pool=pool.name,
     )
 
 

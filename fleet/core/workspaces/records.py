@@ -16,9 +16,10 @@ import json
 import logging
 import os
 import re
+import shlex
 import shutil
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,6 +27,7 @@ import asyncssh
 
 from ..config import Config, HostConfig
 from ..paths import ensure_state_dir, state_dir
+from .engine import Reach
 
 log = logging.getLogger("fleet.workspaces")
 
@@ -67,6 +69,22 @@ class Workspace:
     repo_dir: str = ""  # the clone in the workspace
     session: str = ""  # the session's id, once it started
     created: float = 0.0
+    notice: float = 0.0  # when fleet gave notice it will reap it (idle_ttl); 0: none standing
+    # How ssh reaches it (engine.Reach), as the engine said when it made or started it.
+    hostname: str = "127.0.0.1"
+    user: str = SSH_USER
+    proxy: list[str] = field(default_factory=list)
+    identity: str = ""
+    known_hosts: str = ""
+
+    def reached(self, reach: Reach) -> None:
+        self.hostname, self.port, self.user = reach.hostname, reach.port, reach.user
+        self.proxy = list(reach.proxy)
+        self.identity, self.known_hosts = reach.identity, reach.known_hosts
+
+    @property
+    def reachable(self) -> bool:
+        return bool(self.port or self.proxy)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,25 +132,34 @@ def prepare(ws: Workspace, env: Mapping[str, str] = os.environ) -> Path:
     return into
 
 
+def trust_host_key(ws: Workspace, key: str, env: Mapping[str, str] = os.environ) -> None:
+    """The workspace's host key as its engine told it (a command engine's host_key command):
+    fleet's known_hosts for it, under its alias, holds that key alone."""
+    _private(directory(ws.name, env) / "known_hosts", f"{ws.name} {key}\n")
+
+
 def write_ssh_config(ws: Workspace, env: Mapping[str, str] = os.environ) -> Path:
-    """The alias for the port the engine published; the host key is checked under the alias
-    (HostKeyAlias), so a new port after a re-create keeps the trust fleet gave its key."""
+    """The alias for how the engine said it is reached; the host key is checked under the
+    alias (HostKeyAlias), so a new port after a restart keeps the trust fleet gave its key."""
     where = directory(ws.name, env)
-    text = (
-        f"# Written by fleet for workspace {ws.name} (pool {ws.pool}).\n"
-        f"Host {ws.name}\n"
-        f"    HostName 127.0.0.1\n"
-        f"    Port {ws.port}\n"
-        f"    User {SSH_USER}\n"
-        f"    IdentityFile {where / 'id_ed25519'}\n"
-        f"    IdentitiesOnly yes\n"
-        f"    UserKnownHostsFile {where / 'known_hosts'}\n"
-        f"    HostKeyAlias {ws.name}\n"
-        f"    StrictHostKeyChecking yes\n"
-        f"    BatchMode yes\n"
-        f"    ForwardAgent no\n"
-    )
-    _private(where / "ssh_config", text)
+    lines = [
+        f"# Written by fleet for workspace {ws.name} (pool {ws.pool}).",
+        f"Host {ws.name}",
+        f"    HostName {ws.hostname}",
+        f"    Port {ws.port or 22}",
+        f"    User {ws.user}",
+        f"    IdentityFile {ws.identity or where / 'id_ed25519'}",
+        "    IdentitiesOnly yes",
+        f"    UserKnownHostsFile {ws.known_hosts or where / 'known_hosts'}",
+        f"    HostKeyAlias {ws.name}",
+        "    StrictHostKeyChecking yes",
+        "    BatchMode yes",
+        "    ForwardAgent no",
+    ]
+    if ws.proxy:
+        # An argv the engine's own code made (never a shell line from a host): quoted whole.
+        lines.append(f"    ProxyCommand {shlex.join(ws.proxy)}")
+    _private(where / "ssh_config", "\n".join(lines) + "\n")
     return where / "ssh_config"
 
 
@@ -173,7 +200,7 @@ def load_all(env: Mapping[str, str] = os.environ) -> list[Workspace]:
 def host_of(ws: Workspace, env: Mapping[str, str] = os.environ) -> HostConfig | None:
     """The workspace as a fleet host, once it has a port."""
     config = directory(ws.name, env) / "ssh_config"
-    if not ws.port or not config.is_file():
+    if not ws.reachable or not config.is_file():
         return None
     return HostConfig(name=ws.name, ssh=ws.name, line=0, ssh_config=config, pool=ws.pool)
 

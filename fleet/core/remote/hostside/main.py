@@ -20,6 +20,7 @@ from . import (
     inbox,
     launch,
     protocol,
+    removal,
     review,
     serve,
     sessionrepo,
@@ -75,6 +76,8 @@ PLAIN = {
     "decisions": review.op_decisions,
     "push": review.op_push,
     "land": sessionrepo.op_land,
+    "held": removal.op_held,
+    "remove": removal.op_remove,
     "agent_versions": versions.op_agent_versions,
     "tmux_repair": tmuxhealth.op_tmux_repair,
 }

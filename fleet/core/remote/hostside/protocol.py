@@ -109,6 +109,8 @@ OPS: Dict[str, Op] = {
         _op("decisions", ("session",), read_only=True, answers="list"),
         _op("push", ("session", "title", "body")),
         _op("land", ("session",)),
+        _op("held", ("session",), read_only=True),
+        _op("remove", ("session", "commit", "force")),
         _op("agent_versions", ("commands",), read_only=True),
         _op("tmux_repair"),
         _op("watch", ("since", "screens", "output", "visible"), read_only=True, streaming=True),
