@@ -112,7 +112,7 @@ def test_every_example_file_is_checked_by_this_module() -> None:
             path.suffix in (".toml", ".md")
             or (where[0] == "ssh" and path.suffix == ".conf")
             or (where[0] == "hooks" and path in HOOK_FILES)
-            or path == WORKSPACE_IMAGE
+            or path in (WORKSPACE_IMAGE, POD_TEMPLATE)
         )
         assert checked, f"examples/{_rel(path)} is not checked by tests/unit/test_examples.py"
 
@@ -135,6 +135,32 @@ def test_the_workspace_image_has_what_fleet_needs_and_no_entrypoint() -> None:
         assert f" {package} " in installed, package
     assert not any(line.split()[0] in ("ENTRYPOINT", "CMD") for line in live)
     assert "workspace/Containerfile" in (EXAMPLES / "README.md").read_text(encoding="utf-8")
+
+
+POD_TEMPLATE = EXAMPLES / "workspace" / "pod.json"
+
+
+def test_the_pod_template_makes_a_pod_with_fleets_home_and_image(tmp_path: Path) -> None:
+    """examples/workspace/pod.json as a pool's `manifest`: the kubernetes engine fills it in."""
+    from fleet.core.config.poolengines import KubernetesPool
+    from fleet.core.workspaces.engine import ContainerSpec
+    from fleet.core.workspaces.kubernetes import KubernetesEngine
+
+    for name in ("host_key", "authorized_keys", "sshd_config"):
+        (tmp_path / name).write_text("x\n")
+    spec = ContainerSpec(
+        name="fleet-k8s-abc123", image="registry.example.com/ws:1", volume="fleet-k8s-abc123",
+        mount="/root", command=("/usr/sbin/sshd", "-D"), cpus=2.0, memory="4g",
+        labels={"fleet.pool": "k8s"}, pool="k8s",
+    )  # fmt: skip
+    engine = KubernetesEngine(KubernetesPool(manifest=POD_TEMPLATE))
+    pod = next(i for i in engine.manifests(spec, tmp_path)["items"] if i["kind"] == "Pod")
+    box = pod["spec"]["containers"][0]
+    assert box["image"] == "registry.example.com/ws:1"
+    assert ("fleet-home", "/root") in [(m["name"], m["mountPath"]) for m in box["volumeMounts"]]
+    assert "workspace/pod.json" in (EXAMPLES / "README.md").read_text(encoding="utf-8") + (
+        EXAMPLES / "fleet.toml"
+    ).read_text(encoding="utf-8")
 
 
 def test_readmes_name_every_example() -> None:
