@@ -114,7 +114,11 @@ def test_claude_hooks_drive_its_status(
     run.wait("idle")
 
     waiting = _tool_turn(run, model, "python3 app.py", "1")
-    assert waiting == {"kind": "tool", "tool": "Bash", "input": "python3 app.py"}
+    assert {k: waiting[k] for k in ("kind", "tool", "input")} == {
+        "kind": "tool",
+        "tool": "Bash",
+        "input": "python3 app.py",
+    }
     settle(lambda: any("hello, world" in r for r in model.tool_results()), what="the tool ran")
 
     records = _signals(host, run)
@@ -143,7 +147,11 @@ def test_gemini_hooks_drive_its_status(
     run.wait("idle")
 
     waiting = _tool_turn(run, model, "python3 app.py", "1")
-    assert waiting == {"kind": "tool", "tool": "Shell", "input": "python3 app.py"}
+    assert {k: waiting[k] for k in ("kind", "tool", "input")} == {
+        "kind": "tool",
+        "tool": "Shell",
+        "input": "python3 app.py",
+    }
 
     records = _signals(host, run)
     events = [r["event"] for r in records]
