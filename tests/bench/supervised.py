@@ -130,14 +130,19 @@ class Probe:
         model.set_screen = timed_set_screen  # type: ignore[method-assign]
         apply = model.apply
 
+        shown: dict[tuple[str, str], str] = {}  # each card's status as last applied
+
         def timed_apply(event: Any) -> set[tuple[str, str]]:
-            before = {k: c.shown_status for k, c in model.cards.items()}
+            # Only the cards the event touched: a snapshot of all 10,000 per event made the
+            # probe itself quadratic and starved the supervisor's loop at the scale tier.
             touched = apply(event)
             now = time.time()
             for key in touched:
                 card = model.cards.get(key)
-                if card and card.shown_status == "needs-input" != before.get(key):
+                status = card.shown_status if card else ""
+                if status == "needs-input" != shown.get(key):
                     self.needs_input.setdefault(key, []).append(now)
+                shown[key] = status
             return touched
 
         model.apply = timed_apply  # type: ignore[method-assign]
