@@ -153,6 +153,17 @@ def test_gemini_events(
     assert got.get("agent_session_id") == payload.get("session_id")
 
 
+def test_gemini_home_on_a_first_run_records_in_the_persons_own(tmp_path: Path) -> None:
+    """No ~/.gemini yet: the chat recordings and history still land in the person's own
+    folder (where `gemini --resume` and fleet's usage reader look), not in the session's."""
+    sdir = tmp_path / "session"
+    sdir.mkdir()
+    env = hookinstall.environment("gemini", SID, 1, str(sdir), {"HOME": str(tmp_path / "me")})
+    ours = Path(env["GEMINI_CLI_HOME"]) / ".gemini"
+    for folder in ("tmp", "history"):
+        assert (ours / folder).resolve() == tmp_path / "me" / ".gemini" / folder
+
+
 def test_gemini_home_links_the_persons_own_and_adds_fleets_hooks(tmp_path: Path) -> None:
     real = tmp_path / "me" / ".gemini"
     (real / "tmp").mkdir(parents=True)

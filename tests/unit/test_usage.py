@@ -290,3 +290,21 @@ def test_gemini_cli_chat_recording_one_record_per_model_message(
     assert (first["input"], first["output"], first["cache_read"]) == (1020, 22, 310)
     assert (second["input"], second["output"], second["cache_read"]) == (1212, 115, 1200)
     assert look(meta(host, "gemini"), reader) == []  # read once
+
+
+def test_gemini_cli_recording_in_the_sessions_own_home_counts_once(
+    host: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run whose home had no link to the person's tmp recorded in the session's own home:
+    read there too; the person's tmp linked into the session's home is read once, not twice."""
+    monkeypatch.setenv("GEMINI_CLI_HOME", str(host / "me"))
+    own_tmp = host / "fleet" / "sessions" / SID / "gemini-home" / ".gemini" / "tmp"
+    project = own_tmp / "gemini-run"
+    (project / "chats").mkdir(parents=True)
+    (project / ".project_root").write_text(str(host / "worktree"))
+    text = (FIXTURES / "gemini-session.jsonl").read_text()
+    (project / "chats" / "session-1.jsonl").write_text(text)
+    assert len(look(meta(host, "gemini"), hostusage.Usage())) == 2
+    (host / "me" / ".gemini").mkdir(parents=True)
+    (host / "me" / ".gemini" / "tmp").symlink_to(own_tmp)
+    assert len(look(meta(host, "gemini"), hostusage.Usage())) == 2

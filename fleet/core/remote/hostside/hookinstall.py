@@ -105,6 +105,11 @@ def _gemini_dir(env: dict) -> str:
     return os.path.join(home, ".gemini")
 
 
+# What Gemini CLI writes into its home as it runs: chat recordings (what `gemini --resume`
+# and fleet's usage reader read) and prompt history. Linked, they outlive the session's home.
+GEMINI_SHARED_DIRS = ("tmp", "history")
+
+
 def _gemini_hooks(settings: dict, session: str, run: int) -> dict:
     """`settings` with fleet's hooks after the person's own for each event fleet reads."""
     handler = {
@@ -144,6 +149,8 @@ def _gemini_home(session: str, run: int, sdir: str, env: dict) -> str:
     home = os.path.join(sdir, "gemini-home")
     mine = os.path.join(home, ".gemini")
     os.makedirs(mine, mode=0o700, exist_ok=True)
+    for folder in GEMINI_SHARED_DIRS:  # made first, so a first run records in the person's own
+        os.makedirs(os.path.join(real, folder), mode=0o700, exist_ok=True)
     names = os.listdir(real) if os.path.isdir(real) else []
     for name in names:
         link = os.path.join(mine, name)

@@ -239,26 +239,39 @@ def codex_record(line: dict, memo: dict, now: float) -> Optional[dict]:
 def gemini_files(meta: dict, index: CodexIndex) -> List[str]:
     """Gemini CLI's chat recordings for a worktree: ~/.gemini/tmp/<project>/chats/*.jsonl,
     the project directory being the one whose .project_root names the worktree."""
-    base = os.environ.get("GEMINI_CLI_HOME") or os.path.expanduser("~")
-    tmp = os.path.join(base, ".gemini", "tmp")
     worktree = meta.get("worktree") or ""
     wanted = {worktree, os.path.realpath(worktree)}
-    try:
-        projects = sorted(os.listdir(tmp))
-    except OSError:
-        return []
-    out = []
-    for name in projects:
-        folder = os.path.join(tmp, name)
-        if index.root_of(folder) not in wanted:
+    out = []  # type: List[str]
+    seen = set()  # type: set
+    for tmp in _gemini_tmps(meta):
+        real = os.path.realpath(tmp)
+        if real in seen:
             continue
-        chats = os.path.join(folder, "chats")
+        seen.add(real)
         try:
-            names = sorted(os.listdir(chats))
+            projects = sorted(os.listdir(tmp))
         except OSError:
             continue
-        out += [os.path.join(chats, n) for n in names if n.endswith(".jsonl")]
+        for name in projects:
+            folder = os.path.join(tmp, name)
+            if index.root_of(folder) not in wanted:
+                continue
+            chats = os.path.join(folder, "chats")
+            try:
+                names = sorted(os.listdir(chats))
+            except OSError:
+                continue
+            out += [os.path.join(chats, n) for n in names if n.endswith(".jsonl")]
     return out
+
+
+def _gemini_tmps(meta: dict) -> List[str]:
+    """Where Gemini CLI may have recorded this session: the person's ~/.gemini/tmp and the
+    session's own home (fleet links the first into the second; a run started before that link
+    existed recorded in its own)."""
+    base = os.environ.get("GEMINI_CLI_HOME") or os.path.expanduser("~")
+    own = os.path.join(SESSIONS, str(meta.get("id", "")), "gemini-home")
+    return [os.path.join(base, ".gemini", "tmp"), os.path.join(own, ".gemini", "tmp")]
 
 
 def gemini_record(message: dict, memo: dict, now: float) -> Optional[dict]:
