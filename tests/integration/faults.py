@@ -123,14 +123,20 @@ class FaultyProxy:
         self.connections += 1
         pair = (writer, up_writer)
         self._pairs.add(pair)
-        await asyncio.gather(
-            self._pump(reader, up_writer, "up"),
-            self._pump(up_reader, writer, "down"),
-            return_exceptions=True,
-        )
-        self._pairs.discard(pair)
-        for w in pair:
-            w.close()
+        try:
+            await asyncio.gather(
+                self._pump(reader, up_writer, "up"),
+                self._pump(up_reader, writer, "down"),
+                return_exceptions=True,
+            )
+        except asyncio.CancelledError:
+            # The proxy is being closed. Python 3.11's stream server asks a cancelled
+            # handler for its exception and prints the CancelledError as a traceback.
+            pass
+        finally:
+            self._pairs.discard(pair)
+            for w in pair:
+                w.close()
 
     async def _pump(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, direction: str
