@@ -210,6 +210,7 @@ async def measure_fleet(
             f"print on host -> model, n={len(model)}",
         )
         figs.add("status_latency_p99_ms", percentile(model, 99), "real")
+        add_stages(figs, lat["stages_ms"])
         figs.add(
             "render_latency_p50_ms",
             percentile(render, 50),
@@ -250,6 +251,21 @@ async def measure_fleet(
     finally:
         await sup.stop()
         set_busy(lf, False)
+
+
+STAGES = {
+    "host": "printed -> captured on the host",
+    "wire": "captured -> decoded by the supervisor",
+    "supervisor": "decoded -> the model",
+}
+
+
+def add_stages(figs: Figures, stages: dict[str, list[float]]) -> None:
+    """The status latency split where it goes (the same markers, per stage)."""
+    for stage, what in STAGES.items():
+        times = stages.get(stage, [])
+        figs.add(f"status_{stage}_p50_ms", percentile(times, 50), "real", what)
+        figs.add(f"status_{stage}_p99_ms", percentile(times, 99), "real")
 
 
 async def measure_steer(

@@ -34,6 +34,7 @@ from textual.widgets import Input
 
 from fleet.core import review
 from fleet.core.config import load_config
+from fleet.core.remote import client
 from fleet.ui.app import FleetApp
 from fleet.ui.diff import DiffPanel
 from fleet.ui.model import Card
@@ -74,11 +75,16 @@ class Probe:
         self.expect = expect
         self.painted: float | None = None
         self.recording = False
+        self.since = 0.0  # when recording began
         self.model_lat: list[float] = []
         self.render_lat: list[float] = []
         self._model_n: dict[tuple[str, str], int] = {}
         self._drawn_n: dict[tuple[str, str], int] = {}
         self._drawn_pending: list[float] = []
+        # A status's time per stage (see _arrived_screen), in seconds, while recording.
+        self.stages: dict[str, list[float]] = {"host": [], "wire": [], "supervisor": []}
+        self._arrived: dict[tuple[str, int], float] = {}
+        self._arrived_n: dict[str, int] = {}
         self._hooked = False
         self.sends: list[tuple[float, float]] = []  # (call began, call returned) per steer
         self.handed: list[float] = []  # when the steering box handed its text to the app
@@ -121,13 +127,25 @@ class Probe:
                 top = last
                 for n_s, t_s in MARKER.findall(text):
                     n = int(n_s)
-                    if n > last:
+                    if n > last and float(t_s) >= self.since:
                         self.model_lat.append(now - float(t_s))
                         top = max(top, n)
+                        arrived = self._arrived.pop((id, n), None)
+                        if arrived is not None:
+                            self.stages["supervisor"].append(now - arrived)
                 self._model_n[(host, id)] = top
             return changed
 
         model.set_screen = timed_set_screen  # type: ignore[method-assign]
+        decode = client.decode_line
+
+        def timed_decode(line: bytes) -> dict[str, Any] | None:
+            event = decode(line)
+            if self.recording and event is not None and event.get("type") == "screen":
+                self._arrived_screen(event, time.time())
+            return event
+
+        client.decode_line = timed_decode  # type: ignore[assignment]
         apply = model.apply
 
         shown: dict[tuple[str, str], str] = {}  # each card's status as last applied
@@ -155,13 +173,31 @@ class Probe:
                 for line in card.tail[-TAIL_SHOWN:]:
                     for n_s, t_s in MARKER.findall(line):
                         n = int(n_s)
-                        if n > last:
+                        if n > last and float(t_s) >= self.since:
                             self._drawn_pending.append(float(t_s))
                             top = max(top, n)
                 self._drawn_n[card.key] = top
             return draw(card, signature, styles)
 
         grid._draw_card = timed_draw  # type: ignore[method-assign]
+
+    def _arrived_screen(self, event: dict[str, Any], now: float) -> None:
+        """Where a marker's time went before the model: printed -> captured on the host
+        (the event's `t`) -> decoded here; the model's hook adds decoded -> model."""
+        sid, text, captured = event.get("session"), event.get("text"), event.get("t")
+        if not isinstance(sid, str) or not isinstance(text, str):
+            return
+        last = self._arrived_n.get(sid, 0)
+        top = last
+        for n_s, t_s in MARKER.findall(text):
+            n = int(n_s)
+            if n > last and float(t_s) >= self.since:
+                top = max(top, n)
+                self._arrived[(sid, n)] = now
+                if isinstance(captured, (int, float)):
+                    self.stages["host"].append(captured - float(t_s))
+                    self.stages["wire"].append(now - captured)
+        self._arrived_n[sid] = top
 
     async def frame_after(self, t: float, timeout: float = 30.0) -> float:
         """The end of the first frame that began at or after t."""
@@ -346,14 +382,21 @@ class Probe:
         if op == "record":
             self.recording = bool(cmd.get("on"))
             if self.recording:
+                # Markers printed before this are not counted: still on screen, the first
+                # screen recorded would count them as just arrived (a second late).
+                self.since = time.time()
                 self.model_lat.clear()
                 self.render_lat.clear()
                 self._drawn_pending.clear()
+                self._arrived.clear()
+                for times in self.stages.values():
+                    times.clear()
             return {"recording": self.recording}
         if op == "latency":
             return {
                 "model_ms": [round(x * 1000, 1) for x in self.model_lat],
                 "render_ms": [round(x * 1000, 1) for x in self.render_lat],
+                "stages_ms": {k: [round(x * 1000, 1) for x in v] for k, v in self.stages.items()},
             }
         if op == "keys":
             return await self.keys(int(cmd.get("n", 50)))
