@@ -300,7 +300,7 @@ class SimFleet:
                         offsets[s.id] = s.size
                     if shown and known.get(s.id) != s.digest:
                         known[s.id] = s.digest
-                        emit(protocol.screen(s.id, s.digest, s.text))
+                        emit(protocol.screen(s.id, s.digest, s.text, now))
                 if now - last_beat >= HEARTBEAT:
                     emit(protocol.heartbeat(host.seq, now))
                     last_beat = now

@@ -116,7 +116,7 @@ def test_every_event_kind_has_a_constructor_a_dataclass_and_a_parser() -> None:
         protocol.usage(
             "abcdefgh", "claude", [protocol.usage_record("claude:msg_1", "m", 1.0, input=3)]
         ),
-        protocol.screen("abcdefgh", protocol.screen_hash("x"), "x"),
+        protocol.screen("abcdefgh", protocol.screen_hash("x"), "x", 1.5),
         protocol.output("abcdefgh", 0, "aGk="),
         protocol.output_gap("abcdefgh", 0, 10),
         protocol.snapshot(4, [], False),

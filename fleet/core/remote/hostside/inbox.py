@@ -11,6 +11,7 @@ Stdlib only, Python 3.8.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -22,8 +23,21 @@ _lock = threading.Lock()
 _pending = {}  # type: Dict[str, Any]
 
 
+_bell = (-1, -1)  # a pipe: readable while an update waits, so a waiting stream wakes
+
+
 def start(stream: BinaryIO) -> None:
+    global _bell
+    if _bell[0] < 0:
+        _bell = os.pipe()
+        os.set_blocking(_bell[0], False)
+        os.set_blocking(_bell[1], False)
     threading.Thread(target=_read, args=(stream,), daemon=True).start()
+
+
+def fileno() -> int:
+    """Readable while an update waits (-1 before start)."""
+    return _bell[0]
 
 
 def take() -> Dict[str, Any]:
@@ -31,6 +45,9 @@ def take() -> Dict[str, Any]:
     global _pending
     with _lock:
         got, _pending = _pending, {}
+        if _bell[0] >= 0:
+            with contextlib.suppress(OSError):  # EAGAIN: nothing rang
+                os.read(_bell[0], 4096)
     return got
 
 
@@ -59,3 +76,6 @@ def _put(line: bytes) -> None:
     if isinstance(update, dict):
         with _lock:
             _pending.update(update)
+            if _bell[1] >= 0:
+                with contextlib.suppress(OSError):  # EAGAIN: it rings already
+                    os.write(_bell[1], b"!")

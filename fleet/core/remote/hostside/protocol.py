@@ -290,8 +290,15 @@ def screen_hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()[:16]
 
 
-def screen(session: str, digest: str, text: str) -> dict:
-    return {"type": SCREEN, "session": session, "hash": digest, "text": text}
+def screen(session: str, digest: str, text: str, captured: float) -> dict:
+    """`t`: when the host captured it (its clock): where a status's time went, in the bench."""
+    return {
+        "type": SCREEN,
+        "session": session,
+        "hash": digest,
+        "text": text,
+        "t": round(captured, 3),
+    }
 
 
 def output(session: str, offset: int, data_b64: str) -> dict:

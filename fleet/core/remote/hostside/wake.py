@@ -63,18 +63,24 @@ class Waiter:
         except OSError:
             self.fds = None
 
-    def wait(self, timeout: float) -> None:
-        if self.fds is None:
-            time.sleep(timeout)
-            return
+    def wait(self, timeout: float, also: int = -1) -> bool:
+        """Wait at most `timeout` seconds for a poke, or for `also` (a file descriptor, -1:
+        none) to be readable; True when poked."""
+        fds = [fd for fd in ((self.fds or (-1,))[0], also) if fd >= 0]
         gap = MIN_GAP - (time.time() - self.woke)
-        if gap > 0:
+        if gap > 0 and self.fds is not None:
             time.sleep(gap)
             timeout = max(0.0, timeout - gap)
-        if select.select([self.fds[0]], [], [], timeout)[0]:
-            self.woke = time.time()
-            with contextlib.suppress(OSError):
-                os.read(self.fds[0], 4096)
+        if not fds:
+            time.sleep(max(0.0, timeout))
+            return False
+        ready = select.select(fds, [], [], max(0.0, timeout))[0]
+        if self.fds is None or self.fds[0] not in ready:
+            return False
+        self.woke = time.time()
+        with contextlib.suppress(OSError):
+            os.read(self.fds[0], 4096)
+        return True
 
     def close(self) -> None:
         for fd in self.fds or ():

@@ -10,17 +10,24 @@ running stream whenever it scrolls): only their screens are sent, and their outp
 usual pace; the others' output comes in larger, rarer batches (every byte still comes, once)
 and their screens not at all until they are shown again, when the latest comes at once if it
 differs from what the client has. Statuses and every journal event come for all.
+
+It waits between looks until a screen or the journal is written (changes.py), so a change is
+sent the moment the watcher saved it; output is read at its own pace (OUTPUT_EVERY).
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import time
+from typing import Optional  # noqa: F401 (type comments: Python 3.8)
 
-from . import inbox, journal, protocol, screenfile, watcher
-from .sessions import op_list, session_files
+from . import changes, inbox, journal, protocol, screenfile, watcher
+from .layout import BASE, JOURNAL, SESSIONS
+from .sessions import op_list, session_files, session_ids
 
-POLL = 0.1
+POLL = 0.1  # without inotify: how often screens and the journal are looked at
+WAKE_GAP = 0.05  # with inotify: the least time between two looks
 # Raw output is history, not status: sent in batches this often (and always before a journal
 # event, so an agent's last words come before its exit). Every poll meant an event per printed
 # line, most of the stream's CPU with 20 printing agents.
@@ -32,6 +39,16 @@ BACKLOG = 256 * 1024  # output sent for a session the client has never seen
 CHUNK = protocol.OUTPUT_CHUNK
 
 
+def _files(sids: set):
+    """(id, path, stat) of these sessions' screens that exist."""
+    for sid in sorted(sids):
+        path = os.path.join(SESSIONS, sid, "screen.txt")
+        try:
+            yield sid, path, os.stat(path)
+        except OSError:
+            continue
+
+
 class Screens:
     """Sends each session's latest screen when it differs from what the client has."""
 
@@ -39,9 +56,11 @@ class Screens:
         self.known = known
         self.mtimes: dict = {}
 
-    def poll(self, emit, visible=None) -> None:
-        """`visible`: the sessions to look at (None: all)."""
-        for sid, path, st in session_files("screen.txt"):
+    def poll(self, emit, visible=None, written=None) -> None:
+        """`visible`: the sessions to look at (None: all); `written`: of those, the ones
+        whose screen may have changed (None: any)."""
+        files = session_files("screen.txt") if written is None else _files(written)
+        for sid, path, st in files:
             if visible is not None and sid not in visible:
                 continue
             if self.mtimes.get(sid) == st.st_mtime_ns:
@@ -53,7 +72,7 @@ class Screens:
             digest = protocol.screen_hash(text)
             if self.known.get(sid) != digest:
                 self.known[sid] = digest
-                emit(protocol.screen(sid, digest, text))
+                emit(protocol.screen(sid, digest, text, self.mtimes[sid] / 1e9))
 
 
 class Output:
@@ -97,6 +116,49 @@ class Output:
         return more
 
 
+class Written:
+    """The stream's wait: until a screen or the journal is written (inotify), the client
+    sends an update, or `timeout`; without inotify every POLL seconds, as before."""
+
+    def __init__(self) -> None:
+        self.woke = 0.0
+        self.written = None  # type: Optional[set]
+        self.unwatched = False
+        self.files = changes.Changes({"screen.txt", os.path.basename(JOURNAL)}, parent=SESSIONS)
+        if self.files.ok and not self.files.watch("", BASE):
+            self.files.close()
+        self.watch_sessions()
+
+    def watch_sessions(self) -> None:
+        for sid in session_ids():
+            if not self.files.watch(sid, os.path.join(SESSIONS, sid)):
+                self.unwatched = True  # out of watches: every look looks at all
+
+    def take(self) -> Optional[set]:
+        """The sessions whose screens were written since the last take (None: any may
+        have been: no inotify, or the first look)."""
+        got, self.written = self.written, set()
+        return got if self.files.ok and not self.unwatched else None
+
+    def wait(self, timeout: float) -> None:
+        if not self.files.ok:
+            time.sleep(POLL)
+            return
+        # What is written meanwhile is sent in one look: 20 agents printing are 20 looks a
+        # second, not one per screen saved.
+        rest = WAKE_GAP - (time.time() - self.woke)
+        if rest > 0:
+            time.sleep(min(rest, max(0.0, timeout)))
+            timeout -= rest
+        got = self.files.wait(timeout, (inbox.fileno(),))
+        if None in got:
+            self.watch_sessions()  # a new session: its screens from now on
+            self.written = None
+        elif self.written is not None:
+            self.written |= got
+        self.woke = time.time()
+
+
 def op_watch(args: dict, emit) -> None:
     watcher.ensure_running()
     since = args.get("since")
@@ -124,10 +186,13 @@ def op_watch(args: dict, emit) -> None:
     last_beat = last_check = time.time()
     output_at = output_all_at = 0.0
     more = False
+    written = Written()
     while True:
         update = inbox.take()
+        looked = written.take()  # None: every screen (no inotify, or a look of them all due)
         if "visible" in update:
             visible = protocol.visible_ids(update["visible"])
+            looked = None
             output_at = 0.0  # what was hidden is shown now: its output too, at once
         events = reader.read_new()
         now = time.time()
@@ -142,11 +207,14 @@ def op_watch(args: dict, emit) -> None:
                 output_at = now
         for event in events:
             emit(event)
-        screens.poll(emit, visible)
+        screens.poll(emit, visible, looked)
         if now - last_beat >= HEARTBEAT:
             emit(protocol.heartbeat(reader.since, now))
             last_beat = now
         if now - last_check >= WATCHER_CHECK:
             watcher.ensure_running()
             last_check = now
-        time.sleep(POLL)
+        wake_at = [last_beat + HEARTBEAT, last_check + WATCHER_CHECK]
+        if output is not None:
+            wake_at += [output_at + OUTPUT_EVERY, output_all_at + hidden_every]
+        written.wait(POLL if more else min(wake_at) - time.time())

@@ -1,13 +1,15 @@
 """The watcher: one small daemon per host that observes fleet's sessions and journals changes.
 
 It outlives SSH connections (that is the point: what happens while the laptop sleeps is still
-recorded, in order, in the journal). It learns that a pane changed from the size of its
-pipe-pane log (a stat), and only then captures that pane's screen, at most every CAPTURE_MIN
-seconds per pane, all due panes at once over one tmux control client (tmuxctl.py; forked tmux
-when that fails). tmux's pane list is read every PANES_EVERY seconds, or at once when a run's
-exit file appears; diff stats share a per-host budget (DIFFSTAT_GAP), and so does reading
-the agents' usage records (usage.py). It exits by itself when
-no session has been alive for IDLE_EXIT seconds; every helper call that needs it starts it again.
+recorded, in order, in the journal). It learns that a pane changed from its pipe-pane log
+growing (the kernel says so at once, changes.py; without inotify a stat each tick), and only
+then captures that pane's screen, at once when it was quiet, then at most every CAPTURE_MIN
+seconds, all due panes together over one tmux control client (tmuxctl.py; forked tmux when
+that fails). Everything else is looked at every TICK: tmux's pane list every PANES_EVERY
+seconds, or at once when a run's exit file appears; diff stats share a per-host budget
+(DIFFSTAT_GAP), and so does reading the agents' usage records (usage.py). It exits by itself
+when no session has been alive for IDLE_EXIT seconds; every helper call that needs it starts
+it again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from typing import Optional
 
 from . import (
+    changes,
     checkpoints,
     choices,
     decisions,
@@ -70,7 +73,12 @@ PANES_EVERY = 2.0
 PANES_URGENT = 2.0
 # A printing pane is captured at most once a tick: a minimum above TICK would make it every
 # other tick (0.5 s), which the person sees as lag.
-CAPTURE_MIN = TICK
+CAPTURE_MIN = 0.15
+# After a wake by a printing pane, this long is let pass before the next look: a host whose
+# agents all print is looked at 20 times a second at most, not once per line printed.
+QUICK_GAP = 0.05
+# Panes due this much later are captured with those due now: one tmux call, one wake.
+CAPTURE_SLACK = 0.05
 CAPTURE_BATCH = 40  # panes per tmux call: keeps the command line far below tmux's limit
 DIFFSTAT_MIN = 5.0
 # At most one diff stat (two git processes) per this many seconds on the whole host, given to
@@ -147,25 +155,95 @@ class Watcher:
         self.last_alive = time.time()
         self.checkpoints = checkpoints.Schedule()
         self.prefetched: dict = {}
+        self.printed: set = set()  # sessions whose output log grew since they were captured
         self.control = tmuxctl.Control()
         self.usage = usage.Usage()
 
     def run(self) -> None:
         waiter = wake.Waiter()  # an agent's hook wakes it early: its dialog is read at once
+        printed = changes.Changes({"output.log"}, parent=SESSIONS)
+        next_tick = woke_by_print = 0.0
         try:
             while True:
                 now = time.time()
-                alive = self.tick(now)
-                if alive:
-                    self.last_alive = now
-                elif now - self.last_alive > IDLE_EXIT:
-                    return
-                waiter.wait(TICK)
+                if now >= next_tick:
+                    alive = self.tick(now)
+                    if alive:
+                        self.last_alive = now
+                    elif now - self.last_alive > IDLE_EXIT:
+                        return
+                    next_tick = now + TICK
+                    self.watch_logs(printed)
+                elif self.printed:
+                    self.quick(now)
+                dues = self.due_times()
+                due = min([next_tick, *dues]) - time.time()
+                rest = QUICK_GAP - (time.time() - woke_by_print)
+                if printed.ok and (rest > 0 or dues):
+                    # Prints wait their turn: until a pane that printed may be captured again
+                    # nothing new can be sent, so what prints meanwhile is read then, in one
+                    # look. A hook's poke does not wait.
+                    poked = waiter.wait(max(rest, due) if dues else rest)
+                else:
+                    poked = waiter.wait(due, printed.fd)
+                if poked:
+                    next_tick = 0.0  # a hook's signal: a whole tick reads it
+                got = printed.take() if printed.ok else set()
+                if None in got:  # a new session: watched from the next tick on
+                    next_tick = 0.0
+                if got - {None}:
+                    self.printed.update(k for k in got if k is not None)
+                    woke_by_print = time.time()
         finally:
             waiter.close()
+            printed.close()
             # Ended, never orphaned: a client left behind with its reader gone would keep an
             # exiting tmux server from going (see tmuxctl.py).
             self.control.close()
+
+    def watch_logs(self, printed: changes.Changes) -> None:
+        """Every tracked session's directory watched for its output log growing; a session
+        that cannot be watched is polled by the tick, as every session is without inotify."""
+        for sid in self.tracked:
+            printed.watch(sid, os.path.join(SESSIONS, sid))
+        for sid in set(printed.dirs) - set(self.tracked):
+            printed.forget(sid)
+        self.printed = {sid for sid, t in self.tracked.items() if t.pending} | self.printed
+
+    def due_times(self) -> list:
+        """When each session that printed may be captured next (CAPTURE_MIN apart)."""
+        return [
+            self.tracked[sid].last_capture + CAPTURE_MIN
+            for sid in self.printed
+            if sid in self.tracked
+        ]
+
+    def quick(self, now: float) -> None:
+        """Between ticks: capture just the sessions that printed and are due, so their
+        screens go out at once instead of at the next tick; the tick still decides their
+        statuses (it would otherwise be done twice)."""
+        logs = {}
+        for sid in list(self.printed):
+            t, cached = self.tracked.get(sid), self.meta_cache.get(sid)
+            if t is None or cached is None:
+                self.printed.discard(sid)
+                continue
+            if now - t.last_capture < CAPTURE_MIN - CAPTURE_SLACK:
+                continue  # captured a moment ago: due later (due_times)
+            self.printed.discard(sid)
+            try:
+                logs[sid] = os.stat(os.path.join(SESSIONS, sid, "output.log")).st_size
+            except OSError:
+                continue
+        panes = {sid: self.panes.get(tmux_name(sid)) for sid in logs}
+        live = {sid: pane for sid, pane in panes.items() if pane is not None and not pane.dead}
+        if not live:
+            return
+        self.prefetch_panes([pane.session for pane in live.values()])
+        for sid, pane in live.items():
+            t = self.tracked[sid]
+            t.log_size = logs[sid]
+            self.capture(t, pane, now)
 
     def tick(self, now: float) -> bool:
         metas = self.load_metas()
@@ -220,6 +298,9 @@ class Watcher:
                 t.pending or logs[meta["id"]] != t.log_size
             ) and now - t.last_capture >= CAPTURE_MIN:
                 due.append(pane.session)
+        self.prefetch_panes(due)
+
+    def prefetch_panes(self, due: list) -> None:
         self.prefetched = {}
         for start in range(0, len(due), CAPTURE_BATCH):
             batch = due[start : start + CAPTURE_BATCH]
