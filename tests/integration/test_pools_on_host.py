@@ -1,0 +1,185 @@
+"""A pool whose engine runs on a fleet host (`host = "podhost"`): a real loopback sshd host
+whose user runs this machine's podman rootless (podhost.py). fleet's helper runs podman there
+by argv, the workspace's keys travel in the helper's op, and fleet reaches the workspace
+through the host's own connection. The loop a person runs: `fleet new --pool` -> the agent
+works -> `fleet diff` / `approve` -> `fleet land` -> `fleet rm` -> nothing left on the host;
+a bad image on the host fails naming the step and leaves nothing.
+
+No --cpus/--memory here: rootless podman cannot apply them on this machine (podhost.py).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.fleetrun import Result, wait_for
+from tests.integration.hosts import LoopbackFleet
+from tests.integration.podhost import HOST, pod_host, podman
+from tests.integration.workspace_image import RECORDER_IN_IMAGE
+
+POOL = "remote-pod"
+
+
+@pytest.fixture(scope="module")
+def podhost() -> Iterator[tuple[LoopbackFleet, str]]:
+    with pod_host() as made:
+        yield made
+
+
+class Fleet:
+    """The fleet CLI with its own config and state: the host, and a pool on it."""
+
+    def __init__(self, tmp: Path, lf: LoopbackFleet, image: str) -> None:
+        self.state = tmp / "state"
+        self.config = tmp / "fleet.toml"
+        self.config.write_text(
+            textwrap.dedent(
+                f"""\
+                [ssh]
+                config = "{lf.ssh_config}"
+
+                [hosts.{HOST}]
+                ssh = "{HOST}"
+
+                [pools.{POOL}]
+                engine = "podman"
+                host = "{HOST}"
+                image = "{image}"
+
+                [agents.recorder]
+                command = "python3 {RECORDER_IN_IMAGE} {{task}}"
+                idle = ['^> ?\\Z']
+                idle_after = 1.0
+                enter_delay = 0.05
+                """
+            )
+        )
+        self.env = lf.env() | {"FLEET_CONFIG": str(self.config), "FLEET_HOME": str(self.state)}
+
+    def __call__(self, *args: str, timeout: float = 180) -> Result:
+        proc = subprocess.run(
+            [sys.executable, "-m", "fleet", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def ok(self, *args: str) -> Result:
+        result = self(*args)
+        assert result.code == 0, f"fleet {' '.join(args)} failed ({result.code}): {result.err}"
+        return result
+
+    def session(self, ref: str) -> dict[str, Any] | None:
+        return next((s for s in self.ok("ls", "--json").json() if s["ref"] == ref), None)
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, podhost: tuple[LoopbackFleet, str]) -> Iterator[Fleet]:
+    lf, image = podhost
+    yield Fleet(tmp_path, lf, image)
+    podman(lf, "rm", "--all", "--force", "--time=1")  # whatever a failed test left
+    podman(lf, "volume", "prune", "--force")
+
+
+def local_repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "app"
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    (repo / "app.py").write_text("print('hello')\n")
+    subprocess.run([*git, "add", "app.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    return repo
+
+
+def names(lf: LoopbackFleet, *what: str) -> list[str]:
+    listed = podman(lf, *what, "--format", "{{.Name}}" if what[0] == "volume" else "{{.Names}}")
+    assert listed.returncode == 0, listed.stderr
+    return listed.stdout.split()
+
+
+def test_a_pool_on_a_fleet_host_from_new_to_rm(
+    fleet: Fleet, podhost: tuple[LoopbackFleet, str], tmp_path: Path
+) -> None:
+    lf, _ = podhost
+    repo = local_repo(tmp_path)
+    made = fleet("new", "--pool", POOL, "--repo", str(repo), "--agent", "recorder", "tidy up")
+    assert made.code == 0, made.err
+    ref = made.out.strip()
+    host = ref.split("/")[0]
+    container = f"fleet-{host}"
+    assert f"make a podman container on host {HOST} from" in made.err, made.err
+    assert f"on host {HOST})" in made.err, made.err  # the sshd reached through the host
+    # The container is the host's (its user's podman), with the worktree on its own volume.
+    assert container in names(lf, "ps")
+    assert container in names(lf, "volume", "ls")
+    # The keys went through the helper's op into a private directory, removed once copied.
+    assert not list((lf.host(HOST).home / ".fleet").glob("engine-files-*"))
+    session = wait_for(
+        lambda: (s := fleet.session(ref)) and s["status"] == "idle" and s, 30, 0.3, "idle"
+    )
+    fleet.ok("send", ref, "make the change")
+    got = f"/root/received-{session['id']}.jsonl"
+    wait_for(lambda: "make the change" in podman(lf, "exec", container, "cat", got).stdout, 15)
+
+    # Reached through the host: with its sshd down, neither fleet nor OpenSSH (what `fleet
+    # land` fetches with) reaches the workspace, though its port is on this same machine.
+    ssh_config = fleet.state / "workspaces" / host / "ssh_config"
+    ssh = ["ssh", "-F", str(ssh_config), host, "true"]
+    lf.stop_host(HOST)
+    try:
+        assert fleet("diff", ref, "--stat").code != 0
+        assert subprocess.run(ssh, capture_output=True, timeout=30).returncode != 0
+    finally:
+        lf.start_host(HOST)
+    assert subprocess.run(ssh, capture_output=True, timeout=30).returncode == 0
+
+    change = "print('hello, workspace')\n"
+    write = f"open({session['worktree'] + '/app.py'!r}, 'w').write({change!r})"
+    podman(lf, "exec", container, "python3", "-c", write, check=True)
+    wait_for(lambda: "app.py" in fleet.ok("diff", ref, "--stat").out, 15, 0.3, "the diff")
+    refused = fleet("rm", ref)
+    assert refused.code == 1 and "not yet approved" in refused.err, refused.err
+    assert container in names(lf, "ps")
+
+    fleet.ok("approve", ref, "-m", "the change")
+    fleet.ok("land", ref, "--into", str(repo))
+    landed = subprocess.run(
+        ["git", "-C", str(repo), "show", f"fleet/{ref}:app.py"], capture_output=True, text=True
+    )
+    assert landed.stdout == change, landed.stderr
+
+    fleet.ok("rm", ref)
+    assert container not in names(lf, "ps", "-a")
+    assert container not in names(lf, "volume", "ls")
+    assert not (fleet.state / "workspaces" / host).exists()
+    pools = fleet.ok("pools", "--json").json()
+    assert [(p["pool"], p["workspaces"]) for p in pools] == [(POOL, [])]
+
+
+def test_a_bad_image_on_the_host_says_which_step_failed_and_leaves_nothing(
+    fleet: Fleet, podhost: tuple[LoopbackFleet, str], tmp_path: Path
+) -> None:
+    lf, _ = podhost
+    repo = local_repo(tmp_path)
+    text = fleet.config.read_text()
+    fleet.config.write_text(text.replace('image = "', 'image = "localhost/fleet-no-such-', 1))
+    made = fleet("new", "--pool", POOL, "--repo", str(repo), "--agent", "recorder", "x")
+    assert made.code == 1, made.err
+    last = made.err.strip().splitlines()[-1]
+    assert f"make a podman container on host {HOST} from localhost/fleet-no-such-" in last, last
+    assert f"failed on host {HOST}" in last and "image not known" in last, last
+    assert "Traceback" not in made.err
+    name = made.err.split(": ")[1]  # "fleet: POOL-xxxxxx: make a ..." on the first line
+    assert f"fleet-{name}" not in names(lf, "ps", "-a")
+    assert f"fleet-{name}" not in names(lf, "volume", "ls")
+    assert list((fleet.state / "workspaces").glob(f"{POOL}-*")) == []
