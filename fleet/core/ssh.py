@@ -31,7 +31,7 @@ import asyncssh
 
 from . import sshconfig
 from .config import SshSettings, parse_target
-from .errors import AuthFailed, HostKeyError, HostUnreachable
+from .errors import AuthFailed, HostKeyError, HostSetupError, HostUnreachable
 from .textsafe import said
 
 log = logging.getLogger("fleet.ssh")
@@ -215,12 +215,12 @@ class HostLink:
         except asyncssh.HostKeyNotVerifiable as exc:
             raise await self._host_key_error(host, port, options, known, exc, tunnel) from None
         except asyncssh.ChannelOpenError as exc:
-            if self.via is None:
+            if self.via is None or exc.code != asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED:
                 raise HostUnreachable(self.name, said(exc.reason)) from None
-            raise HostUnreachable(
+            raise HostSetupError(
                 self.name,
-                f"host {self.via.name} did not carry the connection to it ({said(exc.reason)}): "
-                "fleet reaches a workspace made on a host through that host's connection, so "
+                f"host {self.via.name} refused to carry the connection to it ({said(exc.reason)}):"
+                " fleet reaches a workspace made on a host through that host's connection, so "
                 "its sshd must allow TCP forwarding (AllowTcpForwarding yes, the default)",
             ) from None
         except asyncssh.PermissionDenied as exc:

@@ -183,3 +183,63 @@ def test_a_bad_image_on_the_host_says_which_step_failed_and_leaves_nothing(
     assert f"fleet-{name}" not in names(lf, "ps", "-a")
     assert f"fleet-{name}" not in names(lf, "volume", "ls")
     assert list((fleet.state / "workspaces").glob(f"{POOL}-*")) == []
+
+
+def test_a_container_stopped_on_the_host_is_started_again_by_fleet_resume(
+    fleet: Fleet, podhost: tuple[LoopbackFleet, str], tmp_path: Path
+) -> None:
+    lf, _ = podhost
+    doctor = fleet("doctor")
+    assert f"podman 4.3.1 on host {HOST} answers" in doctor.out + doctor.err, doctor.out
+    repo = local_repo(tmp_path)
+    made = fleet("new", "--pool", POOL, "--repo", str(repo), "--agent", "recorder", "first")
+    assert made.code == 0, made.err
+    ref = made.out.strip()
+    container = f"fleet-{ref.split('/')[0]}"
+    session = wait_for(
+        lambda: (s := fleet.session(ref)) and s["status"] == "idle" and s, 30, 0.3, "idle"
+    )
+    note = session["worktree"] + "/work-in-progress.txt"
+    podman(lf, "exec", container, "sh", "-c", f"echo half done > {note}", check=True)
+    # The host rebooted its containers: the published port may change; fleet follows it.
+    podman(lf, "stop", "--time=1", container, check=True)
+    down = fleet("ls", "--json")
+    assert down.code == 1 and f"{container} is exited: `fleet resume SESSION`" in down.err
+    resumed = fleet("resume", ref)
+    assert resumed.code == 0, resumed.err
+    assert "start its container again (it was exited)" in resumed.err, resumed.err
+    assert f"on host {HOST})" in resumed.err, resumed.err
+    back = wait_for(
+        lambda: (s := fleet.session(ref)) and s["status"] == "idle" and s, 30, 0.3, "idle again"
+    )
+    assert back["id"] == session["id"] and back["worktree"] == session["worktree"]
+    assert "work-in-progress.txt" in fleet.ok("diff", ref, "--stat").out
+    fleet.ok("send", ref, "go on")
+    got = f"/root/received-{session['id']}.jsonl"
+    wait_for(lambda: "go on" in podman(lf, "exec", container, "cat", got).stdout, 15)
+    removed = fleet("rm", ref, "--force")
+    assert removed.code == 0, removed.err
+    assert container not in names(lf, "ps", "-a")
+    assert container not in names(lf, "volume", "ls")
+
+
+def test_a_host_that_forwards_nothing_is_said_at_once_and_nothing_is_left(
+    fleet: Fleet, podhost: tuple[LoopbackFleet, str], tmp_path: Path
+) -> None:
+    lf, _ = podhost
+    repo = local_repo(tmp_path)
+    lf.reconfigure_host(HOST, {"AllowTcpForwarding": "no"})
+    try:
+        made = fleet("new", "--pool", POOL, "--repo", str(repo), "--agent", "recorder", "x")
+    finally:
+        lf.reconfigure_host(HOST, {})
+    assert made.code == 1, made.err
+    last = made.err.strip().splitlines()[-1]
+    assert "connect to the workspace's sshd" in last, last
+    assert f"host {HOST} refused to carry the connection" in last, last
+    assert "AllowTcpForwarding" in last and "Traceback" not in made.err, made.err
+    assert "did not answer within" not in last, last  # refused: not waited on to the deadline
+    name = made.err.split(": ")[1]
+    assert f"fleet-{name}" not in names(lf, "ps", "-a")
+    assert f"fleet-{name}" not in names(lf, "volume", "ls")
+    assert list((fleet.state / "workspaces").glob(f"{POOL}-*")) == []

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from ..config.pools import PoolConfig
-from ..errors import FleetError, HostError, UsageError
+from ..errors import FleetError, HostError, HostSetupError, UsageError
 from ..ssh import HostLink
 from ..textsafe import said
 from .argv import Runner
@@ -101,6 +101,8 @@ async def wait_ssh(link: HostLink, timeout: float = SSH_WAIT) -> None:
         try:
             await link.connection()
             return
+        except HostSetupError:
+            raise  # the way to it is refused (a host that forwards nothing): waiting won't help
         except HostError as exc:
             if time.monotonic() > deadline:
                 raise FleetError(
