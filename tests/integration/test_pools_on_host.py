@@ -3,13 +3,16 @@ whose user runs this machine's podman rootless (podhost.py). fleet's helper runs
 by argv, the workspace's keys travel in the helper's op, and fleet reaches the workspace
 through the host's own connection. The loop a person runs: `fleet new --pool` -> the agent
 works -> `fleet diff` / `approve` -> `fleet land` -> `fleet rm` -> nothing left on the host;
-a bad image on the host fails naming the step and leaves nothing.
+a bad image on the host fails naming the step and leaves nothing; a container stopped there
+is started again by `fleet resume`; a host that forwards nothing is said at once; the TUI
+reaps an idle workspace after its notice and only reports one holding unlanded work.
 
 No --cpus/--memory here: rootless podman cannot apply them on this machine (podhost.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
@@ -19,7 +22,10 @@ from typing import Any
 
 import pytest
 
-from tests.integration.fleetrun import Result, wait_for
+from fleet.core.config import load_config
+from fleet.core.workspaces import with_workspaces
+from fleet.ui.app import FleetApp
+from tests.integration.fleetrun import Result, pilot_until, wait_for
 from tests.integration.hosts import LoopbackFleet
 from tests.integration.podhost import HOST, pod_host, podman
 from tests.integration.workspace_image import RECORDER_IN_IMAGE
@@ -243,3 +249,53 @@ def test_a_host_that_forwards_nothing_is_said_at_once_and_nothing_is_left(
     assert f"fleet-{name}" not in names(lf, "ps", "-a")
     assert f"fleet-{name}" not in names(lf, "volume", "ls")
     assert list((fleet.state / "workspaces").glob(f"{POOL}-*")) == []
+
+
+def _new_idle(fleet: Fleet, repo: Path, task: str) -> dict[str, Any]:
+    made = fleet("new", "--pool", POOL, "--repo", str(repo), "--agent", "recorder", task)
+    assert made.code == 0, made.err
+    ref = made.out.strip()
+    return wait_for(
+        lambda: (s := fleet.session(ref)) and s["status"] == "idle" and s, 30, 0.3, "idle"
+    )
+
+
+async def test_the_tui_reaps_an_idle_workspace_after_its_notice_but_never_unlanded_work(
+    fleet: Fleet,
+    podhost: tuple[LoopbackFleet, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lf, _ = podhost
+    text = fleet.config.read_text()
+    fleet.config.write_text(text.replace(f'host = "{HOST}"\n', f'host = "{HOST}"\nidle_ttl = 8\n'))
+    repo = local_repo(tmp_path)
+    idle = await asyncio.to_thread(_new_idle, fleet, repo, "nothing to do")
+    busy = await asyncio.to_thread(_new_idle, fleet, repo, "holds work")
+    idle_ws, busy_ws = idle["ref"].split("/")[0], busy["ref"].split("/")[0]
+    write = f"open({busy['worktree'] + '/app.py'!r}, 'w').write('print(2)\\n')"
+    podman(lf, "exec", f"fleet-{busy_ws}", "python3", "-c", write, check=True)
+    await asyncio.to_thread(fleet.ok, "approve", busy["ref"], "-m", "approved, not landed")
+    for name, value in fleet.env.items():
+        monkeypatch.setenv(name, value)
+    app = FleetApp(with_workspaces(load_config(fleet.config)))
+
+    shown: list[str] = []
+
+    def said() -> str:
+        # Every toast shown so far (a toast expires after its timeout).
+        shown.extend(m for n in app._notifications if (m := str(n.message)) not in shown)
+        return " ".join(shown)
+
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot_until(pilot, lambda: f"{idle_ws} (pool {POOL}): noticed" in said(), "notice")
+        await pilot_until(pilot, lambda: f"{idle_ws} (pool {POOL}): reaped" in said(), "reaped")
+        await pilot_until(pilot, lambda: f"{busy_ws} (pool {POOL}): kept" in said(), "kept")
+        assert f"fleet land {busy['ref']} --into {repo}" in said(), said()
+        await pilot.pause(3)  # passes run every second: the kept one stays through them
+        assert f"{busy_ws} (pool {POOL}): reaped" not in said(), said()
+    assert f"fleet-{idle_ws}" not in names(lf, "ps", "-a")
+    assert f"fleet-{idle_ws}" not in names(lf, "volume", "ls")
+    assert f"fleet-{busy_ws}" in names(lf, "ps")
+    assert (fleet.state / "workspaces" / busy_ws).is_dir()
+    await asyncio.to_thread(fleet.ok, "rm", busy["ref"], "--force")
