@@ -8,6 +8,7 @@ port the engine published on the host's loopback.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from ..errors import HostError, RemoteError
@@ -16,6 +17,8 @@ from ..remote.untrusted import engine_answer
 from ..textsafe import said
 from .argv import CALL_TIMEOUT
 from .engine import EngineError
+
+log = logging.getLogger("fleet.workspaces")
 
 ANSWER_SLACK = 15.0  # seconds the helper's answer may take beyond the engine's own timeout
 
@@ -36,6 +39,7 @@ class HostRunner:
         files: Path | None = None,
     ) -> str:
         program, args = argv[0], argv[1:]
+        log.info("%s on %s: %s", step, self.via, argv)
         request: dict[str, object] = {"program": program, "args": args, "timeout": timeout}
         if files is not None:
             # Secrets (the workspace's host key): in the request only, never logged.
