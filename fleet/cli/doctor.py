@@ -59,17 +59,25 @@ async def doctor(config: Config, repair: bool = False) -> list[Check]:
 
 
 async def engine_checks(config: Config) -> list[Check]:
-    """Whether the engine of each pool answers (on this machine: the only place for now)."""
+    """Whether the engine of each pool answers, on this machine or on the host it names."""
     checks = []
-    for pool in config.pools.values():
-        name = f"pool {pool.name}"
-        try:
-            version = await provision.engine_for(pool).version()
-        except FleetError as exc:
-            fix = f"install {pool.engine}, or fix what it says"
-            checks.append(Check(name, FAIL, str(exc), fix))
-            continue
-        checks.append(Check(name, OK, f"{pool.engine} {version} answers; image {pool.image}"))
+    sup = Supervisor(config) if any(p.host for p in config.pools.values()) else None
+    try:
+        for pool in config.pools.values():
+            name = f"pool {pool.name}"
+            on = f" on host {pool.host}" if pool.host else ""
+            try:
+                engine = sup.pool_engine(pool) if sup is not None else provision.engine_for(pool)
+                version = await engine.version()
+            except FleetError as exc:
+                fix = f"install {pool.engine}{on}, or fix what it says"
+                checks.append(Check(name, FAIL, str(exc), fix))
+                continue
+            answers = f"{pool.engine} {version}{on} answers; image {pool.image}"
+            checks.append(Check(name, OK, answers))
+    finally:
+        if sup is not None:
+            await sup.close()
     return checks
 
 

@@ -105,7 +105,7 @@ async def pools(sup: Supervisor, args: argparse.Namespace) -> int:
         return 0
     rows = [["POOL", "ENGINE", "IMAGE", "WORKSPACE", "STATE", "PORT", "REPO"]]
     for p in configured.values():
-        where = p.engine if p.host is None else f"{p.engine} on {p.host} (not built yet)"
+        where = p.engine if p.host is None else f"{p.engine} on {p.host}"
         if p.kubernetes is not None:
             where = f"kubernetes ({p.kubernetes.namespace})"
         mine = [w for w in made if w.pool == p.name]

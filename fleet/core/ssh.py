@@ -4,6 +4,8 @@
   UserKnownHostsFile, Include); keys come from it and from ssh-agent.
 - Host keys are always verified: an unknown or changed key is refused with the fix spelled out.
 - Nothing is forwarded (no agent, no X11) and nothing ever prompts (no password or passphrase).
+- A workspace made on a fleet host is reached through that host's own connection (`via`: a
+  direct-tcpip channel to the port its engine published there, as ProxyJump does).
 - At most CHANNELS_PER_CONNECTION channels are open at once (sshd's MaxSessions is 10 by
   default); more wait their turn. Connects in flight across all hosts are capped too.
 - After a failure, `retry_in()` says how long to wait: at most FAST_RETRY seconds while the
@@ -29,7 +31,7 @@ import asyncssh
 
 from . import sshconfig
 from .config import SshSettings, parse_target
-from .errors import AuthFailed, HostKeyError, HostUnreachable
+from .errors import AuthFailed, HostKeyError, HostSetupError, HostUnreachable
 from .textsafe import said
 
 log = logging.getLogger("fleet.ssh")
@@ -51,8 +53,10 @@ class HostLink:
         target: str,
         settings: SshSettings,
         connect_gate: asyncio.Semaphore,
+        via: HostLink | None = None,
     ) -> None:
         self.name = name
+        self.via = via
         self.target = target
         self.settings = settings
         self._gate = connect_gate
@@ -95,9 +99,11 @@ class HostLink:
         async with self._lock:
             if self._conn is not None and not self._conn.is_closed():
                 return self._conn
+            # The host that carries it is connected first, outside the gate it also needs.
+            tunnel = await self.via.connection() if self.via is not None else None
             async with self._gate:
                 try:
-                    self._conn = await self._connect()
+                    self._conn = await self._connect(tunnel)
                 except Exception:
                     if not self.failures:
                         self.failing_since = time.time()
@@ -170,7 +176,9 @@ class HostLink:
                 return files
         return [str(DEFAULT_KNOWN_HOSTS.expanduser())]
 
-    async def _connect(self) -> asyncssh.SSHClientConnection:
+    async def _connect(
+        self, tunnel: asyncssh.SSHClientConnection | None = None
+    ) -> asyncssh.SSHClientConnection:
         host, port, user = self._endpoint()
         try:
             options = await asyncio.to_thread(self._options, host, port, user)
@@ -193,6 +201,7 @@ class HostLink:
                 # Parsed above, once: `options` carries it. A ProxyJump host is looked up in
                 # the whole file (asyncssh connects it with `config`).
                 config=self._config_files() if options.tunnel else None,
+                tunnel=tunnel if tunnel is not None else (),
                 known_hosts=readable or b"",
                 keepalive_interval=self.settings.keepalive,
                 keepalive_count_max=self.settings.keepalive_count,
@@ -204,7 +213,16 @@ class HostLink:
                 x11_forwarding=False,
             )
         except asyncssh.HostKeyNotVerifiable as exc:
-            raise await self._host_key_error(host, port, options, known, exc) from None
+            raise await self._host_key_error(host, port, options, known, exc, tunnel) from None
+        except asyncssh.ChannelOpenError as exc:
+            if self.via is None or exc.code != asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED:
+                raise HostUnreachable(self.name, said(exc.reason)) from None
+            raise HostSetupError(
+                self.name,
+                f"host {self.via.name} refused to carry the connection to it ({said(exc.reason)}):"
+                " fleet reaches a workspace made on a host through that host's connection, so "
+                "its sshd must allow TCP forwarding (AllowTcpForwarding yes, the default)",
+            ) from None
         except asyncssh.PermissionDenied as exc:
             raise AuthFailed(
                 self.name,
@@ -234,12 +252,18 @@ class HostLink:
         options: asyncssh.SSHClientConnectionOptions,
         known: list[str],
         exc: asyncssh.HostKeyNotVerifiable,
+        tunnel: asyncssh.SSHClientConnection | None = None,
     ) -> HostKeyError:
         """Say which key was offered, whether it changed, and how to trust it."""
         fingerprint = ""
         try:
             key = await asyncio.wait_for(
-                asyncssh.get_server_host_key(host, port or (), config=self._config_files()),
+                asyncssh.get_server_host_key(
+                    host,
+                    port or (),
+                    tunnel=tunnel if tunnel is not None else (),
+                    config=self._config_files(),
+                ),
                 self.settings.connect_timeout,
             )
             if key is not None:

@@ -426,6 +426,14 @@ class LoopbackFleet:
             self.stop_host(name)
             raise LoopbackError(f"{name}: {e}\n{h.log.read_text(errors='replace')}") from None
 
+    def reconfigure_host(self, name: str, options: Mapping[str, str]) -> None:
+        """Restart one host's sshd (same port, same key) with these sshd_config lines over the
+        fleet's, e.g. {"AllowTcpForwarding": "no"}; {} puts it back as it was."""
+        h = self.host(name)
+        self.stop_host(name)
+        self._write_sshd_config(h, options)
+        self.start_host(name)
+
     def restart_host(self, name: str, **kw: Any) -> None:
         self.stop_host(name)
         self.start_host(name, **kw)
@@ -559,7 +567,7 @@ class LoopbackFleet:
             p.unlink(missing_ok=True)
         _keygen(h.host_key, f"fleet-tests-{h.name}")
 
-    def _write_sshd_config(self, h: LoopbackHost) -> None:
+    def _write_sshd_config(self, h: LoopbackHost, extra: Mapping[str, str] | None = None) -> None:
         opts = {
             "ListenAddress": "127.0.0.1",
             "HostKey": str(h.host_key),
@@ -575,6 +583,7 @@ class LoopbackFleet:
             "AllowUsers": h.user,
         }
         opts.update(self.sshd_options)
+        opts.update(extra or {})
         h.sshd_config.write_text("".join(f"{k} {v}\n" for k, v in opts.items()))
 
     def _spawn(self, h: LoopbackHost, port: int) -> None:

@@ -102,6 +102,17 @@ def _rootfs(tarball: Path) -> None:
         shutil.move(partial, tarball)
 
 
+def rootfs_tarball() -> Path:
+    """The image's root filesystem as a tarball (built if missing), for a podman of another
+    user to import (a loopback host's rootless podman: tests/integration/podhost.py)."""
+    with _locked():
+        tarball = CACHE / f"rootfs-{tag().rpartition(':')[2]}.tar"
+        if not tarball.exists():
+            _rootfs(tarball)
+        tarball.chmod(0o644)
+    return tarball
+
+
 def ensure_image() -> str:
     """The test image's name, built (or imported from the cached rootfs) if podman lacks it."""
     image = tag()

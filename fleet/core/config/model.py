@@ -73,6 +73,7 @@ class HostConfig:
     # known_hosts) and the pool it came from; a configured host has neither.
     ssh_config: Path | None = None
     pool: str | None = None
+    via: str | None = None  # a workspace made on a fleet host: reached through its connection
 
 
 @dataclass(frozen=True)

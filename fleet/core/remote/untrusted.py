@@ -20,6 +20,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .. import events
@@ -542,3 +543,33 @@ def watch_event(
     except Malformed as exc:
         log.error("%s: dropped a malformed watch event: %s", host, exc)
         return None
+
+
+MAX_ENGINE_OUT = 1024 * 1024
+"""Characters of what a host's container engine printed that fleet reads (hostside/engine.py)."""
+
+
+@dataclass(frozen=True)
+class EngineAnswer:
+    """What a container engine on a host said to one command (the `engine` op)."""
+
+    code: int
+    out: str  # stdout, as the engine printed it: parsed by the engine's code, never shown raw
+    err: str  # stderr's end, inert: shown to the person when the command failed
+
+
+def engine_answer(host: str, raw: object) -> EngineAnswer:
+    """The `engine` op's answer, checked; RemoteError("protocol") when it is not one."""
+    try:
+        if not isinstance(raw, dict):
+            raise Malformed("not an object")
+        code = _code(raw.get("code"))
+        out = raw.get("out", "")
+        if code is None or not isinstance(out, str):
+            raise Malformed("no exit code, or output that is not text")
+        err = _text(raw.get("err"), "stderr", MAX_MESSAGE)
+    except Malformed as exc:
+        raise RemoteError(
+            host, "protocol", f"the helper's engine answer is malformed: {exc}"
+        ) from None
+    return EngineAnswer(code=code, out=out[:MAX_ENGINE_OUT], err=err)

@@ -66,7 +66,8 @@ class Base:
         settings = self.config.ssh
         if host.ssh_config is not None:  # a workspace: its own alias, key and known_hosts
             settings = replace(settings, config_file=host.ssh_config)
-        self.links[host.name] = link = HostLink(host.name, host.ssh, settings, self._gate)
+        via = self.links.get(host.via) if host.via else None
+        self.links[host.name] = link = HostLink(host.name, host.ssh, settings, self._gate, via)
         self.helpers[host.name] = HelperClient(link)
 
     def add_host(self, host: HostConfig) -> None:

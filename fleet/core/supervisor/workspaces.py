@@ -18,6 +18,7 @@ from ..models import Session
 from ..textsafe import said
 from ..workspaces import provision, records
 from ..workspaces.engine import Engine, EngineError, Reach
+from ..workspaces.onhost import HostRunner
 from ..workspaces.podman import PodmanEngine
 from ..workspaces.records import Workspace
 from .reviews import Reviews
@@ -42,14 +43,30 @@ class Workspaces(Sessions, Reviews):
         """The workspace fleet made that is this host, if it is one."""
         return next((ws for ws in records.load_all() if ws.name == host), None)
 
+    def pool_engine(self, pool: PoolConfig) -> Engine:
+        """The pool's engine: on this machine, or on the fleet host it names (`host`)."""
+        if pool.host is None:
+            return provision.engine_for(pool)
+        return provision.engine_for(pool, self._on_host(pool.host, f"pool {pool.name}"))
+
+    def _on_host(self, host: str, whose: str) -> HostRunner:
+        if host not in self.helpers:
+            raise UsageError(f"{whose}: its engine runs on host {host}, which is not configured")
+        return HostRunner(host, self.helper(host))
+
+    def _jump(self, ws: Workspace) -> list[str] | None:
+        host = self.config.hosts.get(ws.via) if ws.via else None
+        return None if host is None else records.jump_command(host.ssh, self.config.ssh.config_file)
+
     def engine_of(self, ws: Workspace) -> Engine:
         """The engine that made `ws`: its pool's, or (a pool since taken out of the config)
-        the program its record names."""
+        the program its record names, where the record says it runs."""
         pool = self.config.pools.get(ws.pool)
         if pool is not None:
-            return provision.engine_for(pool)
+            return self.pool_engine(pool)
         if ws.engine in CONTAINER_ENGINES:
-            return PodmanEngine(ws.engine)
+            runner = self._on_host(ws.via, f"workspace {ws.name}") if ws.via else None
+            return PodmanEngine(ws.engine, runner)
         raise UsageError(
             f"workspace {ws.name}: its pool {ws.pool} is no longer in {self.config.path}, and "
             f"fleet needs the pool's {ws.engine} settings to reach or remove it: put it back"
@@ -104,7 +121,7 @@ class Workspaces(Sessions, Reviews):
         read the old alias)."""
         ws.reached(reach)
         records.save(ws)
-        records.write_ssh_config(ws)
+        records.write_ssh_config(ws, jump=self._jump(ws))
         host_config = records.host_of(ws)
         assert host_config is not None
         await self.drop_host(ws.name)
@@ -144,7 +161,7 @@ class Workspaces(Sessions, Reviews):
         """A workspace from the pool, the local repository in it, the helper, the agent; on any
         failure the error names the step, and the container and volume are removed."""
         pool = self.pool(pool_name)
-        engine = provision.engine_for(pool)
+        engine = self.pool_engine(pool)
         self.profile(agent)  # an unknown agent is refused before anything is made
         local = await provision.local_repo(repo)
         ws_name = records.new_name(pool.name)
@@ -172,14 +189,15 @@ class Workspaces(Sessions, Reviews):
         return session
 
     async def _make(self, pool: PoolConfig, engine: Engine, ws: Workspace, steps: _Steps) -> None:
-        async with steps(f"make a {pool.engine} {engine.noun} from {pool.image or pool.name}"):
+        on = f" on host {pool.host}" if pool.host else ""
+        async with steps(f"make a {pool.engine} {engine.noun}{on} from {pool.image or pool.name}"):
             into = records.prepare(ws)
             reach = await engine.make(provision.spec_for(pool, ws), into)
             ws.reached(reach)
             if reach.host_key:
                 records.trust_host_key(ws, reach.host_key)
             records.save(ws)
-            records.write_ssh_config(ws)
+            records.write_ssh_config(ws, jump=self._jump(ws))
         host = records.host_of(ws)
         assert host is not None  # it is reachable and has an ssh config now
         self.add_host(host)
@@ -200,7 +218,9 @@ class Workspaces(Sessions, Reviews):
 
 
 def _where(ws: Workspace) -> str:
-    return f"through {ws.proxy[0]}" if ws.proxy else f"{ws.hostname}:{ws.port}"
+    if ws.proxy:
+        return f"through {ws.proxy[0]}"
+    return f"{ws.hostname}:{ws.port}" + (f" on host {ws.via}" if ws.via else "")
 
 
 class _Steps:

@@ -1,11 +1,17 @@
 """Running an engine's command line: an argv list to asyncio's subprocess, never a shell
-string; a failure is an EngineError naming the step and the last line the program said."""
+string; a failure is an EngineError naming the step and the last line the program said.
+
+A Runner is where an engine's commands run: this machine (LocalRunner, here) or a fleet host
+through its helper (onhost.HostRunner); the engine's code is the same for both.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
+from typing import Protocol
 
 from ..textsafe import said
 from .engine import EngineError
@@ -47,3 +53,42 @@ async def run(
         what = argv[1] if len(argv) > 1 else ""
         raise EngineError(step, f"{program} {what} failed: {said_last}".replace("  ", " "))
     return out.decode("utf-8", "replace")
+
+
+FILES = "{files}"
+"""An argument that Runner.run replaces by where the directory it was given is readable."""
+
+
+class Runner(Protocol):
+    via: str  # the fleet host whose connection reaches what the engine makes; "": none
+
+    async def run(
+        self,
+        step: str,
+        argv: list[str],
+        *,
+        timeout: float = CALL_TIMEOUT,
+        files: Path | None = None,
+    ) -> str:
+        """What `argv` printed on stdout; EngineError naming `step` when it failed. With
+        `files` (a directory of a few small files), an argument FILES is replaced by where
+        the engine reads them, for as long as the command runs."""
+        ...
+
+
+class LocalRunner:
+    """The engine on this machine."""
+
+    via = ""
+
+    async def run(
+        self,
+        step: str,
+        argv: list[str],
+        *,
+        timeout: float = CALL_TIMEOUT,
+        files: Path | None = None,
+    ) -> str:
+        if files is not None:
+            argv = [str(files) if a == FILES else a for a in argv]
+        return await run(step, argv, timeout=timeout)

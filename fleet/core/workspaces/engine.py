@@ -49,6 +49,7 @@ class Reach:
     identity: str = ""  # a key file the engine's ssh config names; "": fleet's own for it
     known_hosts: str = ""  # the engine's known_hosts file; "": fleet's (the key fleet made)
     host_key: str = ""  # the workspace's public host key as the engine told it (command)
+    via: str = ""  # the fleet host whose connection carries ssh to it (the engine runs there)
 
 
 class Engine(ABC):

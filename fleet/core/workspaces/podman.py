@@ -1,5 +1,5 @@
-"""podman (and docker, which takes the same command line) run on this machine: every call an
-argv list to asyncio's subprocess, never a shell string."""
+"""podman (and docker, which takes the same command line), on this machine or on a fleet host
+(argv.Runner): every call an argv list, never a shell string."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from ..textsafe import said
-from .argv import CALL_TIMEOUT, run
+from .argv import CALL_TIMEOUT, FILES, LocalRunner, Runner
 from .engine import ContainerSpec, Engine, EngineError, Reach
 
 _PORT_RE = re.compile(r"(?:127\.0\.0\.1|0\.0\.0\.0|\[::1?\]|::1?):([0-9]{1,5})")
@@ -15,12 +15,16 @@ _GONE = ("no such container", "no such volume", "no such object", "no container 
 
 
 class PodmanEngine(Engine):
-    def __init__(self, program: str = "podman") -> None:
+    def __init__(self, program: str = "podman", runner: Runner | None = None) -> None:
         self.name = program
         self.program = program
+        self.runner: Runner = runner or LocalRunner()
 
-    async def _run(self, step: str, *args: str, timeout: float = CALL_TIMEOUT) -> str:
-        return await run(step, [self.program, *args], timeout=timeout)
+    async def _run(
+        self, step: str, *args: str, timeout: float = CALL_TIMEOUT, files: Path | None = None
+    ) -> str:
+        argv = [self.program, *args]
+        return await self.runner.run(step, argv, timeout=timeout, files=files)
 
     async def version(self) -> str:
         out = await self._run("engine version", "version", "--format", "{{.Client.Version}}")
@@ -33,7 +37,7 @@ class PodmanEngine(Engine):
         return await self.reach(spec.name)
 
     async def reach(self, name: str) -> Reach:
-        return Reach(port=await self.published_port(name, 22))
+        return Reach(port=await self.published_port(name, 22), via=self.runner.via)
 
     async def create(self, spec: ContainerSpec) -> None:
         labels = [f"--label={k}={v}" for k, v in sorted(spec.labels.items())]
@@ -50,9 +54,8 @@ class PodmanEngine(Engine):
         await self._run("create the container", *args)
 
     async def copy_in(self, container: str, source: Path, dest: str) -> None:
-        await self._run(
-            "copy the workspace's keys in", "cp", "--", str(source), f"{container}:{dest}"
-        )
+        step = "copy the workspace's keys in"
+        await self._run(step, "cp", "--", FILES, f"{container}:{dest}", files=source)
 
     async def start(self, container: str) -> None:
         await self._run("start the container", "start", "--", container)

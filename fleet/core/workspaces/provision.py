@@ -14,9 +14,10 @@ import time
 from pathlib import Path
 
 from ..config.pools import PoolConfig
-from ..errors import FleetError, HostError, UsageError
+from ..errors import FleetError, HostError, HostSetupError, UsageError
 from ..ssh import HostLink
 from ..textsafe import said
+from .argv import Runner
 from .command import CommandEngine
 from .engine import ContainerSpec, Engine, EngineError
 from .kubernetes import KubernetesEngine
@@ -28,19 +29,17 @@ BUNDLE = ".fleet-repo.bundle"  # in the workspace's home, removed once cloned
 _DIR_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
-def engine_for(pool: PoolConfig) -> Engine:
-    """The engine a pool names, run from this machine."""
+def engine_for(pool: PoolConfig, runner: Runner | None = None) -> Engine:
+    """The engine a pool names, run from this machine, or (a pool with `host`) through
+    `runner`, the helper of that host (the Supervisor's engine_of_pool makes it)."""
     if pool.kubernetes is not None:
         return KubernetesEngine(pool.kubernetes)
     if pool.command is not None:
         return CommandEngine(pool.command, pool)
-    if pool.host is not None:
-        raise UsageError(
-            f"pool {pool.name}: running {pool.engine} on a fleet host (host = {pool.host!r}) is "
-            "not built yet: leave `host` out to make workspaces with this machine's "
-            f"{pool.engine}"
-        )
-    return PodmanEngine(pool.engine)
+    if pool.host is not None and runner is None:
+        raise UsageError(f"pool {pool.name}: its {pool.engine} runs on host {pool.host}: "
+                         "fleet reaches it through that host's connection")  # fmt: skip
+    return PodmanEngine(pool.engine, runner)
 
 
 def spec_for(pool: PoolConfig, ws: Workspace) -> ContainerSpec:
@@ -102,6 +101,8 @@ async def wait_ssh(link: HostLink, timeout: float = SSH_WAIT) -> None:
         try:
             await link.connection()
             return
+        except HostSetupError:
+            raise  # the way to it is refused (a host that forwards nothing): waiting won't help
         except HostError as exc:
             if time.monotonic() > deadline:
                 raise FleetError(

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import asyncssh
 
-from ..config import Config, HostConfig
+from ..config import Config, HostConfig, parse_target
 from ..paths import ensure_state_dir, state_dir
 from .engine import Reach
 
@@ -76,9 +76,11 @@ class Workspace:
     proxy: list[str] = field(default_factory=list)
     identity: str = ""
     known_hosts: str = ""
+    via: str = ""  # the fleet host its engine runs on, whose connection carries ssh to it
 
     def reached(self, reach: Reach) -> None:
         self.hostname, self.port, self.user = reach.hostname, reach.port, reach.user
+        self.via = reach.via
         self.proxy = list(reach.proxy)
         self.identity, self.known_hosts = reach.identity, reach.known_hosts
 
@@ -138,9 +140,22 @@ def trust_host_key(ws: Workspace, key: str, env: Mapping[str, str] = os.environ)
     _private(directory(ws.name, env) / "known_hosts", f"{ws.name} {key}\n")
 
 
-def write_ssh_config(ws: Workspace, env: Mapping[str, str] = os.environ) -> Path:
+def jump_command(target: str, config_file: Path | None) -> list[str]:
+    """OpenSSH's way through the fleet host `target` (its ssh = "..." in fleet.toml) to a
+    workspace made there: what `fleet land`'s git fetch, or a person's `ssh -F`, runs."""
+    user, host, port = parse_target(target)
+    argv = ["ssh", *(["-F", str(config_file)] if config_file is not None else [])]
+    argv += ["-o", "BatchMode=yes", "-o", "ForwardAgent=no", "-o", "ClearAllForwardings=yes"]
+    argv += [*(["-p", str(port)] if port else []), *(["-l", user] if user else [])]
+    return [*argv, "-W", "%h:%p", "--", host]
+
+
+def write_ssh_config(
+    ws: Workspace, env: Mapping[str, str] = os.environ, jump: list[str] | None = None
+) -> Path:
     """The alias for how the engine said it is reached; the host key is checked under the
-    alias (HostKeyAlias), so a new port after a restart keeps the trust fleet gave its key."""
+    alias (HostKeyAlias), so a new port after a restart keeps the trust fleet gave its key.
+    `jump`: a workspace on a fleet host, jump_command() through it."""
     where = directory(ws.name, env)
     lines = [
         f"# Written by fleet for workspace {ws.name} (pool {ws.pool}).",
@@ -156,6 +171,10 @@ def write_ssh_config(ws: Workspace, env: Mapping[str, str] = os.environ) -> Path
         "    BatchMode yes",
         "    ForwardAgent no",
     ]
+    if ws.via and jump:
+        # For OpenSSH; fleet's own connection ignores it: asyncssh is handed the host's
+        # connection instead (ssh.HostLink's `via`), which it prefers to a ProxyCommand.
+        lines.append(f"    ProxyCommand {shlex.join(jump)}")
     if ws.proxy:
         # An argv the engine's own code made (never a shell line from a host): quoted whole.
         lines.append(f"    ProxyCommand {shlex.join(ws.proxy)}")
@@ -202,7 +221,9 @@ def host_of(ws: Workspace, env: Mapping[str, str] = os.environ) -> HostConfig | 
     config = directory(ws.name, env) / "ssh_config"
     if not ws.reachable or not config.is_file():
         return None
-    return HostConfig(name=ws.name, ssh=ws.name, line=0, ssh_config=config, pool=ws.pool)
+    return HostConfig(
+        name=ws.name, ssh=ws.name, line=0, ssh_config=config, pool=ws.pool, via=ws.via or None
+    )
 
 
 def with_workspaces(config: Config, env: Mapping[str, str] = os.environ) -> Config:
@@ -211,6 +232,9 @@ def with_workspaces(config: Config, env: Mapping[str, str] = os.environ) -> Conf
     hosts = dict(config.hosts)
     for ws in load_all(env):
         host = host_of(ws, env)
+        if ws.via and ws.via not in config.hosts:
+            log.warning("workspace %s: its host %s is no longer configured", ws.name, ws.via)
+            continue
         if host is not None and ws.name not in hosts:
             hosts[ws.name] = host
     if len(hosts) == len(config.hosts):

@@ -16,6 +16,7 @@ import threading
 from . import (
     answer,
     checkpoints,
+    engine,
     gitops,
     inbox,
     launch,
@@ -80,6 +81,7 @@ PLAIN = {
     "remove": removal.op_remove,
     "agent_versions": versions.op_agent_versions,
     "tmux_repair": tmuxhealth.op_tmux_repair,
+    "engine": engine.op_engine,
 }
 STREAMS = {
     "watch": watch.op_watch,

@@ -16,7 +16,7 @@ import hashlib
 import re
 from typing import Any, Dict, FrozenSet, Iterable, List, NamedTuple, Optional
 
-VERSION = 3
+VERSION = 4
 """Bumped when an op or an event changes shape; `hello` answers it."""
 
 # -- limits -------------------------------------------------------------------------------------
@@ -113,6 +113,7 @@ OPS: Dict[str, Op] = {
         _op("remove", ("session", "commit", "force")),
         _op("agent_versions", ("commands",), read_only=True),
         _op("tmux_repair"),
+        _op("engine", ("program", "args", "timeout", "files")),
         _op("watch", ("since", "screens", "output", "visible"), read_only=True, streaming=True),
         _op("tail", ("session", "lines", "offset", "follow"), read_only=True, streaming=True),
     )
