@@ -20,7 +20,7 @@ import os
 import select
 import struct
 import time
-from typing import Dict, List, Optional, Set  # noqa: F401 (type comments: Python 3.8)
+from typing import Dict, Optional, Set  # noqa: F401 (Dict: type comments)
 
 IN_MODIFY = 0x00000002
 IN_CLOSE_WRITE = 0x00000008

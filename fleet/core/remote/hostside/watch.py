@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import os
 import time
-from typing import Optional  # noqa: F401 (type comments: Python 3.8)
+from typing import Optional
 
 from . import changes, inbox, journal, protocol, screenfile, watcher
 from .layout import BASE, JOURNAL, SESSIONS
