@@ -47,8 +47,9 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     "usage",
     "tokens and cost the agents spent, as their own records say",
     _arguments,
-    epilog="Read on the hosts from Claude Code's transcripts, Codex's session records and Gemini "
-    "CLI's chat recordings; other agents' usage is unknown. Costs use fleet's price table and "
+    epilog="Read on the hosts from Claude Code's transcripts, Codex's session records, Gemini "
+    "CLI's chat recordings, OpenCode's database (read-only) and Aider's chat history (rounded "
+    "figures, shown with ~); other agents' usage is unknown. Costs use fleet's price table and "
     "[prices] in fleet.toml. Budgets: [budgets] in fleet.toml (see examples/fleet.toml).",
 )
 async def usage(sup: Supervisor, args: argparse.Namespace) -> int:
@@ -70,7 +71,10 @@ async def usage(sup: Supervisor, args: argparse.Namespace) -> int:
         )
         return 0
     if not spent:
-        say("no usage recorded yet (fleet reads Claude Code's, Codex's and Gemini CLI's records)")
+        say(
+            "no usage recorded yet (fleet reads the records of Claude Code, Codex, Gemini CLI, "
+            "OpenCode and Aider)"
+        )
         return 0
     head = [args.by.upper(), "REQUESTS", "INPUT", "OUTPUT", "CACHE READ", "CACHE WRITE", "COST"]
     lines = [head]
@@ -79,10 +83,13 @@ async def usage(sup: Supervisor, args: argparse.Namespace) -> int:
     lines.append(["total", str(sum(s.requests for s in spent)), *_counts(total)])
     lines[-1].append(cost_label(total))
     table(lines)
+    if total.approximate:
+        say("~: from rounded figures (aider prints its tokens as 2.4k)")
     for model in total.unpriced:
         say(f"no price for {model}: add it under [prices] in fleet.toml")
     return 0
 
 
 def _counts(t: Tokens) -> list[str]:
-    return [token_count(n) for n in (t.input, t.output, t.cache_read, t.cache_write)]
+    about = "~" if t.approximate else ""  # from rounded records (aider's)
+    return [about + token_count(n) for n in (t.input, t.output, t.cache_read, t.cache_write)]

@@ -69,7 +69,7 @@ def test_fleet_state_counts_per_host_and_day_and_forgets_a_removed_session() -> 
 def test_the_card_and_the_top_line_say_it() -> None:
     model = FleetModel(clock=lambda: NOW)
     model.upsert_session(session("a"))
-    model.upsert_session(session("x", agent="aider"))
+    model.upsert_session(session("x", agent="my-own-agent"))
     assert model.cards[("h", "a")].spent == "0 tok · $0.00"
     assert model.cards[("h", "x")].spent == "usage unknown"
     before = model.usage_version

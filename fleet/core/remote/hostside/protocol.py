@@ -167,9 +167,11 @@ STREAM_FAILED = "failed"
 
 DECISION_ACTIONS = ("approve", "reject", "undo")
 
-USAGE_AGENTS = ("claude", "codex", "gemini")
+USAGE_AGENTS = ("claude", "codex", "gemini", "opencode", "aider")
 """Agents whose own usage records the helper reads (hostside/usage.py); any other session's
 usage is unknown."""
+USAGE_APPROXIMATE = ("aider",)
+"""Agents whose records give rounded figures (aider's "2.4k"): their usage is shown as "~"."""
 USAGE_BATCH = 200
 """Records in one `usage` event at most."""
 USAGE_COUNTS = ("input", "output", "cache_read", "cache_write")
