@@ -7,13 +7,16 @@ import datetime
 import re
 import time
 
-from fleet.cli.output import print_json, say, table
+from fleet.cli.output import note, print_json, say, table
 from fleet.cli.registry import Commands
 from fleet.core.supervisor import Supervisor
 from fleet.core.usage import BY, Tokens, merged_prices, summarize
 from fleet.presentation import cost_label, token_count
 
 commands = Commands()
+
+CATCH_UP = 10.0
+"""Seconds `fleet usage` waits for the hosts' journals (what no follower has stored yet)."""
 
 _AGO = re.compile(r"^(\d{1,6})([mhd])\Z")
 _UNIT = {"m": 60, "h": 3600, "d": 86400}
@@ -41,6 +44,11 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--by", choices=BY, default="session", help="add up by (default: session)")
     p.add_argument("--since", type=since_time, default=0.0, help="today, 2026-11-24, 7d, 12h")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--cached",
+        action="store_true",
+        help="only what fleet stored, without asking the hosts for what no follower stored yet",
+    )
 
 
 @commands.supervised(
@@ -49,11 +57,16 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     _arguments,
     epilog="Read on the hosts from Claude Code's transcripts, Codex's session records, Gemini "
     "CLI's chat recordings, OpenCode's database (read-only) and Aider's chat history (rounded "
-    "figures, shown with ~); other agents' usage is unknown. Costs use fleet's price table and "
+    "figures, shown with ~); other agents' usage is unknown. What the hosts recorded since the "
+    "last `fleet watch` or TUI is fetched first (a host not reached is named; --cached skips "
+    "it). Costs use fleet's price table and "
     "[prices] in fleet.toml. Budgets: [budgets] in fleet.toml (see examples/fleet.toml).",
 )
 async def usage(sup: Supervisor, args: argparse.Namespace) -> int:
     store = sup.require_store()
+    if not args.cached:
+        for host, reason in sorted((await sup.catch_up_usage(CATCH_UP)).items()):
+            note(f"fleet: {host}: {reason}; its usage is what fleet stored before")
     await store.flush()
     rows = await store.usage(since=args.since)
     spent = summarize(rows, args.by, merged_prices(sup.config.prices))

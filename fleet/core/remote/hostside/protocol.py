@@ -279,8 +279,13 @@ def snapshot(seq: int, sessions: List[dict], gap: bool) -> dict:
     return {"type": SNAPSHOT, "seq": seq, "sessions": sessions, "gap": gap}
 
 
-def hello(seq: int, version: str) -> dict:
-    return {"type": HELLO, "seq": seq, "version": version}
+def hello(seq: int, version: str, head: Optional[int] = None) -> dict:
+    """The stream is live from journal `seq` on; `head` is the journal's last event as the
+    stream began (a reader that only catches up stops once it has seen it)."""
+    event = {"type": HELLO, "seq": seq, "version": version}  # type: Dict[str, Any]
+    if head is not None:
+        event["head"] = head
+    return event
 
 
 def heartbeat(seq: int, t: float) -> dict:
