@@ -105,4 +105,5 @@ async def usage(sup: Supervisor, args: argparse.Namespace) -> int:
 
 def _counts(t: Tokens) -> list[str]:
     about = "~" if t.approximate else ""  # from rounded records (aider's)
-    return [about + token_count(n) for n in (t.input, t.output, t.cache_read, t.cache_write)]
+    counts = (t.input, t.output, t.cache_read, t.cache_write)
+    return [(about if n else "") + token_count(n) for n in counts]
