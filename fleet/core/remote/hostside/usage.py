@@ -8,6 +8,9 @@ runs in, turn_context lines the model, token_count events the usage of each resp
 repeated event with an unchanged total is the same usage said again, skipped here). Gemini
 CLI appends its chat recording under ~/.gemini/tmp/<project>/chats/ (the project folder's
 .project_root names the worktree): each model message a line with its id, model and tokens.
+OpenCode keeps its sessions in a SQLite database (usage_opencode.py). Aider appends to
+.aider.chat.history.md in the worktree a "> Tokens: 2.4k sent, 22 received." line per message:
+rounded figures, which the laptop shows as approximate.
 
 Records are read once: the byte offset reached in each file is kept in the session's
 usage.json, written after the events are journaled (a crash in between reads a record again;
@@ -301,8 +304,8 @@ def gemini_record(message: dict, memo: dict, now: float) -> Optional[dict]:
 AIDER_HISTORY = ".aider.chat.history.md"
 _AIDER_MODEL = re.compile(r"^> (?:Main )?[Mm]odel: (\S+)")
 _AIDER_TOKENS = re.compile(
-    r"^> Tokens: ([0-9.]+[kM]?) sent(?:, ([0-9.]+[kM]?) cache write)?"
-    r"(?:, ([0-9.]+[kM]?) cache hit)?, ([0-9.]+[kM]?) received\."
+    r"^> Tokens: ([0-9.]{1,9}[kM]?) sent(?:, ([0-9.]{1,9}[kM]?) cache write)?"
+    r"(?:, ([0-9.]{1,9}[kM]?) cache hit)?, ([0-9.]{1,9}[kM]?) received\."
 )
 
 
@@ -385,6 +388,10 @@ def read_lines(path: str, offset: int) -> Tuple[int, List[Tuple[int, bytes]]]:
     return offset + start, lines
 
 
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace").rstrip()
+
+
 def _parse(raw: bytes) -> Optional[dict]:
     try:
         value = json.loads(raw.decode("utf-8", "replace"))
@@ -413,10 +420,7 @@ def read_file(path: str, memo: dict, parse, now: float, text: bool = False) -> I
         _warn("cannot read %s: %s" % (path, e))
         return
     for at, raw in lines:
-        if text:
-            line = {"text": raw.decode("utf-8", "replace").rstrip(), "offset": at}  # type: Optional[dict]
-        else:
-            line = _parse(raw)
+        line = _parse(raw) if not text else {"text": _text(raw), "offset": at}
         if line is None:
             if raw.strip():
                 _warn("skipped a record that is not JSON in %s" % path)
