@@ -49,6 +49,11 @@ def stop(watch: subprocess.Popen[bytes]) -> None:
     watch.wait(timeout=30)
 
 
+def reached(model: FakeModel, prompt: str) -> None:
+    """The turn began at the model (else a turn that never started would match nothing)."""
+    settle(lambda: prompt in model.prompts(), 90, f"{prompt!r} at the model:\n{model.transcript()}")
+
+
 Matches = Callable[[dict[str, Any], dict[str, int]], bool]
 
 
@@ -73,6 +78,7 @@ def turns_counted_once(
     try:
         model.script(finish("First turn done."))
         run.send("first turn please")
+        reached(model, "first turn please")
         run.wait("idle", timeout=90)
         settle(ok, 60, f"the first turn: {want()}, seen {spent(fleet, run.ref)}")
     finally:
@@ -83,6 +89,7 @@ def turns_counted_once(
     try:
         model.script(finish("Second turn done."))
         run.send("and a second one")
+        reached(model, "and a second one")
         run.wait("idle", timeout=90)
         settle(ok, 60, f"both turns: {want()}, seen {spent(fleet, run.ref)}")
     finally:
