@@ -51,15 +51,24 @@ def opencode_db(host: Path, wal: bool = True) -> Path:
     return path
 
 
-def add_step(path: Path, part: str, created: int, output: int) -> None:
+def part_id(created: int, tail: str) -> str:
+    """An id as opencode makes one: its time (ms * 4096 + a counter, 48 bits) then letters."""
+    value = (created * 0x1000 + 1) % (1 << 48)
+    return f"prt_{value:012x}{tail.ljust(14, 'x')}"
+
+
+def add_step(path: Path, part: str, created: int, output: int) -> str:
     db = sqlite3.connect(path)
     tokens = {"input": 1050, "output": output, "reasoning": 0, "cache": {"read": 325, "write": 0}}
     data = json.dumps({"type": "step-finish", "tokens": tokens, "cost": 0})
+    ident = part_id(created, part)
     db.execute(
-        "INSERT INTO part VALUES (?, 'msg_a2', 'ses_main', ?, ?, ?)", (part, created, created, data)
+        "INSERT INTO part VALUES (?, 'msg_a2', 'ses_main', ?, ?, ?)",
+        (ident, created, created, data),
     )
     db.commit()
     db.close()
+    return "opencode:" + ident
 
 
 def test_opencode_steps_of_the_worktrees_sessions_each_once(host: Path) -> None:
@@ -70,25 +79,32 @@ def test_opencode_steps_of_the_worktrees_sessions_each_once(host: Path) -> None:
         for r in records
     }
     assert got == {
-        "opencode:prt_a1f": ("fake-model", 1020, 22, 310, 0),
-        "opencode:prt_a2f": ("fake-model", 1030, 30, 315, 30),  # reasoning billed as output
-        "opencode:prt_c1f": ("small-model", 1040, 24, 36, 0),  # its subagent's session
+        "opencode:" + part_id(1796665521610, "a1f"): ("fake-model", 1020, 22, 310, 0),
+        # reasoning billed as output
+        "opencode:" + part_id(1796665521990, "a2f"): ("fake-model", 1030, 30, 315, 30),
+        # its subagent's session
+        "opencode:" + part_id(1796665515900, "c1f"): ("small-model", 1040, 24, 36, 0),
     }  # the other directory's session is not read
     assert records[0]["t"] == pytest.approx(1796665515.9)
 
     reader = hostusage.Usage()
     look(meta(host, "opencode"), reader)
     assert look(meta(host, "opencode"), reader) == []
-    add_step(path, "prt_new", 1796665530000, 25)
-    add_step(path, "prt_late", 1796665529000, 26)  # a second opencode wrote it a little late
-    assert [r["id"] for r in look(meta(host, "opencode"), reader)] == [
-        "opencode:prt_late",
-        "opencode:prt_new",
-    ]
+    new = add_step(path, "new", 1796665530000, 25)
+    late = add_step(path, "late", 1796665529000, 26)  # a second opencode wrote it a bit late
+    assert [r["id"] for r in look(meta(host, "opencode"), reader)] == [late, new]
     # A restarted watcher starts from the session's usage.json: nothing is read twice.
     assert look(meta(host, "opencode")) == []
-    add_step(path, "prt_after", 1796665531000, 27)
-    assert [r["id"] for r in look(meta(host, "opencode"))] == ["opencode:prt_after"]
+    after = add_step(path, "after", 1796665531000, 27)
+    assert [r["id"] for r in look(meta(host, "opencode"))] == [after]
+
+
+def test_opencode_part_ids_say_when_they_were_made() -> None:
+    # Real ids and times from opencode 1.18.33: the floor of a time is below its ids.
+    assert usage_opencode.id_floor(1796665521610, 1796665521610) < "prt_2519c35ca001cpBiIRBwhRcbei"
+    assert usage_opencode.id_floor(1796665521611, 1796665521611) > "prt_2519c35ca001cpBiIRBwhRcbei"
+    wrap = (1 << 48) // 0x1000  # ms: the 48-bit value wraps every 2.2 years
+    assert usage_opencode.id_floor(wrap - 10, wrap + 10) == "prt_"  # look at every id once
 
 
 def test_opencode_database_is_only_read_and_its_accounts_never(host: Path) -> None:

@@ -10,7 +10,9 @@ tables and nothing else. A locked or half-written database is tried again at the
 
 Incremental: the state keeps the creation time (ms) of the newest step read and the ids of
 the steps read within MARGIN_MS before it (a step written a little late, by a second opencode
-in the same worktree, is still found, and none is counted twice).
+in the same worktree, is still found, and none is counted twice). opencode's part ids begin
+with their time, so a look visits only the parts written since (measured: 2.6 ms with nothing
+new in a 300 MB database of 20,000 parts, against 31 ms scanning the session's parts).
 
 Stdlib only, Python 3.8: this module runs on the hosts.
 """
@@ -22,6 +24,7 @@ import json
 import os
 import sqlite3
 import sys
+import time
 from typing import Dict, List, Optional, Tuple
 from urllib.parse import quote
 
@@ -29,18 +32,21 @@ from . import protocol
 
 TABLES = frozenset({"session", "message", "part"})
 TIMEOUT = 0.05  # seconds to wait for opencode's own write to finish: else next look
-ROWS = 500  # new steps read per look at most
+ROWS = 100  # new steps read per look at most (a backlog takes several looks)
 MARGIN_MS = 10_000
 MAX_DATA = 65536  # bytes of one part's or message's JSON; a longer one is not read
 
+# The range on part ids lets SQLite visit only the parts written since the cursor (the
+# primary key's index), not every part of a long session.
 _QUERY = """
 SELECT p.id, p.time_created, p.data, m.data FROM part AS p
 JOIN session AS s ON s.id = p.session_id
 JOIN message AS m ON m.id = p.message_id
-WHERE s.directory IN (?, ?) AND p.time_created >= ? AND p.data LIKE '%"step-finish"%'
-  AND length(p.data) <= ? AND length(m.data) <= ?
+WHERE p.id >= ? AND p.id < 'prt_g' AND s.directory IN (?, ?) AND p.time_created >= ?
+  AND p.data LIKE '%"step-finish"%' AND length(p.data) <= ? AND length(m.data) <= ?
 ORDER BY p.time_created, p.id LIMIT ?
 """
+_ID_WRAP = 1 << 48
 
 _ALLOWED = (
     sqlite3.SQLITE_SELECT,
@@ -81,13 +87,22 @@ def connect(path: str) -> sqlite3.Connection:
     return db
 
 
+def id_floor(since: int, now: int) -> str:
+    """The smallest part id opencode gives from `since` ms on: "prt_" and 12 hex digits of
+    (ms * 4096 + a counter) mod 2**48, then random letters. The value wraps every 2.2 years:
+    across a wrap every id is looked at, once."""
+    low, high = (since * 0x1000) % _ID_WRAP, (now * 0x1000) % _ID_WRAP
+    return "prt_%012x" % low if low <= high else "prt_"
+
+
 def steps(path: str, worktree: str, since: int, limit: int) -> List[Tuple]:
     """The step-finish rows of the worktree's sessions created at `since` ms or later."""
+    floor = id_floor(since, int(time.time() * 1000) + 86400000)
     db = connect(path)
     try:
         return db.execute(
             _QUERY,
-            (worktree, os.path.realpath(worktree), since, MAX_DATA, MAX_DATA, limit),
+            (floor, worktree, os.path.realpath(worktree), since, MAX_DATA, MAX_DATA, limit),
         ).fetchall()
     finally:
         db.close()
