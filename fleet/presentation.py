@@ -7,13 +7,14 @@ counts, host link labels, plurals. A face adds only its own layout and colour.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from fleet.core.budgets import Budget, Crossing
 from fleet.core.fleetstate import GONE, HostState
 from fleet.core.models import DiffStat, Session, Status, Waiting
 from fleet.core.results import Delivery, Rejected, TmuxServer, Undone
 from fleet.core.textsafe import inert, said
-from fleet.core.usage import Tokens, known
+from fleet.core.usage import APPROXIMATE, Tokens, known
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -289,12 +290,14 @@ def cost_label(tokens: Tokens) -> str:
         return "no price"
     if 0 < tokens.cost < 0.005:
         return "<$0.01"
-    return f"${tokens.cost:,.2f}"
+    about = "~" if tokens.approximate and tokens.cost else ""
+    return f"{about}${tokens.cost:,.2f}"
 
 
 def spent_label(tokens: Tokens) -> str:
-    """`12.3k tok · $0.41`, `12.3k tok · no price`."""
-    return f"{token_count(tokens.total)} tok · {cost_label(tokens)}"
+    """`12.3k tok · $0.41`, `12.3k tok · no price`; `~2.4k tok · ~$0.01` when rounded."""
+    about = "~" if tokens.approximate else ""
+    return f"{about}{token_count(tokens.total)} tok · {cost_label(tokens)}"
 
 
 def today_label(tokens: Tokens) -> str:
@@ -306,7 +309,7 @@ def usage_label(agent: str, tokens: Tokens | None) -> str:
     """What a session spent, compact: `12.3k tok · $0.41`, or `usage unknown`."""
     if not known(agent, tokens):
         return "usage unknown"
-    return spent_label(tokens or Tokens())
+    return spent_label(replace(tokens or Tokens(), approximate=agent in APPROXIMATE))
 
 
 HELD = "paused: over budget"  # on the card of a session a budget paused

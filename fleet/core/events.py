@@ -146,11 +146,12 @@ class Snapshot(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Hello(Event):
-    """The stream is live from journal `seq` on."""
+    """The stream is live from journal `seq` on; `head`: the journal's last event then."""
 
     kind: ClassVar[str] = "hello"
     seq: int
     version: str
+    head: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,10 +14,12 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .remote.hostside.protocol import USAGE_AGENTS
+from .remote.hostside.protocol import USAGE_AGENTS, USAGE_APPROXIMATE
 
 READ_AGENTS = frozenset(USAGE_AGENTS)
 """Agents whose usage fleet reads; any other session's usage is unknown."""
+APPROXIMATE = frozenset(USAGE_APPROXIMATE)
+"""Agents whose records are rounded (aider's "2.4k sent"): their figures are shown with "~"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ class Tokens:
     cache_write: int = 0
     cost: float | None = 0.0
     unpriced: tuple[str, ...] = ()  # the models with no price
+    approximate: bool = False  # some of it from rounded records
 
     @property
     def total(self) -> int:
@@ -118,6 +121,7 @@ class Tokens:
             self.cache_write + other.cache_write,
             cost,
             tuple(sorted(set(self.unpriced) | set(other.unpriced))),
+            self.approximate or other.approximate,
         )
 
     def to_json(self) -> dict[str, object]:
@@ -129,22 +133,25 @@ class Tokens:
             "total": self.total,
             "cost": None if self.cost is None else round(self.cost, 6),
             "unpriced": list(self.unpriced),
+            "approximate": self.approximate,
         }
 
 
-def priced(model: str, counts: Iterable[int], prices: Mapping[str, Price]) -> Tokens:
+def priced(
+    model: str, counts: Iterable[int], prices: Mapping[str, Price], approximate: bool = False
+) -> Tokens:
     """Tokens of one model (input, output, cache_read, cache_write) with their cost."""
     n_in, n_out, n_read, n_write = counts
     price = price_for(model, prices)
     if price is None:
-        return Tokens(n_in, n_out, n_read, n_write, None, (model or "(no model)",))
+        return Tokens(n_in, n_out, n_read, n_write, None, (model or "(no model)",), approximate)
     cost = (
         n_in * price.input
         + n_out * price.output
         + n_read * price.cache_read
         + n_write * price.cache_write
     ) / 1_000_000
-    return Tokens(n_in, n_out, n_read, n_write, cost)
+    return Tokens(n_in, n_out, n_read, n_write, cost, (), approximate)
 
 
 # -- what one session spent, in memory (the reducer's part: fleet.core.fleetstate) ---------------
@@ -261,7 +268,8 @@ def summarize(rows: Iterable[UsageRow], by: str, prices: Mapping[str, Price]) ->
         counts = (row.input, row.output, row.cache_read, row.cache_write)
         key = _key(row, by)
         tokens, requests = sums.get(key, (Tokens(), 0))
-        sums[key] = (tokens + priced(row.model, counts, prices), requests + row.requests)
+        spent = priced(row.model, counts, prices, row.agent in APPROXIMATE)
+        sums[key] = (tokens + spent, requests + row.requests)
     return [Spent(k, t, n) for k, (t, n) in sorted(sums.items())]
 
 
@@ -273,7 +281,8 @@ def per_session(
     for row in rows:
         counts = (row.input, row.output, row.cache_read, row.cache_write)
         key = (row.host, row.session)
-        out[key] = out.get(key, Tokens()) + priced(row.model, counts, prices)
+        spent = priced(row.model, counts, prices, row.agent in APPROXIMATE)
+        out[key] = out.get(key, Tokens()) + spent
     return out
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from fleet.core import events
@@ -26,7 +26,15 @@ from fleet.core.fleetstate import (
 )
 from fleet.core.models import Session, Status
 from fleet.core.textsafe import inert
-from fleet.core.usage import DEFAULT_PRICES, Price, SessionUsage, Tokens, local_day, priced
+from fleet.core.usage import (
+    APPROXIMATE,
+    DEFAULT_PRICES,
+    Price,
+    SessionUsage,
+    Tokens,
+    local_day,
+    priced,
+)
 from fleet.presentation import usage_label
 
 TAIL_LINES = 6
@@ -238,8 +246,15 @@ class FleetModel:
 
     def today(self) -> Tokens:
         """What the whole fleet spent today (the laptop's local day)."""
-        spent = self.fleet.spent_on(local_day(self.clock()))
-        return sum((priced(m, c, self.prices) for m, c in spent.items()), Tokens())
+        day = local_day(self.clock())
+        spent = self.fleet.spent_on(day)
+        total = sum((priced(m, c, self.prices) for m, c in spent.items()), Tokens())
+        rounded = any(
+            s.session.agent in APPROXIMATE and s.usage.tokens(self.prices, day).total
+            for s in self.fleet.sessions.values()
+            if s.usage.requests
+        )
+        return replace(total, approximate=rounded)
 
     def spent_label(self, state: SessionState) -> str:
         usage = state.usage

@@ -111,3 +111,47 @@ def test_usage_from_a_claude_transcript_counted_once(fresh_hosts: LoopbackFleet)
     by_model = fleet.ok("usage", "--by", "model", "--json").json()["rows"]
     assert [r["model"] for r in by_model] == ["claude-sonnet-4-5-20250929"]
     assert "alpha/spender" in fleet.ok("usage").out
+
+
+def test_usage_without_a_follower_catches_up_from_the_hosts(fresh_hosts: LoopbackFleet) -> None:
+    """No TUI and no `fleet watch`: `fleet usage` reads what the host journaled since the
+    store's cursor; with the host down it shows what it stored and names the host."""
+    fleet = fleet_with_fake_claude(fresh_hosts)
+    fleet.ok("new", "alpha", "--repo", "~/repo", "--agent", "claude", "--name", "spender")
+    fleet.wait_status("alpha/spender", "idle")
+    fleet.ok("send", "alpha/spender", "one turn please")
+    wait_for(lambda: spent(fleet)["total"] == TURN_TOKENS, 30, 0.5, "the turn, caught up")
+    [row] = [r for r in fleet.ok("ls", "--json").json() if r["ref"] == "alpha/spender"]
+    assert row["usage"]["total"] == TURN_TOKENS  # in the store: every command sees it
+
+    fleet.ok("send", "alpha/spender", "another")
+    fleet.wait_status("alpha/spender", "idle")
+    wait_for(lambda: spent(fleet)["total"] == 2 * TURN_TOKENS, 30, 0.5, "the second turn")
+    fresh_hosts.stop_host("alpha")
+    try:
+        down = fleet.ok("usage", "--json", timeout=30)
+        assert down.json()["total"]["total"] == 2 * TURN_TOKENS
+        assert "alpha" in down.err and "what fleet stored" in down.err
+        assert "beta" not in down.err  # reached: nothing to say
+        assert fleet.ok("usage", "--cached", "--json").json()["total"]["total"] == 2 * TURN_TOKENS
+    finally:
+        fresh_hosts.start_host("alpha")
+    # A follower afterwards applies the whole journal (the cursor was left alone): the turns
+    # it applies again count once.
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "fleet", "watch"],
+        env=fleet.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(
+            lambda: fleet.ok("ls", "--json").json() and not fleet("usage", "--json").err,
+            30,
+            0.5,
+            "the host back",
+        )
+    finally:
+        watch.send_signal(signal.SIGINT)
+        watch.wait(timeout=20)
+    assert fleet.ok("usage", "--cached", "--json").json()["total"]["total"] == 2 * TURN_TOKENS

@@ -216,13 +216,11 @@ def _read_chat(body: dict[str, Any]) -> _Turn:
     msgs = body.get("messages", [])
     system = "\n".join(_text(m.get("content")) for m in msgs if m.get("role") == "system")
     low = system.lower()
-    # aider never sends tools: its turns are streamed and its helpers (commit message,
-    # history summary) are not. opencode's title request is the one without tools.
+    # aider never sends tools: its helpers are the commit message and the history summary
+    # (its turns are streamed unless `stream: false`). opencode's title request is the one
+    # without tools.
     helper = not tools and (
-        not body.get("stream")
-        or "commit message" in low
-        or "summar" in low
-        or re.search(r"\btitle\b", low) is not None
+        "commit message" in low or "summar" in low or re.search(r"\btitle\b", low) is not None
     )
     turn = _Turn("chat", tools, helper=helper, system=system)
     last = msgs[-1] if msgs else {}
@@ -820,16 +818,20 @@ class _Handler(BaseHTTPRequestHandler):
         if calls:
             self._sse(chunk({"tool_calls": calls}))
         self._sse(chunk({}, finish_reason))
-        self._sse(
-            {
-                "id": cid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [],
-                "usage": usage,
-            }
-        )
+        # As OpenAI's server: a stream says its usage only when the request asks for it
+        # (opencode does; aider does not, and counts the tokens itself).
+        options = body.get("stream_options")
+        if isinstance(options, dict) and options.get("include_usage"):
+            self._sse(
+                {
+                    "id": cid,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [],
+                    "usage": usage,
+                }
+            )
         self._sse("[DONE]")
 
     # -- OpenAI Responses

@@ -121,6 +121,7 @@ def test_every_event_kind_has_a_constructor_a_dataclass_and_a_parser() -> None:
         protocol.output_gap("abcdefgh", 0, 10),
         protocol.snapshot(4, [], False),
         protocol.hello(4, "dev"),
+        protocol.hello(4, "dev", 9),
         protocol.heartbeat(4, 1.5),
     ]
     for raw in made:

@@ -152,7 +152,7 @@ def test_the_watcher_tick_stays_within_its_budget_and_skips_other_agents(host: P
     claude_transcript(host).write_text(fixture("claude-transcript.jsonl", host / "worktree"))
     sent: list[dict[str, object]] = []
     reader = hostusage.Usage()
-    reader.tick([meta(host, "aider")], 100.0, sent.append)
+    reader.tick([meta(host, "my-own-agent")], 100.0, sent.append)  # a [agents.X] of one's own
     assert sent == []
     reader.tick([meta(host)], 100.0, sent.append)
     assert len(sent) == 1
@@ -215,11 +215,13 @@ def test_prices_and_costs() -> None:
     unpriced = priced("fake-model", (10, 5, 0, 0), DEFAULT_PRICES)
     assert unpriced.cost is None and unpriced.unpriced == ("fake-model",)
     assert usage_label("claude", unpriced) == "15 tok · no price"
-    assert usage_label("aider", None) == "usage unknown"
+    assert usage_label("my-own-agent", None) == "usage unknown"
     assert usage_label("claude", None) == "0 tok · $0.00"
+    assert usage_label("aider", Tokens(2400, 22, 0, 0, 0.41)) == "~2.4k tok · ~$0.41"
+    assert usage_label("aider", None) == "~0 tok · $0.00"
     spent = Tokens(12_000, 300, 0, 0, 0.41)
     assert usage_label("codex", spent) == "12.3k tok · $0.41"
-    assert session_json("aider", None) == {"known": False}
+    assert session_json("my-own-agent", None) == {"known": False}
     assert (spent + unpriced).cost is None  # one unpriced model: no total, never a guess
 
 

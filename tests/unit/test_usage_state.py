@@ -69,7 +69,7 @@ def test_fleet_state_counts_per_host_and_day_and_forgets_a_removed_session() -> 
 def test_the_card_and_the_top_line_say_it() -> None:
     model = FleetModel(clock=lambda: NOW)
     model.upsert_session(session("a"))
-    model.upsert_session(session("x", agent="aider"))
+    model.upsert_session(session("x", agent="my-own-agent"))
     assert model.cards[("h", "a")].spent == "0 tok · $0.00"
     assert model.cards[("h", "x")].spent == "usage unknown"
     before = model.usage_version
@@ -81,3 +81,15 @@ def test_the_card_and_the_top_line_say_it() -> None:
     assert model.cards[("h", "a")].spent == "12.3k tok · no price"
     assert today_label(FleetModel().today()) == ""
     assert DEFAULT_PRICES[SONNET].input == 3.0
+
+
+def test_aiders_rounded_figures_show_approximate_on_its_card_and_the_top_line() -> None:
+    model = FleetModel(clock=lambda: NOW)
+    model.upsert_session(session("a"))
+    model.upsert_session(session("d", agent="aider"))
+    model.apply(usage("a", UsageRecord("claude:1", SONNET, NOW, 10_000, 2_300, 0, 0)))
+    assert today_label(model.today()) == "today 12.3k tok · $0.06"
+    model.apply(usage("d", UsageRecord("aider:h:10", SONNET, NOW, 2_400, 22, 0, 0), seq=2))
+    assert model.cards[("h", "d")].spent == "~2.4k tok · ~$0.01"
+    assert model.cards[("h", "a")].spent == "12.3k tok · $0.06"
+    assert today_label(model.today()) == "today ~14.7k tok · ~$0.07"

@@ -426,7 +426,8 @@ def _snapshot_event(
 
 def _hello_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:
     version = _text(raw.get("version"), "version", 80)
-    return events.Hello(host=host, seq=_seq(raw), version=version)
+    head = None if raw.get("head") is None else _count(raw["head"], "head")
+    return events.Hello(host=host, seq=_seq(raw), version=version, head=head)
 
 
 def _heartbeat_event(host: str, raw: Mapping[str, Any]) -> events.WatchEvent:

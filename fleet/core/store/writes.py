@@ -330,6 +330,13 @@ class Writes:
             ),
         )
 
+    def record_usage(self, event: events.UsageReported) -> None:
+        """Usage read by a catch-up (not a follower): its records, the cursor left alone, so
+        the next follower applies the whole journal (the records again count once)."""
+        self._writer.enqueue(
+            "usage", event.host, event.session, lambda db: _insert_usage(db, event)
+        )
+
     def record_host(self, host: str, target: str, state: str, reason: str = "") -> None:
         """The host's link state; `last_seen` moves only when the state is "connected"."""
         now = time.time()

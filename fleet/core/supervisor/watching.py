@@ -12,6 +12,7 @@ from ..errors import HostError, HostUnreachable
 from ..models import Session
 from ..remote import untrusted
 from ..remote.hostside import protocol
+from ..store import Store
 from .base import Base
 
 log = logging.getLogger("fleet.supervisor")
@@ -143,3 +144,45 @@ class Watching(Base):
                     self._emit(str(event.status), host, event.session, detail)
             store.apply(event)
             yield event
+
+    async def catch_up_usage(self, seconds: float) -> dict[str, str]:
+        """The usage every host journaled since the store's cursor, into the store, for a
+        command that runs without a follower (`fleet usage`). Only usage is taken, and the
+        cursor stays where it is: the next follower still applies every event (its hooks and
+        statuses), and a record it applies again counts once. Returns the hosts not caught
+        up within `seconds`, with why."""
+        store = self.require_store()
+        hosts = list(self.links)
+        results = await asyncio.gather(
+            *(asyncio.wait_for(self._catch_up(h, store), seconds) for h in hosts),
+            return_exceptions=True,
+        )
+        missed: dict[str, str] = {}
+        for host, result in zip(hosts, results, strict=True):
+            if isinstance(result, TimeoutError):
+                missed[host] = f"not caught up within {seconds:g} s"
+            elif isinstance(result, BaseException):
+                raise result
+            elif result:
+                missed[host] = result
+        return missed
+
+    async def _catch_up(self, host: str, store: Store) -> str:
+        """ "" once the host's journal was read to its head as the stream began; else why not."""
+        head: int | None = None
+        since = await store.watch_cursor(host)
+        # Never followed: from the journal's start (a snapshot would say no usage).
+        async for event in self.watch(host, 0 if since is None else since):
+            match event:
+                case events.LinkDown():
+                    return event.reason
+                case events.Hello(head=None):
+                    return "its helper does not say where its journal ends"
+                case events.Hello():
+                    head = event.head
+                case events.UsageReported():
+                    store.record_usage(event)
+            seq = event.seq if isinstance(event, events.JournalEvent | events.Hello) else None
+            if head is not None and seq is not None and seq >= head:
+                return ""
+        return "the watch ended"

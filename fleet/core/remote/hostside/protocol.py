@@ -168,9 +168,11 @@ STREAM_FAILED = "failed"
 
 DECISION_ACTIONS = ("approve", "reject", "undo")
 
-USAGE_AGENTS = ("claude", "codex", "gemini")
+USAGE_AGENTS = ("claude", "codex", "gemini", "opencode", "aider")
 """Agents whose own usage records the helper reads (hostside/usage.py); any other session's
 usage is unknown."""
+USAGE_APPROXIMATE = ("aider",)
+"""Agents whose records give rounded figures (aider's "2.4k"): their usage is shown as "~"."""
 USAGE_BATCH = 200
 """Records in one `usage` event at most."""
 USAGE_COUNTS = ("input", "output", "cache_read", "cache_write")
@@ -278,8 +280,13 @@ def snapshot(seq: int, sessions: List[dict], gap: bool) -> dict:
     return {"type": SNAPSHOT, "seq": seq, "sessions": sessions, "gap": gap}
 
 
-def hello(seq: int, version: str) -> dict:
-    return {"type": HELLO, "seq": seq, "version": version}
+def hello(seq: int, version: str, head: Optional[int] = None) -> dict:
+    """The stream is live from journal `seq` on; `head` is the journal's last event as the
+    stream began (a reader that only catches up stops once it has seen it)."""
+    event = {"type": HELLO, "seq": seq, "version": version}  # type: Dict[str, Any]
+    if head is not None:
+        event["head"] = head
+    return event
 
 
 def heartbeat(seq: int, t: float) -> dict:

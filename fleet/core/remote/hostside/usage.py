@@ -8,6 +8,9 @@ runs in, turn_context lines the model, token_count events the usage of each resp
 repeated event with an unchanged total is the same usage said again, skipped here). Gemini
 CLI appends its chat recording under ~/.gemini/tmp/<project>/chats/ (the project folder's
 .project_root names the worktree): each model message a line with its id, model and tokens.
+OpenCode keeps its sessions in a SQLite database (usage_opencode.py). Aider appends to
+.aider.chat.history.md in the worktree a "> Tokens: 2.4k sent, 22 received." line per message:
+rounded figures, which the laptop shows as approximate.
 
 Records are read once: the byte offset reached in each file is kept in the session's
 usage.json, written after the events are journaled (a crash in between reads a record again;
@@ -28,7 +31,7 @@ import sys
 import time
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
-from . import protocol
+from . import protocol, usage_opencode
 from .layout import SESSIONS, read_json, write_json
 
 USAGE_EVERY = 2.0  # seconds between two looks at one session's records
@@ -298,6 +301,54 @@ def gemini_record(message: dict, memo: dict, now: float) -> Optional[dict]:
     )
 
 
+AIDER_HISTORY = ".aider.chat.history.md"
+_AIDER_MODEL = re.compile(r"^> (?:Main )?[Mm]odel: (\S+)")
+_AIDER_TOKENS = re.compile(
+    r"^> Tokens: ([0-9.]{1,9}[kM]?) sent(?:, ([0-9.]{1,9}[kM]?) cache write)?"
+    r"(?:, ([0-9.]{1,9}[kM]?) cache hit)?, ([0-9.]{1,9}[kM]?) received\."
+)
+
+
+def aider_files(meta: dict, index: CodexIndex) -> List[str]:
+    """Aider's chat history in the session's worktree (its default place, the repo's root)."""
+    worktree = meta.get("worktree") or ""
+    return [os.path.join(worktree, AIDER_HISTORY)] if worktree else []
+
+
+def aider_count(text: Optional[str]) -> int:
+    """One of aider's rounded figures ("22", "2.4k", "12k") as a number of tokens."""
+    if not text:
+        return 0
+    scale = {"k": 1000, "M": 1000000}.get(text[-1], 1)
+    try:
+        return round(float(text.rstrip("kM")) * scale)
+    except ValueError:
+        return 0
+
+
+def aider_record(line: dict, memo: dict, now: float) -> Optional[dict]:
+    """One "> Tokens: 2.4k sent, 22 received." line: a message's requests, rounded as aider
+    prints them (its sent counts the cached part). The model is the last one aider named."""
+    text = line.get("text", "")
+    model = _AIDER_MODEL.match(text)
+    if model:
+        memo["model"] = model.group(1).split("/")[-1][:200]  # "openai/gpt-5": the provider's
+        return None
+    found = _AIDER_TOKENS.match(text)
+    if not found:
+        return None
+    sent, write, hit, received = (aider_count(g) for g in found.groups())
+    return protocol.usage_record(
+        "aider:%s:%d" % (memo.get("file", ""), line.get("offset", 0)),
+        memo.get("model") or "",
+        now,
+        input=max(0, sent - hit),
+        output=received,
+        cache_read=hit,
+        cache_write=write,
+    )
+
+
 Reader = Tuple[
     Callable[[dict, CodexIndex], List[str]], Callable[[dict, dict, float], Optional[dict]]
 ]
@@ -305,16 +356,18 @@ READERS: Dict[str, Reader] = {
     "claude": (claude_files, claude_record),
     "codex": (codex_files, codex_record),
     "gemini": (gemini_files, gemini_record),
+    "aider": (aider_files, aider_record),
 }
-assert set(READERS) == set(protocol.USAGE_AGENTS)
+TEXT_RECORDS = frozenset({"aider"})  # lines of text, not JSON
+assert set(READERS) | {"opencode"} == set(protocol.USAGE_AGENTS)
 
 
 # -- reading incrementally ------------------------------------------------------------------
 
 
-def read_lines(path: str, offset: int) -> Tuple[int, List[bytes]]:
-    """(the offset after the complete lines read, those lines) from `offset`, at most
-    READ_BYTES; a line longer than MAX_RECORD is skipped (logged)."""
+def read_lines(path: str, offset: int) -> Tuple[int, List[Tuple[int, bytes]]]:
+    """(the offset after the complete lines read, those lines with their offsets) from
+    `offset`, at most READ_BYTES; a line longer than MAX_RECORD is skipped (logged)."""
     with open(path, "rb") as f:
         f.seek(offset)
         data = f.read(READ_BYTES)
@@ -327,12 +380,16 @@ def read_lines(path: str, offset: int) -> Tuple[int, List[bytes]]:
         if end - start > MAX_RECORD:
             _warn("skipped a record of %d bytes in %s" % (end - start, path))
         else:
-            lines.append(data[start:end])
+            lines.append((offset + start, data[start:end]))
         start = end + 1
     if start == 0 and len(data) >= READ_BYTES:  # one line longer than a whole read
         _warn("skipped %d bytes of an overlong record in %s" % (len(data), path))
         return offset + len(data), []
     return offset + start, lines
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace").rstrip()
 
 
 def _parse(raw: bytes) -> Optional[dict]:
@@ -343,7 +400,7 @@ def _parse(raw: bytes) -> Optional[dict]:
     return value if isinstance(value, dict) else None
 
 
-def read_file(path: str, memo: dict, parse, now: float) -> Iterator[dict]:
+def read_file(path: str, memo: dict, parse, now: float, text: bool = False) -> Iterator[dict]:
     """The records after memo["offset"] in one file; memo is moved on as they are read."""
     try:
         size = os.stat(path).st_size
@@ -355,14 +412,15 @@ def read_file(path: str, memo: dict, parse, now: float) -> Iterator[dict]:
         offset = 0
     if size == offset:
         return
-    memo.setdefault("file", os.path.basename(path)[: -len(".jsonl")][-80:])
+    name = os.path.basename(path)
+    memo.setdefault("file", (name[: -len(".jsonl")] if name.endswith(".jsonl") else name)[-80:])
     try:
         memo["offset"], lines = read_lines(path, offset)
     except OSError as e:
         _warn("cannot read %s: %s" % (path, e))
         return
-    for raw in lines:
-        line = _parse(raw)
+    for at, raw in lines:
+        line = _parse(raw) if not text else {"text": _text(raw), "offset": at}
         if line is None:
             if raw.strip():
                 _warn("skipped a record that is not JSON in %s" % path)
@@ -390,7 +448,8 @@ class Usage:
         due = [
             m
             for m in metas
-            if m.get("agent") in READERS and now - self.looked.get(m["id"], 0.0) >= USAGE_EVERY
+            if m.get("agent") in protocol.USAGE_AGENTS
+            and now - self.looked.get(m["id"], 0.0) >= USAGE_EVERY
         ]
         due.sort(key=lambda m: self.looked.get(m["id"], 0.0))
         for meta in due:
@@ -407,7 +466,6 @@ class Usage:
             self.states.pop(gone, None)
 
     def read_session(self, meta: dict, now: float, emit: Callable[[dict], object]) -> None:
-        files, parse = READERS[meta["agent"]]
         path = os.path.join(SESSIONS, meta["id"], STATE)
         state = self.states.get(meta["id"])
         if state is None:
@@ -417,16 +475,28 @@ class Usage:
             self.states[meta["id"]] = state
         memos = state["files"]
         records: Dict[str, dict] = {}
-        moved = False
-        for found in files(meta, self.index):
-            memo = memos.setdefault(found, {})
-            before = memo.get("offset", -1)
-            for record in read_file(found, memo, parse, now):
-                records[record["id"]] = protocol.merged_record(records.get(record["id"]), record)
-            moved = moved or memo.get("offset", -1) != before
+        if meta["agent"] == "opencode":
+            found, moved = usage_opencode.read_session(meta, memos)
+        else:
+            found, moved = self.read_files(meta, memos, now)
+        for record in found:
+            records[record["id"]] = protocol.merged_record(records.get(record["id"]), record)
         batch = list(records.values())
         for start in range(0, len(batch), protocol.USAGE_BATCH):
             chunk = batch[start : start + protocol.USAGE_BATCH]
             emit(protocol.usage(meta["id"], meta["agent"], chunk))
         if moved:
             write_json(path, state)
+
+    def read_files(self, meta: dict, memos: Dict[str, dict], now: float) -> Tuple[List[dict], bool]:
+        """(the new records in the session's agent's files, did an offset move?)"""
+        files, parse = READERS[meta["agent"]]
+        out: List[dict] = []
+        moved = False
+        for found in files(meta, self.index):
+            memo = memos.setdefault(found, {})
+            before = memo.get("offset", -1)
+            text = meta["agent"] in TEXT_RECORDS
+            out += read_file(found, memo, parse, now, text)
+            moved = moved or memo.get("offset", -1) != before
+        return out, moved

@@ -180,7 +180,7 @@ def op_watch(args: dict, emit) -> None:
         emit(protocol.snapshot(current, op_list({}), isinstance(since, int)))
         since = current
     assert isinstance(since, int)
-    emit(protocol.hello(since, watcher.version()))
+    emit(protocol.hello(since, watcher.version(), current))
     reader = journal.Reader(since)
     visible = protocol.visible_ids(args.get("visible"))
     last_beat = last_check = time.time()
