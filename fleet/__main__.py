@@ -1,3 +1,3 @@
-from fleet.cli import main
+from fleet.launch import main
 
 raise SystemExit(main())

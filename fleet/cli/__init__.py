@@ -30,11 +30,8 @@ from fleet.cli import (
     usage,
     watch,
 )
-from fleet.cli.output import note
-from fleet.cli.registry import Command, WordsError, collect, configure
-from fleet.core.config import ConfigError
-from fleet.core.errors import FleetError
-from fleet.core.logs import log_path
+from fleet.cli.registry import Command, WordsError, collect
+from fleet.launch import guarded, tui
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -120,27 +117,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
         parser.print_help()  # the TUI needs a terminal; scripts get the help
         return 0
-    try:
-        if args.command is None:
-            config = configure(args)
-            from fleet.ui.app import run_app  # Textual is loaded only for the TUI
-
-            return run_app(config)
-        return COMMANDS[args.command].run(args)
-    except ConfigError as exc:
-        note(f"fleet: {exc}")
-        return 2
-    except FleetError as exc:
-        log.info("failed: %s", exc)
-        note(f"fleet: {exc}")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:  # a bug: say so plainly, keep the details in the log
-        log.exception("internal error")
-        note(
-            f"fleet: internal error: {type(exc).__name__}: {exc} (details in the log: {log_path()})"
-        )
-        return 1
+    if args.command is None:
+        return guarded(lambda: tui(args))
+    return guarded(lambda: COMMANDS[args.command].run(args))

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from fleet.core.textsafe import inert
+from fleet.launch import note as note  # the CLI's modules print their notes from here
 
 
 def table(rows: Sequence[Sequence[str]], out: TextIO | None = None) -> None:
@@ -37,8 +38,3 @@ def say(text: str) -> None:
     """A line of the command's output, on stdout."""
     sys.stdout.write(inert(text) + "\n")
     sys.stdout.flush()  # a follower (fleet watch | grep) sees each line as it comes
-
-
-def note(text: str) -> None:
-    """A line for the person, not for a pipe: on stderr."""
-    sys.stderr.write(inert(text) + "\n")

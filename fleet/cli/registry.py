@@ -30,11 +30,10 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
-from fleet.core.config import Config, load_config
-from fleet.core.logs import setup_logging
+from fleet.core.config import Config
 from fleet.core.supervisor import Supervisor
 from fleet.core.wiring import wired
-from fleet.core.workspaces import with_workspaces
+from fleet.launch import configure
 
 log = logging.getLogger("fleet.cli")
 
@@ -57,16 +56,6 @@ def no_arguments(parser: argparse.ArgumentParser) -> None:
 def session_argument(parser: argparse.ArgumentParser) -> None:
     """For a command that takes one session (HOST/NAME or an id prefix) and nothing else."""
     parser.add_argument("session")
-
-
-def configure(args: argparse.Namespace) -> Config:
-    """The config the command line names (--config, $FLEET_CONFIG, the XDG default), and
-    fleet's log set up: what every command but the standalone ones starts with."""
-    # The workspaces fleet made are hosts too (fleet.core.workspaces.records).
-    config = with_workspaces(load_config(args.config))
-    setup_logging(verbose=args.verbose)
-    log.info("fleet %s: %s", args.command or "tui", config.path)
-    return config
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,11 +11,13 @@ import asyncio
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fleet.core.errors import HostError
 from fleet.core.models import AgentProfile
-from fleet.core.remote.client import HelperClient
+
+if TYPE_CHECKING:
+    from fleet.core.remote.client import HelperClient
 
 # "codex-cli 0.169.0", "0.61.0", "2.1.328 (Claude Code)", "aider 0.86.2", "v1.2.3-beta.1".
 _VERSION_RE = re.compile(r"(?<![\w.])v?(\d+(?:\.\d+){1,3})(?:[-+]([0-9A-Za-z.-]+))?")

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .config.budgets import Budgets, Limit
+from .errors import UsageError
 from .fleetstate import FleetState, Key
+from .models import Session
 from .usage import Counts, Price, priced
 
 WARN_AT = 0.8
@@ -130,3 +132,16 @@ def holding(budgets: Iterable[Budget], marks: Mapping[tuple[str, str], str]) -> 
         for b in budgets
         if marks.get((b.id, "exceeded")) == "pause" and (b.id, ALLOWED) not in marks
     ]
+
+
+class OverBudget(UsageError):
+    """The session was paused by a budget the person has not let it go on past."""
+
+    def __init__(self, session: Session, budgets: list[Budget]) -> None:
+        self.session = session
+        self.budgets = budgets
+        named = "; ".join(f"{b.name} ({b.limit.shown})" for b in budgets)
+        super().__init__(
+            f"{session.ref} was paused when it went past {named}. To let it go on past it, "
+            "say so: add --over-budget (asked once per budget)"
+        )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import events as events_
 from textual import on
@@ -29,10 +30,8 @@ from fleet.core.config import Config
 from fleet.core.errors import UsageError
 from fleet.core.models import Session, Status
 from fleet.core.store import Store
-from fleet.core.supervisor import Supervisor
 from fleet.core.textsafe import inert
 from fleet.core.usage import local_day, merged_prices
-from fleet.core.wiring import wired
 from fleet.presentation import header_line, host_summary, today_label
 from fleet.ui.bindings import BINDINGS, effective_keys, keymap_from_config
 from fleet.ui.controllers import (
@@ -59,6 +58,11 @@ from fleet.ui.widgets.bars import CommandBar, FilterBar
 from fleet.ui.widgets.grid import SessionGrid
 from fleet.ui.widgets.keybar import Context, KeyBar
 
+if TYPE_CHECKING:
+    from fleet.core.supervisor import Supervisor
+
+# The app's actions that need no supervisor: live from the first frame on.
+NEEDS_NO_SUPERVISOR = frozenset({"move", "filter", "help", "quit", "back", "help_quit"})
 MAX_TOASTS = 2
 
 
@@ -154,23 +158,38 @@ class FleetApp(App[int]):
             self.notify(str(problem), severity="warning", timeout=10)
         for host in self.config.hosts:
             self.model.mark_host(host, "connecting")
-        self.sup = await self._wiring.enter_async_context(wired(self.config))
-        self.store = self.sup.require_store()
-        await self.hosts.load_cached()
+        self.store = await Store.open_fleets()
+        self._wiring.push_async_callback(self.store.close)  # closed last, after the rest
+        await self.hosts.load_cached(self.store)
         self._refresh_all()
+        # The cached fleet is painted first; the supervisor (SSH and its ~0.2 s of imports)
+        # and connecting (ssh config parsing, key exchange) begin after that frame, so a
+        # large fleet shows at once, before any host answers.
+        self.call_after_refresh(self._start_supervisor)
+        self.set_interval(1.0, self._tick)
+
+    async def _start_supervisor(self) -> None:
+        from fleet.core.wiring import wired
+
+        assert self.store is not None
+        self.sup = await self._wiring.enter_async_context(wired(self.config, self.store))
+        self.sup.show_only(self.query_one(SessionGrid).visible_keys())
+        self._show_keys()  # the keys that need it are offered from now on
         if self.config.budgets:  # crossed while no fleet ran; paused by another fleet
             self.hosts.check_budgets(set(self.model.cards))
             await self.hosts.show_held()
-        # The cached fleet is painted first; connecting (ssh config parsing, key exchange)
-        # begins after that frame, so a large fleet shows at once, before any host answers.
-        self.call_after_refresh(self._follow_hosts)
-        self.set_interval(1.0, self._tick)
         self.reaping.start()
+        self._follow_hosts()
 
     def _follow_hosts(self) -> None:
         self.heap.settle()  # the cached fleet is painted: keep it out of later collections
         for host in self.config.hosts:
             self.follow_host(host)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Until the supervisor is up (a moment after the first frame) only the keys that
+        need no host are live: one that does does nothing yet, rather than fail."""
+        return self.sup is not None or action in NEEDS_NO_SUPERVISOR
 
     async def on_unmount(self) -> None:
         await self._wiring.aclose()

@@ -34,7 +34,6 @@ from textual.widgets import Input
 
 from fleet.core import review
 from fleet.core.config import load_config
-from fleet.core.remote import client
 from fleet.ui.app import FleetApp
 from fleet.ui.diff import DiffPanel
 from fleet.ui.model import Card
@@ -137,6 +136,8 @@ class Probe:
             return changed
 
         model.set_screen = timed_set_screen  # type: ignore[method-assign]
+        from fleet.core.remote import client  # after the first paint, as the app loads it
+
         decode = client.decode_line
 
         def timed_decode(line: bytes) -> dict[str, Any] | None:

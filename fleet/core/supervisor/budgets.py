@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..budgets import ALLOWED, Budget, Crossing, budgets_for, crossings, holding
-from ..errors import FleetError, UsageError
+from ..budgets import ALLOWED, Budget, Crossing, OverBudget, budgets_for, crossings, holding
+from ..errors import FleetError
 from ..fleetstate import FleetState, Key, shown_status
 from ..models import Session
 from ..store import StoreError
@@ -28,19 +28,6 @@ from ..usage import local_day, merged_prices
 from .base import Base
 
 log = logging.getLogger("fleet.budgets")
-
-
-class OverBudget(UsageError):
-    """The session was paused by a budget the person has not let it go on past."""
-
-    def __init__(self, session: Session, budgets: list[Budget]) -> None:
-        self.session = session
-        self.budgets = budgets
-        named = "; ".join(f"{b.name} ({b.limit.shown})" for b in budgets)
-        super().__init__(
-            f"{session.ref} was paused when it went past {named}. To let it go on past it, "
-            "say so: add --over-budget (asked once per budget)"
-        )
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
-import asyncssh
-
 from ..config import Config, HostConfig, parse_target
 from ..paths import ensure_state_dir, state_dir
 from .engine import Reach
@@ -116,6 +114,8 @@ def prepare(ws: Workspace, env: Mapping[str, str] = os.environ) -> Path:
     base.mkdir(mode=0o700, exist_ok=True)
     where = directory(ws.name, env)
     where.mkdir(mode=0o700)
+    import asyncssh  # here, not at import: `fleet` paints its cached fleet before SSH loads
+
     client = asyncssh.generate_private_key("ssh-ed25519", comment=f"fleet@{ws.name}")
     host = asyncssh.generate_private_key("ssh-ed25519", comment=f"{ws.name} host key")
     _private(where / "id_ed25519", client.export_private_key())

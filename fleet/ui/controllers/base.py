@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from textual.worker import Worker
 
-from fleet.core.supervisor import Supervisor
 from fleet.ui.diff import DiffPanel
 from fleet.ui.model import Card
 from fleet.ui.widgets.grid import SessionGrid
 
 if TYPE_CHECKING:
+    from fleet.core.supervisor import Supervisor
     from fleet.ui.app import FleetApp
 
 

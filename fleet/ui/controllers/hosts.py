@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from typing import TYPE_CHECKING
 
 from textual.worker import Worker
 
@@ -19,15 +20,17 @@ from fleet.presentation import HELD, crossing_words
 from fleet.ui.alerts import announcement, terminal_alert
 from fleet.ui.controllers.base import Controller
 
+if TYPE_CHECKING:
+    from fleet.core.store import Store
+
 log = logging.getLogger("fleet.ui")
 
 
 class HostsController(Controller):
     """The host links' side of the app: the cached fleet first, then every host's events."""
 
-    async def load_cached(self) -> None:
+    async def load_cached(self, store: Store) -> None:
         """The sessions and screens fleet remembers, shown before any host answers."""
-        store = self.sup.require_store()
         model = self.app.model
         hosts = self.app.config.hosts
         screens = await store.screens()

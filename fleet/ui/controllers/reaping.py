@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from textual.worker import Worker
 
-from fleet.core.supervisor.reaping import reap_every
 from fleet.ui.controllers.base import Controller
 
 
 class ReapingController(Controller):
     def start(self) -> None:
+        from fleet.core.supervisor.reaping import reap_every  # with the supervisor, not before
+
         self._said: set[tuple[str, str]] = set()
         self._running: Worker[None] | None = None
         every = reap_every(self.app.config.pools)

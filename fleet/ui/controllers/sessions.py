@@ -17,9 +17,9 @@ from textual.widgets import Input
 from textual.worker import Worker
 
 from fleet.core.agent_versions import host_versions
+from fleet.core.budgets import OverBudget
 from fleet.core.errors import FleetError, RemoteError
 from fleet.core.models import Session, Status
-from fleet.core.supervisor import OverBudget
 from fleet.ui.controllers.base import Controller
 from fleet.ui.model import Card
 from fleet.ui.screens.confirm import ConfirmScreen
