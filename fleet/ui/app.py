@@ -103,6 +103,7 @@ class FleetApp(App[int]):
         self.model.prices = merged_prices(config.prices)
         self.store: Store | None = None
         self.sup: Supervisor | None = None
+        self._session_grid: SessionGrid | None = None
         self._wiring = contextlib.AsyncExitStack()  # the store, hooks and supervisor, open
         self._hosts_text = ""
         self._today_cache: tuple[object, str] = (None, "")
@@ -116,6 +117,14 @@ class FleetApp(App[int]):
         self.reaping = ReapingController(self)
 
     # -- layout -------------------------------------------------------------------------
+
+    @property
+    def session_grid(self) -> SessionGrid:
+        # Looked up once: the grid lives as long as the app, and a DOM query for every
+        # event a host sends was a few per cent of the supervisor's CPU with 100 printing.
+        if self._session_grid is None:
+            self._session_grid = self.query_one(SessionGrid)
+        return self._session_grid
 
     def compose(self) -> ComposeResult:
         yield Static("", id="hosts", markup=False)

@@ -33,7 +33,7 @@ class Controller:
 
     @property
     def grid(self) -> SessionGrid:
-        return self.app.query_one(SessionGrid)
+        return self.app.session_grid
 
     @property
     def panel(self) -> DiffPanel:
