@@ -31,6 +31,13 @@ WAITING = {
         1,
         ["n", "Enter"],
     ),
+    "aider__needs-input__run-shell-command": (
+        LETTERED,
+        ["Yes", "No", "Don't ask again"],
+        0,
+        1,
+        ["n", "Enter"],
+    ),
     "aider__needs-input__create-new-file": (LETTERED, ["Yes", "No"], 0, 1, ["n", "Enter"]),
     "aider__needs-input__synthetic-allow-edits": (LETTERED, ["Yes", "No"], 0, 1, ["n", "Enter"]),
     "claude__needs-input__ask-user-question-choice": (
@@ -256,3 +263,22 @@ def test_a_dialog_that_shows_its_command_is_a_tool_request() -> None:
     opencode = (HERE / "opencode__needs-input__bash-permission-required.txt").read_text()
     got = choices.waiting(read(opencode), None)
     assert got is not None and got["input"] == "python3 app.py && ls -la"
+
+
+def test_aiders_run_shell_command_is_a_tool_request_for_the_commands_above_it() -> None:
+    screen = (HERE / "aider__needs-input__run-shell-command.txt").read_text()
+    got = choices.waiting(read(screen), None)
+    assert got is not None
+    assert (got["kind"], got["tool"], got["input"]) == ("tool", "shell", "touch allowed.txt")
+    # Several commands (aider pads them to one width) are one request, each named.
+    many = "Sure.\n\npython3 app.py \nls -la        \nRun shell commands? (Y)es/(N)o [Yes]:\n"
+    got = choices.waiting(read(many), None)
+    assert got is not None and got["input"] == "python3 app.py; ls -la"
+    # No blank line above within reach: what is above is not known to be the commands.
+    wall = "".join(f"line {n}\n" for n in range(40)) + "Run shell command? (Y)es/(N)o [Yes]:\n"
+    got = choices.waiting(read(wall), None)
+    assert got is not None and got["kind"] == "choice"
+    # Its other questions stay plain choices.
+    added = (HERE / "aider__needs-input__add-file-to-chat.txt").read_text()
+    got = choices.waiting(read(added), None)
+    assert got is not None and got["kind"] == "choice"

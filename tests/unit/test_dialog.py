@@ -22,6 +22,7 @@ AIDER = {"y", "yes", "n", "no", "d", "don't"}
 WAITING = {
     "aider__needs-input__add-command-output": AIDER,
     "aider__needs-input__add-file-to-chat": AIDER,
+    "aider__needs-input__run-shell-command": AIDER,
     "aider__needs-input__create-new-file": {"y", "yes", "n", "no"},
     "aider__needs-input__synthetic-allow-edits": {"y", "yes", "n", "no"},
     "claude__needs-input__ask-user-question-choice": NUMBERS_4,

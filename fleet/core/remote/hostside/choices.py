@@ -23,7 +23,7 @@ import json
 import re
 from typing import List, NamedTuple, Optional, Tuple
 
-from . import dialog, protocol
+from . import classify, dialog, protocol
 from .classify import tail
 
 NUMBERED = "numbered"
@@ -37,6 +37,7 @@ MAX_LABEL = 200
 QUESTION_ABOVE = 8  # lines above the first option searched for its question
 CONTEXT_ABOVE = 6  # lines above the first option that are part of what a request is
 ID_CHARS = 16
+SUBJECT_LINES = 20  # more lines above a question without a blank one are not its subject
 
 _HOTKEY = re.compile(r"\s*\((?P<key>[A-Za-z0-9]|esc)\)\s*$", re.IGNORECASE)
 _MARK = re.compile(r"^(?P<pad>\s*[│┃|]?\s*)(?P<mark>[❯›>▶►→●◉])\s+(?P<label>\S.*?)\s*[│┃|]?\s*$")
@@ -63,6 +64,7 @@ class Choice(NamedTuple):
     highlighted: int = -1  # the index of the highlighted option, -1 when not shown
     context: str = ""  # the lines just above it (the command, the file): part of its id
     after: str = ""  # the lines below its last option (hints; output that followed an answer)
+    subject: Tuple[str, ...] = ()  # a lettered question's block just above it (see _subject)
 
     def find(self, wanted: str) -> int:
         """The index of the option `wanted` names (its key, its hotkey or its label, any
@@ -257,6 +259,23 @@ def _yes_no(last: str) -> Optional[Choice]:
     return Choice(YES_NO, _short(m.group("q")), options, highlighted)
 
 
+def _subject(screen: str) -> Tuple[str, ...]:
+    """The lines a last-line question shows just above it, back to the blank line before them:
+    aider prints what it asks about so (the commands of "Run shell commands?", the file of
+    "Create new file?"), after an empty line."""
+    if "\x1b" in screen:
+        screen = classify._ANSI_RE.sub("", screen)
+    raw = [line.rstrip() for line in screen.splitlines()[-4 * dialog.REGION :]]
+    while raw and not raw[-1]:
+        raw.pop()
+    block = []  # type: List[str]
+    for line in reversed(raw[:-1]):
+        if not line or len(block) == SUBJECT_LINES:
+            break
+        block.insert(0, line[: dialog.MAX_LINE])
+    return tuple(block) if len(block) < SUBJECT_LINES else ()
+
+
 def read(screen: str) -> Optional[Choice]:
     """The choice at the bottom of the screen, None when it shows none (see the docstring)."""
     lines = dialog._lines(screen)
@@ -266,7 +285,7 @@ def read(screen: str) -> Optional[Choice]:
     if got is None:
         got = _lettered(lines[-1]) or _yes_no(lines[-1])
         if got is not None:
-            got = got._replace(context=_context(lines, len(lines) - 1))
+            got = got._replace(context=_context(lines, len(lines) - 1), subject=_subject(screen))
     return got if got is not None and len(got.options) >= 2 else None
 
 
@@ -281,11 +300,16 @@ def fingerprint(choice: Optional[Choice], signal_waiting: Optional[dict], signal
 
 
 _COMMAND = re.compile(r"^\$ (?P<command>\S.*)$")
+_RUN_SHELL = re.compile(r"^Run shell commands?\?$")
 
 
 def _from_screen(choice: Choice) -> dict:
     """A dialog no hook reported: a tool request when it shows the command it would run
-    ("$ npm test" above its options: Codex, opencode), else a plain choice."""
+    ("$ npm test" above its options: Codex, opencode; aider's "Run shell command?" below
+    its commands), else a plain choice."""
+    if choice.style == LETTERED and _RUN_SHELL.match(choice.question) and choice.subject:
+        commands = "; ".join(line.strip() for line in choice.subject)
+        return {"kind": "tool", "tool": "shell", "input": commands[: protocol.MAX_SIGNAL_FIELD]}
     for line in reversed(choice.context.split("\n")):
         m = _COMMAND.match(line)
         if m:
