@@ -230,6 +230,13 @@ def touch(name: str, hold: Gate) -> Step:
     return shell(f"touch {name}", text=f"Let me make {name}.", hold=hold)
 
 
+def long_touch(name: str, hold: Gate) -> Step:
+    """`touch name` after a command too long for one line of the pane: the dialog wraps it,
+    and `name` is only on a line after the first."""
+    words = " ".join(f"word{n:03d}" for n in range(40))
+    return shell(f"echo {words} > /dev/null && touch {name}", text=f"Making {name}.", hold=hold)
+
+
 def allow_deny_and_refuse_a_stale_answer(
     fleet: FleetCLI,
     run: AgentRun,

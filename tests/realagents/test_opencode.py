@@ -22,6 +22,7 @@ from tests.realagents.harness import (
     answer,
     env_command,
     interrupt_a_turn_waiting_for_the_model,
+    long_touch,
     reject_notes_and_check_the_agent_is_told,
     resume_and_ask,
     settle,
@@ -117,9 +118,10 @@ def test_opencode_tool_requests_answered_from_fleet(
     agent_cli: Callable[[str], Path],
     seed: Callable[..., Path],
 ) -> None:
-    """Its permission dialog (buttons) shows the command ("$ touch ..."); fleet moves to the
-    button and confirms (allow, a stale one refused, reject with a note told to the model)."""
+    """Its permission dialog (buttons) shows the command ("$ echo ..." over three lines: all of
+    it is what the session waits for); fleet moves to the button and confirms (allow, a stale
+    one refused, reject with a note told to the model)."""
     fleet = _fleet(hosts, model, agent_cli("opencode"), seed)
     run = start(fleet, "opencode", "opencode-answer")
     run.wait("idle", timeout=90)
-    allow_deny_and_refuse_a_stale_answer(fleet, run, model, tool="shell")
+    allow_deny_and_refuse_a_stale_answer(fleet, run, model, "shell", long_touch)

@@ -282,3 +282,38 @@ def test_aiders_run_shell_command_is_a_tool_request_for_the_commands_above_it() 
     added = (HERE / "aider__needs-input__add-file-to-chat.txt").read_text()
     got = choices.waiting(read(added), None)
     assert got is not None and got["kind"] == "choice"
+
+
+# Bottoms of real screens (Codex 0.169, opencode 1.18.33, 200 columns) asking about a command
+# too long for one line: each breaks it at spaces, its further lines starting where "$" does.
+CODEX_WRAPPED = (
+    "  Would you like to run the following command?\n\n"
+    "  Reason: Do you want to allow me to create long.txt?\n\n"
+    "  $ printf %s 'yyyy yyyy' >\n"
+    "  /home/u/.fleet/worktrees/cx/long.txt\n\n"
+    "› 1. Yes, proceed (y)\n"
+    "  2. Yes, and don't ask again for commands that start with `printf %s\n"
+    "     'yyyy yyyy' > /home/u/.fleet/worktrees/cx/long.txt` (p)\n"
+    "  3. No, and tell Codex what to do differently (esc)\n\n"
+    "  Press enter to confirm or esc to cancel\n"
+)
+OPENCODE_WRAPPED = (
+    "  ┃  △ Permission required\n"
+    "  ┃    # Shell command\n"
+    "  ┃\n"
+    "  ┃  $ echo word000 word001\n"
+    "  ┃  word002 word003\n"
+    "  ┃  word004 > wrapped.txt\n"
+    "  ┃" + " " * 60 + "~/.fleet/worktrees/oc:fleet/oc\n"
+    "  ┃   Allow once   Allow always   Reject          ctrl+f fullscreen  ⇆ select  enter confirm\n"
+    "  ┃" + " " * 60 + "• OpenCode 1.18.33\n"
+)
+
+
+def test_a_wrapped_command_is_named_whole() -> None:
+    codex = choices.waiting(read(CODEX_WRAPPED), None)
+    assert codex is not None
+    assert codex["input"] == "printf %s 'yyyy yyyy' > /home/u/.fleet/worktrees/cx/long.txt"
+    opencode = choices.waiting(read(OPENCODE_WRAPPED), None)
+    assert opencode is not None
+    assert opencode["input"] == "echo word000 word001 word002 word003 word004 > wrapped.txt"

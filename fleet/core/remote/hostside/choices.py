@@ -65,6 +65,7 @@ class Choice(NamedTuple):
     context: str = ""  # the lines just above it (the command, the file): part of its id
     after: str = ""  # the lines below its last option (hints; output that followed an answer)
     subject: Tuple[str, ...] = ()  # a lettered question's block just above it (see _subject)
+    command: str = ""  # the last "$ command" shown, its wrapped lines joined (see _command)
 
     def find(self, wanted: str) -> int:
         """The index of the option `wanted` names (its key, its hotkey or its label, any
@@ -259,15 +260,43 @@ def _yes_no(last: str) -> Optional[Choice]:
     return Choice(YES_NO, _short(m.group("q")), options, highlighted)
 
 
+def _raw(screen: str) -> List[str]:
+    """The bottom of the screen as drawn: blank lines and indentation kept."""
+    if "\x1b" in screen:
+        screen = classify._ANSI_RE.sub("", screen)
+    raw = [line[: dialog.MAX_LINE].rstrip() for line in screen.splitlines()[-4 * dialog.REGION :]]
+    while raw and not raw[-1]:
+        raw.pop()
+    return raw
+
+
+_SHOWN_COMMAND = re.compile(r"^(?P<pad>[ \t]*[│┃|]?[ \t]*)\$ (?P<command>\S.*)$")
+
+
+def _command(screen: str) -> str:
+    """The last "$ command" line on the screen with the lines it wrapped onto: Codex and
+    opencode break a long command at spaces, each further line starting where the "$" does
+    (the options, a blank line or a side panel's text start elsewhere)."""
+    raw = _raw(screen)
+    for at in range(len(raw) - 1, -1, -1):
+        m = _SHOWN_COMMAND.match(raw[at])
+        if m is None:
+            continue
+        pad, parts = m.group("pad"), [m.group("command").strip()]
+        for line in raw[at + 1 : at + 1 + SUBJECT_LINES]:
+            more = line[len(pad) :]
+            if not line.startswith(pad) or not more or more[0].isspace() or more[0] in "$│┃|":
+                break
+            parts.append(more.strip())
+        return " ".join(parts)[: protocol.MAX_SIGNAL_FIELD]
+    return ""
+
+
 def _subject(screen: str) -> Tuple[str, ...]:
     """The lines a last-line question shows just above it, back to the blank line before them:
     aider prints what it asks about so (the commands of "Run shell commands?", the file of
     "Create new file?"), after an empty line."""
-    if "\x1b" in screen:
-        screen = classify._ANSI_RE.sub("", screen)
-    raw = [line.rstrip() for line in screen.splitlines()[-4 * dialog.REGION :]]
-    while raw and not raw[-1]:
-        raw.pop()
+    raw = _raw(screen)
     block = []  # type: List[str]
     for line in reversed(raw[:-1]):
         if not line or len(block) == SUBJECT_LINES:
@@ -286,7 +315,9 @@ def read(screen: str) -> Optional[Choice]:
         got = _lettered(lines[-1]) or _yes_no(lines[-1])
         if got is not None:
             got = got._replace(context=_context(lines, len(lines) - 1), subject=_subject(screen))
-    return got if got is not None and len(got.options) >= 2 else None
+    if got is None or len(got.options) < 2:
+        return None
+    return got._replace(command=_command(screen))
 
 
 def fingerprint(choice: Optional[Choice], signal_waiting: Optional[dict], signal_t: object) -> str:
@@ -313,7 +344,16 @@ def _from_screen(choice: Choice) -> dict:
     for line in reversed(choice.context.split("\n")):
         m = _COMMAND.match(line)
         if m:
-            return {"kind": "tool", "tool": "shell", "input": m.group("command")}
+            # The line above the options is folded and cut short; the whole command, its
+            # wrapped lines joined, when it is the one drawn there.
+            shown = m.group("command")
+            start = shown[:-3] if shown.endswith("...") else shown
+            whole = " ".join(choice.command.split())
+            return {
+                "kind": "tool",
+                "tool": "shell",
+                "input": whole if whole.startswith(start) else shown,
+            }
     return {"kind": "choice", "tool": "", "input": choice.question}
 
 
