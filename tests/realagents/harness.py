@@ -230,21 +230,30 @@ def touch(name: str, hold: Gate) -> Step:
     return shell(f"touch {name}", text=f"Let me make {name}.", hold=hold)
 
 
+def long_touch(name: str, hold: Gate) -> Step:
+    """`touch name` after a command too long for one line of the pane: the dialog wraps it,
+    and `name` is only on a line after the first."""
+    words = " ".join(f"word{n:03d}" for n in range(40))
+    return shell(f"echo {words} > /dev/null && touch {name}", text=f"Making {name}.", hold=hold)
+
+
 def allow_deny_and_refuse_a_stale_answer(
     fleet: FleetCLI,
     run: AgentRun,
     model: FakeModel,
     tool: str,
     request: Callable[[str, Gate], Step] = touch,
+    tool_loop: bool = True,
 ) -> None:
     """The loop of answering from fleet: a tool request (`request` makes the file it names)
     is needs-input with `tool` and the command in `waiting`; an answer with a stale --expect
     is refused (nothing typed, nothing run); `fleet allow` runs the real command; the next
     request, `fleet deny --note`, is not run and the model gets the note as the person's
-    prompt."""
+    prompt. `tool_loop`: the agent gives the model the command's result for a reply (aider
+    does not: its turn ends with the command)."""
     allowed, denied = run.worktree / "allowed.txt", run.worktree / "denied.txt"
     thinking = model.gate()
-    model.script(request("allowed.txt", thinking), finish("Made it."))
+    model.script(request("allowed.txt", thinking), *([finish("Made it.")] if tool_loop else []))
     run.send("make the marker")
     run.wait("working")
     thinking.open()

@@ -7,10 +7,12 @@ from pathlib import Path
 
 from tests.integration.fleetrun import FleetCLI
 from tests.integration.hosts import LoopbackFleet
-from tests.realagents.fakemodel import FakeModel, shell, write
+from tests.realagents.fakemodel import FakeModel, finish, say, shell, write
 from tests.realagents.harness import (
     NOTES,
+    AgentRun,
     agent_table,
+    allow_deny_and_refuse_a_stale_answer,
     env_command,
     reject_notes_and_check_the_agent_is_told,
     resume_and_ask,
@@ -110,3 +112,59 @@ def test_aider_steer_permission_diff_reject_resume(
     run.wait("stopped")
     last = resume_and_ask(fleet, run, model)
     assert "fleet-check-ok" in last.context, "the chat history must come back"
+
+
+def _asks(run: AgentRun, question: str) -> dict:
+    """What fleet says the session waits for, once it is aider's `question`."""
+    return settle(
+        lambda: (
+            (w := run.fleet.sessions()[run.ref].get("waiting")) and w.get("input") == question and w
+        ),
+        what=f"waiting for {question!r}",
+    )
+
+
+def test_aider_questions_answered_from_fleet(
+    hosts: LoopbackFleet,
+    model: FakeModel,
+    agent_cli: Callable[[str], Path],
+    seed: Callable[..., Path],
+) -> None:
+    """aider says nothing of what it asks (no hook payload): its "Run shell command?" is read
+    from the screen, the command from the lines it shows above it. Allowed, it runs; a stale
+    answer is refused; denied with a note, it does not run and the model gets the note. Its
+    other questions (add a file, add the command's output) are answered with `fleet answer`."""
+    fleet = _fleet(hosts, model, agent_cli("aider"), seed)
+    run = start(fleet, "aider", "aider-answer")
+    run.wait("idle")
+    allow_deny_and_refuse_a_stale_answer(fleet, run, model, tool="shell", tool_loop=False)
+
+    # A reply that names a repo file aider has not got in its chat: it asks to add it.
+    model.script(say("The entry point is app.py."), finish("Read it."))
+    run.send("where does it start?")
+    run.wait("needs-input")
+    added = _asks(run, "Add file to the chat?")
+    assert [o["key"] for o in added["options"]][:2] == ["y", "n"], added
+    fleet.ok("answer", run.ref, "y", "--expect", added["id"])
+    settle(
+        lambda: any(
+            p.startswith("I added these files to the chat: app.py") for p in model.prompts()
+        ),
+        what="aider telling the model it added app.py",
+    )
+    run.wait("idle")
+
+    # A command with output: allowed, then "Add command output to the chat?" answered No:
+    # it ran, and the model's next request does not hold its output.
+    model.script(shell("echo fleet-said-$((6 * 7))", text="Checking."))
+    run.send("check it")
+    run.wait("needs-input")
+    fleet.ok("allow", run.ref)
+    output = _asks(run, "Add command output to the chat?")
+    assert "fleet-said-42" in run.screen()
+    fleet.ok("answer", run.ref, "No", "--expect", output["id"])
+    run.wait("idle")
+    model.script(finish("Nothing else."))
+    run.send("anything else?")
+    settle(lambda: model.prompts()[-1:] == ["anything else?"], what="the next prompt")
+    assert "fleet-said-42" not in model.requests()[-1].context

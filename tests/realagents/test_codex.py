@@ -139,5 +139,6 @@ def test_codex_tool_requests_answered_from_fleet(
 
 
 def _escalated_write(name: str, hold: Gate) -> Step:
-    """Codex writes with its shell; asking for escalation makes it ask the person."""
-    return write(name, "marker", text=f"Let me make {name}.", hold=hold)
+    """Codex writes with its shell; asking for escalation makes it ask the person. The content
+    makes the command too long for one line: the file's path is on a wrapped line."""
+    return write(name, "marker " * 30, text=f"Let me make {name}.", hold=hold)

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from tests.integration.fleetrun import FleetCLI
-from tests.integration.hosts import LoopbackFleet
-from tests.realagents.harness import AgentRun, agent_table, env_command, start
+from tests.integration.hosts import LoopbackFleet, LoopbackHost
+from tests.realagents.harness import AgentRun, agent_table, env_command, seed_file, start
 
 NO_MODEL = "http://127.0.0.1:9"  # nothing listens: none of these states reaches a model
 
@@ -118,3 +118,23 @@ def test_claude_onboarded_but_not_logged_in(
         "tool": "",
         "input": "Not logged in · Please run /login",
     }
+
+    # A rejection's note is fleet's own typing: never into an agent that cannot act on it.
+    # It waits in the outbox, with the reason, until the person fixed the login.
+    seed_file(hosts["alpha"], f".fleet/worktrees/nologin/{NOTE_FILE}", "draft\n")
+    fleet.ok("reject", run.ref, "--file", NOTE_FILE, "--note", NOTE)
+    records = _journal(hosts["alpha"], run.session["id"])
+    queued = [r for r in records if r.get("type") == "queued" and r.get("what") == "note"]
+    assert queued and queued[-1]["why"].startswith("stuck (Not logged in"), records[-5:]
+    assert not [r for r in records if r.get("type") == "input" and r.get("what") == "note"]
+    assert NOTE not in run.screen()
+    assert run.status() == "needs-input"
+
+
+NOTE_FILE = "draft.txt"
+NOTE = "no drafts please"
+
+
+def _journal(host: LoopbackHost, session: str) -> list[dict[str, Any]]:
+    lines = (host.home / ".fleet" / "journal.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, filter(str.strip, lines)) if r.get("session") == session]

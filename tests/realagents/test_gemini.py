@@ -16,6 +16,7 @@ from tests.realagents.harness import (
     NOTES,
     STEER,
     agent_table,
+    allow_deny_and_refuse_a_stale_answer,
     answer,
     env_command,
     interrupt_a_turn_waiting_for_the_model,
@@ -99,3 +100,17 @@ def test_gemini_steer_permission_diff_reject_interrupt_stop_resume(
     # Resumed (`gemini --resume latest` in the worktree), it continues the same conversation.
     last = resume_and_ask(fleet, run, model)
     assert last.history > 2, "resume must bring the earlier conversation back"
+
+
+def test_gemini_tool_requests_answered_from_fleet(
+    hosts: LoopbackFleet,
+    model: FakeModel,
+    agent_cli: Callable[[str], Path],
+    seed: Callable[..., Path],
+) -> None:
+    """Its hooks (fleet's system-defaults file) name the tool and the command; fleet types the
+    answer into its dialog (allow, a stale one refused, deny with a note told to the model)."""
+    fleet = _fleet(hosts, model, agent_cli("gemini"), seed)
+    run = start(fleet, "gemini", "gemini-answer")
+    run.wait("idle")
+    allow_deny_and_refuse_a_stale_answer(fleet, run, model, tool="Shell")

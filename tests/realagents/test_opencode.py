@@ -18,9 +18,11 @@ from tests.realagents.harness import (
     NOTES,
     STEER,
     agent_table,
+    allow_deny_and_refuse_a_stale_answer,
     answer,
     env_command,
     interrupt_a_turn_waiting_for_the_model,
+    long_touch,
     reject_notes_and_check_the_agent_is_told,
     resume_and_ask,
     settle,
@@ -108,3 +110,18 @@ def test_opencode_steer_permission_diff_reject_interrupt_stop_resume(
     # Resumed (`opencode --continue` in the worktree), it continues the same conversation.
     last = resume_and_ask(fleet, run, model, timeout=90)
     assert last.history > 2, "resume must bring the earlier conversation back"
+
+
+def test_opencode_tool_requests_answered_from_fleet(
+    hosts: LoopbackFleet,
+    model: FakeModel,
+    agent_cli: Callable[[str], Path],
+    seed: Callable[..., Path],
+) -> None:
+    """Its permission dialog (buttons) shows the command ("$ echo ..." over three lines: all of
+    it is what the session waits for); fleet moves to the button and confirms (allow, a stale
+    one refused, reject with a note told to the model)."""
+    fleet = _fleet(hosts, model, agent_cli("opencode"), seed)
+    run = start(fleet, "opencode", "opencode-answer")
+    run.wait("idle", timeout=90)
+    allow_deny_and_refuse_a_stale_answer(fleet, run, model, "shell", long_touch)

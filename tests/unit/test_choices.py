@@ -31,6 +31,13 @@ WAITING = {
         1,
         ["n", "Enter"],
     ),
+    "aider__needs-input__run-shell-command": (
+        LETTERED,
+        ["Yes", "No", "Don't ask again"],
+        0,
+        1,
+        ["n", "Enter"],
+    ),
     "aider__needs-input__create-new-file": (LETTERED, ["Yes", "No"], 0, 1, ["n", "Enter"]),
     "aider__needs-input__synthetic-allow-edits": (LETTERED, ["Yes", "No"], 0, 1, ["n", "Enter"]),
     "claude__needs-input__ask-user-question-choice": (
@@ -256,3 +263,57 @@ def test_a_dialog_that_shows_its_command_is_a_tool_request() -> None:
     opencode = (HERE / "opencode__needs-input__bash-permission-required.txt").read_text()
     got = choices.waiting(read(opencode), None)
     assert got is not None and got["input"] == "python3 app.py && ls -la"
+
+
+def test_aiders_run_shell_command_is_a_tool_request_for_the_commands_above_it() -> None:
+    screen = (HERE / "aider__needs-input__run-shell-command.txt").read_text()
+    got = choices.waiting(read(screen), None)
+    assert got is not None
+    assert (got["kind"], got["tool"], got["input"]) == ("tool", "shell", "touch allowed.txt")
+    # Several commands (aider pads them to one width) are one request, each named.
+    many = "Sure.\n\npython3 app.py \nls -la        \nRun shell commands? (Y)es/(N)o [Yes]:\n"
+    got = choices.waiting(read(many), None)
+    assert got is not None and got["input"] == "python3 app.py; ls -la"
+    # No blank line above within reach: what is above is not known to be the commands.
+    wall = "".join(f"line {n}\n" for n in range(40)) + "Run shell command? (Y)es/(N)o [Yes]:\n"
+    got = choices.waiting(read(wall), None)
+    assert got is not None and got["kind"] == "choice"
+    # Its other questions stay plain choices.
+    added = (HERE / "aider__needs-input__add-file-to-chat.txt").read_text()
+    got = choices.waiting(read(added), None)
+    assert got is not None and got["kind"] == "choice"
+
+
+# Bottoms of real screens (Codex 0.169, opencode 1.18.33, 200 columns) asking about a command
+# too long for one line: each breaks it at spaces, its further lines starting where "$" does.
+CODEX_WRAPPED = (
+    "  Would you like to run the following command?\n\n"
+    "  Reason: Do you want to allow me to create long.txt?\n\n"
+    "  $ printf %s 'yyyy yyyy' >\n"
+    "  /home/u/.fleet/worktrees/cx/long.txt\n\n"
+    "› 1. Yes, proceed (y)\n"
+    "  2. Yes, and don't ask again for commands that start with `printf %s\n"
+    "     'yyyy yyyy' > /home/u/.fleet/worktrees/cx/long.txt` (p)\n"
+    "  3. No, and tell Codex what to do differently (esc)\n\n"
+    "  Press enter to confirm or esc to cancel\n"
+)
+OPENCODE_WRAPPED = (
+    "  ┃  △ Permission required\n"
+    "  ┃    # Shell command\n"
+    "  ┃\n"
+    "  ┃  $ echo word000 word001\n"
+    "  ┃  word002 word003\n"
+    "  ┃  word004 > wrapped.txt\n"
+    "  ┃" + " " * 60 + "~/.fleet/worktrees/oc:fleet/oc\n"
+    "  ┃   Allow once   Allow always   Reject          ctrl+f fullscreen  ⇆ select  enter confirm\n"
+    "  ┃" + " " * 60 + "• OpenCode 1.18.33\n"
+)
+
+
+def test_a_wrapped_command_is_named_whole() -> None:
+    codex = choices.waiting(read(CODEX_WRAPPED), None)
+    assert codex is not None
+    assert codex["input"] == "printf %s 'yyyy yyyy' > /home/u/.fleet/worktrees/cx/long.txt"
+    opencode = choices.waiting(read(OPENCODE_WRAPPED), None)
+    assert opencode is not None
+    assert opencode["input"] == "echo word000 word001 word002 word003 word004 > wrapped.txt"

@@ -1,5 +1,5 @@
-"""Which session's diff stat the host watcher refreshes next: its host budget, and files that
-change with the screen still."""
+"""The host watcher: which session's diff stat it refreshes next (its host budget, files that
+change with the screen still), and what a starting run's blank screen reads as."""
 
 from __future__ import annotations
 
@@ -40,3 +40,12 @@ def test_the_sweep_stays_within_the_host_budget_and_changed_sessions_go_first() 
     changed = tracked("changed", "working", now - 10, dirty=True)
     changed.diffstat_urgent = True
     assert pick([stale, changed], now) == "changed"
+
+
+def test_a_blank_screen_is_starting_until_the_agent_draws_or_a_minute_passed() -> None:
+    # opencode on a busy host: nothing drawn 12 s after its start, and keys typed now are lost.
+    assert watcher.screen_status("\n\n   \n", {}, running_for=12.0, quiet_for=12.0) == "starting"
+    drawn = "┃  Ask anything…\n tab agents  ctrl+p commands\n"
+    rules = {"idle": [r"\bctrl\+p commands\b"]}
+    assert watcher.screen_status(drawn, {"rules": rules}, 12.0, 1.0) == "idle"
+    assert watcher.screen_status("", {}, watcher.STARTING_MAX + 1, 30.0) == "idle"

@@ -23,7 +23,7 @@ import json
 import re
 from typing import List, NamedTuple, Optional, Tuple
 
-from . import dialog, protocol
+from . import classify, dialog, protocol
 from .classify import tail
 
 NUMBERED = "numbered"
@@ -37,6 +37,7 @@ MAX_LABEL = 200
 QUESTION_ABOVE = 8  # lines above the first option searched for its question
 CONTEXT_ABOVE = 6  # lines above the first option that are part of what a request is
 ID_CHARS = 16
+SUBJECT_LINES = 20  # more lines above a question without a blank one are not its subject
 
 _HOTKEY = re.compile(r"\s*\((?P<key>[A-Za-z0-9]|esc)\)\s*$", re.IGNORECASE)
 _MARK = re.compile(r"^(?P<pad>\s*[│┃|]?\s*)(?P<mark>[❯›>▶►→●◉])\s+(?P<label>\S.*?)\s*[│┃|]?\s*$")
@@ -63,6 +64,8 @@ class Choice(NamedTuple):
     highlighted: int = -1  # the index of the highlighted option, -1 when not shown
     context: str = ""  # the lines just above it (the command, the file): part of its id
     after: str = ""  # the lines below its last option (hints; output that followed an answer)
+    subject: Tuple[str, ...] = ()  # a lettered question's block just above it (see _subject)
+    command: str = ""  # the last "$ command" shown, its wrapped lines joined (see _command)
 
     def find(self, wanted: str) -> int:
         """The index of the option `wanted` names (its key, its hotkey or its label, any
@@ -257,6 +260,51 @@ def _yes_no(last: str) -> Optional[Choice]:
     return Choice(YES_NO, _short(m.group("q")), options, highlighted)
 
 
+def _raw(screen: str) -> List[str]:
+    """The bottom of the screen as drawn: blank lines and indentation kept."""
+    if "\x1b" in screen:
+        screen = classify._ANSI_RE.sub("", screen)
+    raw = [line[: dialog.MAX_LINE].rstrip() for line in screen.splitlines()[-4 * dialog.REGION :]]
+    while raw and not raw[-1]:
+        raw.pop()
+    return raw
+
+
+_SHOWN_COMMAND = re.compile(r"^(?P<pad>[ \t]*[│┃|]?[ \t]*)\$ (?P<command>\S.*)$")
+
+
+def _command(screen: str) -> str:
+    """The last "$ command" line on the screen with the lines it wrapped onto: Codex and
+    opencode break a long command at spaces, each further line starting where the "$" does
+    (the options, a blank line or a side panel's text start elsewhere)."""
+    raw = _raw(screen)
+    for at in range(len(raw) - 1, -1, -1):
+        m = _SHOWN_COMMAND.match(raw[at])
+        if m is None:
+            continue
+        pad, parts = m.group("pad"), [m.group("command").strip()]
+        for line in raw[at + 1 : at + 1 + SUBJECT_LINES]:
+            more = line[len(pad) :]
+            if not line.startswith(pad) or not more or more[0].isspace() or more[0] in "$│┃|":
+                break
+            parts.append(more.strip())
+        return " ".join(parts)[: protocol.MAX_SIGNAL_FIELD]
+    return ""
+
+
+def _subject(screen: str) -> Tuple[str, ...]:
+    """The lines a last-line question shows just above it, back to the blank line before them:
+    aider prints what it asks about so (the commands of "Run shell commands?", the file of
+    "Create new file?"), after an empty line."""
+    raw = _raw(screen)
+    block = []  # type: List[str]
+    for line in reversed(raw[:-1]):
+        if not line or len(block) == SUBJECT_LINES:
+            break
+        block.insert(0, line[: dialog.MAX_LINE])
+    return tuple(block) if len(block) < SUBJECT_LINES else ()
+
+
 def read(screen: str) -> Optional[Choice]:
     """The choice at the bottom of the screen, None when it shows none (see the docstring)."""
     lines = dialog._lines(screen)
@@ -266,8 +314,10 @@ def read(screen: str) -> Optional[Choice]:
     if got is None:
         got = _lettered(lines[-1]) or _yes_no(lines[-1])
         if got is not None:
-            got = got._replace(context=_context(lines, len(lines) - 1))
-    return got if got is not None and len(got.options) >= 2 else None
+            got = got._replace(context=_context(lines, len(lines) - 1), subject=_subject(screen))
+    if got is None or len(got.options) < 2:
+        return None
+    return got._replace(command=_command(screen))
 
 
 def fingerprint(choice: Optional[Choice], signal_waiting: Optional[dict], signal_t: object) -> str:
@@ -281,15 +331,29 @@ def fingerprint(choice: Optional[Choice], signal_waiting: Optional[dict], signal
 
 
 _COMMAND = re.compile(r"^\$ (?P<command>\S.*)$")
+_RUN_SHELL = re.compile(r"^Run shell commands?\?$")
 
 
 def _from_screen(choice: Choice) -> dict:
     """A dialog no hook reported: a tool request when it shows the command it would run
-    ("$ npm test" above its options: Codex, opencode), else a plain choice."""
+    ("$ npm test" above its options: Codex, opencode; aider's "Run shell command?" below
+    its commands), else a plain choice."""
+    if choice.style == LETTERED and _RUN_SHELL.match(choice.question) and choice.subject:
+        commands = "; ".join(line.strip() for line in choice.subject)
+        return {"kind": "tool", "tool": "shell", "input": commands[: protocol.MAX_SIGNAL_FIELD]}
     for line in reversed(choice.context.split("\n")):
         m = _COMMAND.match(line)
         if m:
-            return {"kind": "tool", "tool": "shell", "input": m.group("command")}
+            # The line above the options is folded and cut short; the whole command, its
+            # wrapped lines joined, when it is the one drawn there.
+            shown = m.group("command")
+            start = shown[:-3] if shown.endswith("...") else shown
+            whole = " ".join(choice.command.split())
+            return {
+                "kind": "tool",
+                "tool": "shell",
+                "input": whole if whole.startswith(start) else shown,
+            }
     return {"kind": "choice", "tool": "", "input": choice.question}
 
 

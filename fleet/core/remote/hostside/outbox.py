@@ -5,9 +5,12 @@ dialog would pick its highlighted option). So such text, and the task of an agen
 it at its prompt, goes into the session's outbox (OUTBOX in its directory, written atomically:
 it outlives the helper and the watcher) and is typed once the agent is at its input: idle, or
 waiting for text that is not a password (dialog.py), never at a choice and never while it
-works. The watcher delivers it; a reject delivers its note at once when it can. Entries leave
-the outbox before they are typed, under the outbox lock: each is typed at most once, all that
-waits as one message. Queuing and typing are journaled.
+works, nor while it is stuck (not logged in, out of quota: stuck.py): typed there, the text
+is spent on an agent that cannot act on it (Claude Code answers "Not logged in" and drops
+it), so it waits until the person fixed the agent. The watcher delivers it; a reject
+delivers its note at once when it can. Entries leave the outbox before they are typed, under
+the outbox lock: each is typed at most once, all that waits as one message. Queuing and
+typing are journaled.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import os
 import time
 from typing import Callable, List, Optional
 
-from . import dialog, journal, protocol, tmux
+from . import dialog, journal, protocol, stuck, tmux
 from .classify import IDLE, NEEDS_INPUT, WORKING, classify, matched
 from .layout import read_json, session_dir, session_lock, tmux_name, write_json
 from .steer import type_text
@@ -29,6 +32,7 @@ MAX_ENTRIES = 50  # the oldest go beyond it: an agent kept at a prompt for days
 AT_PROMPT = "at a prompt"
 AT_SECRET = "at a password prompt"
 BUSY = "working"
+STUCK = "stuck"
 
 
 def _path(session_id: str) -> str:
@@ -66,8 +70,9 @@ def tell(meta: dict, what: str, text: str) -> str:
     return why
 
 
-def busy_because(screen: str, rules: dict, quiet_for: float) -> str:
-    """Why the agent cannot take text now ("" when it is at its input)."""
+def busy_because(screen: str, rules: dict, quiet_for: float, agent: object = None) -> str:
+    """Why the agent cannot take text now ("" when it is at its input). `agent` is the
+    profile's name, for its stuck screens."""
     status = matched(screen, rules)
     timed = status is None
     if timed:
@@ -75,15 +80,16 @@ def busy_because(screen: str, rules: dict, quiet_for: float) -> str:
     if status == WORKING:
         return BUSY
     shown = dialog.read(screen)
-    if status == NEEDS_INPUT:
-        if shown.kind == dialog.CHOICE:
-            return AT_PROMPT
-        return AT_SECRET if shown.secret else ""
+    if status == NEEDS_INPUT and shown.kind == dialog.CHOICE:
+        return AT_PROMPT
+    if status == NEEDS_INPUT and shown.secret:
+        return AT_SECRET
     # Idle by a pattern of the profile is its input box; idle by time alone is only quiet:
     # a menu of an agent without patterns is quiet too.
     if status == IDLE and timed and shown.kind == dialog.CHOICE:
         return AT_PROMPT
-    return ""
+    found = stuck.read(screen, agent)
+    return "%s (%s)" % (STUCK, found["input"]) if found is not None else ""
 
 
 def deliver(
@@ -98,7 +104,7 @@ def deliver(
     session_id = meta["id"]
     name = tmux_name(session_id)
     if seen is not None:
-        why = busy_because(seen, meta.get("rules") or {}, quiet_for)
+        why = busy_because(seen, meta.get("rules") or {}, quiet_for, meta.get("agent"))
         if why:
             return why  # no capture while it plainly still waits: the watcher asks each tick
     with session_lock(session_id, "outbox"):
@@ -106,7 +112,9 @@ def deliver(
         if not entries:
             _drop(session_id)
             return ""
-        why = busy_because(tmux.capture(name), meta.get("rules") or {}, quiet_for)
+        why = busy_because(
+            tmux.capture(name), meta.get("rules") or {}, quiet_for, meta.get("agent")
+        )
         if why:
             return why
         _drop(session_id)  # before typing: never twice, even if typing fails half-way

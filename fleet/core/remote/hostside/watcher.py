@@ -89,8 +89,19 @@ DIFFSTAT_GAP = 1.0
 # worktree): a running session's stat is refreshed this long after the last one anyway, within
 # the host budget above.
 DIFFSTAT_STALE = 30.0
-STARTING_MAX = 10.0
+# A run whose screen is still blank is starting, not idle (nothing on it is a prompt): opencode
+# 1.18 on a busy host draws its first frame 8-12 s after it started, and the keys typed before
+# that (a person's first message, fleet's queued note) are lost. A program that never draws
+# reads by its rules after this long.
+STARTING_MAX = 60.0
 IDLE_EXIT = 300.0
+
+
+def screen_status(text: str, meta: dict, running_for: float, quiet_for: float) -> str:
+    """A live pane's status from its screen alone: blank while it starts, else by its rules."""
+    if not text.strip() and running_for < STARTING_MAX:
+        return "starting"
+    return classify(text, meta.get("rules") or {}, quiet_for)
 
 
 def version() -> str:
@@ -397,11 +408,7 @@ class Watcher:
             if ended or (t.pending and now - t.last_capture >= CAPTURE_MIN):
                 self.capture(t, pane, now)  # a run that just ended gets its last screen kept
         if status is None:
-            text = t.screen or ""
-            if not text.strip() and now - t.started < STARTING_MAX:
-                status = "starting"
-            else:
-                status = classify(text, meta.get("rules") or {}, now - t.last_change)
+            status = screen_status(t.screen or "", meta, now - t.started, now - t.last_change)
             if status in ("idle", "needs-input") and pane is not None:
                 self.deliver(meta, t, now)
         elif status == "stopped" and not meta.get("stopped") and t.status in FINISHED:
