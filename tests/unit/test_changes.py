@@ -83,3 +83,20 @@ def test_without_inotify_waits_are_sleeps_and_nothing_is_watched(
     began = time.monotonic()
     assert files.wait(0.05) == set()
     assert time.monotonic() - began >= 0.04
+
+
+def test_a_file_made_after_the_watch_is_followed_and_only_it_wakes(
+    watched: changes.Changes, tmp_path: Path
+) -> None:
+    """The files are watched, not the directory: a session's other files (its output log,
+    its state) written all the time never wake a wait that is for its screen."""
+    screen = tmp_path / "s1" / "screen.txt"
+    screen.write_text("first")  # made after the watch began
+    assert watched.wait(5.0) == {"s1"}
+    watched.take()
+    for _ in range(20):
+        (tmp_path / "s1" / "output.log").open("a").write("a line\n")
+    assert watched.wait(0.2) == set()
+    with screen.open("r+") as f:  # how the watcher rewrites a screen: in place
+        f.write("again")
+    assert watched.wait(5.0) == {"s1"}

@@ -20,10 +20,9 @@ import os
 import select
 import struct
 import time
-from typing import Dict, Optional, Set  # noqa: F401 (Dict: type comments)
+from typing import Dict, Optional, Set
 
 IN_MODIFY = 0x00000002
-IN_CLOSE_WRITE = 0x00000008
 IN_MOVED_TO = 0x00000080
 IN_CREATE = 0x00000100
 IN_DELETE_SELF = 0x00000400
@@ -31,7 +30,6 @@ IN_IGNORED = 0x00008000
 IN_ONLYDIR = 0x01000000
 IN_NONBLOCK = 0o4000
 IN_CLOEXEC = 0o2000000
-WRITTEN = IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE
 
 _EVENT = struct.Struct("iIII")  # wd, mask, cookie, len; then len bytes of name
 _READ = 64 * 1024
@@ -49,23 +47,32 @@ def _libc() -> Optional[ctypes.CDLL]:
 
 
 class Changes:
-    """Directories watched for writes to files of the given names.
+    """Files of the given names in watched directories, and when they are written.
 
     `watch(key, directory)` names a directory (a session's) by a key; `wait(timeout)` returns
     the keys whose files of interest were written since the last call (an empty set on
-    timeout), and the key None when the parent directory gained an entry (a new session)."""
+    timeout), and the key None when the parent directory gained an entry (a new session).
+
+    The files themselves are watched, not their directories: a session's directory is
+    written all the time (its output log, screen, state), and each watcher wants one of
+    them; a watch on the directory would wake it for all. The directory is watched only for
+    a file of interest appearing (made, or renamed into place), to watch the new one."""
 
     def __init__(self, names: Set[str], parent: Optional[str] = None) -> None:
         self.names = {n.encode() for n in names}
         self.fd = -1
-        self.keys = {}  # type: Dict[int, Optional[str]]
-        self.dirs = {}  # type: Dict[str, int]
+        # wd -> its key (None: the parent); key -> its directory's wd; a directory's wd ->
+        # its path; the wds that are files.
+        self.keys: Dict[int, Optional[str]] = {}
+        self.dirs: Dict[str, int] = {}
+        self.paths: Dict[int, str] = {}
+        self.files: Set[int] = set()
         self._libc = _libc()
         if self._libc is not None:
             fd = self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
             self.fd = fd if fd >= 0 else -1
         if parent is not None and self.fd >= 0:
-            wd = self._add(parent, IN_CREATE | IN_MOVED_TO)
+            wd = self._add(parent, IN_CREATE | IN_MOVED_TO | IN_ONLYDIR)
             if wd is None:
                 self.close()
             else:
@@ -75,31 +82,44 @@ class Changes:
     def ok(self) -> bool:
         return self.fd >= 0
 
-    def _add(self, directory: str, mask: int) -> Optional[int]:
+    def _add(self, path: str, mask: int) -> Optional[int]:
         assert self._libc is not None
-        wd = self._libc.inotify_add_watch(self.fd, os.fsencode(directory), mask | IN_ONLYDIR)
+        wd = self._libc.inotify_add_watch(self.fd, os.fsencode(path), mask)
         return wd if wd >= 0 else None
 
     def watch(self, key: str, directory: str) -> bool:
-        """Watch `directory` under `key` (again is a no-op); False when it cannot be (gone,
-        or out of watches: then the caller must keep polling it)."""
+        """Watch `directory`'s files of interest under `key` (again is a no-op); False when
+        it cannot be (gone, or out of watches: then the caller must keep polling it)."""
         if not self.ok:
             return False
         if key in self.dirs:
             return True
-        wd = self._add(directory, WRITTEN | IN_DELETE_SELF)
+        wd = self._add(directory, IN_CREATE | IN_MOVED_TO | IN_DELETE_SELF | IN_ONLYDIR)
         if wd is None:
             return False
         self.keys[wd] = key
         self.dirs[key] = wd
+        self.paths[wd] = directory
+        for name in self.names:
+            self._watch_file(key, directory, name)  # absent yet: the directory says when
         return True
+
+    def _watch_file(self, key: str, directory: str, name: bytes) -> None:
+        wd = self._add(os.path.join(directory, os.fsdecode(name)), IN_MODIFY)
+        if wd is not None:
+            self.keys[wd] = key
+            self.files.add(wd)
 
     def forget(self, key: str) -> None:
         wd = self.dirs.pop(key, None)
-        if wd is not None and self.ok:
-            self.keys.pop(wd, None)
-            assert self._libc is not None
-            self._libc.inotify_rm_watch(self.fd, wd)
+        if wd is None or not self.ok:
+            return
+        assert self._libc is not None
+        for other in [w for w, k in self.keys.items() if k == key]:
+            self.keys.pop(other, None)
+            self.files.discard(other)
+            self.paths.pop(other, None)
+            self._libc.inotify_rm_watch(self.fd, other)
 
     def wait(self, timeout: float, extra: tuple = ()) -> Set[Optional[str]]:
         """Keys written to (None: a new entry in the parent), waiting at most `timeout`
@@ -139,12 +159,18 @@ class Changes:
             if wd not in self.keys:
                 continue
             key = self.keys[wd]
-            if mask & IN_IGNORED:  # the directory went (a session removed)
+            if mask & IN_IGNORED:  # a file replaced or removed, or a session's directory
                 self.keys.pop(wd, None)
-                if key is not None:
+                self.files.discard(wd)
+                if self.paths.pop(wd, None) is not None and key is not None:
                     self.dirs.pop(key, None)
                 continue
-            if key is None or name in self.names:
+            if key is None:
+                got.add(None)  # a new session
+            elif wd in self.files:
+                got.add(key)
+            elif name in self.names and wd in self.paths:  # made or renamed into place
+                self._watch_file(key, self.paths[wd], name)
                 got.add(key)
 
     def close(self) -> None:
