@@ -61,8 +61,6 @@ from fleet.ui.widgets.keybar import Context, KeyBar
 if TYPE_CHECKING:
     from fleet.core.supervisor import Supervisor
 
-# The app's actions that need no supervisor: live from the first frame on.
-NEEDS_NO_SUPERVISOR = frozenset({"move", "filter", "help", "quit", "back", "help_quit"})
 MAX_TOASTS = 2
 
 
@@ -169,36 +167,24 @@ class FleetApp(App[int]):
             self.model.mark_host(host, "connecting")
         self.store = await Store.open_fleets()
         self._wiring.push_async_callback(self.store.close)  # closed last, after the rest
+        from fleet.core.wiring import wired  # SSH loads here, not with the command line
+
+        self.sup = await self._wiring.enter_async_context(wired(self.config, self.store))
         await self.hosts.load_cached(self.store)
         self._refresh_all()
-        # The cached fleet is painted first; the supervisor (SSH and its ~0.2 s of imports)
-        # and connecting (ssh config parsing, key exchange) begin after that frame, so a
-        # large fleet shows at once, before any host answers.
-        self.call_after_refresh(self._start_supervisor)
-        self.set_interval(1.0, self._tick)
-
-    async def _start_supervisor(self) -> None:
-        from fleet.core.wiring import wired
-
-        assert self.store is not None
-        self.sup = await self._wiring.enter_async_context(wired(self.config, self.store))
-        self.sup.show_only(self.query_one(SessionGrid).visible_keys())
-        self._show_keys()  # the keys that need it are offered from now on
         if self.config.budgets:  # crossed while no fleet ran; paused by another fleet
             self.hosts.check_budgets(set(self.model.cards))
             await self.hosts.show_held()
+        # The cached fleet is painted first; connecting (ssh config parsing, key exchange)
+        # begins after that frame, so a large fleet shows at once, before any host answers.
+        self.call_after_refresh(self._follow_hosts)
+        self.set_interval(1.0, self._tick)
         self.reaping.start()
-        self._follow_hosts()
 
     def _follow_hosts(self) -> None:
         self.heap.settle()  # the cached fleet is painted: keep it out of later collections
         for host in self.config.hosts:
             self.follow_host(host)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Until the supervisor is up (a moment after the first frame) only the keys that
-        need no host are live: one that does does nothing yet, rather than fail."""
-        return self.sup is not None or action in NEEDS_NO_SUPERVISOR
 
     async def on_unmount(self) -> None:
         await self._wiring.aclose()

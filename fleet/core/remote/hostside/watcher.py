@@ -18,7 +18,6 @@ import contextlib
 import fcntl
 import os
 import re
-import secrets
 import signal
 import subprocess
 import sys
@@ -318,7 +317,7 @@ class Watcher:
             batch = due[start : start + CAPTURE_BATCH]
             got = self.control.capture(batch)
             if len(got) < len(batch):
-                got.update(capture_many([n for n in batch if n not in got]))
+                got.update(tmux.capture_many([n for n in batch if n not in got]))
             self.prefetched.update(got)
 
     def notice_decision(self, t: Tracked, sdir: str) -> None:
@@ -513,27 +512,6 @@ class Watcher:
         t.diffstat = stat
         self.writer.append(protocol.diffstat(t.id, stat))
         return True
-
-
-def capture_many(names: list) -> dict:
-    """{name: screen} for the panes one tmux call could capture (the others are left out).
-
-    A line no pane can forge (a fresh random token) follows each screen. tmux stops at the
-    first command that fails: screens after that are simply missing and captured one by one.
-    """
-    if len(names) < 2:
-        return {}
-    sep = "fleet-capture-" + secrets.token_hex(12)
-    args = []
-    for name in names:
-        args += ["capture-pane", "-p", "-t", tmux.target(name), ";"]
-        args += ["display-message", "-p", sep, ";"]
-    try:
-        out = tmux.tmux(*args[:-1], check=False)
-    except Exception:
-        return {}
-    parts = out.split(sep + "\n")
-    return dict(zip(names, parts[:-1]))  # noqa: B905 (no strict= before Python 3.10)
 
 
 def agent_session_id(screen: str, rules: dict):
