@@ -1,10 +1,9 @@
 """How fleet starts: `fleet` with no words goes straight to the TUI; anything else goes to
 the command line (fleet.cli), which imports every command and with them SSH.
 
-The TUI's road imports neither: it paints the cached fleet first and loads the supervisor
-(asyncssh, ~0.2 s of imports) after that frame. Both roads share the configuration step and
-one way of ending on an error: a plain line for the person, an exit code, the details in the
-log.
+The TUI's road imports no command: the app loads the supervisor (and SSH) as it mounts.
+Both roads share the configuration step and one way of ending on an error: a plain line for
+the person, an exit code, the details in the log.
 """
 
 from __future__ import annotations

@@ -16,34 +16,16 @@ from collections.abc import AsyncIterator
 
 from .config import Config
 from .hooks import HookRunner
+from .paths import ensure_state_dir
 from .store import Store, StoreError
 from .supervisor import Supervisor
 
 
 @contextlib.asynccontextmanager
-async def wired(config: Config, store: Store | None = None) -> AsyncIterator[Supervisor]:
-    """A supervisor with fleet's store and the config's hooks, closed in order on the way
-    out, whatever happened inside. A store given (the TUI opens it first, to paint the
-    cached fleet before SSH is even loaded) is the caller's to close."""
-    mine = store is None
-    if store is None:
-        store = await Store.open_fleets()
-    try:
-        async with _parts(config, store) as sup:
-            yield sup
-    except BaseException:
-        # The error that got us here says what happened (and what was not done); a store
-        # that also fails to close (a full disk) must not replace it. The log keeps both.
-        if mine:
-            with contextlib.suppress(StoreError):
-                await store.close()
-        raise
-    if mine:
-        await store.close()
-
-
-@contextlib.asynccontextmanager
-async def _parts(config: Config, store: Store) -> AsyncIterator[Supervisor]:
+async def wired(config: Config) -> AsyncIterator[Supervisor]:
+    """A supervisor with fleet's store (`fleet.db` in the state directory) and the config's
+    hooks, closed in order on the way out, whatever happened inside."""
+    store = await Store.open(ensure_state_dir() / "fleet.db")
     hooks = HookRunner(config.hooks)
     try:
         sup = Supervisor(config, store=store, hooks=hooks)
@@ -51,5 +33,12 @@ async def _parts(config: Config, store: Store) -> AsyncIterator[Supervisor]:
             yield sup
         finally:
             await sup.close()
-    finally:
+    except BaseException:
         await hooks.close()
+        # The error that got us here says what happened (and what was not done); a store
+        # that also fails to close (a full disk) must not replace it. The log keeps both.
+        with contextlib.suppress(StoreError):
+            await store.close()
+        raise
+    await hooks.close()
+    await store.close()

@@ -165,11 +165,10 @@ class FleetApp(App[int]):
             self.notify(str(problem), severity="warning", timeout=10)
         for host in self.config.hosts:
             self.model.mark_host(host, "connecting")
-        self.store = await Store.open_fleets()
-        self._wiring.push_async_callback(self.store.close)  # closed last, after the rest
         from fleet.core.wiring import wired  # SSH loads here, not with the command line
 
-        self.sup = await self._wiring.enter_async_context(wired(self.config, self.store))
+        self.sup = await self._wiring.enter_async_context(wired(self.config))
+        self.store = self.sup.require_store()
         await self.hosts.load_cached(self.store)
         self._refresh_all()
         if self.config.budgets:  # crossed while no fleet ran; paused by another fleet

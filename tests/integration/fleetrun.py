@@ -73,6 +73,33 @@ class Result:
         return json.loads(self.out)
 
 
+class PoolCLI:
+    """`python -m fleet` with the env a pool test gives it (its own config and state);
+    stdin closed, so nothing waits on a prompt. Subclasses write the config and set `env`."""
+
+    env: dict[str, str]
+    TIMEOUT = 120.0
+
+    def __call__(self, *args: str, timeout: float | None = None) -> Result:
+        proc = subprocess.run(
+            [sys.executable, "-m", "fleet", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout or self.TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    def ok(self, *args: str) -> Result:
+        result = self(*args)
+        assert result.code == 0, f"fleet {' '.join(args)} failed ({result.code}): {result.err}"
+        return result
+
+    def session(self, ref: str) -> dict[str, Any] | None:
+        return next((s for s in self.ok("ls", "--json").json() if s["ref"] == ref), None)
+
+
 class FleetCLI:
     """The fleet CLI pointed at a loopback fleet, with a `recorder` agent profile added (it
     stands in for an agent CLI: it reads prose)."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ import pytest
 from fleet.core.config import load_config
 from fleet.core.workspaces import with_workspaces
 from fleet.ui.app import FleetApp
-from tests.integration.fleetrun import Result, pilot_until, wait_for
+from tests.integration.fleetrun import PoolCLI, pilot_until, wait_for
 from tests.integration.hosts import LoopbackFleet
 from tests.integration.podhost import HOST, pod_host, podman
 from tests.integration.workspace_image import RECORDER_IN_IMAGE
@@ -39,7 +38,7 @@ def podhost() -> Iterator[tuple[LoopbackFleet, str]]:
         yield made
 
 
-class Fleet:
+class Fleet(PoolCLI):
     """The fleet CLI with its own config and state: the host, and a pool on it."""
 
     def __init__(self, tmp: Path, lf: LoopbackFleet, image: str) -> None:
@@ -69,24 +68,7 @@ class Fleet:
         )
         self.env = lf.env() | {"FLEET_CONFIG": str(self.config), "FLEET_HOME": str(self.state)}
 
-    def __call__(self, *args: str, timeout: float = 180) -> Result:
-        proc = subprocess.run(
-            [sys.executable, "-m", "fleet", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        return Result(proc.returncode, proc.stdout, proc.stderr)
-
-    def ok(self, *args: str) -> Result:
-        result = self(*args)
-        assert result.code == 0, f"fleet {' '.join(args)} failed ({result.code}): {result.err}"
-        return result
-
-    def session(self, ref: str) -> dict[str, Any] | None:
-        return next((s for s in self.ok("ls", "--json").json() if s["ref"] == ref), None)
+    TIMEOUT = 180.0
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import pytest
 
 from tests.integration import workspace_image
 from tests.integration.conftest import skip_or_fail
-from tests.integration.fleetrun import Result, wait_for
+from tests.integration.fleetrun import PoolCLI, wait_for
 
 POOL = "wstest"
 
@@ -33,7 +32,7 @@ def image() -> str:
     return workspace_image.ensure_image()
 
 
-class Fleet:
+class Fleet(PoolCLI):
     """The fleet CLI with its own config and state, a pool of the test image."""
 
     def __init__(self, tmp: Path, image: str) -> None:
@@ -64,25 +63,6 @@ class Fleet:
             "FLEET_CONFIG": str(self.config),
             "FLEET_HOME": str(self.state),
         }
-
-    def __call__(self, *args: str, timeout: float = 120) -> Result:
-        proc = subprocess.run(
-            [sys.executable, "-m", "fleet", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        return Result(proc.returncode, proc.stdout, proc.stderr)
-
-    def ok(self, *args: str) -> Result:
-        result = self(*args)
-        assert result.code == 0, f"fleet {' '.join(args)} failed ({result.code}): {result.err}"
-        return result
-
-    def session(self, ref: str) -> dict[str, Any] | None:
-        return next((s for s in self.ok("ls", "--json").json() if s["ref"] == ref), None)
 
 
 def podman(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:

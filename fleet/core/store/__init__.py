@@ -36,7 +36,6 @@ from types import TracebackType
 
 import aiosqlite
 
-from ..paths import ensure_state_dir
 from ..usage import UsageRow
 from .errors import StoreError, busy, translate
 from .queries import Queries
@@ -90,11 +89,6 @@ class Store(Writes, Queries):
         self._closed = False
 
     # -- lifecycle ------------------------------------------------------------------------
-
-    @classmethod
-    async def open_fleets(cls) -> Store:
-        """fleet's own store: `fleet.db` in the state directory."""
-        return await cls.open(ensure_state_dir() / "fleet.db")
 
     @classmethod
     async def open(cls, path: Path, *, output_keep: int = OUTPUT_KEEP_BYTES) -> Store:

@@ -213,8 +213,8 @@ class Watcher:
             self.control.close()
 
     def watch_logs(self, printed: changes.Changes) -> None:
-        """Every tracked session's directory watched for its output log growing; a session
-        that cannot be watched is polled by the tick, as every session is without inotify."""
+        """Every tracked session's output log watched for growing; a session that cannot be
+        watched is polled by the tick, as every session is without inotify."""
         for sid in self.tracked:
             printed.watch(sid, os.path.join(SESSIONS, sid))
         for sid in set(printed.dirs) - set(self.tracked):
