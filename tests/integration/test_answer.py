@@ -265,3 +265,47 @@ async def test_the_grid_keys_answer_the_selected_agent(fresh_hosts: LoopbackFlee
         card().session.waiting = current
         await pilot.press("1")
         await pilot_until(pilot, lambda: (worktree / "ran-3").exists(), "the third command ran")
+
+
+# A custom command that asks with a bare `(y/n)` and has no input prompt of its own: after an
+# answer it pauses, then asks again. Every line it reads is kept in read.txt.
+ASKER = r"""
+import subprocess, time
+n = 0
+while True:
+    n += 1
+    print("Working on step %d..." % n, flush=True)
+    time.sleep(1.5)
+    answer = input("Run command touch ran-%d? (y/n) " % n)
+    with open("read.txt", "a") as f:
+        f.write(answer + "\n")
+    if answer == "y":
+        subprocess.run(["touch", "ran-%d" % n], check=True)
+"""
+
+
+def test_a_deny_note_never_answers_a_prompt_less_agents_next_question(
+    fresh_hosts: LoopbackFleet,
+) -> None:
+    """The person denies a custom agent's question with a note. The agent names no input
+    prompt of its own, so a pause is all fleet can see after the answer: the note is not
+    typed (it would wait in the terminal and answer the next question), and the next
+    question is asked, as needs-input, unanswered."""
+    script = fresh_hosts.dir / "agents" / "asker.py"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(ASKER)
+    script.chmod(0o644)
+    fleet = FleetCLI(fresh_hosts, f"\n[agents.asker]\ncommand = 'python3 {script}'\n")
+    ref = "alpha/asker"
+    fleet.ok("new", "alpha", "--repo", "~/repo", "--agent", "asker", "--name", "asker")
+    first = _asks(fleet, ref, "touch ran-1?")["waiting"]
+    assert first["options"] == [{"key": "y", "label": "Yes"}, {"key": "n", "label": "No"}]
+    denied = fleet("deny", ref, "--note", "try something else", "--expect", first["id"])
+    assert denied.code == 0, denied.err
+    assert "note not sent" in denied.err, denied.err
+    second = _asks(fleet, ref, "touch ran-2?")["waiting"]
+    assert second["id"] != first["id"]
+    worktree = Path(fleet.sessions()[ref]["worktree"])
+    assert (worktree / "read.txt").read_text() == "n\n"  # the note answered nothing
+    fleet.ok("allow", ref, "--expect", second["id"])
+    wait_for(lambda: (worktree / "ran-2").exists(), 10, 0.1, "the allowed command to run")

@@ -49,3 +49,15 @@ def test_a_blank_screen_is_starting_until_the_agent_draws_or_a_minute_passed() -
     rules = {"idle": [r"\bctrl\+p commands\b"]}
     assert watcher.screen_status(drawn, {"rules": rules}, 12.0, 1.0) == "idle"
     assert watcher.screen_status("", {}, watcher.STARTING_MAX + 1, 30.0) == "idle"
+
+
+def test_a_custom_agents_question_is_needs_input_at_once() -> None:
+    """A custom command's profile names no dialog: the generic reader's `(y/n)` at the bottom
+    of its screen is a question for the person, not idle (nor working while it is fresh);
+    an agent with a dialog rule of its own keeps its rules."""
+    asked = "Working on step 1...\nRun command touch ~/ran-1? (y/n)\n"
+    assert watcher.screen_status(asked, {}, running_for=3.0, quiet_for=0.2) == "needs-input"
+    assert watcher.screen_status(asked, {}, running_for=30.0, quiet_for=30.0) == "needs-input"
+    own = {"rules": {"waiting": ["^Allow\\?"]}}
+    assert watcher.screen_status(asked, own, running_for=30.0, quiet_for=30.0) == "idle"
+    assert watcher.screen_status("Working on step 2...\n$ ", {}, 30.0, 30.0) == "idle"

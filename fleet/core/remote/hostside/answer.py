@@ -21,7 +21,7 @@ import time
 from typing import List, Optional, Tuple
 
 from . import choices, signals, steer, tmux
-from .classify import NEEDS_INPUT, classify
+from .classify import IDLE, NEEDS_INPUT, classify, matched
 from .layout import HelperError, check_id
 from .sessions import load_meta, string_arg
 
@@ -117,10 +117,18 @@ def _scrolled(a: choices.Choice, b: choices.Choice) -> bool:
     )
 
 
+def _at_input(rules: dict, screen: str) -> bool:
+    """The screen shows the agent's own input prompt (an idle pattern of its profile). An
+    agent whose profile names none (a custom command) may only be quiet: a note typed into
+    it waits in the terminal for the next thing it reads, its next question."""
+    return matched(screen, rules) == IDLE
+
+
 def _deliver_note(session_id: str, name: str, choice: choices.Choice, note: str, args: dict) -> str:
     """The note typed as the person's text once the dialog left for a prompt: "sent", or why
     not (the agent then shows the dialog's outcome and waits; nothing else was typed)."""
     deadline = time.time() + NOTE_WAIT
+    rules = load_meta(session_id).get("rules") or {}
     last, steady_since = None, time.time()
     while time.time() < deadline:
         time.sleep(POLL)
@@ -135,13 +143,18 @@ def _deliver_note(session_id: str, name: str, choice: choices.Choice, note: str,
             return "not sent: the agent asks something else now (%s)" % shown.question[:80]
         if time.time() - steady_since < STEADY:
             continue
+        if not _at_input(rules, screen):
+            continue  # quiet is not a prompt: typed now, it would answer what it asks next
         try:
             steer.refuse_text_at_prompt(session_id, note, screen)
         except HelperError:
             return "not sent: the agent waits at a dialog that picks an option"
         steer.type_text(name, note, steer.send_settings(args))
         return "sent"
-    return "not sent: the agent showed no prompt for it within %d s" % NOTE_WAIT
+    return (
+        "not sent: the agent showed no input prompt of its own within %d s (a profile without "
+        "`idle` patterns never does: fleet cannot tell its prompt from a pause)" % NOTE_WAIT
+    )
 
 
 def op_answer(args: dict) -> dict:

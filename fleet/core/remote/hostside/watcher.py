@@ -42,7 +42,7 @@ from . import (
     usage,
     wake,
 )
-from .classify import IDLE, NEEDS_INPUT, WORKING, classify
+from .classify import IDLE, NEEDS_INPUT, WORKING, classify, matched
 from .decisions import DECIDED
 from .layout import (
     SESSIONS,
@@ -98,10 +98,15 @@ IDLE_EXIT = 300.0
 
 
 def screen_status(text: str, meta: dict, running_for: float, quiet_for: float) -> str:
-    """A live pane's status from its screen alone: blank while it starts, else by its rules."""
+    """A live pane's status from its screen alone: blank while it starts, else by its rules;
+    an agent whose profile names no dialog of its own (a custom command) waits for the
+    person when the generic reader finds one at the bottom of its screen."""
     if not text.strip() and running_for < STARTING_MAX:
         return "starting"
-    return classify(text, meta.get("rules") or {}, quiet_for)
+    rules = meta.get("rules") or {}
+    if not rules.get("waiting") and matched(text, rules) is None and choices.read(text):
+        return NEEDS_INPUT
+    return classify(text, rules, quiet_for)
 
 
 def version() -> str:
